@@ -1,0 +1,257 @@
+//! Discovery stage: finds test files the way pytest does and turns them into node ids
+//! without importing anything. What cannot be known statically is returned as a
+//! *dynamic* entry for the project's Python to collect.
+
+pub mod doctest;
+pub mod link;
+pub mod parse;
+pub mod pyrepr;
+pub mod summary;
+pub mod walk;
+
+use fastest_config::ProjectConfig;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+pub use summary::{ModuleSummary, SUMMARY_VERSION};
+use walk::{Found, Walker};
+
+/// Where summaries come from: the graph/cache layer implements this; `DirectSource`
+/// parses on every call.
+pub trait SummarySource: Sync {
+    fn summary(&self, path: &Path) -> Arc<ModuleSummary>;
+    /// Called once with every file the walk found, so an implementation can
+    /// summarise them in parallel up front.
+    fn prefetch(&self, _paths: &[PathBuf]) {}
+}
+
+/// Reads and parses on demand, no caching.
+pub struct DirectSource;
+
+impl SummarySource for DirectSource {
+    fn summary(&self, path: &Path) -> Arc<ModuleSummary> {
+        Arc::new(summarize_path(path))
+    }
+}
+
+/// Summarises a file on disk; unreadable files become parse errors.
+pub fn summarize_path(path: &Path) -> ModuleSummary {
+    match std::fs::read(path) {
+        Ok(bytes) => parse::summarize(&bytes),
+        Err(e) => ModuleSummary {
+            parse_error: Some(format!("cannot read {}: {e}", path.display())),
+            ..Default::default()
+        },
+    }
+}
+
+/// Everything collection depends on besides the files.
+#[derive(Debug, Clone)]
+pub struct CollectRequest {
+    pub config: ProjectConfig,
+    /// Positional args (paths / node ids) after testpaths resolution.
+    pub args: Vec<String>,
+    pub ignore: Vec<PathBuf>,
+    pub ignore_glob: Vec<String>,
+    pub doctest_modules: bool,
+    pub doctest_globs: Vec<String>,
+}
+
+/// One unit of the collection, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    /// Statically collected items of one file.
+    Items { path: PathBuf, items: Vec<String> },
+    /// Python must collect this path (file or directory); `selector` is the node-id
+    /// argument that named it, if any.
+    Dynamic { path: PathBuf, selector: Option<String>, reason: String },
+}
+
+#[derive(Debug, Default)]
+pub struct Collection {
+    pub entries: Vec<Entry>,
+    pub warnings: Vec<String>,
+    /// Set when a conftest changes collection globally: Python must collect it all.
+    pub session_dynamic: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    #[error("file or directory not found: {0}")]
+    NotFound(String),
+}
+
+/// Hooks in a conftest that change what or how pytest collects.
+const SUBTREE_HOOKS: &[&str] = &[
+    "pytest_collect_file", "pytest_collection_modifyitems", "pytest_ignore_collect",
+    "pytest_collect_directory", "pytest_collection", "pytest_pycollect_makemodule",
+];
+const MODULE_HOOKS: &[&str] = &["pytest_generate_tests", "pytest_pycollect_makeitem", "pytest_make_parametrize_id"];
+
+/// Node-id path of `path`: relative to the rootdir, `/`-separated.
+pub fn relpath(rootdir: &Path, path: &Path) -> String {
+    if let Ok(r) = path.strip_prefix(rootdir) {
+        return r.to_string_lossy().replace('\\', "/");
+    }
+    // Outside the rootdir: walk up from the rootdir as `bestrelpath` does.
+    let mut up = String::new();
+    for anc in rootdir.ancestors().skip(1) {
+        up.push_str("../");
+        if let Ok(r) = path.strip_prefix(anc) {
+            return format!("{up}{}", r.to_string_lossy());
+        }
+    }
+    path.to_string_lossy().into_owned()
+}
+
+/// The dotted module name pytest's prepend import mode gives `path`.
+pub fn module_name(path: &Path) -> String {
+    let mut parts = vec![];
+    let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+    if stem != "__init__" {
+        parts.push(stem);
+    }
+    let mut d = path.parent();
+    while let Some(dir) = d {
+        if !dir.join("__init__.py").is_file() {
+            break;
+        }
+        parts.push(dir.file_name().unwrap().to_string_lossy().into_owned());
+        d = dir.parent();
+    }
+    parts.reverse();
+    parts.join(".")
+}
+
+pub fn collect(req: &CollectRequest, source: &dyn SummarySource) -> Result<Collection, CollectError> {
+    let mut walker = Walker::new(req, source);
+    let mut found: Vec<(Result<Found, PathBuf>, Option<String>)> = Vec::new();
+    let inv = &req.config.invocation_dir;
+    for arg in &req.args {
+        let (file_part, selector) = match arg.split_once("::") {
+            Some((f, _)) => (f, Some(arg.clone())),
+            None => (arg.as_str(), None),
+        };
+        let path = fastest_config::normalize_path(&inv.join(file_part));
+        if !path.exists() {
+            return Err(CollectError::NotFound(arg.clone()));
+        }
+        if path.is_dir() {
+            let mut out = Vec::new();
+            walker.walk_dir(&path, &mut out);
+            found.extend(out.into_iter().map(|f| (f, None)));
+        } else {
+            for f in walker.classify_file(&path, true) {
+                found.push((Ok(f), selector.clone()));
+            }
+        }
+    }
+    let mut all_files: Vec<PathBuf> = found
+        .iter()
+        .filter_map(|(f, _)| match f {
+            Ok(Found::Module { path, .. }) => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
+    let conftests: HashSet<PathBuf> = all_files
+        .iter()
+        .flat_map(|p| walker.conftest_chain(p.parent().unwrap()))
+        .collect();
+    all_files.extend(conftests.iter().cloned());
+    source.prefetch(&all_files);
+
+    let mut collection = Collection::default();
+    for c in &conftests {
+        let s = source.summary(c);
+        if let Some(h) = s.hooks.iter().find(|h| SUBTREE_HOOKS.contains(&h.as_str())) {
+            collection.session_dynamic = Some(format!("{} defines {h}", c.display()));
+        }
+        if s.declares_plugins {
+            collection.session_dynamic = Some(format!("{} declares pytest_plugins", c.display()));
+        }
+        if s.parse_error.is_some() {
+            collection.session_dynamic = Some(format!("{} does not parse statically", c.display()));
+        }
+    }
+    let linker = link::Linker { req, source };
+    let mut seen: HashSet<(PathBuf, Option<String>)> = HashSet::new();
+    for (f, selector) in found {
+        let f = match f {
+            Ok(f) => f,
+            Err(dir) => {
+                collection.entries.push(Entry::Dynamic {
+                    path: dir,
+                    selector: None,
+                    reason: "a conftest computes collect_ignore at run time".into(),
+                });
+                continue;
+            }
+        };
+        match f {
+            Found::DoctestText(path) => {
+                let text = std::fs::read(&path).unwrap_or_default();
+                let items = if doctest::has_examples(&String::from_utf8_lossy(&text)) {
+                    let rel = relpath(&req.config.rootdir, &path);
+                    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                    vec![format!("{rel}::{name}")]
+                } else {
+                    vec![]
+                };
+                collection.entries.push(Entry::Items { path, items });
+            }
+            Found::Module { path, is_test_file } => {
+                if !seen.insert((path.clone(), selector.clone())) {
+                    continue;
+                }
+                collection.entries.push(link_entry(req, &linker, &walker, &path, is_test_file, selector));
+            }
+        }
+    }
+    collection.warnings = walker.warnings;
+    Ok(collection)
+}
+
+fn link_entry(req: &CollectRequest, linker: &link::Linker, walker: &Walker, path: &Path, is_test_file: bool, selector: Option<String>) -> Entry {
+    let dynamic = |reason: String| Entry::Dynamic { path: path.to_path_buf(), selector: selector.clone(), reason };
+    let rel = relpath(&req.config.rootdir, path);
+    let summary = linker.source.summary(path);
+    let mut items = Vec::new();
+    if req.doctest_modules && path.file_name().is_some_and(|n| n != "setup.py") {
+        if summary.parse_error.is_some() {
+            return dynamic("does not parse statically".into());
+        }
+        if summary.doctest_dynamic {
+            return dynamic("doctests defined at run time".into());
+        }
+        let modname = module_name(path);
+        let mut names: Vec<String> = summary
+            .doctests
+            .iter()
+            .map(|n| if n.is_empty() { modname.clone() } else { format!("{modname}.{n}") })
+            .collect();
+        names.sort();
+        items.extend(names.into_iter().map(|n| format!("{rel}::{n}")));
+    }
+    if is_test_file {
+        for conftest in walker.conftest_chain(path.parent().unwrap()) {
+            let s = linker.source.summary(&conftest);
+            if let Some(h) = s.hooks.iter().find(|h| MODULE_HOOKS.contains(&h.as_str())) {
+                return dynamic(format!("{} defines {h}", conftest.display()));
+            }
+            if s.fixtures.iter().any(|f| f.has_params) {
+                return dynamic(format!("{} has parametrized fixtures", conftest.display()));
+            }
+        }
+        if summary.fixtures.iter().any(|f| f.has_params) {
+            return dynamic("module has parametrized fixtures".into());
+        }
+        match linker.link_module(path, &rel) {
+            Ok(test_items) => items.extend(test_items),
+            Err(reason) => return dynamic(reason),
+        }
+    }
+    if let Some(sel) = &selector {
+        items.retain(|i| i == sel || i.starts_with(&format!("{sel}::")) || i.starts_with(&format!("{sel}[")));
+    }
+    Entry::Items { path: path.to_path_buf(), items }
+}

@@ -1,0 +1,456 @@
+//! Links summaries into test items: resolves imported names and base classes across
+//! project files, computes the MRO, applies python_classes/python_functions, expands
+//! parametrize, and decides when a module must be collected by Python instead.
+
+use crate::summary::*;
+use crate::{CollectRequest, SummarySource};
+use fastest_config::fnmatch::fnmatchcase;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Either the module's items, or why Python must collect it.
+pub type LinkResult = Result<Vec<String>, String>;
+
+pub struct Linker<'a> {
+    pub req: &'a CollectRequest,
+    pub source: &'a dyn SummarySource,
+}
+
+/// A class found in some module, with the scope its bases are resolved in.
+#[derive(Clone)]
+struct RClass {
+    module: PathBuf,
+    summary: Arc<ModuleSummary>,
+    /// Path of binding names from the module to this class (e.g. ["TestA", "TestB"]).
+    qual: Vec<String>,
+    kind: ClassKind,
+}
+
+#[derive(Clone)]
+enum ClassKind {
+    Project(ClassDef),
+    /// `unittest.TestCase` itself.
+    UnitTestBase,
+    /// A base known to contribute no tests (object, ABC, Generic...).
+    Inert,
+}
+
+impl RClass {
+    fn key(&self) -> String {
+        match &self.kind {
+            ClassKind::Project(_) => format!("{}::{}", self.module.display(), self.qual.join(".")),
+            ClassKind::UnitTestBase => "unittest.TestCase".into(),
+            ClassKind::Inert => format!("inert:{}", self.qual.join(".")),
+        }
+    }
+}
+
+fn matches_prefix_or_glob(patterns: &[String], name: &str) -> bool {
+    patterns.iter().any(|p| {
+        name.starts_with(p.as_str())
+            || ((p.contains('*') || p.contains('?') || p.contains('[')) && fnmatchcase(name, p))
+    })
+}
+
+const INERT_BASES: &[&str] = &[
+    "object", "abc.ABC", "typing.Generic", "typing.Protocol", "typing_extensions.Protocol",
+    "Exception", "dict", "list", "str", "int", "tuple", "set", "enum.Enum",
+];
+
+impl<'a> Linker<'a> {
+    fn is_test_function_name(&self, name: &str) -> bool {
+        matches_prefix_or_glob(&self.req.config.python_functions(), name)
+    }
+
+    fn is_test_class_name(&self, name: &str) -> bool {
+        matches_prefix_or_glob(&self.req.config.python_classes(), name)
+    }
+
+    /// Finds a project file for an absolute or relative module name.
+    pub fn resolve_module(&self, from: &Path, module: &str, level: u32) -> Option<PathBuf> {
+        let parts: Vec<&str> = module.split('.').filter(|p| !p.is_empty()).collect();
+        let mut roots: Vec<PathBuf> = Vec::new();
+        if level > 0 {
+            let mut base = from.parent()?.to_path_buf();
+            for _ in 1..level {
+                base = base.parent()?.to_path_buf();
+            }
+            roots.push(base);
+        } else {
+            // pytest's prepend import mode puts the first directory above the test's
+            // package on sys.path; the rootdir and `pythonpath` come next.
+            let mut d = from.parent()?.to_path_buf();
+            while d.join("__init__.py").is_file() {
+                match d.parent() {
+                    Some(p) => d = p.to_path_buf(),
+                    None => break,
+                }
+            }
+            roots.push(d);
+            let root = &self.req.config.rootdir;
+            for p in self.req.config.args("pythonpath").unwrap_or_default() {
+                roots.push(root.join(p));
+            }
+            roots.push(root.clone());
+            roots.push(root.join("src"));
+        }
+        for r in roots {
+            let mut p = r.clone();
+            for part in &parts {
+                p.push(part);
+            }
+            let file = p.with_extension("py");
+            if !parts.is_empty() && file.is_file() {
+                return Some(file);
+            }
+            let init = p.join("__init__.py");
+            if init.is_file() {
+                return Some(init);
+            }
+        }
+        None
+    }
+
+    /// Resolves `name` in `module`'s namespace (following imports) to a value.
+    fn resolve_name(&self, module: &Path, summary: &Arc<ModuleSummary>, name: &str, depth: u32)
+        -> Result<Option<(PathBuf, Arc<ModuleSummary>, Binding)>, String> {
+        if depth > 8 {
+            return Err(format!("import chain too deep for {name}"));
+        }
+        let Some(b) = summary.bindings.iter().find(|b| b.name == name) else {
+            return Ok(None);
+        };
+        if b.conditional {
+            return Err(format!("{name} is defined conditionally in {}", module.display()));
+        }
+        if let Value::Import { module: m, level, name: Some(orig) } = &b.value {
+            let Some(target) = self.resolve_module(module, m, *level) else {
+                return Ok(Some((module.to_path_buf(), summary.clone(), b.clone())));
+            };
+            // `from pkg import submodule`: the target may be a module, not a name.
+            let ts = self.source.summary(&target);
+            if let Some(parse) = &ts.parse_error {
+                return Err(format!("{} does not parse: {parse}", target.display()));
+            }
+            match self.resolve_name(&target, &ts, orig, depth + 1)? {
+                Some(found) => return Ok(Some(found)),
+                None => return Ok(Some((module.to_path_buf(), summary.clone(), b.clone()))),
+            }
+        }
+        Ok(Some((module.to_path_buf(), summary.clone(), b.clone())))
+    }
+
+    /// Turns a base-class reference in `scope` into a class.
+    fn resolve_base(&self, module: &Path, summary: &Arc<ModuleSummary>, enclosing: &[Binding], base: &BaseRef)
+        -> Result<RClass, String> {
+        let dotted = match base {
+            BaseRef::Dotted(d) => d.clone(),
+            BaseRef::Generic(d) if matches!(d.as_str(), "typing.Generic" | "Generic" | "typing.Protocol") => {
+                return Ok(self.inert(d));
+            }
+            BaseRef::Generic(d) => d.clone(),
+            BaseRef::Unknown => return Err("base class is not a name".into()),
+        };
+        if matches!(dotted.as_str(), "unittest.TestCase" | "unittest.case.TestCase"
+            | "unittest.IsolatedAsyncioTestCase" | "unittest.async_case.IsolatedAsyncioTestCase") {
+            return Ok(RClass { module: PathBuf::new(), summary: summary.clone(), qual: vec![], kind: ClassKind::UnitTestBase });
+        }
+        if INERT_BASES.contains(&dotted.as_str()) {
+            return Ok(self.inert(&dotted));
+        }
+        let mut parts = dotted.split('.');
+        let head = parts.next().unwrap();
+        let rest: Vec<&str> = parts.collect();
+        // Names in an enclosing class body first (nested classes), then the module.
+        let local = enclosing.iter().find(|b| b.name == head).cloned();
+        let (mut m, mut s, mut b) = match local {
+            Some(b) => (module.to_path_buf(), summary.clone(), b),
+            None => match self.resolve_name(module, summary, head, 0)? {
+                Some(x) => x,
+                None => return Err(format!("base {dotted} not found")),
+            },
+        };
+        let mut qual = vec![b.name.clone()];
+        for attr in rest {
+            match &b.value {
+                Value::Import { module: target_mod, level, name } => {
+                    let full = match name {
+                        Some(n) => format!("{target_mod}.{n}"),
+                        None => target_mod.clone(),
+                    };
+                    let Some(file) = self.resolve_module(&m, &full, *level) else {
+                        return Err(format!("base {dotted} is outside the project"));
+                    };
+                    let fs = self.source.summary(&file);
+                    match self.resolve_name(&file, &fs, attr, 0)? {
+                        Some(x) => {
+                            (m, s, b) = x;
+                            qual = vec![b.name.clone()];
+                        }
+                        None => return Err(format!("base {dotted} not found")),
+                    }
+                }
+                Value::Class(c) => {
+                    let Some(inner) = c.body.iter().find(|x| x.name == attr).cloned() else {
+                        return Err(format!("base {dotted} not found"));
+                    };
+                    qual.push(inner.name.clone());
+                    b = inner;
+                }
+                _ => return Err(format!("base {dotted} is not a class")),
+            }
+        }
+        match &b.value {
+            Value::Class(c) => Ok(RClass { module: m, summary: s, qual, kind: ClassKind::Project(c.clone()) }),
+            Value::Import { module: im, name, .. } => {
+                let full = match name { Some(n) => format!("{im}.{n}"), None => im.clone() };
+                if matches!(full.as_str(), "unittest.TestCase" | "unittest.IsolatedAsyncioTestCase" | "unittest.case.TestCase") {
+                    return Ok(RClass { module: PathBuf::new(), summary: s, qual: vec![], kind: ClassKind::UnitTestBase });
+                }
+                if INERT_BASES.contains(&full.as_str()) {
+                    return Ok(self.inert(&full));
+                }
+                Err(format!("base {full} is outside the project"))
+            }
+            _ => Err(format!("base {dotted} is not a class definition")),
+        }
+    }
+
+    fn inert(&self, name: &str) -> RClass {
+        RClass { module: PathBuf::new(), summary: Arc::new(ModuleSummary::default()), qual: vec![name.to_string()], kind: ClassKind::Inert }
+    }
+
+    /// C3 linearisation of `class` (itself first).
+    fn mro(&self, class: &RClass, enclosing: &[Binding], depth: u32) -> Result<Vec<RClass>, String> {
+        if depth > 32 {
+            return Err("class hierarchy too deep".into());
+        }
+        let ClassKind::Project(def) = &class.kind else {
+            return Ok(vec![class.clone()]);
+        };
+        let mut seqs: Vec<Vec<RClass>> = Vec::new();
+        let mut direct = Vec::new();
+        for base in &def.bases {
+            let b = self.resolve_base(&class.module, &class.summary, enclosing, base)?;
+            seqs.push(self.mro(&b, &[], depth + 1)?);
+            direct.push(b);
+        }
+        seqs.push(direct);
+        let mut out = vec![class.clone()];
+        loop {
+            seqs.retain(|s| !s.is_empty());
+            if seqs.is_empty() {
+                return Ok(out);
+            }
+            let candidate = seqs.iter().map(|s| &s[0]).find(|c| {
+                !seqs.iter().any(|s| s[1..].iter().any(|x| x.key() == c.key()))
+            });
+            let Some(c) = candidate.cloned() else {
+                return Err("inconsistent MRO".into());
+            };
+            for s in seqs.iter_mut() {
+                if s[0].key() == c.key() {
+                    s.remove(0);
+                }
+            }
+            out.push(c);
+        }
+    }
+
+    /// The items of one module, or the reason it must be collected by Python.
+    pub fn link_module(&self, path: &Path, relpath: &str) -> LinkResult {
+        let summary = self.source.summary(path);
+        if let Some(e) = &summary.parse_error {
+            return Err(format!("does not parse statically ({e})"));
+        }
+        if let Some(r) = summary.dynamic_reasons.first() {
+            return Err(r.clone());
+        }
+        if summary.hooks.iter().any(|h| h == "pytest_generate_tests" || h == "pytest_pycollect_makeitem") {
+            return Err("module defines a collection hook".into());
+        }
+        if summary.test_attr == Some(false) {
+            return Ok(vec![]);
+        }
+        if summary.marks.iter().any(|m| matches!(&m.parametrize, Some(Err(_)))) {
+            return Err("pytestmark is not static".into());
+        }
+        let mut items = Vec::new();
+        let module_marks = summary.marks.clone();
+        for b in &summary.bindings {
+            let is_fn_name = self.is_test_function_name(&b.name);
+            let is_class_name = self.is_test_class_name(&b.name);
+            let resolved = match &b.value {
+                Value::Import { .. } if is_fn_name || is_class_name => {
+                    let (m, s, rb) = self
+                        .resolve_name(path, &summary, &b.name, 0)?
+                        .expect("binding exists");
+                    if let Value::Import { module, name, .. } = &rb.value {
+                        let full = format!("{module}.{}", name.clone().unwrap_or_default());
+                        if full.starts_with("unittest.") || full.starts_with("pytest.") {
+                            continue;
+                        }
+                        return Err(format!("{} imported from outside the project", b.name));
+                    }
+                    (m, s, rb)
+                }
+                _ => (path.to_path_buf(), summary.clone(), b.clone()),
+            };
+            if b.conditional && (is_fn_name || is_class_name) {
+                return Err(format!("{} is defined conditionally", b.name));
+            }
+            let (m, s, rb) = resolved;
+            match &rb.value {
+                Value::Function(f) if is_fn_name => {
+                    if f.is_fixture || f.test_attr == Some(false) {
+                        continue;
+                    }
+                    let base = format!("{relpath}::{}", b.name);
+                    items.extend(self.expand(&base, &[&f.marks, &module_marks])?);
+                }
+                Value::Class(c) => {
+                    let class = RClass { module: m, summary: s, qual: vec![rb.name.clone()], kind: ClassKind::Project(c.clone()) };
+                    let node = format!("{relpath}::{}", b.name);
+                    items.extend(self.collect_class(&class, &node, is_class_name, &module_marks, &[])?);
+                }
+                Value::Unknown if is_fn_name || is_class_name => {
+                    return Err(format!("{} is bound to a run-time value", b.name));
+                }
+                _ => {}
+            }
+        }
+        Ok(items)
+    }
+
+    fn collect_class(&self, class: &RClass, node: &str, name_matches: bool, module_marks: &[Mark], enclosing: &[Binding])
+        -> Result<Vec<String>, String> {
+        if !matches!(class.kind, ClassKind::Project(_)) { return Ok(vec![]); }
+        let mro = self.mro(class, enclosing, 0)?;
+        let is_unittest = mro.iter().any(|c| matches!(c.kind, ClassKind::UnitTestBase));
+        if !is_unittest && !name_matches {
+            return Ok(vec![]);
+        }
+        for c in &mro {
+            if let ClassKind::Project(d) = &c.kind {
+                if let Some(r) = d.dynamic_reasons.first() {
+                    return Err(r.clone());
+                }
+            }
+        }
+        // `__test__` and `__init__` are looked up along the MRO, nearest first.
+        let test_attr = mro.iter().find_map(|c| match &c.kind {
+            ClassKind::Project(d) => d.test_attr,
+            _ => None,
+        });
+        if test_attr == Some(false) {
+            return Ok(vec![]);
+        }
+        let class_bodies: Vec<&ClassDef> = mro.iter().filter_map(|c| match &c.kind {
+            ClassKind::Project(d) => Some(d),
+            _ => None,
+        }).collect();
+        if is_unittest {
+            let mut names: Vec<String> = Vec::new();
+            for d in &class_bodies {
+                for b in &d.body {
+                    if b.name.starts_with("test") && !names.contains(&b.name) {
+                        match &b.value {
+                            Value::Function(_) | Value::Class(_) => names.push(b.name.clone()),
+                            Value::Literal | Value::Import { .. } => {}
+                            Value::Unknown => return Err(format!("{} is bound to a run-time value", b.name)),
+                        }
+                    }
+                }
+            }
+            names.sort();
+            if names.is_empty() && class_bodies.iter().any(|d| d.body.iter().any(|b| b.name == "runTest")) {
+                names.push("runTest".into());
+            }
+            return Ok(names.into_iter().map(|n| format!("{node}::{n}")).collect());
+        }
+        if class_bodies.iter().any(|d| d.has_init || d.has_new) {
+            // pytest warns "cannot collect test class because it has a __init__ constructor".
+            return Ok(vec![]);
+        }
+        if class_bodies.iter().any(|d| d.has_abstract_methods) {
+            return Err("class may be abstract".into());
+        }
+        // Class marks along the MRO: own first, then bases.
+        let mut class_marks: Vec<Mark> = Vec::new();
+        for d in &class_bodies {
+            class_marks.extend(d.marks.iter().cloned());
+        }
+        // PyCollector.collect: dicts along the MRO, seen-set from the most derived,
+        // then emitted base-first.
+        let mut seen = std::collections::HashSet::new();
+        let mut per_class: Vec<Vec<String>> = Vec::new();
+        for (ci, d) in class_bodies.iter().enumerate() {
+            let mut values = Vec::new();
+            for b in &d.body {
+                if !seen.insert(b.name.clone()) {
+                    continue;
+                }
+                if b.conditional && (self.is_test_function_name(&b.name) || self.is_test_class_name(&b.name)) {
+                    return Err(format!("{} is defined conditionally", b.name));
+                }
+                match &b.value {
+                    Value::Function(f) if self.is_test_function_name(&b.name) => {
+                        if f.is_fixture || f.test_attr == Some(false) {
+                            continue;
+                        }
+                        let base = format!("{node}::{}", b.name);
+                        values.extend(self.expand(&base, &[&f.marks, &class_marks, module_marks])?);
+                    }
+                    Value::Class(c) => {
+                        let owner = &mro[mro.iter().position(|x| matches!(&x.kind, ClassKind::Project(dd) if std::ptr::eq(dd, *d) || dd == *d)).unwrap_or(ci)];
+                        let mut qual = owner.qual.clone();
+                        qual.push(b.name.clone());
+                        let inner = RClass { module: owner.module.clone(), summary: owner.summary.clone(), qual, kind: ClassKind::Project(c.clone()) };
+                        let nested = format!("{node}::{}", b.name);
+                        let name_ok = self.is_test_class_name(&b.name);
+                        values.extend(self.collect_class(&inner, &nested, name_ok, module_marks, &d.body)?);
+                    }
+                    Value::Unknown if self.is_test_function_name(&b.name) => {
+                        return Err(format!("{} is bound to a run-time value", b.name));
+                    }
+                    _ => {}
+                }
+            }
+            per_class.push(values);
+        }
+        Ok(per_class.into_iter().rev().flatten().collect())
+    }
+
+    /// Applies parametrize marks (function, class, module order) to one function.
+    fn expand(&self, base: &str, mark_lists: &[&[Mark]]) -> Result<Vec<String>, String> {
+        let mut calls: Vec<Vec<String>> = Vec::new();
+        for marks in mark_lists {
+            for m in marks.iter() {
+                match &m.parametrize {
+                    None => {}
+                    Some(Err(e)) => return Err(format!("parametrize: {e}")),
+                    Some(Ok(p)) => {
+                        if p.indirect_or_scoped {
+                            return Err("parametrize with indirect/scope".into());
+                        }
+                        calls.push(p.ids.clone());
+                    }
+                }
+            }
+        }
+        if calls.is_empty() {
+            return Ok(vec![base.to_string()]);
+        }
+        let mut ids: Vec<String> = vec![String::new()];
+        for call in calls {
+            let mut next = Vec::with_capacity(ids.len() * call.len());
+            for prefix in &ids {
+                for id in &call {
+                    next.push(if prefix.is_empty() { id.clone() } else { format!("{prefix}-{id}") });
+                }
+            }
+            ids = next;
+        }
+        Ok(ids.into_iter().map(|id| format!("{base}[{id}]")).collect())
+    }
+}

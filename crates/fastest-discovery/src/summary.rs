@@ -1,0 +1,142 @@
+//! `ModuleSummary`: everything collection needs to know about one file, derived from its
+//! text alone (no config, no other files), so it can be cached by content hash.
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever the summary format or the rules that produce it change; part of every
+/// cache key, so stale summaries are never read.
+pub const SUMMARY_VERSION: u32 = 3;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ModuleSummary {
+    /// Set when the file could not be decoded or parsed: Python reports the real error.
+    pub parse_error: Option<String>,
+    /// The module namespace in `__dict__` order (first binding wins the position).
+    pub bindings: Vec<Binding>,
+    /// `pytestmark` at module level.
+    pub marks: Vec<Mark>,
+    /// Why this module cannot be collected statically (empty when it can).
+    pub dynamic_reasons: Vec<String>,
+    /// Module-level `__test__`.
+    pub test_attr: Option<bool>,
+    /// Hook functions defined at module level (`pytest_*`), e.g. `pytest_generate_tests`.
+    pub hooks: Vec<String>,
+    /// Fixtures defined in the module (top level and in classes).
+    pub fixtures: Vec<FixtureDef>,
+    /// `collect_ignore` / `collect_ignore_glob` (conftest): None when absent,
+    /// Err when not a literal list.
+    pub collect_ignore: Option<Result<Vec<String>, String>>,
+    pub collect_ignore_glob: Option<Result<Vec<String>, String>>,
+    /// `pytest_plugins = ...` present.
+    pub declares_plugins: bool,
+    /// Every import, for the dependency graph: (module, level, imported names).
+    pub imports: Vec<ImportRef>,
+    /// Doctest item names (`module`-relative qualified names) with examples.
+    pub doctests: Vec<String>,
+    /// The docstring parts could not be analysed statically (e.g. `__test__` dict).
+    pub doctest_dynamic: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ImportRef {
+    /// Dotted module as written (`a.b`), empty for `from . import x`.
+    pub module: String,
+    /// Relative import level (number of leading dots).
+    pub level: u32,
+    /// For `from m import a, b`: the names; empty for `import m`.
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Binding {
+    pub name: String,
+    pub value: Value,
+    /// Bound inside `if`/`try`/`with`/loops: whether it exists is only known at run time.
+    pub conditional: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum Value {
+    Function(FunctionDef),
+    Class(ClassDef),
+    /// `from module import name` (name is the original name) or `import module`.
+    Import {
+        module: String,
+        level: u32,
+        name: Option<String>,
+    },
+    /// A literal or container: never callable, never a test.
+    Literal,
+    /// Anything else (call result, alias to another name, ...).
+    Unknown,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FunctionDef {
+    pub is_async: bool,
+    pub is_fixture: bool,
+    pub is_staticmethod: bool,
+    pub is_classmethod: bool,
+    pub marks: Vec<Mark>,
+    pub test_attr: Option<bool>,
+    /// Positional/keyword parameter names (for fixture closures).
+    pub params: Vec<String>,
+    /// Decorators we do not understand (they might replace the function).
+    pub unknown_decorators: Vec<String>,
+    pub lineno: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClassDef {
+    pub bases: Vec<BaseRef>,
+    pub body: Vec<Binding>,
+    pub marks: Vec<Mark>,
+    pub test_attr: Option<bool>,
+    pub has_init: bool,
+    pub has_new: bool,
+    /// Has a metaclass keyword or abstract methods (may be abstract).
+    pub maybe_abstract: bool,
+    pub has_abstract_methods: bool,
+    pub dynamic_reasons: Vec<String>,
+}
+
+/// A base class expression.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum BaseRef {
+    /// `Name` or `a.b.Name`, as written.
+    Dotted(String),
+    /// A subscript like `Generic[T]`: the subscripted dotted name.
+    Generic(String),
+    /// Anything else.
+    Unknown,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Mark {
+    pub name: String,
+    /// For `parametrize`: the expanded parameter sets, or why they are not static.
+    pub parametrize: Option<Result<Parametrize, String>>,
+    /// `usefixtures` argument names.
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Parametrize {
+    pub argnames: Vec<String>,
+    /// Final, unique ids, one per parameter set.
+    pub ids: Vec<String>,
+    /// `indirect=` or `scope=` were given (can reorder items).
+    pub indirect_or_scoped: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FixtureDef {
+    pub name: String,
+    pub scope: String,
+    pub autouse: bool,
+    /// `params=` present.
+    pub has_params: bool,
+    pub params: Vec<String>,
+    /// Class the fixture is defined in, if any.
+    pub class: Option<String>,
+}
