@@ -1,0 +1,231 @@
+//! Graph stage: the salsa database. Files enter as inputs (path + content hash) in one
+//! place (`GraphDb::file`); summaries are a tracked query backed by the sled cache, so
+//! an unchanged file is neither read nor parsed again across runs.
+
+use fastest_cache::{digest, Cache, Digest, TREE_STAT, TREE_SUMMARIES};
+use fastest_discovery::{parse, ModuleSummary, SummarySource, SUMMARY_VERSION};
+use parking_lot::Mutex;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A source file: the only kind of input. `content_hash` changes when its bytes do.
+#[salsa::input]
+pub struct SourceFile {
+    #[returns(ref)]
+    pub path: PathBuf,
+    pub content_hash: Digest,
+}
+
+#[salsa::db]
+pub trait Db: salsa::Database {
+    fn cache(&self) -> &Cache;
+    fn stats(&self) -> &Stats;
+}
+
+/// Counters for `-v` and the benchmarks: how much work the run actually did.
+#[derive(Default, Debug)]
+pub struct Stats {
+    pub parsed: std::sync::atomic::AtomicUsize,
+    pub from_cache: std::sync::atomic::AtomicUsize,
+    pub read: std::sync::atomic::AtomicUsize,
+}
+
+#[salsa::db]
+#[derive(Clone)]
+pub struct Database {
+    storage: salsa::Storage<Self>,
+    cache: Arc<Cache>,
+    stats: Arc<Stats>,
+}
+
+#[salsa::db]
+impl salsa::Database for Database {}
+
+#[salsa::db]
+impl Db for Database {
+    fn cache(&self) -> &Cache {
+        &self.cache
+    }
+    fn stats(&self) -> &Stats {
+        &self.stats
+    }
+}
+
+fn summary_key(content_hash: &Digest) -> Digest {
+    digest(&[b"summary", &SUMMARY_VERSION.to_le_bytes(), content_hash])
+}
+
+/// The summary of a file: from the sled cache by content hash, else parsed (and stored).
+#[salsa::tracked(returns(ref))]
+pub fn file_summary(db: &dyn Db, file: SourceFile) -> Arc<ModuleSummary> {
+    let key = summary_key(file.content_hash(db));
+    if let Some(s) = db.cache().get::<ModuleSummary>(TREE_SUMMARIES, &key) {
+        db.stats().from_cache.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Arc::new(s);
+    }
+    let summary = fastest_discovery::summarize_path(file.path(db));
+    db.stats().parsed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    db.cache().put(TREE_SUMMARIES, &key, &summary);
+    Arc::new(summary)
+}
+
+/// What the stat tree remembers about a path.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct StatEntry {
+    pub size: u64,
+    pub mtime_ns: u128,
+    pub content_hash: Digest,
+}
+
+fn stat_of(path: &Path) -> Option<(u64, u128)> {
+    let md = std::fs::metadata(path).ok()?;
+    let mtime = md.modified().ok()?.duration_since(UNIX_EPOCH).ok()?.as_nanos();
+    Some((md.len(), mtime))
+}
+
+/// A mtime this close to now may still change within the same tick: don't trust it.
+const RACY_WINDOW_NS: u128 = 2_000_000_000;
+
+/// The collection-side database: a salsa db plus the path → input map.
+pub struct GraphDb {
+    db: Mutex<Database>,
+    files: Mutex<HashMap<PathBuf, SourceFile>>,
+    cache: Arc<Cache>,
+    stats: Arc<Stats>,
+    /// Summaries computed in parallel by `prefetch`, keyed by content hash.
+    prefetched: Mutex<HashMap<Digest, Arc<ModuleSummary>>>,
+}
+
+impl GraphDb {
+    pub fn new(cache: Arc<Cache>) -> Self {
+        let stats = Arc::new(Stats::default());
+        GraphDb {
+            db: Mutex::new(Database { storage: Default::default(), cache: cache.clone(), stats: stats.clone() }),
+            files: Mutex::new(HashMap::new()),
+            cache,
+            stats,
+            prefetched: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Content hash of a path, through the stat fast path when size and mtime match.
+    pub fn content_hash(&self, path: &Path) -> Digest {
+        let key = path.to_string_lossy().into_owned();
+        let stat = stat_of(path);
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        if let (Some((size, mtime)), Some(entry)) = (stat, self.cache.get::<StatEntry>(TREE_STAT, key.as_bytes())) {
+            if entry.size == size && entry.mtime_ns == mtime && now.saturating_sub(mtime) > RACY_WINDOW_NS {
+                return entry.content_hash;
+            }
+        }
+        self.stats.read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let bytes = std::fs::read(path).unwrap_or_default();
+        let hash = *blake3::hash(&bytes).as_bytes();
+        if let Some((size, mtime_ns)) = stat {
+            self.cache.put(TREE_STAT, key.as_bytes(), &StatEntry { size, mtime_ns, content_hash: hash });
+        }
+        hash
+    }
+
+    /// The one place where file changes enter the database.
+    pub fn file(&self, path: &Path) -> SourceFile {
+        use salsa::Setter;
+        let hash = self.content_hash(path);
+        let mut files = self.files.lock();
+        let mut db = self.db.lock();
+        match files.get(path) {
+            Some(f) => {
+                if *f.content_hash(&*db) != hash {
+                    f.set_content_hash(&mut *db).to(hash);
+                }
+                *f
+            }
+            None => {
+                let f = SourceFile::new(&*db, path.to_path_buf(), hash);
+                files.insert(path.to_path_buf(), f);
+                f
+            }
+        }
+    }
+}
+
+impl SummarySource for GraphDb {
+    fn summary(&self, path: &Path) -> Arc<ModuleSummary> {
+        let file = self.file(path);
+        let db = self.db.lock();
+        if let Some(s) = self.prefetched.lock().get(file.content_hash(&*db)) {
+            return s.clone();
+        }
+        file_summary(&*db, file).clone()
+    }
+
+    /// Hashes and summarises every file in parallel (rayon) before linking starts.
+    fn prefetch(&self, paths: &[PathBuf]) {
+        let results: Vec<(Digest, Arc<ModuleSummary>)> = paths
+            .par_iter()
+            .map(|p| {
+                let hash = self.content_hash(p);
+                let key = summary_key(&hash);
+                let summary = match self.cache.get::<ModuleSummary>(TREE_SUMMARIES, &key) {
+                    Some(s) => {
+                        self.stats.from_cache.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        s
+                    }
+                    None => {
+                        let s = match std::fs::read(p) {
+                            Ok(b) => parse::summarize(&b),
+                            Err(_) => fastest_discovery::summarize_path(p),
+                        };
+                        self.stats.parsed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        self.cache.put(TREE_SUMMARIES, &key, &s);
+                        s
+                    }
+                };
+                (hash, Arc::new(summary))
+            })
+            .collect();
+        self.prefetched.lock().extend(results);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering::Relaxed;
+
+    #[test]
+    fn summaries_are_served_from_cache_on_the_second_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("test_a.py");
+        std::fs::write(&file, "def test_x(): pass\n").unwrap();
+        let cache_dir = dir.path().join(".fastest_cache");
+        {
+            let g = GraphDb::new(Arc::new(Cache::open(&cache_dir)));
+            assert_eq!(g.summary(&file).bindings.len(), 1);
+            assert_eq!(g.stats().parsed.load(Relaxed), 1);
+        }
+        let g = GraphDb::new(Arc::new(Cache::open(&cache_dir)));
+        assert_eq!(g.summary(&file).bindings.len(), 1);
+        assert_eq!(g.stats().parsed.load(Relaxed), 0);
+        assert_eq!(g.stats().from_cache.load(Relaxed), 1);
+    }
+
+    #[test]
+    fn a_changed_file_is_summarised_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("test_a.py");
+        std::fs::write(&file, "def test_x(): pass\n").unwrap();
+        let g = GraphDb::new(Arc::new(Cache::temporary()));
+        assert_eq!(g.summary(&file).bindings.len(), 1);
+        std::fs::write(&file, "def test_x(): pass\ndef test_y(): pass\n").unwrap();
+        assert_eq!(g.summary(&file).bindings.len(), 2);
+    }
+}
