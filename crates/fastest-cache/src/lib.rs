@@ -54,7 +54,10 @@ fn open_sled(path: &Path) -> Result<sled::Db, CacheError> {
     // sled can panic on some corrupt files; treat that as corruption too.
     std::panic::catch_unwind(|| sled::Config::new().path(&path_buf).open())
         .unwrap_or_else(|_| Err(sled::Error::Corruption { at: None, bt: () }))
-        .map_err(|source| CacheError::Sled { path: path.to_path_buf(), source })
+        .map_err(|source| CacheError::Sled {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 fn is_lock_error(e: &CacheError) -> bool {
@@ -98,23 +101,39 @@ impl Cache {
         let (db, mode) = match db {
             Some(db) => (db, CacheMode::Persistent),
             None => (
-                sled::Config::new().temporary(true).open().expect("temporary sled store"),
+                sled::Config::new()
+                    .temporary(true)
+                    .open()
+                    .expect("temporary sled store"),
                 CacheMode::Temporary,
             ),
         };
-        let cache = Cache { db, mode, warnings: std::sync::Mutex::new(warnings) };
+        let cache = Cache {
+            db,
+            mode,
+            warnings: std::sync::Mutex::new(warnings),
+        };
         cache.check_schema();
         cache
     }
 
     /// An in-memory cache (tests, `--no-cache`).
     pub fn temporary() -> Cache {
-        let db = sled::Config::new().temporary(true).open().expect("temporary sled store");
-        Cache { db, mode: CacheMode::Temporary, warnings: Default::default() }
+        let db = sled::Config::new()
+            .temporary(true)
+            .open()
+            .expect("temporary sled store");
+        Cache {
+            db,
+            mode: CacheMode::Temporary,
+            warnings: Default::default(),
+        }
     }
 
     fn check_schema(&self) {
-        let Ok(meta) = self.db.open_tree(TREE_META) else { return };
+        let Ok(meta) = self.db.open_tree(TREE_META) else {
+            return;
+        };
         let current = meta.get("schema_version").ok().flatten();
         let expected = SCHEMA_VERSION.to_le_bytes();
         if current.as_deref() == Some(&expected[..]) {
@@ -147,14 +166,18 @@ impl Cache {
         match bincode::deserialize(&raw) {
             Ok(v) => Some(v),
             Err(e) => {
-                self.warn(format!("corrupt cache entry in tree {tree}: {e}; ignoring it"));
+                self.warn(format!(
+                    "corrupt cache entry in tree {tree}: {e}; ignoring it"
+                ));
                 None
             }
         }
     }
 
     pub fn put<T: Serialize>(&self, tree: &str, key: &[u8], value: &T) {
-        let Ok(bytes) = bincode::serialize(value) else { return };
+        let Ok(bytes) = bincode::serialize(value) else {
+            return;
+        };
         if let Ok(t) = self.db.open_tree(tree) {
             let _ = t.insert(key, bytes);
         }
@@ -208,7 +231,10 @@ mod tests {
     #[test]
     fn undecodable_value_is_a_miss() {
         let c = Cache::temporary();
-        c.db.open_tree(TREE_SUMMARIES).unwrap().insert(b"k", &[1u8][..]).unwrap();
+        c.db.open_tree(TREE_SUMMARIES)
+            .unwrap()
+            .insert(b"k", &[1u8][..])
+            .unwrap();
         assert_eq!(c.get::<Vec<String>>(TREE_SUMMARIES, b"k"), None);
         assert_eq!(c.take_warnings().len(), 1);
     }

@@ -104,7 +104,10 @@ fn match_class(c: char, p: &[char]) -> Option<(bool, usize)> {
 /// path (relative patterns get a `*/` prefix when the path is absolute).
 pub fn fnmatch_ex(pattern: &str, path: &Path) -> bool {
     if !pattern.contains('/') {
-        let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
         fnmatchcase(&name, pattern)
     } else {
         let full = path.to_string_lossy();

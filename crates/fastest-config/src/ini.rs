@@ -10,7 +10,10 @@ pub struct IniFile {
 
 impl IniFile {
     pub fn section(&self, name: &str) -> Option<&BTreeMap<String, String>> {
-        self.sections.iter().find(|(n, _)| n == name).map(|(_, s)| s)
+        self.sections
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s)
     }
 }
 

@@ -7,4 +7,7 @@ pub mod fnmatch;
 pub mod ini;
 mod setup;
 
-pub use setup::{determine_setup, normalize as normalize_path, ConfigError, IniValue, ProjectConfig, SetupRequest};
+pub use setup::{
+    determine_setup, normalize as normalize_path, ConfigError, IniValue, ProjectConfig,
+    SetupRequest,
+};

@@ -87,9 +87,8 @@ impl ProjectConfig {
     /// An `args`-type option: shell-split string, or a toml list as is.
     pub fn args(&self, name: &str) -> Option<Vec<String>> {
         Some(match self.values.get(name)? {
-            IniValue::Str(s) => shlex::split(s).unwrap_or_else(|| {
-                s.split_whitespace().map(str::to_string).collect::<Vec<_>>()
-            }),
+            IniValue::Str(s) => shlex::split(s)
+                .unwrap_or_else(|| s.split_whitespace().map(str::to_string).collect::<Vec<_>>()),
             IniValue::List(l) => l.clone(),
         })
     }
@@ -141,7 +140,15 @@ impl ProjectConfig {
     pub fn norecursedirs(&self) -> Vec<String> {
         self.args("norecursedirs").unwrap_or_else(|| {
             [
-                "*.egg", ".*", "_darcs", "build", "CVS", "dist", "node_modules", "venv", "{arch}",
+                "*.egg",
+                ".*",
+                "_darcs",
+                "build",
+                "CVS",
+                "dist",
+                "node_modules",
+                "venv",
+                "{arch}",
             ]
             .iter()
             .map(|s| s.to_string())
@@ -222,7 +229,9 @@ fn load_config_file(path: &Path) -> Result<Option<Loaded>, ConfigError> {
                 .and_then(|v| v.as_table())
                 .map(toml_mode)
                 .unwrap_or_default();
-            let Some(pytest) = tool.and_then(|t| t.get("pytest")).and_then(|v| v.as_table())
+            let Some(pytest) = tool
+                .and_then(|t| t.get("pytest"))
+                .and_then(|v| v.as_table())
             else {
                 return Ok(None);
             };
@@ -303,7 +312,13 @@ fn get_dirs_from_args(invocation_dir: &Path, args: &[String]) -> Vec<PathBuf> {
         .filter(|a| !a.starts_with('-'))
         .map(|a| absolutepath(invocation_dir, a.split("::").next().unwrap_or("")))
         .filter(|p| p.exists())
-        .map(|p| if p.is_dir() { p } else { p.parent().unwrap().to_path_buf() })
+        .map(|p| {
+            if p.is_dir() {
+                p
+            } else {
+                p.parent().unwrap().to_path_buf()
+            }
+        })
         .collect()
 }
 

@@ -16,8 +16,11 @@ fn docstring(body: &[Stmt]) -> Option<String> {
 /// `doctest.DocTestParser` finds an example on any line whose first non-space text
 /// is `>>>` (after tab expansion).
 pub fn has_examples(doc: &str) -> bool {
-    doc.lines()
-        .any(|l| l.replace('\t', "        ").trim_start_matches(' ').starts_with(">>>"))
+    doc.lines().any(|l| {
+        l.replace('\t', "        ")
+            .trim_start_matches(' ')
+            .starts_with(">>>")
+    })
 }
 
 /// Names relative to the module ("" is the module itself), unsorted.

@@ -64,7 +64,11 @@ pub enum Entry {
     Items { path: PathBuf, items: Vec<String> },
     /// Python must collect this path (file or directory); `selector` is the node-id
     /// argument that named it, if any.
-    Dynamic { path: PathBuf, selector: Option<String>, reason: String },
+    Dynamic {
+        path: PathBuf,
+        selector: Option<String>,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -83,10 +87,18 @@ pub enum CollectError {
 
 /// Hooks in a conftest that change what or how pytest collects.
 const SUBTREE_HOOKS: &[&str] = &[
-    "pytest_collect_file", "pytest_collection_modifyitems", "pytest_ignore_collect",
-    "pytest_collect_directory", "pytest_collection", "pytest_pycollect_makemodule",
+    "pytest_collect_file",
+    "pytest_collection_modifyitems",
+    "pytest_ignore_collect",
+    "pytest_collect_directory",
+    "pytest_collection",
+    "pytest_pycollect_makemodule",
 ];
-const MODULE_HOOKS: &[&str] = &["pytest_generate_tests", "pytest_pycollect_makeitem", "pytest_make_parametrize_id"];
+const MODULE_HOOKS: &[&str] = &[
+    "pytest_generate_tests",
+    "pytest_pycollect_makeitem",
+    "pytest_make_parametrize_id",
+];
 
 /// Node-id path of `path`: relative to the rootdir, `/`-separated.
 pub fn relpath(rootdir: &Path, path: &Path) -> String {
@@ -123,7 +135,10 @@ pub fn module_name(path: &Path) -> String {
     parts.join(".")
 }
 
-pub fn collect(req: &CollectRequest, source: &dyn SummarySource) -> Result<Collection, CollectError> {
+pub fn collect(
+    req: &CollectRequest,
+    source: &dyn SummarySource,
+) -> Result<Collection, CollectError> {
     let mut walker = Walker::new(req, source);
     let mut found: Vec<(Result<Found, PathBuf>, Option<String>)> = Vec::new();
     let inv = &req.config.invocation_dir;
@@ -203,7 +218,14 @@ pub fn collect(req: &CollectRequest, source: &dyn SummarySource) -> Result<Colle
                 if !seen.insert((path.clone(), selector.clone())) {
                     continue;
                 }
-                collection.entries.push(link_entry(req, &linker, &walker, &path, is_test_file, selector));
+                collection.entries.push(link_entry(
+                    req,
+                    &linker,
+                    &walker,
+                    &path,
+                    is_test_file,
+                    selector,
+                ));
             }
         }
     }
@@ -211,8 +233,19 @@ pub fn collect(req: &CollectRequest, source: &dyn SummarySource) -> Result<Colle
     Ok(collection)
 }
 
-fn link_entry(req: &CollectRequest, linker: &link::Linker, walker: &Walker, path: &Path, is_test_file: bool, selector: Option<String>) -> Entry {
-    let dynamic = |reason: String| Entry::Dynamic { path: path.to_path_buf(), selector: selector.clone(), reason };
+fn link_entry(
+    req: &CollectRequest,
+    linker: &link::Linker,
+    walker: &Walker,
+    path: &Path,
+    is_test_file: bool,
+    selector: Option<String>,
+) -> Entry {
+    let dynamic = |reason: String| Entry::Dynamic {
+        path: path.to_path_buf(),
+        selector: selector.clone(),
+        reason,
+    };
     let rel = relpath(&req.config.rootdir, path);
     let summary = linker.source.summary(path);
     let mut items = Vec::new();
@@ -227,7 +260,13 @@ fn link_entry(req: &CollectRequest, linker: &link::Linker, walker: &Walker, path
         let mut names: Vec<String> = summary
             .doctests
             .iter()
-            .map(|n| if n.is_empty() { modname.clone() } else { format!("{modname}.{n}") })
+            .map(|n| {
+                if n.is_empty() {
+                    modname.clone()
+                } else {
+                    format!("{modname}.{n}")
+                }
+            })
             .collect();
         names.sort();
         items.extend(names.into_iter().map(|n| format!("{rel}::{n}")));
@@ -251,7 +290,12 @@ fn link_entry(req: &CollectRequest, linker: &link::Linker, walker: &Walker, path
         }
     }
     if let Some(sel) = &selector {
-        items.retain(|i| i == sel || i.starts_with(&format!("{sel}::")) || i.starts_with(&format!("{sel}[")));
+        items.retain(|i| {
+            i == sel || i.starts_with(&format!("{sel}::")) || i.starts_with(&format!("{sel}["))
+        });
     }
-    Entry::Items { path: path.to_path_buf(), items }
+    Entry::Items {
+        path: path.to_path_buf(),
+        items,
+    }
 }

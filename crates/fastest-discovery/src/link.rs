@@ -53,8 +53,19 @@ fn matches_prefix_or_glob(patterns: &[String], name: &str) -> bool {
 }
 
 const INERT_BASES: &[&str] = &[
-    "object", "abc.ABC", "typing.Generic", "typing.Protocol", "typing_extensions.Protocol",
-    "Exception", "dict", "list", "str", "int", "tuple", "set", "enum.Enum",
+    "object",
+    "abc.ABC",
+    "typing.Generic",
+    "typing.Protocol",
+    "typing_extensions.Protocol",
+    "Exception",
+    "dict",
+    "list",
+    "str",
+    "int",
+    "tuple",
+    "set",
+    "enum.Enum",
 ];
 
 impl<'a> Linker<'a> {
@@ -112,8 +123,13 @@ impl<'a> Linker<'a> {
     }
 
     /// Resolves `name` in `module`'s namespace (following imports) to a value.
-    fn resolve_name(&self, module: &Path, summary: &Arc<ModuleSummary>, name: &str, depth: u32)
-        -> Result<Option<(PathBuf, Arc<ModuleSummary>, Binding)>, String> {
+    fn resolve_name(
+        &self,
+        module: &Path,
+        summary: &Arc<ModuleSummary>,
+        name: &str,
+        depth: u32,
+    ) -> Result<Option<(PathBuf, Arc<ModuleSummary>, Binding)>, String> {
         if depth > 8 {
             return Err(format!("import chain too deep for {name}"));
         }
@@ -121,9 +137,17 @@ impl<'a> Linker<'a> {
             return Ok(None);
         };
         if b.conditional {
-            return Err(format!("{name} is defined conditionally in {}", module.display()));
+            return Err(format!(
+                "{name} is defined conditionally in {}",
+                module.display()
+            ));
         }
-        if let Value::Import { module: m, level, name: Some(orig) } = &b.value {
+        if let Value::Import {
+            module: m,
+            level,
+            name: Some(orig),
+        } = &b.value
+        {
             let Some(target) = self.resolve_module(module, m, *level) else {
                 return Ok(Some((module.to_path_buf(), summary.clone(), b.clone())));
             };
@@ -141,19 +165,36 @@ impl<'a> Linker<'a> {
     }
 
     /// Turns a base-class reference in `scope` into a class.
-    fn resolve_base(&self, module: &Path, summary: &Arc<ModuleSummary>, enclosing: &[Binding], base: &BaseRef)
-        -> Result<RClass, String> {
+    fn resolve_base(
+        &self,
+        module: &Path,
+        summary: &Arc<ModuleSummary>,
+        enclosing: &[Binding],
+        base: &BaseRef,
+    ) -> Result<RClass, String> {
         let dotted = match base {
             BaseRef::Dotted(d) => d.clone(),
-            BaseRef::Generic(d) if matches!(d.as_str(), "typing.Generic" | "Generic" | "typing.Protocol") => {
+            BaseRef::Generic(d)
+                if matches!(d.as_str(), "typing.Generic" | "Generic" | "typing.Protocol") =>
+            {
                 return Ok(self.inert(d));
             }
             BaseRef::Generic(d) => d.clone(),
             BaseRef::Unknown => return Err("base class is not a name".into()),
         };
-        if matches!(dotted.as_str(), "unittest.TestCase" | "unittest.case.TestCase"
-            | "unittest.IsolatedAsyncioTestCase" | "unittest.async_case.IsolatedAsyncioTestCase") {
-            return Ok(RClass { module: PathBuf::new(), summary: summary.clone(), qual: vec![], kind: ClassKind::UnitTestBase });
+        if matches!(
+            dotted.as_str(),
+            "unittest.TestCase"
+                | "unittest.case.TestCase"
+                | "unittest.IsolatedAsyncioTestCase"
+                | "unittest.async_case.IsolatedAsyncioTestCase"
+        ) {
+            return Ok(RClass {
+                module: PathBuf::new(),
+                summary: summary.clone(),
+                qual: vec![],
+                kind: ClassKind::UnitTestBase,
+            });
         }
         if INERT_BASES.contains(&dotted.as_str()) {
             return Ok(self.inert(&dotted));
@@ -173,7 +214,11 @@ impl<'a> Linker<'a> {
         let mut qual = vec![b.name.clone()];
         for attr in rest {
             match &b.value {
-                Value::Import { module: target_mod, level, name } => {
+                Value::Import {
+                    module: target_mod,
+                    level,
+                    name,
+                } => {
                     let full = match name {
                         Some(n) => format!("{target_mod}.{n}"),
                         None => target_mod.clone(),
@@ -201,11 +246,31 @@ impl<'a> Linker<'a> {
             }
         }
         match &b.value {
-            Value::Class(c) => Ok(RClass { module: m, summary: s, qual, kind: ClassKind::Project(c.clone()) }),
-            Value::Import { module: im, name, .. } => {
-                let full = match name { Some(n) => format!("{im}.{n}"), None => im.clone() };
-                if matches!(full.as_str(), "unittest.TestCase" | "unittest.IsolatedAsyncioTestCase" | "unittest.case.TestCase") {
-                    return Ok(RClass { module: PathBuf::new(), summary: s, qual: vec![], kind: ClassKind::UnitTestBase });
+            Value::Class(c) => Ok(RClass {
+                module: m,
+                summary: s,
+                qual,
+                kind: ClassKind::Project(c.clone()),
+            }),
+            Value::Import {
+                module: im, name, ..
+            } => {
+                let full = match name {
+                    Some(n) => format!("{im}.{n}"),
+                    None => im.clone(),
+                };
+                if matches!(
+                    full.as_str(),
+                    "unittest.TestCase"
+                        | "unittest.IsolatedAsyncioTestCase"
+                        | "unittest.case.TestCase"
+                ) {
+                    return Ok(RClass {
+                        module: PathBuf::new(),
+                        summary: s,
+                        qual: vec![],
+                        kind: ClassKind::UnitTestBase,
+                    });
                 }
                 if INERT_BASES.contains(&full.as_str()) {
                     return Ok(self.inert(&full));
@@ -217,11 +282,21 @@ impl<'a> Linker<'a> {
     }
 
     fn inert(&self, name: &str) -> RClass {
-        RClass { module: PathBuf::new(), summary: Arc::new(ModuleSummary::default()), qual: vec![name.to_string()], kind: ClassKind::Inert }
+        RClass {
+            module: PathBuf::new(),
+            summary: Arc::new(ModuleSummary::default()),
+            qual: vec![name.to_string()],
+            kind: ClassKind::Inert,
+        }
     }
 
     /// C3 linearisation of `class` (itself first).
-    fn mro(&self, class: &RClass, enclosing: &[Binding], depth: u32) -> Result<Vec<RClass>, String> {
+    fn mro(
+        &self,
+        class: &RClass,
+        enclosing: &[Binding],
+        depth: u32,
+    ) -> Result<Vec<RClass>, String> {
         if depth > 32 {
             return Err("class hierarchy too deep".into());
         }
@@ -243,7 +318,9 @@ impl<'a> Linker<'a> {
                 return Ok(out);
             }
             let candidate = seqs.iter().map(|s| &s[0]).find(|c| {
-                !seqs.iter().any(|s| s[1..].iter().any(|x| x.key() == c.key()))
+                !seqs
+                    .iter()
+                    .any(|s| s[1..].iter().any(|x| x.key() == c.key()))
             });
             let Some(c) = candidate.cloned() else {
                 return Err("inconsistent MRO".into());
@@ -266,13 +343,21 @@ impl<'a> Linker<'a> {
         if let Some(r) = summary.dynamic_reasons.first() {
             return Err(r.clone());
         }
-        if summary.hooks.iter().any(|h| h == "pytest_generate_tests" || h == "pytest_pycollect_makeitem") {
+        if summary
+            .hooks
+            .iter()
+            .any(|h| h == "pytest_generate_tests" || h == "pytest_pycollect_makeitem")
+        {
             return Err("module defines a collection hook".into());
         }
         if summary.test_attr == Some(false) {
             return Ok(vec![]);
         }
-        if summary.marks.iter().any(|m| matches!(&m.parametrize, Some(Err(_)))) {
+        if summary
+            .marks
+            .iter()
+            .any(|m| matches!(&m.parametrize, Some(Err(_))))
+        {
             return Err("pytestmark is not static".into());
         }
         let mut items = Vec::new();
@@ -309,9 +394,20 @@ impl<'a> Linker<'a> {
                     items.extend(self.expand(&base, &[&f.marks, &module_marks])?);
                 }
                 Value::Class(c) => {
-                    let class = RClass { module: m, summary: s, qual: vec![rb.name.clone()], kind: ClassKind::Project(c.clone()) };
+                    let class = RClass {
+                        module: m,
+                        summary: s,
+                        qual: vec![rb.name.clone()],
+                        kind: ClassKind::Project(c.clone()),
+                    };
                     let node = format!("{relpath}::{}", b.name);
-                    items.extend(self.collect_class(&class, &node, is_class_name, &module_marks, &[])?);
+                    items.extend(self.collect_class(
+                        &class,
+                        &node,
+                        is_class_name,
+                        &module_marks,
+                        &[],
+                    )?);
                 }
                 Value::Unknown if is_fn_name || is_class_name => {
                     return Err(format!("{} is bound to a run-time value", b.name));
@@ -322,11 +418,21 @@ impl<'a> Linker<'a> {
         Ok(items)
     }
 
-    fn collect_class(&self, class: &RClass, node: &str, name_matches: bool, module_marks: &[Mark], enclosing: &[Binding])
-        -> Result<Vec<String>, String> {
-        if !matches!(class.kind, ClassKind::Project(_)) { return Ok(vec![]); }
+    fn collect_class(
+        &self,
+        class: &RClass,
+        node: &str,
+        name_matches: bool,
+        module_marks: &[Mark],
+        enclosing: &[Binding],
+    ) -> Result<Vec<String>, String> {
+        if !matches!(class.kind, ClassKind::Project(_)) {
+            return Ok(vec![]);
+        }
         let mro = self.mro(class, enclosing, 0)?;
-        let is_unittest = mro.iter().any(|c| matches!(c.kind, ClassKind::UnitTestBase));
+        let is_unittest = mro
+            .iter()
+            .any(|c| matches!(c.kind, ClassKind::UnitTestBase));
         if !is_unittest && !name_matches {
             return Ok(vec![]);
         }
@@ -345,10 +451,13 @@ impl<'a> Linker<'a> {
         if test_attr == Some(false) {
             return Ok(vec![]);
         }
-        let class_bodies: Vec<&ClassDef> = mro.iter().filter_map(|c| match &c.kind {
-            ClassKind::Project(d) => Some(d),
-            _ => None,
-        }).collect();
+        let class_bodies: Vec<&ClassDef> = mro
+            .iter()
+            .filter_map(|c| match &c.kind {
+                ClassKind::Project(d) => Some(d),
+                _ => None,
+            })
+            .collect();
         if is_unittest {
             let mut names: Vec<String> = Vec::new();
             for d in &class_bodies {
@@ -357,13 +466,19 @@ impl<'a> Linker<'a> {
                         match &b.value {
                             Value::Function(_) | Value::Class(_) => names.push(b.name.clone()),
                             Value::Literal | Value::Import { .. } => {}
-                            Value::Unknown => return Err(format!("{} is bound to a run-time value", b.name)),
+                            Value::Unknown => {
+                                return Err(format!("{} is bound to a run-time value", b.name))
+                            }
                         }
                     }
                 }
             }
             names.sort();
-            if names.is_empty() && class_bodies.iter().any(|d| d.body.iter().any(|b| b.name == "runTest")) {
+            if names.is_empty()
+                && class_bodies
+                    .iter()
+                    .any(|d| d.body.iter().any(|b| b.name == "runTest"))
+            {
                 names.push("runTest".into());
             }
             return Ok(names.into_iter().map(|n| format!("{node}::{n}")).collect());
@@ -390,7 +505,9 @@ impl<'a> Linker<'a> {
                 if !seen.insert(b.name.clone()) {
                     continue;
                 }
-                if b.conditional && (self.is_test_function_name(&b.name) || self.is_test_class_name(&b.name)) {
+                if b.conditional
+                    && (self.is_test_function_name(&b.name) || self.is_test_class_name(&b.name))
+                {
                     return Err(format!("{} is defined conditionally", b.name));
                 }
                 match &b.value {
@@ -405,10 +522,21 @@ impl<'a> Linker<'a> {
                         let owner = &mro[mro.iter().position(|x| matches!(&x.kind, ClassKind::Project(dd) if std::ptr::eq(dd, *d) || dd == *d)).unwrap_or(ci)];
                         let mut qual = owner.qual.clone();
                         qual.push(b.name.clone());
-                        let inner = RClass { module: owner.module.clone(), summary: owner.summary.clone(), qual, kind: ClassKind::Project(c.clone()) };
+                        let inner = RClass {
+                            module: owner.module.clone(),
+                            summary: owner.summary.clone(),
+                            qual,
+                            kind: ClassKind::Project(c.clone()),
+                        };
                         let nested = format!("{node}::{}", b.name);
                         let name_ok = self.is_test_class_name(&b.name);
-                        values.extend(self.collect_class(&inner, &nested, name_ok, module_marks, &d.body)?);
+                        values.extend(self.collect_class(
+                            &inner,
+                            &nested,
+                            name_ok,
+                            module_marks,
+                            &d.body,
+                        )?);
                     }
                     Value::Unknown if self.is_test_function_name(&b.name) => {
                         return Err(format!("{} is bound to a run-time value", b.name));
@@ -446,7 +574,11 @@ impl<'a> Linker<'a> {
             let mut next = Vec::with_capacity(ids.len() * call.len());
             for prefix in &ids {
                 for id in &call {
-                    next.push(if prefix.is_empty() { id.clone() } else { format!("{prefix}-{id}") });
+                    next.push(if prefix.is_empty() {
+                        id.clone()
+                    } else {
+                        format!("{prefix}-{id}")
+                    });
                 }
             }
             ids = next;

@@ -83,14 +83,64 @@ enum PyVal {
 }
 
 const BUILTIN_NAMES: &[&str] = &[
-    "int", "str", "float", "bool", "bytes", "list", "dict", "tuple", "set", "frozenset",
-    "object", "type", "complex", "bytearray", "len", "repr", "print", "sorted", "min", "max",
-    "sum", "abs", "range", "Exception", "ValueError", "TypeError", "KeyError", "IndexError",
-    "RuntimeError", "AttributeError", "OSError", "IOError", "ZeroDivisionError",
-    "NotImplementedError", "StopIteration", "ImportError", "LookupError", "ArithmeticError",
-    "OverflowError", "UnicodeError", "UnicodeDecodeError", "UnicodeEncodeError", "BaseException",
-    "AssertionError", "NameError", "FileNotFoundError", "PermissionError", "memoryview",
-    "iter", "next", "callable", "hash", "id", "map", "filter", "zip", "enumerate", "reversed",
+    "int",
+    "str",
+    "float",
+    "bool",
+    "bytes",
+    "list",
+    "dict",
+    "tuple",
+    "set",
+    "frozenset",
+    "object",
+    "type",
+    "complex",
+    "bytearray",
+    "len",
+    "repr",
+    "print",
+    "sorted",
+    "min",
+    "max",
+    "sum",
+    "abs",
+    "range",
+    "Exception",
+    "ValueError",
+    "TypeError",
+    "KeyError",
+    "IndexError",
+    "RuntimeError",
+    "AttributeError",
+    "OSError",
+    "IOError",
+    "ZeroDivisionError",
+    "NotImplementedError",
+    "StopIteration",
+    "ImportError",
+    "LookupError",
+    "ArithmeticError",
+    "OverflowError",
+    "UnicodeError",
+    "UnicodeDecodeError",
+    "UnicodeEncodeError",
+    "BaseException",
+    "AssertionError",
+    "NameError",
+    "FileNotFoundError",
+    "PermissionError",
+    "memoryview",
+    "iter",
+    "next",
+    "callable",
+    "hash",
+    "id",
+    "map",
+    "filter",
+    "zip",
+    "enumerate",
+    "reversed",
 ];
 
 struct Summarizer<'a> {
@@ -165,7 +215,13 @@ impl<'a> Summarizer<'a> {
     }
 
     /// Walks statements of a module or class body, recording bindings in order.
-    fn walk_scope(&mut self, body: &[Stmt], out: &mut Vec<Binding>, conditional: bool, module: bool) {
+    fn walk_scope(
+        &mut self,
+        body: &[Stmt],
+        out: &mut Vec<Binding>,
+        conditional: bool,
+        module: bool,
+    ) {
         for stmt in body {
             self.walk_stmt(stmt, out, conditional, module);
         }
@@ -186,7 +242,8 @@ impl<'a> Summarizer<'a> {
                     if name.starts_with("pytest_") {
                         self.summary.hooks.push(name.clone());
                     }
-                    self.constants.insert(name.clone(), PyVal::Named(name.clone()));
+                    self.constants
+                        .insert(name.clone(), PyVal::Named(name.clone()));
                 }
                 if def.is_fixture {
                     self.record_fixture(f, None);
@@ -197,7 +254,8 @@ impl<'a> Summarizer<'a> {
                 let name = c.name.id.to_string();
                 let class = self.class_def(c);
                 if module {
-                    self.constants.insert(name.clone(), PyVal::Named(name.clone()));
+                    self.constants
+                        .insert(name.clone(), PyVal::Named(name.clone()));
                 }
                 push_binding(out, &name, Value::Class(class), conditional);
             }
@@ -230,7 +288,11 @@ impl<'a> Summarizer<'a> {
                 }
             }
             Stmt::ImportFrom(i) => {
-                let module_name = i.module.as_ref().map(|m| m.id.to_string()).unwrap_or_default();
+                let module_name = i
+                    .module
+                    .as_ref()
+                    .map(|m| m.id.to_string())
+                    .unwrap_or_default();
                 self.summary.imports.push(ImportRef {
                     module: module_name.clone(),
                     level: i.level,
@@ -244,9 +306,14 @@ impl<'a> Summarizer<'a> {
                         }
                         continue;
                     }
-                    let local = alias.asname.as_ref().map(|a| a.id.to_string()).unwrap_or(orig.clone());
+                    let local = alias
+                        .asname
+                        .as_ref()
+                        .map(|a| a.id.to_string())
+                        .unwrap_or(orig.clone());
                     if i.level == 0 {
-                        self.aliases.insert(local.clone(), format!("{module_name}.{orig}"));
+                        self.aliases
+                            .insert(local.clone(), format!("{module_name}.{orig}"));
                     }
                     self.constants.remove(&local);
                     push_binding(
@@ -273,7 +340,10 @@ impl<'a> Summarizer<'a> {
             Stmt::AugAssign(a) => {
                 if let Expr::Name(n) = &*a.target {
                     let name = n.id.as_str();
-                    if name == "collect_ignore" || name == "collect_ignore_glob" || name == "pytestmark" {
+                    if name == "collect_ignore"
+                        || name == "collect_ignore_glob"
+                        || name == "pytestmark"
+                    {
                         self.set_collect_list_dynamic(name, "augmented assignment");
                     }
                     self.constants.remove(name);
@@ -350,8 +420,14 @@ impl<'a> Summarizer<'a> {
                 self.constants.remove(n.id.as_str());
                 push_binding(out, n.id.as_str(), Value::Unknown, true);
             }
-            Expr::Tuple(t) => t.elts.iter().for_each(|e| self.bind_targets(e, out, module)),
-            Expr::List(t) => t.elts.iter().for_each(|e| self.bind_targets(e, out, module)),
+            Expr::Tuple(t) => t
+                .elts
+                .iter()
+                .for_each(|e| self.bind_targets(e, out, module)),
+            Expr::List(t) => t
+                .elts
+                .iter()
+                .for_each(|e| self.bind_targets(e, out, module)),
             _ => {}
         }
     }
@@ -361,15 +437,24 @@ impl<'a> Summarizer<'a> {
         match name {
             "collect_ignore" => self.summary.collect_ignore = v,
             "collect_ignore_glob" => self.summary.collect_ignore_glob = v,
-            _ => self.summary.marks = vec![Mark {
-                name: "<dynamic pytestmark>".into(),
-                parametrize: Some(Err(format!("pytestmark built by {why}"))),
-                args: vec![],
-            }],
+            _ => {
+                self.summary.marks = vec![Mark {
+                    name: "<dynamic pytestmark>".into(),
+                    parametrize: Some(Err(format!("pytestmark built by {why}"))),
+                    args: vec![],
+                }]
+            }
         }
     }
 
-    fn assign(&mut self, target: &Expr, value: Option<&Expr>, out: &mut Vec<Binding>, conditional: bool, module: bool) {
+    fn assign(
+        &mut self,
+        target: &Expr,
+        value: Option<&Expr>,
+        out: &mut Vec<Binding>,
+        conditional: bool,
+        module: bool,
+    ) {
         let Expr::Name(n) = target else {
             if let (Expr::Tuple(_) | Expr::List(_), true) = (target, module) {
                 self.bind_targets(target, out, module);
@@ -592,7 +677,11 @@ impl<'a> Summarizer<'a> {
                         class.has_new = true;
                     }
                     let def = self.function_def(f);
-                    if def.unknown_decorators.iter().any(|d| d.ends_with("abstractmethod")) {
+                    if def
+                        .unknown_decorators
+                        .iter()
+                        .any(|d| d.ends_with("abstractmethod"))
+                    {
                         class.has_abstract_methods = true;
                     }
                     if def.is_fixture {
@@ -762,7 +851,13 @@ impl<'a> Summarizer<'a> {
         let mut ids = Vec::new();
         if sets.is_empty() {
             // pytest parametrizes with NOTSET and skips.
-            ids.push(argnames.iter().map(|_| "NOTSET").collect::<Vec<_>>().join("-"));
+            ids.push(
+                argnames
+                    .iter()
+                    .map(|_| "NOTSET")
+                    .collect::<Vec<_>>()
+                    .join("-"),
+            );
         }
         for (idx, (explicit, vals)) in sets.iter().enumerate() {
             if let Some(e) = explicit {
@@ -796,12 +891,20 @@ impl<'a> Summarizer<'a> {
             Expr::BooleanLiteral(b) => PyVal::Scalar(if b.value { "True" } else { "False" }.into()),
             Expr::NoneLiteral(_) => PyVal::Scalar("None".into()),
             Expr::UnaryOp(u) => match (&u.op, &*u.operand) {
-                (UnaryOp::USub, Expr::NumberLiteral(n)) => PyVal::Scalar(number_str(&n.value, true)?),
-                (UnaryOp::UAdd, Expr::NumberLiteral(n)) => PyVal::Scalar(number_str(&n.value, false)?),
+                (UnaryOp::USub, Expr::NumberLiteral(n)) => {
+                    PyVal::Scalar(number_str(&n.value, true)?)
+                }
+                (UnaryOp::UAdd, Expr::NumberLiteral(n)) => {
+                    PyVal::Scalar(number_str(&n.value, false)?)
+                }
                 _ => return None,
             },
-            Expr::Tuple(t) => PyVal::Seq(t.elts.iter().map(|e| self.eval(e)).collect::<Option<_>>()?),
-            Expr::List(t) => PyVal::Seq(t.elts.iter().map(|e| self.eval(e)).collect::<Option<_>>()?),
+            Expr::Tuple(t) => {
+                PyVal::Seq(t.elts.iter().map(|e| self.eval(e)).collect::<Option<_>>()?)
+            }
+            Expr::List(t) => {
+                PyVal::Seq(t.elts.iter().map(|e| self.eval(e)).collect::<Option<_>>()?)
+            }
             Expr::Dict(d) => {
                 for item in &d.items {
                     if let Some(k) = &item.key {
@@ -830,7 +933,12 @@ impl<'a> Summarizer<'a> {
                 let callee = self.canonical(&c.func)?;
                 match callee.as_str() {
                     "pytest.param" => {
-                        let values = c.arguments.args.iter().map(|a| self.eval(a)).collect::<Option<Vec<_>>>()?;
+                        let values = c
+                            .arguments
+                            .args
+                            .iter()
+                            .map(|a| self.eval(a))
+                            .collect::<Option<Vec<_>>>()?;
                         let mut id = None;
                         for kw in &c.arguments.keywords {
                             match kw.arg.as_ref()?.id.as_str() {
@@ -944,7 +1052,11 @@ pub fn make_unique(mut ids: Vec<String>) -> Vec<String> {
     for index in 0..ids.len() {
         let id = ids[index].clone();
         if counts[&id] > 1 {
-            let suffix = if id.chars().last().is_some_and(|c| c.is_ascii_digit()) { "_" } else { "" };
+            let suffix = if id.chars().last().is_some_and(|c| c.is_ascii_digit()) {
+                "_"
+            } else {
+                ""
+            };
             let counter = suffixes.entry(id.clone()).or_default();
             let mut new_id = format!("{id}{suffix}{counter}");
             while ids.contains(&new_id) {
@@ -965,7 +1077,9 @@ mod tests {
     fn ids_of(src: &str, func: &str) -> Vec<String> {
         let s = summarize(src.as_bytes());
         let b = s.bindings.iter().find(|b| b.name == func).unwrap();
-        let Value::Function(f) = &b.value else { panic!() };
+        let Value::Function(f) = &b.value else {
+            panic!()
+        };
         f.marks[0].parametrize.clone().unwrap().unwrap().ids
     }
 
@@ -986,14 +1100,19 @@ mod tests {
 
     #[test]
     fn non_literal_parametrize_is_dynamic() {
-        let s = summarize(b"import pytest\n@pytest.mark.parametrize('x', make())\ndef test_a(x): pass\n");
-        let Value::Function(f) = &s.bindings[1].value else { panic!() };
+        let s = summarize(
+            b"import pytest\n@pytest.mark.parametrize('x', make())\ndef test_a(x): pass\n",
+        );
+        let Value::Function(f) = &s.bindings[1].value else {
+            panic!()
+        };
         assert!(f.marks[0].parametrize.as_ref().unwrap().is_err());
     }
 
     #[test]
     fn namespace_order_keeps_first_position() {
-        let s = summarize(b"def test_b(): pass\ndef test_a(): pass\ndef test_b(): pass\ndel test_a\n");
+        let s =
+            summarize(b"def test_b(): pass\ndef test_a(): pass\ndef test_b(): pass\ndel test_a\n");
         let names: Vec<_> = s.bindings.iter().map(|b| b.name.as_str()).collect();
         assert_eq!(names, ["test_b"]);
     }

@@ -55,7 +55,11 @@ impl<'a> Walker<'a> {
     fn conftest_ignores(&self, parent: &Path, attr: &str) -> Result<Vec<PathBuf>, String> {
         for conftest in self.conftest_chain(parent) {
             let s = self.source.summary(&conftest);
-            let v = if attr == "collect_ignore" { &s.collect_ignore } else { &s.collect_ignore_glob };
+            let v = if attr == "collect_ignore" {
+                &s.collect_ignore
+            } else {
+                &s.collect_ignore_glob
+            };
             match v {
                 None => continue,
                 Some(Ok(list)) => {
@@ -93,7 +97,13 @@ impl<'a> Walker<'a> {
             if path.join("pyvenv.cfg").is_file() || path.join("conda-meta/history").is_file() {
                 return Ok(true);
             }
-            if self.req.config.norecursedirs().iter().any(|p| fnmatch_ex(p, path)) {
+            if self
+                .req
+                .config
+                .norecursedirs()
+                .iter()
+                .any(|p| fnmatch_ex(p, path))
+            {
                 return Ok(true);
             }
         }
@@ -101,12 +111,19 @@ impl<'a> Walker<'a> {
     }
 
     fn python_file_matches(&self, path: &Path) -> bool {
-        self.req.config.python_files().iter().any(|p| fnmatch_ex(p, path))
+        self.req
+            .config
+            .python_files()
+            .iter()
+            .any(|p| fnmatch_ex(p, path))
     }
 
     /// What pytest_collect_file yields for one file.
     pub fn classify_file(&self, path: &Path, initpath: bool) -> Vec<Found> {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let mut out = vec![];
         if name.ends_with(".py") {
             let is_test_file = initpath || self.python_file_matches(path);
@@ -130,7 +147,10 @@ impl<'a> Walker<'a> {
     pub fn walk_dir(&mut self, dir: &Path, out: &mut Vec<Result<Found, PathBuf>>) {
         let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         if !self.visited_dirs.insert(canonical) {
-            self.warnings.push(format!("skipping {}: directory already visited (symlink loop?)", dir.display()));
+            self.warnings.push(format!(
+                "skipping {}: directory already visited (symlink loop?)",
+                dir.display()
+            ));
             return;
         }
         let mut entries: Vec<(String, PathBuf)> = match std::fs::read_dir(dir) {
@@ -139,7 +159,8 @@ impl<'a> Walker<'a> {
                 .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
                 .collect(),
             Err(e) => {
-                self.warnings.push(format!("cannot read directory {}: {e}", dir.display()));
+                self.warnings
+                    .push(format!("cannot read directory {}: {e}", dir.display()));
                 return;
             }
         };
@@ -161,7 +182,11 @@ impl<'a> Walker<'a> {
                 Ok(true) => continue,
                 Ok(false) => {}
                 Err(_) => {
-                    out.push(Err(if is_dir { path } else { path.parent().unwrap().to_path_buf() }));
+                    out.push(Err(if is_dir {
+                        path
+                    } else {
+                        path.parent().unwrap().to_path_buf()
+                    }));
                     if is_dir {
                         continue;
                     }

@@ -64,11 +64,15 @@ fn summary_key(content_hash: &Digest) -> Digest {
 pub fn file_summary(db: &dyn Db, file: SourceFile) -> Arc<ModuleSummary> {
     let key = summary_key(file.content_hash(db));
     if let Some(s) = db.cache().get::<ModuleSummary>(TREE_SUMMARIES, &key) {
-        db.stats().from_cache.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        db.stats()
+            .from_cache
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return Arc::new(s);
     }
     let summary = fastest_discovery::summarize_path(file.path(db));
-    db.stats().parsed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    db.stats()
+        .parsed
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     db.cache().put(TREE_SUMMARIES, &key, &summary);
     Arc::new(summary)
 }
@@ -83,7 +87,12 @@ pub struct StatEntry {
 
 fn stat_of(path: &Path) -> Option<(u64, u128)> {
     let md = std::fs::metadata(path).ok()?;
-    let mtime = md.modified().ok()?.duration_since(UNIX_EPOCH).ok()?.as_nanos();
+    let mtime = md
+        .modified()
+        .ok()?
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
     Some((md.len(), mtime))
 }
 
@@ -104,7 +113,11 @@ impl GraphDb {
     pub fn new(cache: Arc<Cache>) -> Self {
         let stats = Arc::new(Stats::default());
         GraphDb {
-            db: Mutex::new(Database { storage: Default::default(), cache: cache.clone(), stats: stats.clone() }),
+            db: Mutex::new(Database {
+                storage: Default::default(),
+                cache: cache.clone(),
+                stats: stats.clone(),
+            }),
             files: Mutex::new(HashMap::new()),
             cache,
             stats,
@@ -120,17 +133,35 @@ impl GraphDb {
     pub fn content_hash(&self, path: &Path) -> Digest {
         let key = path.to_string_lossy().into_owned();
         let stat = stat_of(path);
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        if let (Some((size, mtime)), Some(entry)) = (stat, self.cache.get::<StatEntry>(TREE_STAT, key.as_bytes())) {
-            if entry.size == size && entry.mtime_ns == mtime && now.saturating_sub(mtime) > RACY_WINDOW_NS {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        if let (Some((size, mtime)), Some(entry)) =
+            (stat, self.cache.get::<StatEntry>(TREE_STAT, key.as_bytes()))
+        {
+            if entry.size == size
+                && entry.mtime_ns == mtime
+                && now.saturating_sub(mtime) > RACY_WINDOW_NS
+            {
                 return entry.content_hash;
             }
         }
-        self.stats.read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.stats
+            .read
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let bytes = std::fs::read(path).unwrap_or_default();
         let hash = *blake3::hash(&bytes).as_bytes();
         if let Some((size, mtime_ns)) = stat {
-            self.cache.put(TREE_STAT, key.as_bytes(), &StatEntry { size, mtime_ns, content_hash: hash });
+            self.cache.put(
+                TREE_STAT,
+                key.as_bytes(),
+                &StatEntry {
+                    size,
+                    mtime_ns,
+                    content_hash: hash,
+                },
+            );
         }
         hash
     }
@@ -176,7 +207,9 @@ impl SummarySource for GraphDb {
                 let key = summary_key(&hash);
                 let summary = match self.cache.get::<ModuleSummary>(TREE_SUMMARIES, &key) {
                     Some(s) => {
-                        self.stats.from_cache.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        self.stats
+                            .from_cache
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         s
                     }
                     None => {
@@ -184,7 +217,9 @@ impl SummarySource for GraphDb {
                             Ok(b) => parse::summarize(&b),
                             Err(_) => fastest_discovery::summarize_path(p),
                         };
-                        self.stats.parsed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        self.stats
+                            .parsed
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         self.cache.put(TREE_SUMMARIES, &key, &s);
                         s
                     }

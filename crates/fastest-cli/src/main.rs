@@ -1,0 +1,453 @@
+//! The `fastest` binary: pytest-compatible command line, wiring config → discovery →
+//! graph/cache → dynamic collection → report, and pytest's exit codes.
+
+use anyhow::Context;
+use clap::{CommandFactory, Parser};
+use fastest_cache::Cache;
+use fastest_config::{determine_setup, SetupRequest};
+use fastest_discovery::{collect, relpath, CollectRequest, Entry};
+use fastest_graph::GraphDb;
+use fastest_report::{CollectReport, ExitCode};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A pytest-compatible test runner with static collection and a content-addressed cache.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "fastest", version, disable_help_subcommand = true)]
+struct Cli {
+    /// Only collect tests, don't execute them.
+    #[arg(long = "collect-only", visible_alias = "co")]
+    collect_only: bool,
+    /// Decrease verbosity (repeatable).
+    #[arg(short = 'q', long = "quiet", action = clap::ArgAction::Count)]
+    quiet: u8,
+    /// Increase verbosity (repeatable).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only run tests matching the keyword expression.
+    #[arg(short = 'k', allow_hyphen_values = true)]
+    keyword: Option<String>,
+    /// Only run tests matching the mark expression.
+    #[arg(short = 'm', allow_hyphen_values = true)]
+    markexpr: Option<String>,
+    /// Deselect items by node id prefix (repeatable).
+    #[arg(long, action = clap::ArgAction::Append)]
+    deselect: Vec<String>,
+    /// Ignore a path during collection (repeatable).
+    #[arg(long, action = clap::ArgAction::Append)]
+    ignore: Vec<String>,
+    /// Ignore paths matching a glob during collection (repeatable).
+    #[arg(long = "ignore-glob", action = clap::ArgAction::Append)]
+    ignore_glob: Vec<String>,
+    /// Define the root directory for tests.
+    #[arg(long)]
+    rootdir: Option<String>,
+    /// Load configuration from FILE instead of searching for it.
+    #[arg(short = 'c', long = "config-file")]
+    inifile: Option<String>,
+    /// Override an ini option (`name=value`, repeatable).
+    #[arg(short = 'o', long = "override-ini", action = clap::ArgAction::Append)]
+    override_ini: Vec<String>,
+    /// Plugins: `no:NAME` disables; enabling others is reported as unsupported.
+    #[arg(short = 'p', action = clap::ArgAction::Append)]
+    plugins: Vec<String>,
+    /// Collect doctests in all .py modules.
+    #[arg(long = "doctest-modules")]
+    doctest_modules: bool,
+    /// Doctest text files glob (default `test*.txt`).
+    #[arg(long = "doctest-glob", action = clap::ArgAction::Append)]
+    doctest_glob: Vec<String>,
+    /// Python interpreter for the project (default: $VIRTUAL_ENV, .venv, venv, python3).
+    #[arg(long)]
+    python: Option<PathBuf>,
+    /// Do not read or write the persistent cache.
+    #[arg(long = "no-cache")]
+    no_cache: bool,
+    /// Files, directories or node ids.
+    paths: Vec<String>,
+}
+
+fn main() {
+    let code = match run() {
+        Ok(code) => code as i32,
+        Err(e) => {
+            eprintln!("ERROR: {e:#}");
+            if e.downcast_ref::<UsageError>().is_some() {
+                ExitCode::UsageError as i32
+            } else {
+                ExitCode::InternalError as i32
+            }
+        }
+    };
+    std::process::exit(code);
+}
+
+/// A command-line or configuration mistake: exit code 4, like pytest.
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for UsageError {}
+
+/// Splits argv into what our clap definition knows and unknown long options, which
+/// belong to pytest plugins: they are forwarded to Python collection.
+fn split_known(args: &[String]) -> (Vec<String>, Vec<String>) {
+    let cmd = Cli::command();
+    let known_long: Vec<String> = cmd
+        .get_arguments()
+        .flat_map(|a| {
+            let mut v: Vec<String> = a
+                .get_long()
+                .map(|l| vec![l.to_string()])
+                .unwrap_or_default();
+            v.extend(
+                a.get_all_aliases()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(str::to_string),
+            );
+            v
+        })
+        .chain(["help".to_string(), "version".to_string()])
+        .collect();
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    let mut after_dashdash = false;
+    for a in args {
+        if !after_dashdash && a.starts_with("--") && a.len() > 2 {
+            let name = a[2..].split('=').next().unwrap();
+            if !known_long.iter().any(|k| k == name) {
+                unknown.push(a.clone());
+                continue;
+            }
+        }
+        if a == "--" {
+            after_dashdash = true;
+        }
+        known.push(a.clone());
+    }
+    (known, unknown)
+}
+
+fn parse(args: &[String]) -> anyhow::Result<(Cli, Vec<String>)> {
+    let (known, unknown) = split_known(args);
+    let cli =
+        Cli::try_parse_from(std::iter::once("fastest".to_string()).chain(known)).map_err(|e| {
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) {
+                e.exit();
+            }
+            anyhow::Error::new(UsageError(e.to_string().trim().to_string()))
+        })?;
+    Ok((cli, unknown))
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    let start = Instant::now();
+    let mut argv: Vec<String> = std::env::args().skip(1).collect();
+    if let Ok(env_opts) = std::env::var("PYTEST_ADDOPTS") {
+        let mut pre = shlex::split(&env_opts).unwrap_or_default();
+        pre.extend(argv);
+        argv = pre;
+    }
+    let (first, _) = parse(&argv)?;
+    let invocation_dir = std::env::current_dir().context("reading the current directory")?;
+    let setup = SetupRequest {
+        invocation_dir: invocation_dir.clone(),
+        args: first.paths.clone(),
+        inifile: first.inifile.clone(),
+        rootdir: first.rootdir.clone(),
+        overrides: first.override_ini.clone(),
+    };
+    let config = determine_setup(&setup).map_err(|e| UsageError(e.to_string()))?;
+    let mut full = config.addopts();
+    full.extend(argv);
+    let (cli, passthrough) = parse(&full)?;
+    for p in &cli.plugins {
+        if !p.starts_with("no:") {
+            eprintln!("fastest: warning: -p {p}: loading plugins is not supported by the native collector; it is only passed to Python collection");
+        }
+    }
+    if !cli.collect_only {
+        return Err(UsageError(
+            "running tests is not implemented yet: only --collect-only works in this version"
+                .into(),
+        )
+        .into());
+    }
+
+    let mut args = cli.paths.clone();
+    if args.is_empty() {
+        if invocation_dir == config.rootdir {
+            for tp in config.testpaths() {
+                let pattern = config.rootdir.join(&tp).to_string_lossy().into_owned();
+                let mut matches: Vec<String> = glob_paths(&pattern);
+                matches.sort();
+                args.extend(matches);
+            }
+        }
+        if args.is_empty() {
+            args.push(invocation_dir.to_string_lossy().into_owned());
+        }
+    }
+    let abs = |p: &str| fastest_config::normalize_path(&invocation_dir.join(p));
+    let req = CollectRequest {
+        config: config.clone(),
+        args: args.clone(),
+        ignore: cli.ignore.iter().map(|p| abs(p)).collect(),
+        ignore_glob: cli
+            .ignore_glob
+            .iter()
+            .map(|p| abs(p).to_string_lossy().into_owned())
+            .collect(),
+        doctest_modules: cli.doctest_modules,
+        doctest_globs: if cli.doctest_glob.is_empty() {
+            vec!["test*.txt".into()]
+        } else {
+            cli.doctest_glob.clone()
+        },
+    };
+    let cache_dir = config.rootdir.join(".fastest_cache");
+    let cache = Arc::new(if cli.no_cache {
+        Cache::temporary()
+    } else {
+        Cache::open(&cache_dir)
+    });
+    let graph = GraphDb::new(cache.clone());
+    let collection = match collect(&req, &graph) {
+        Ok(c) => c,
+        Err(e) => return Err(UsageError(e.to_string()).into()),
+    };
+    for w in cache.take_warnings().iter().chain(&collection.warnings) {
+        eprintln!("fastest: warning: {w}");
+    }
+
+    // Options Python collection needs to reproduce the same session.
+    let mut py_args: Vec<String> = vec![
+        "--rootdir".into(),
+        config.rootdir.to_string_lossy().into_owned(),
+    ];
+    if let Some(ini) = &config.inifile {
+        py_args.extend(["-c".into(), ini.to_string_lossy().into_owned()]);
+    }
+    for o in &cli.override_ini {
+        py_args.extend(["-o".into(), o.clone()]);
+    }
+    for p in &cli.plugins {
+        py_args.extend(["-p".into(), p.clone()]);
+    }
+    for i in &cli.ignore {
+        py_args.push(format!("--ignore={i}"));
+    }
+    for i in &cli.ignore_glob {
+        py_args.push(format!("--ignore-glob={i}"));
+    }
+    if cli.doctest_modules {
+        py_args.push("--doctest-modules".into());
+    }
+    for g in &cli.doctest_glob {
+        py_args.push(format!("--doctest-glob={g}"));
+    }
+    py_args.extend(passthrough.iter().cloned());
+    // The ini addopts are already part of our argv; don't let pytest add them twice.
+    py_args.extend(["-o".into(), "addopts=".into()]);
+
+    let python_for = || fastest_runner::find_python(cli.python.as_deref(), &config.rootdir);
+    let mut report = CollectReport {
+        quiet: cli.quiet,
+        ..Default::default()
+    };
+    let filter_in_python = cli.keyword.is_some() || cli.markexpr.is_some();
+    let static_modules = collection
+        .entries
+        .iter()
+        .filter(|e| matches!(e, Entry::Items { .. }))
+        .count();
+    let dynamic: Vec<&Entry> = collection
+        .entries
+        .iter()
+        .filter(|e| matches!(e, Entry::Dynamic { .. }))
+        .collect();
+
+    if collection.session_dynamic.is_some() || filter_in_python {
+        let reason = collection
+            .session_dynamic
+            .clone()
+            .unwrap_or_else(|| "-k/-m are evaluated by Python".into());
+        if cli.verbose > 0 {
+            eprintln!("fastest: whole session collected by Python: {reason}");
+        }
+        let mut a = py_args.clone();
+        if let Some(k) = &cli.keyword {
+            a.extend(["-k".into(), k.clone()]);
+        }
+        if let Some(m) = &cli.markexpr {
+            a.extend(["-m".into(), m.clone()]);
+        }
+        for d in &cli.deselect {
+            a.push(format!("--deselect={d}"));
+        }
+        a.extend(args.iter().cloned());
+        let dc = run_python(&python_for(), &cache_dir, &invocation_dir, &a)?;
+        report.collected = dc.items.len() + dc.deselected;
+        report.deselected = dc.deselected;
+        report.items = dc.items;
+        report.errors = dc
+            .errors
+            .into_iter()
+            .map(|e| (e.nodeid, e.longrepr))
+            .collect();
+    } else {
+        let mut dynamic_results: Vec<(String, Vec<String>)> = Vec::new();
+        if !dynamic.is_empty() {
+            if cli.verbose > 0 {
+                eprintln!(
+                    "fastest: {} modules collected statically, {} by Python:",
+                    static_modules,
+                    dynamic.len()
+                );
+                for d in &dynamic {
+                    if let Entry::Dynamic { path, reason, .. } = d {
+                        eprintln!("  {}: {reason}", relpath(&config.rootdir, path));
+                    }
+                }
+            }
+            let mut a = py_args.clone();
+            for d in &dynamic {
+                if let Entry::Dynamic { path, selector, .. } = d {
+                    a.push(
+                        selector
+                            .clone()
+                            .unwrap_or_else(|| path.to_string_lossy().into_owned()),
+                    );
+                }
+            }
+            let dc = run_python(&python_for(), &cache_dir, &invocation_dir, &a)?;
+            for item in dc.items {
+                dynamic_results.push((item, vec![]));
+            }
+            for e in dc.errors {
+                dynamic_results.push((e.nodeid.clone(), vec![e.longrepr]));
+            }
+        } else if cli.verbose > 0 {
+            eprintln!("fastest: {static_modules} modules collected statically, 0 by Python");
+        }
+        let mut items = Vec::new();
+        for entry in &collection.entries {
+            match entry {
+                Entry::Items { items: it, .. } => items.extend(it.iter().cloned()),
+                Entry::Dynamic { path, .. } => {
+                    let rel = relpath(&config.rootdir, path);
+                    for (id, err) in &dynamic_results {
+                        let file = id.split("::").next().unwrap_or(id);
+                        let belongs =
+                            file == rel || file.starts_with(&format!("{rel}/")) || rel.is_empty();
+                        if belongs {
+                            match err.first() {
+                                None => items.push(id.clone()),
+                                Some(text) => report.errors.push((id.clone(), text.clone())),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        report.collected = items.len();
+        let before = items.len();
+        items.retain(|i| !cli.deselect.iter().any(|d| i.starts_with(d.as_str())));
+        report.deselected = before - items.len();
+        report.items = items;
+    }
+    cache.flush();
+    report.seconds = start.elapsed().as_secs_f64();
+    print!("{}", report.render());
+    if cli.verbose > 0 {
+        let s = graph.stats();
+        use std::sync::atomic::Ordering::Relaxed;
+        eprintln!(
+            "fastest: {} files read, {} parsed, {} summaries from cache",
+            s.read.load(Relaxed),
+            s.parsed.load(Relaxed),
+            s.from_cache.load(Relaxed)
+        );
+    }
+    Ok(report.exit_code())
+}
+
+fn run_python(
+    python: &Path,
+    cache_dir: &Path,
+    cwd: &Path,
+    args: &[String],
+) -> anyhow::Result<fastest_protocol::DynamicCollection> {
+    let harness_root = if cache_dir.exists() || std::fs::create_dir_all(cache_dir).is_ok() {
+        cache_dir.to_path_buf()
+    } else {
+        std::env::temp_dir().join("fastest-harness")
+    };
+    let harness = fastest_runner::install_harness(&harness_root)?;
+    Ok(fastest_runner::collect_dynamic(
+        python, &harness, cwd, args,
+    )?)
+}
+
+/// `glob.iglob(pattern, recursive=True)` for testpaths: `*`, `?`, `[..]` per component
+/// and `**` for any depth.
+fn glob_paths(pattern: &str) -> Vec<String> {
+    if !pattern.contains(['*', '?', '[']) {
+        return if Path::new(pattern).exists() {
+            vec![pattern.to_string()]
+        } else {
+            vec![]
+        };
+    }
+    let mut current: Vec<PathBuf> = vec![PathBuf::from("/")];
+    for comp in Path::new(pattern).components().skip(1) {
+        let c = comp.as_os_str().to_string_lossy().into_owned();
+        let mut next = Vec::new();
+        for base in &current {
+            if c == "**" {
+                let mut stack = vec![base.clone()];
+                while let Some(d) = stack.pop() {
+                    next.push(d.clone());
+                    if let Ok(rd) = std::fs::read_dir(&d) {
+                        for e in rd.flatten() {
+                            if e.path().is_dir()
+                                && !e.file_name().to_string_lossy().starts_with('.')
+                            {
+                                stack.push(e.path());
+                            }
+                        }
+                    }
+                }
+            } else if c.contains(['*', '?', '[']) {
+                if let Ok(rd) = std::fs::read_dir(base) {
+                    for e in rd.flatten() {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        if !name.starts_with('.') && fastest_config::fnmatch::fnmatchcase(&name, &c)
+                        {
+                            next.push(e.path());
+                        }
+                    }
+                }
+            } else {
+                let p = base.join(&c);
+                if p.exists() {
+                    next.push(p);
+                }
+            }
+        }
+        current = next;
+    }
+    current
+        .into_iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect()
+}

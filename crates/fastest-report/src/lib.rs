@@ -1,0 +1,212 @@
+//! Reporter stage: pytest's terminal formats and exit codes.
+
+/// pytest's exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    Ok = 0,
+    TestsFailed = 1,
+    Interrupted = 2,
+    InternalError = 3,
+    UsageError = 4,
+    NoTestsCollected = 5,
+}
+
+/// What a `--collect-only` run found.
+#[derive(Debug, Default, Clone)]
+pub struct CollectReport {
+    pub items: Vec<String>,
+    /// (collector node id, formatted error) in collection order.
+    pub errors: Vec<(String, String)>,
+    pub deselected: usize,
+    /// Items before deselection.
+    pub collected: usize,
+    pub seconds: f64,
+    pub quiet: u8,
+}
+
+const WIDTH: usize = 80;
+
+/// pytest's `TerminalWriter.sep`.
+pub fn sep(ch: char, title: &str) -> String {
+    if title.is_empty() {
+        return ch.to_string().repeat(WIDTH);
+    }
+    let n = WIDTH.saturating_sub(title.chars().count() + 2) / 2;
+    let fill = ch.to_string().repeat(n.max(1));
+    let mut line = format!("{fill} {title} {fill}");
+    if line.chars().count() < WIDTH {
+        line.push(ch);
+    }
+    line
+}
+
+/// pytest's `format_session_duration`.
+pub fn format_duration(seconds: f64) -> String {
+    if seconds < 60.0 {
+        format!("{seconds:.2}s")
+    } else {
+        let total = seconds as u64;
+        format!(
+            "{seconds:.2}s ({}:{:02}:{:02})",
+            total / 3600,
+            (total / 60) % 60,
+            total % 60
+        )
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+impl CollectReport {
+    pub fn exit_code(&self) -> ExitCode {
+        if !self.errors.is_empty() {
+            ExitCode::Interrupted
+        } else if self.items.is_empty() {
+            ExitCode::NoTestsCollected
+        } else {
+            ExitCode::Ok
+        }
+    }
+
+    /// The count line pytest ends a `--collect-only` run with (without timing).
+    pub fn count_line(&self) -> String {
+        let main = if self.collected == 0 {
+            "no tests collected".to_string()
+        } else if self.deselected == 0 {
+            format!("{} collected", plural(self.collected, "test"))
+        } else if self.deselected == self.collected {
+            format!("no tests collected ({} deselected)", self.deselected)
+        } else {
+            format!(
+                "{}/{} tests collected ({} deselected)",
+                self.collected - self.deselected,
+                self.collected,
+                self.deselected
+            )
+        };
+        let mut parts = vec![main];
+        if !self.errors.is_empty() {
+            parts.push(plural(self.errors.len(), "error"));
+        }
+        parts.join(", ")
+    }
+
+    /// Renders the output of `pytest --collect-only -q` (and `-qq`: per-file counts).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if self.quiet >= 2 {
+            let mut counts: Vec<(String, usize)> = Vec::new();
+            for item in &self.items {
+                let file = item.split("::").next().unwrap_or(item).to_string();
+                match counts.last_mut() {
+                    Some((f, n)) if *f == file => *n += 1,
+                    _ => counts.push((file, 1)),
+                }
+            }
+            for (f, n) in counts {
+                out.push_str(&format!("{f}: {n}\n"));
+            }
+        } else {
+            for item in &self.items {
+                out.push_str(item);
+                out.push('\n');
+            }
+        }
+        if !self.items.is_empty() || !self.errors.is_empty() {
+            out.push('\n');
+        }
+        if !self.errors.is_empty() {
+            out.push_str(&sep('=', "ERRORS"));
+            out.push('\n');
+            for (node, text) in &self.errors {
+                out.push_str(&sep('_', &format!("ERROR collecting {node}")));
+                out.push('\n');
+                out.push_str(text.trim_end());
+                out.push('\n');
+            }
+            out.push_str(&sep('=', "short test summary info"));
+            out.push('\n');
+            for (node, _) in &self.errors {
+                out.push_str(&format!("ERROR {node}\n"));
+            }
+            let n = self.errors.len();
+            out.push_str(&sep(
+                '!',
+                &format!("Interrupted: {} during collection", plural(n, "error")),
+            ));
+            out.push('\n');
+        }
+        out.push_str(&format!(
+            "{} in {}\n",
+            self.count_line(),
+            format_duration(self.seconds)
+        ));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn separators_match_pytest_width() {
+        assert_eq!(
+            sep('=', "ERRORS"),
+            "==================================== ERRORS ===================================="
+        );
+        assert_eq!(
+            sep('!', "Interrupted: 1 error during collection"),
+            "!!!!!!!!!!!!!!!!!!!! Interrupted: 1 error during collection !!!!!!!!!!!!!!!!!!!!"
+        );
+        assert_eq!(
+            sep('_', "ERROR collecting tests/test_bad.py"),
+            "______________________ ERROR collecting tests/test_bad.py ______________________"
+        );
+    }
+
+    #[test]
+    fn renders_collect_only_quiet() {
+        let r = CollectReport {
+            items: vec!["t.py::a".into()],
+            collected: 1,
+            quiet: 1,
+            ..Default::default()
+        };
+        insta::assert_snapshot!(r.render(), @r"
+        t.py::a
+
+        1 test collected in 0.00s
+        ");
+        assert_eq!(r.exit_code(), ExitCode::Ok);
+        let empty = CollectReport {
+            quiet: 1,
+            ..Default::default()
+        };
+        assert_eq!(empty.render(), "no tests collected in 0.00s\n");
+        assert_eq!(empty.exit_code(), ExitCode::NoTestsCollected);
+    }
+
+    #[test]
+    fn deselection_and_errors_in_count_line() {
+        let r = CollectReport {
+            items: vec!["a".into()],
+            collected: 3,
+            deselected: 2,
+            errors: vec![("x.py".into(), "E".into())],
+            ..Default::default()
+        };
+        assert_eq!(
+            r.count_line(),
+            "1/3 tests collected (2 deselected), 1 error"
+        );
+        assert_eq!(r.exit_code(), ExitCode::Interrupted);
+        assert_eq!(format_duration(61.5), "61.50s (0:01:01)");
+    }
+}

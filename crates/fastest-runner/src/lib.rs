@@ -1,0 +1,167 @@
+//! Runner stage: finds the user's interpreter, installs the embedded harness under the
+//! cache dir (once per version), and runs Python processes for it.
+
+use fastest_protocol::{DynamicCollection, ProtocolError};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The harness sources, embedded at build time.
+const HARNESS_FILES: &[(&str, &str)] = &[
+    (
+        "__init__.py",
+        include_str!("../../../python/fastest_harness/__init__.py"),
+    ),
+    (
+        "collect.py",
+        include_str!("../../../python/fastest_harness/collect.py"),
+    ),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error("could not write the harness to {path}: {source}")]
+    Install {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("could not start {python}: {source}")]
+    Spawn {
+        python: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("dynamic collection with {python} failed (exit {code:?}): {stderr}")]
+    Failed {
+        python: PathBuf,
+        code: Option<i32>,
+        stderr: String,
+    },
+    #[error("dynamic collection: {0}")]
+    Protocol(#[from] ProtocolError),
+    #[error("{0}")]
+    Fatal(String),
+}
+
+/// Interpreter discovery: `--python`, else `$VIRTUAL_ENV`, else `.venv`/`venv` under the
+/// rootdir, else `python3` on PATH.
+pub fn find_python(explicit: Option<&Path>, rootdir: &Path) -> PathBuf {
+    if let Some(p) = explicit {
+        return p.to_path_buf();
+    }
+    if let Some(venv) = std::env::var_os("VIRTUAL_ENV") {
+        let p = Path::new(&venv).join("bin/python");
+        if p.exists() {
+            return p;
+        }
+    }
+    for v in [".venv", "venv"] {
+        let p = rootdir.join(v).join("bin/python");
+        if p.exists() {
+            return p;
+        }
+    }
+    PathBuf::from("python3")
+}
+
+/// Writes the harness under `<cache_dir>/harness-<hash>/` unless already there; returns
+/// the directory to put on `PYTHONPATH`.
+pub fn install_harness(cache_dir: &Path) -> Result<PathBuf, RunnerError> {
+    let mut h = blake3::Hasher::new();
+    for (name, text) in HARNESS_FILES {
+        h.update(name.as_bytes());
+        h.update(text.as_bytes());
+    }
+    let tag = &h.finalize().to_hex()[..16];
+    let root = cache_dir.join(format!("harness-{tag}"));
+    let pkg = root.join("fastest_harness");
+    if pkg.join("collect.py").is_file() {
+        return Ok(root);
+    }
+    let err = |source| RunnerError::Install {
+        path: pkg.clone(),
+        source,
+    };
+    let tmp = cache_dir.join(format!("harness-tmp-{}", std::process::id()));
+    let tmp_pkg = tmp.join("fastest_harness");
+    std::fs::create_dir_all(&tmp_pkg).map_err(err)?;
+    for (name, text) in HARNESS_FILES {
+        std::fs::write(tmp_pkg.join(name), text).map_err(err)?;
+    }
+    // Atomic publish; a concurrent fastest may have won the race, which is fine.
+    if std::fs::rename(&tmp, &root).is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    Ok(root)
+}
+
+/// Runs real pytest collection on `args` in the user's interpreter.
+pub fn collect_dynamic(
+    python: &Path,
+    harness: &Path,
+    cwd: &Path,
+    args: &[String],
+) -> Result<DynamicCollection, RunnerError> {
+    let out = tempfile_path(harness);
+    let mut pythonpath = harness.as_os_str().to_owned();
+    if let Some(existing) = std::env::var_os("PYTHONPATH") {
+        pythonpath.push(":");
+        pythonpath.push(existing);
+    }
+    let output = Command::new(python)
+        .arg("-m")
+        .arg("fastest_harness.collect")
+        .arg(&out)
+        .args(args)
+        .current_dir(cwd)
+        .env("PYTHONPATH", pythonpath)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|source| RunnerError::Spawn {
+            python: python.to_path_buf(),
+            source,
+        })?;
+    let text = std::fs::read_to_string(&out);
+    let _ = std::fs::remove_file(&out);
+    let Ok(text) = text else {
+        return Err(RunnerError::Failed {
+            python: python.to_path_buf(),
+            code: output.status.code(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        });
+    };
+    let result = DynamicCollection::from_json(&text)?;
+    if let Some(f) = &result.fatal {
+        return Err(RunnerError::Fatal(f.clone()));
+    }
+    Ok(result)
+}
+
+fn tempfile_path(dir: &Path) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    dir.join(format!("collect-{}-{nanos}.json", std::process::id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn harness_is_installed_once_per_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = install_harness(dir.path()).unwrap();
+        let b = install_harness(dir.path()).unwrap();
+        assert_eq!(a, b);
+        assert!(a.join("fastest_harness/collect.py").is_file());
+    }
+
+    #[test]
+    fn explicit_python_wins() {
+        let p = find_python(Some(Path::new("/x/python")), Path::new("/"));
+        assert_eq!(p, PathBuf::from("/x/python"));
+    }
+}

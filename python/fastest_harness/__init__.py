@@ -1,0 +1,1 @@
+"""fastest's worker harness: Python-side code embedded in the fastest binary."""
