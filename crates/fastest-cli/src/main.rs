@@ -64,6 +64,51 @@ struct Cli {
     /// Do not read or write the persistent cache.
     #[arg(long = "no-cache")]
     no_cache: bool,
+    /// Show extra test summary info (accepted; used when running tests).
+    #[arg(short = 'r')]
+    report_chars: Option<String>,
+    /// Stop after the first failure (accepted; used when running tests).
+    #[arg(short = 'x', long = "exitfirst")]
+    exitfirst: bool,
+    /// Stop after N failures (accepted; used when running tests).
+    #[arg(long)]
+    maxfail: Option<String>,
+    /// Traceback style (accepted; used when running tests).
+    #[arg(long)]
+    tb: Option<String>,
+    /// Disable output capture (accepted; used when running tests).
+    #[arg(short = 's')]
+    no_capture: bool,
+    /// Capture method (accepted; used when running tests).
+    #[arg(long)]
+    capture: Option<String>,
+    /// Show locals in tracebacks (accepted; used when running tests).
+    #[arg(short = 'l', long = "showlocals")]
+    showlocals: bool,
+    /// Slowest durations to show (accepted; used when running tests).
+    #[arg(long)]
+    durations: Option<String>,
+    /// Colour output: yes/no/auto (accepted).
+    #[arg(long)]
+    color: Option<String>,
+    /// Number of workers (accepted; used when running tests).
+    #[arg(short = 'n', long = "numprocesses")]
+    numprocesses: Option<String>,
+    /// Warning filters; forwarded to Python collection.
+    #[arg(short = 'W', long = "pythonwarnings", action = clap::ArgAction::Append)]
+    pythonwarnings: Vec<String>,
+    /// Unknown marks are errors; forwarded to Python collection.
+    #[arg(long = "strict-markers")]
+    strict_markers: bool,
+    /// Unknown ini keys are errors; forwarded to Python collection.
+    #[arg(long = "strict-config")]
+    strict_config: bool,
+    /// pytest's `--strict`; forwarded to Python collection.
+    #[arg(long = "strict")]
+    strict: bool,
+    /// Import mode; forwarded to Python collection.
+    #[arg(long = "import-mode")]
+    import_mode: Option<String>,
     /// Files, directories or node ids.
     paths: Vec<String>,
 }
@@ -251,6 +296,21 @@ fn run() -> anyhow::Result<ExitCode> {
     }
     if cli.doctest_modules {
         py_args.push("--doctest-modules".into());
+    }
+    for w in &cli.pythonwarnings {
+        py_args.extend(["-W".into(), w.clone()]);
+    }
+    for (flag, on) in [
+        ("--strict-markers", cli.strict_markers),
+        ("--strict-config", cli.strict_config),
+        ("--strict", cli.strict),
+    ] {
+        if on {
+            py_args.push(flag.into());
+        }
+    }
+    if let Some(m) = &cli.import_mode {
+        py_args.push(format!("--import-mode={m}"));
     }
     for g in &cli.doctest_glob {
         py_args.push(format!("--doctest-glob={g}"));

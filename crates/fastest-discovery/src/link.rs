@@ -512,7 +512,15 @@ impl<'a> Linker<'a> {
                 }
                 match &b.value {
                     Value::Function(f) if self.is_test_function_name(&b.name) => {
-                        if f.is_fixture || f.test_attr == Some(false) {
+                        // A property is not callable on the class: never a test.
+                        let is_property = f.unknown_decorators.iter().any(|d| {
+                            d == "property"
+                                || d.ends_with(".setter")
+                                || d.ends_with(".getter")
+                                || d == "functools.cached_property"
+                                || d == "cached_property"
+                        });
+                        if f.is_fixture || f.test_attr == Some(false) || is_property {
                             continue;
                         }
                         let base = format!("{node}::{}", b.name);

@@ -382,7 +382,7 @@ impl<'a> Summarizer<'a> {
             }
             Stmt::With(w) => self.walk_scope(&w.body, out, true, module),
             Stmt::For(f) => {
-                self.bind_targets(&f.target, out, module);
+                self.bind_targets(&f.target, out);
                 self.walk_scope(&f.body, out, true, module);
                 self.walk_scope(&f.orelse, out, true, module);
             }
@@ -414,20 +414,14 @@ impl<'a> Summarizer<'a> {
         }
     }
 
-    fn bind_targets(&mut self, target: &Expr, out: &mut Vec<Binding>, module: bool) {
+    fn bind_targets(&mut self, target: &Expr, out: &mut Vec<Binding>) {
         match target {
             Expr::Name(n) => {
                 self.constants.remove(n.id.as_str());
                 push_binding(out, n.id.as_str(), Value::Unknown, true);
             }
-            Expr::Tuple(t) => t
-                .elts
-                .iter()
-                .for_each(|e| self.bind_targets(e, out, module)),
-            Expr::List(t) => t
-                .elts
-                .iter()
-                .for_each(|e| self.bind_targets(e, out, module)),
+            Expr::Tuple(t) => t.elts.iter().for_each(|e| self.bind_targets(e, out)),
+            Expr::List(t) => t.elts.iter().for_each(|e| self.bind_targets(e, out)),
             _ => {}
         }
     }
@@ -457,7 +451,7 @@ impl<'a> Summarizer<'a> {
     ) {
         let Expr::Name(n) = target else {
             if let (Expr::Tuple(_) | Expr::List(_), true) = (target, module) {
-                self.bind_targets(target, out, module);
+                self.bind_targets(target, out);
             }
             return;
         };
@@ -608,11 +602,9 @@ impl<'a> Summarizer<'a> {
                         _ => {}
                     }
                 }
-                if let Some(first) = c.arguments.args.first() {
-                    // `@pytest.fixture("module")` (old positional scope).
-                    if let Expr::StringLiteral(s) = first {
-                        fixture.scope = s.value.to_str().to_string();
-                    }
+                // `@pytest.fixture("module")` (old positional scope).
+                if let Some(Expr::StringLiteral(s)) = c.arguments.args.first() {
+                    fixture.scope = s.value.to_str().to_string();
                 }
             }
         }
@@ -851,13 +843,8 @@ impl<'a> Summarizer<'a> {
         let mut ids = Vec::new();
         if sets.is_empty() {
             // pytest parametrizes with NOTSET and skips.
-            ids.push(
-                argnames
-                    .iter()
-                    .map(|_| "NOTSET")
-                    .collect::<Vec<_>>()
-                    .join("-"),
-            );
+            // One id for the whole empty set, however many argnames.
+            ids.push("NOTSET".to_string());
         }
         for (idx, (explicit, vals)) in sets.iter().enumerate() {
             if let Some(e) = explicit {

@@ -118,9 +118,8 @@ impl CollectReport {
                 out.push('\n');
             }
         }
-        if !self.items.is_empty() || !self.errors.is_empty() {
-            out.push('\n');
-        }
+        // pytest always separates the item list (even an empty one) from what follows.
+        out.push('\n');
         if !self.errors.is_empty() {
             out.push_str(&sep('=', "ERRORS"));
             out.push('\n');
@@ -189,7 +188,7 @@ mod tests {
             quiet: 1,
             ..Default::default()
         };
-        assert_eq!(empty.render(), "no tests collected in 0.00s\n");
+        assert_eq!(empty.render(), "\nno tests collected in 0.00s\n");
         assert_eq!(empty.exit_code(), ExitCode::NoTestsCollected);
     }
 

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Role: run the whole test suite (reference pytest venv setup, fmt, clippy, cargo test); exits non-zero on any failure.
+#
+# Needs only python3 (with the venv module) and cargo. Creates .venv-test/ in the repository
+# root with pytest pinned to the version the compatibility fixtures encode, then runs
+#   cargo fmt --all -- --check
+#   cargo clippy --all-targets -- -D warnings
+#   cargo test --workspace
+# with FASTEST_TEST_PYTHON pointing at the venv interpreter.
+set -euo pipefail
+
+PYTEST_VERSION="9.0.3"
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+
+VENV="$REPO_ROOT/.venv-test"
+PYTHON="$VENV/bin/python"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if [ -x "$PYTHON" ] && ! "$PYTHON" -c 'import sys' >/dev/null 2>&1; then
+    step "removing broken $VENV"
+    rm -rf "$VENV"
+fi
+if [ ! -x "$PYTHON" ]; then
+    step "creating $VENV"
+    if ! command -v python3 >/dev/null 2>&1; then
+        echo "error: python3 not found on PATH; it is needed for the reference pytest" >&2
+        exit 1
+    fi
+    if ! python3 -m venv "$VENV"; then
+        echo "error: 'python3 -m venv' failed (on Debian/Ubuntu install python3-venv)" >&2
+        rm -rf "$VENV"
+        exit 1
+    fi
+fi
+
+installed="$("$PYTHON" -c 'import importlib.metadata as m
+try:
+    print(m.version("pytest"))
+except m.PackageNotFoundError:
+    print("none")')"
+if [ "$installed" != "$PYTEST_VERSION" ]; then
+    step "installing pytest==$PYTEST_VERSION into $VENV (found: $installed)"
+    "$PYTHON" -m pip install -q --disable-pip-version-check "pytest==$PYTEST_VERSION"
+fi
+
+export FASTEST_TEST_PYTHON="$PYTHON"
+
+step "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+
+step "cargo test --workspace (FASTEST_TEST_PYTHON=$FASTEST_TEST_PYTHON)"
+cargo test --workspace
+
+step "all checks passed"
