@@ -246,7 +246,7 @@ fn load_config_file(path: &Path) -> Result<Option<Loaded>, ConfigError> {
                 return Ok(Some((toml_mode(&native), fastest)));
             }
             match ini_options.as_ref().and_then(|v| v.as_table()) {
-                Some(t) => Ok(Some((toml_ini_mode(t), fastest))),
+                Some(t) => Ok(Some((toml_mode(t), fastest))),
                 None => Ok(None),
             }
         }
@@ -273,11 +273,6 @@ fn toml_mode(t: &toml::Table) -> BTreeMap<String, IniValue> {
             (k.clone(), value)
         })
         .collect()
-}
-
-/// `[tool.pytest.ini_options]`: scalars become str, lists stay lists.
-fn toml_ini_mode(t: &toml::Table) -> BTreeMap<String, IniValue> {
-    toml_mode(t)
 }
 
 fn absolutepath(invocation_dir: &Path, p: &str) -> PathBuf {

@@ -557,10 +557,6 @@ impl<'a> Summarizer<'a> {
                 def.unknown_decorators.push(canon);
             }
         }
-        for stmt in &f.body {
-            // `test_x.__test__ = False` style is handled by the enclosing scope; nothing here.
-            let _ = stmt;
-        }
         def
     }
 
