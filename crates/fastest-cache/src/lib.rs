@@ -183,6 +183,27 @@ impl Cache {
         }
     }
 
+    pub fn remove(&self, tree: &str, key: &[u8]) {
+        if let Ok(t) = self.db.open_tree(tree) {
+            let _ = t.remove(key);
+        }
+    }
+
+    /// Every (UTF-8 key, value) of a tree; undecodable entries are skipped.
+    pub fn scan<T: DeserializeOwned>(&self, tree: &str) -> Vec<(String, T)> {
+        let Ok(t) = self.db.open_tree(tree) else {
+            return Vec::new();
+        };
+        t.iter()
+            .filter_map(|kv| kv.ok())
+            .filter_map(|(k, v)| {
+                let key = String::from_utf8(k.to_vec()).ok()?;
+                let value = bincode::deserialize(&v).ok()?;
+                Some((key, value))
+            })
+            .collect()
+    }
+
     pub fn flush(&self) {
         if self.mode == CacheMode::Persistent {
             let _ = self.db.flush();

@@ -8,8 +8,11 @@ use fastest_config::{determine_setup, SetupRequest};
 use fastest_discovery::{collect, relpath, CollectRequest, Entry};
 use fastest_graph::GraphDb;
 use fastest_report::{CollectReport, ExitCode};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+mod run;
 use std::time::Instant;
 
 /// A pytest-compatible test runner with static collection and a content-addressed cache.
@@ -109,6 +112,27 @@ struct Cli {
     /// Import mode; forwarded to Python collection.
     #[arg(long = "import-mode")]
     import_mode: Option<String>,
+    /// Run only the tests that failed last time (all if none failed).
+    #[arg(long = "lf", visible_alias = "last-failed")]
+    last_failed: bool,
+    /// Run the tests that failed last time first, then the rest.
+    #[arg(long = "ff", visible_alias = "failed-first")]
+    failed_first: bool,
+    /// Engine: auto (default), native, or pytest (real pytest in each worker).
+    #[arg(long, default_value = "auto")]
+    engine: String,
+    /// How tests are grouped onto workers: loadscope (default), loadfile, load, no.
+    #[arg(long, default_value = "loadscope")]
+    dist: String,
+    /// Kill a test (and its worker) after this many seconds; it is reported as failed.
+    #[arg(long)]
+    timeout: Option<f64>,
+    /// Write a JUnit XML report (pytest's xunit2 format) to this path.
+    #[arg(long = "junitxml", visible_alias = "junit-xml")]
+    junitxml: Option<PathBuf>,
+    /// Minimum duration in seconds for inclusion in --durations.
+    #[arg(long = "durations-min")]
+    durations_min: Option<f64>,
     /// Files, directories or node ids.
     paths: Vec<String>,
 }
@@ -220,11 +244,13 @@ fn run() -> anyhow::Result<ExitCode> {
             eprintln!("fastest: warning: -p {p}: loading plugins is not supported by the native collector; it is only passed to Python collection");
         }
     }
-    if !cli.collect_only {
-        return Err(UsageError(
-            "running tests is not implemented yet: only --collect-only works in this version"
-                .into(),
-        )
+    let dist = fastest_runner::schedule::Dist::parse(&cli.dist)
+        .ok_or_else(|| UsageError(format!("--dist: unknown mode {:?}", cli.dist)))?;
+    if !["auto", "native", "pytest"].contains(&cli.engine.as_str()) {
+        return Err(UsageError(format!(
+            "--engine: expected auto, native or pytest, got {:?}",
+            cli.engine
+        ))
         .into());
     }
 
@@ -325,6 +351,7 @@ fn run() -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     let filter_in_python = cli.keyword.is_some() || cli.markexpr.is_some();
+    let mut python_reasons: Vec<String> = Vec::new();
     let static_modules = collection
         .entries
         .iter()
@@ -343,6 +370,9 @@ fn run() -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| "-k/-m are evaluated by Python".into());
         if cli.verbose > 0 {
             eprintln!("fastest: whole session collected by Python: {reason}");
+        }
+        if collection.session_dynamic.is_some() {
+            python_reasons.push(reason.clone());
         }
         let mut a = py_args.clone();
         if let Some(k) = &cli.keyword {
@@ -367,6 +397,12 @@ fn run() -> anyhow::Result<ExitCode> {
     } else {
         let mut dynamic_results: Vec<(String, Vec<String>)> = Vec::new();
         if !dynamic.is_empty() {
+            if let Some(Entry::Dynamic { path, reason, .. }) = dynamic.first() {
+                python_reasons.push(format!(
+                    "{}: {reason}",
+                    relpath(&config.rootdir, path)
+                ));
+            }
             if cli.verbose > 0 {
                 eprintln!(
                     "fastest: {} modules collected statically, {} by Python:",
@@ -402,7 +438,9 @@ fn run() -> anyhow::Result<ExitCode> {
         let mut items = Vec::new();
         for entry in &collection.entries {
             match entry {
-                Entry::Items { items: it, .. } => items.extend(it.iter().cloned()),
+                Entry::Items { items: it, .. } => {
+                    items.extend(it.iter().map(|i| i.nodeid.clone()))
+                }
                 Entry::Dynamic { path, .. } => {
                     let rel = relpath(&config.rootdir, path);
                     for (id, err) in &dynamic_results {
@@ -426,6 +464,161 @@ fn run() -> anyhow::Result<ExitCode> {
         report.items = items;
     }
     cache.flush();
+    if !cli.collect_only {
+        let static_items: HashMap<&str, &[u32]> = collection
+            .entries
+            .iter()
+            .flat_map(|e| match e {
+                Entry::Items { items, .. } => items
+                    .iter()
+                    .map(|i| (i.nodeid.as_str(), i.param_index.as_slice()))
+                    .collect::<Vec<_>>(),
+                Entry::Dynamic { .. } => Vec::new(),
+            })
+            .collect();
+        let mut blockers = python_reasons.clone();
+        if report
+            .items
+            .iter()
+            .any(|i| !static_items.contains_key(i.as_str()))
+        {
+            blockers.push("some items were collected by Python".into());
+        }
+        let test_files: Vec<PathBuf> = collection
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Items { path, items } if !items.is_empty() => Some(path.clone()),
+                _ => None,
+            })
+            .collect();
+        blockers.extend(run::native_blockers(
+            &graph,
+            &config.rootdir,
+            &test_files,
+            NATIVE_BUILTIN_FIXTURES,
+        ));
+        if cli.doctest_modules || test_files.iter().any(|p| p.extension().is_some_and(|e| e != "py")) {
+            blockers.push("doctests run on the pytest engine".into());
+        }
+        let mut items: Vec<String> = std::mem::take(&mut report.items);
+        let mut deselected = report.deselected;
+        if cli.last_failed || cli.failed_first {
+            let failed = run::last_failed(&cache);
+            let any = items.iter().any(|i| failed.contains(i));
+            if any && cli.last_failed {
+                let before = items.len();
+                items.retain(|i| failed.contains(i));
+                deselected += before - items.len();
+            } else if any {
+                items.sort_by_key(|i| !failed.contains(i));
+            }
+        }
+        let run_items: Vec<fastest_protocol::RunItem> = items
+            .into_iter()
+            .map(|nodeid| fastest_protocol::RunItem {
+                param_index: static_items
+                    .get(nodeid.as_str())
+                    .map(|p| p.to_vec())
+                    .unwrap_or_default(),
+                nodeid,
+            })
+            .collect();
+        let python = python_for();
+        let harness = fastest_runner::install_harness(&harness_root(&cache_dir))?;
+        let maxfail = if cli.exitfirst {
+            1
+        } else {
+            match cli.maxfail.as_deref() {
+                Some(m) => m
+                    .parse()
+                    .map_err(|_| UsageError(format!("--maxfail expects a number, got {m:?}")))?,
+                None => 0,
+            }
+        };
+        let verbosity = cli.verbose as i32 - cli.quiet as i32;
+        let tbstyle = cli.tb.clone().unwrap_or_else(|| "auto".into());
+        let capture = if cli.no_capture {
+            "no".to_string()
+        } else {
+            cli.capture.clone().unwrap_or_else(|| "fd".into())
+        };
+        let timeout = cli
+            .timeout
+            .or_else(|| config.string("timeout").and_then(|t| t.trim().parse().ok()))
+            .filter(|t| *t > 0.0)
+            .map(std::time::Duration::from_secs_f64);
+        let mut ini = std::collections::BTreeMap::new();
+        ini.insert(
+            "xfail_strict".to_string(),
+            serde_json::Value::Bool(config.bool("xfail_strict").unwrap_or(false)),
+        );
+        ini.insert(
+            "filterwarnings".into(),
+            serde_json::json!(config.linelist("filterwarnings").unwrap_or_default()),
+        );
+        ini.insert(
+            "usefixtures".into(),
+            serde_json::json!(config.args("usefixtures").unwrap_or_default()),
+        );
+        let reportchars = fastest_report::run::expand_reportchars(cli.report_chars.as_deref());
+        ini.insert(
+            "report_passes".into(),
+            serde_json::Value::Bool(reportchars.contains('P')),
+        );
+        let mut header = vec![format!("rootdir: {}", config.rootdir.display())];
+        if let Some(ini_path) = &config.inifile {
+            header.push(format!(
+                "configfile: {}",
+                relpath(&config.rootdir, ini_path)
+            ));
+        }
+        let color = match cli.color.as_deref() {
+            Some("yes") => true,
+            Some("no") => false,
+            _ => {
+                std::env::var_os("NO_COLOR").is_none()
+                    && std::io::IsTerminal::is_terminal(&std::io::stdout())
+            }
+        };
+        let mut pytest_args = py_args.clone();
+        pytest_args.extend(["-p".into(), "no:xdist".into()]);
+        let request = run::RunRequest {
+            rootdir: config.rootdir.clone(),
+            invocation_dir: invocation_dir.clone(),
+            python,
+            harness,
+            cache_dir: cache_dir.clone(),
+            items: run_items,
+            collect_errors: report.errors.clone(),
+            deselected,
+            native_blockers: blockers,
+            engine: cli.engine.clone(),
+            workers: cli.numprocesses.clone(),
+            dist,
+            maxfail,
+            timeout,
+            capture,
+            tbstyle,
+            showlocals: cli.showlocals,
+            verbosity,
+            reportchars,
+            durations: match cli.durations.as_deref() {
+                Some(d) => Some(d.parse().map_err(|_| {
+                    UsageError(format!("--durations expects a number, got {d:?}"))
+                })?),
+                None => None,
+            },
+            durations_min: cli.durations_min.unwrap_or(0.005),
+            color,
+            junitxml: cli.junitxml.as_ref().map(|p| invocation_dir.join(p)),
+            pytest_args,
+            ini,
+            header,
+        };
+        run::install_sigint_handler();
+        return run::execute(request, &cache);
+    }
     report.seconds = start.elapsed().as_secs_f64();
     print!("{}", report.render());
     if cli.verbose > 0 {
@@ -441,18 +634,37 @@ fn run() -> anyhow::Result<ExitCode> {
     Ok(report.exit_code())
 }
 
+/// Fixtures the native engine provides itself (python/fastest_harness/builtins.py).
+const NATIVE_BUILTIN_FIXTURES: &[&str] = &[
+    "request",
+    "tmp_path",
+    "tmp_path_factory",
+    "tmpdir",
+    "monkeypatch",
+    "capsys",
+    "capsysbinary",
+    "recwarn",
+    "pytestconfig",
+    "doctest_namespace",
+    "record_property",
+];
+
+/// Where the harness is installed: the cache dir, else a temp dir if it is not writable.
+fn harness_root(cache_dir: &Path) -> PathBuf {
+    if cache_dir.exists() || std::fs::create_dir_all(cache_dir).is_ok() {
+        cache_dir.to_path_buf()
+    } else {
+        std::env::temp_dir().join("fastest-harness")
+    }
+}
+
 fn run_python(
     python: &Path,
     cache_dir: &Path,
     cwd: &Path,
     args: &[String],
 ) -> anyhow::Result<fastest_protocol::DynamicCollection> {
-    let harness_root = if cache_dir.exists() || std::fs::create_dir_all(cache_dir).is_ok() {
-        cache_dir.to_path_buf()
-    } else {
-        std::env::temp_dir().join("fastest-harness")
-    };
-    let harness = fastest_runner::install_harness(&harness_root)?;
+    let harness = fastest_runner::install_harness(&harness_root(cache_dir))?;
     Ok(fastest_runner::collect_dynamic(
         python, &harness, cwd, args,
     )?)

@@ -13,6 +13,7 @@ use fastest_config::ProjectConfig;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+pub use link::StaticItem;
 pub use summary::{ModuleSummary, SUMMARY_VERSION};
 use walk::{Found, Walker};
 
@@ -61,7 +62,10 @@ pub struct CollectRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Entry {
     /// Statically collected items of one file.
-    Items { path: PathBuf, items: Vec<String> },
+    Items {
+        path: PathBuf,
+        items: Vec<StaticItem>,
+    },
     /// Python must collect this path (file or directory); `selector` is the node-id
     /// argument that named it, if any.
     Dynamic {
@@ -208,7 +212,7 @@ pub fn collect(
                 let items = if doctest::has_examples(&String::from_utf8_lossy(&text)) {
                     let rel = relpath(&req.config.rootdir, &path);
                     let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                    vec![format!("{rel}::{name}")]
+                    vec![StaticItem::plain(format!("{rel}::{name}"))]
                 } else {
                     vec![]
                 };
@@ -269,7 +273,11 @@ fn link_entry(
             })
             .collect();
         names.sort();
-        items.extend(names.into_iter().map(|n| format!("{rel}::{n}")));
+        items.extend(
+            names
+                .into_iter()
+                .map(|n| StaticItem::plain(format!("{rel}::{n}"))),
+        );
     }
     if is_test_file {
         for conftest in walker.conftest_chain(path.parent().unwrap()) {
@@ -291,6 +299,7 @@ fn link_entry(
     }
     if let Some(sel) = &selector {
         items.retain(|i| {
+            let i = &i.nodeid;
             i == sel || i.starts_with(&format!("{sel}::")) || i.starts_with(&format!("{sel}["))
         });
     }

@@ -9,7 +9,25 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Either the module's items, or why Python must collect it.
-pub type LinkResult = Result<Vec<String>, String>;
+pub type LinkResult = Result<Vec<StaticItem>, String>;
+
+/// One statically collected test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticItem {
+    pub nodeid: String,
+    /// Which parameter set of each parametrize mark (function, class, module order)
+    /// this item runs: the worker looks the values up by index instead of by id.
+    pub param_index: Vec<u32>,
+}
+
+impl StaticItem {
+    pub fn plain(nodeid: String) -> Self {
+        StaticItem {
+            nodeid,
+            param_index: Vec::new(),
+        }
+    }
+}
 
 pub struct Linker<'a> {
     pub req: &'a CollectRequest,
@@ -425,7 +443,7 @@ impl<'a> Linker<'a> {
         name_matches: bool,
         module_marks: &[Mark],
         enclosing: &[Binding],
-    ) -> Result<Vec<String>, String> {
+    ) -> Result<Vec<StaticItem>, String> {
         if !matches!(class.kind, ClassKind::Project(_)) {
             return Ok(vec![]);
         }
@@ -481,7 +499,10 @@ impl<'a> Linker<'a> {
             {
                 names.push("runTest".into());
             }
-            return Ok(names.into_iter().map(|n| format!("{node}::{n}")).collect());
+            return Ok(names
+                .into_iter()
+                .map(|n| StaticItem::plain(format!("{node}::{n}")))
+                .collect());
         }
         if class_bodies.iter().any(|d| d.has_init || d.has_new) {
             // pytest warns "cannot collect test class because it has a __init__ constructor".
@@ -498,7 +519,7 @@ impl<'a> Linker<'a> {
         // PyCollector.collect: dicts along the MRO, seen-set from the most derived,
         // then emitted base-first.
         let mut seen = std::collections::HashSet::new();
-        let mut per_class: Vec<Vec<String>> = Vec::new();
+        let mut per_class: Vec<Vec<StaticItem>> = Vec::new();
         for (ci, d) in class_bodies.iter().enumerate() {
             let mut values = Vec::new();
             for b in &d.body {
@@ -558,7 +579,7 @@ impl<'a> Linker<'a> {
     }
 
     /// Applies parametrize marks (function, class, module order) to one function.
-    fn expand(&self, base: &str, mark_lists: &[&[Mark]]) -> Result<Vec<String>, String> {
+    fn expand(&self, base: &str, mark_lists: &[&[Mark]]) -> Result<Vec<StaticItem>, String> {
         let mut calls: Vec<Vec<String>> = Vec::new();
         for marks in mark_lists {
             for m in marks.iter() {
@@ -575,22 +596,31 @@ impl<'a> Linker<'a> {
             }
         }
         if calls.is_empty() {
-            return Ok(vec![base.to_string()]);
+            return Ok(vec![StaticItem::plain(base.to_string())]);
         }
-        let mut ids: Vec<String> = vec![String::new()];
+        let mut ids: Vec<(String, Vec<u32>)> = vec![(String::new(), Vec::new())];
         for call in calls {
             let mut next = Vec::with_capacity(ids.len() * call.len());
-            for prefix in &ids {
-                for id in &call {
-                    next.push(if prefix.is_empty() {
+            for (prefix, index) in &ids {
+                for (i, id) in call.iter().enumerate() {
+                    let mut idx = index.clone();
+                    idx.push(i as u32);
+                    let joined = if prefix.is_empty() {
                         id.clone()
                     } else {
                         format!("{prefix}-{id}")
-                    });
+                    };
+                    next.push((joined, idx));
                 }
             }
             ids = next;
         }
-        Ok(ids.into_iter().map(|id| format!("{base}[{id}]")).collect())
+        Ok(ids
+            .into_iter()
+            .map(|(id, param_index)| StaticItem {
+                nodeid: format!("{base}[{id}]"),
+                param_index,
+            })
+            .collect())
     }
 }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message shape changes; the harness echoes it back.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// What `fastest_harness.collect` writes: the items Python collected.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -46,18 +46,175 @@ impl DynamicCollection {
     }
 }
 
+/// How a worker runs tests.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// The harness's own implementation of pytest semantics.
+    Native,
+    /// Real pytest in-process, restricted to the node ids it is sent.
+    Pytest,
+}
+
+/// Everything a worker needs to know before running tests; sent once, first.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WorkerConfig {
+    pub rootdir: String,
+    pub engine: Engine,
+    /// `fd` (default), `sys` or `no` (`-s`).
+    pub capture: String,
+    /// `--tb` style: auto, long, short, line, native, no.
+    pub tbstyle: String,
+    pub showlocals: bool,
+    pub verbose: i32,
+    /// The worker's capture files are `<prefix>.out` / `<prefix>.err` (read back by
+    /// the runner after a crash, for the test's last output).
+    pub capture_prefix: String,
+    /// pytest engine: the arguments that reproduce the session's configuration.
+    pub pytest_args: Vec<String>,
+    /// Native engine: ini options it honours (`python_files`, `xfail_strict`, ...).
+    pub ini: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+/// One test to run, in the order the worker should run it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunItem {
+    pub nodeid: String,
+    /// For statically expanded parametrize: the parameter-set index per parametrize
+    /// mark (function, class, module order); empty when not parametrized.
+    #[serde(default)]
+    pub param_index: Vec<u32>,
+}
+
+/// Runner → worker, one JSON object per line on the command pipe.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum ToWorker {
+    Configure(WorkerConfig),
+    Run { items: Vec<RunItem> },
+    Shutdown,
+}
+
+/// pytest's three test phases.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum When {
+    Setup,
+    Call,
+    Teardown,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Passed,
+    Failed,
+    Skipped,
+}
+
+/// One phase of one test, like pytest's `TestReport`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PhaseReport {
+    pub nodeid: String,
+    pub when: When,
+    pub outcome: Outcome,
+    /// The formatted failure (pytest's `longreprtext`), empty when passed.
+    #[serde(default)]
+    pub longrepr: String,
+    /// One-line crash message for `-r` summaries and JUnit (`E   ...` line).
+    #[serde(default)]
+    pub message: String,
+    /// For skips: `(path, lineno, reason)` as pytest shows in the short summary.
+    #[serde(default)]
+    pub skip: Option<(String, u32, String)>,
+    /// Set for xfail / xpass: the xfail reason.
+    #[serde(default)]
+    pub wasxfail: Option<String>,
+    /// Captured output: `("Captured stdout call", text)`.
+    #[serde(default)]
+    pub sections: Vec<(String, String)>,
+    pub duration: f64,
+    /// `(path, lineno, domain)`: the test's location (`domain` is pytest's headline).
+    #[serde(default)]
+    pub location: Option<(String, u32, String)>,
+}
+
+/// Worker → runner, one JSON object per line on the event pipe.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "ev", rename_all = "snake_case")]
+pub enum FromWorker {
+    Ready {
+        protocol: u32,
+        python: String,
+        pytest: Option<String>,
+        /// Third-party pytest plugins installed (pytest11 entry points).
+        #[serde(default)]
+        plugins: Vec<String>,
+    },
+    /// A test begins (setup starts): the runner's timeout clock and crash attribution.
+    Start { nodeid: String },
+    Report(PhaseReport),
+    /// All phases of a test are reported.
+    Finish { nodeid: String },
+    /// A file failed to import (native) or collect (pytest engine).
+    CollectError { nodeid: String, longrepr: String },
+    /// A warning to show in the warnings summary.
+    Warning { message: String },
+    /// The worker finished its items and wants more.
+    Idle,
+    /// Unrecoverable worker problem (the run stops with exit code 3).
+    Fatal { message: String },
+}
+
+impl FromWorker {
+    pub fn parse(line: &str) -> Result<Self, ProtocolError> {
+        Ok(serde_json::from_str(line)?)
+    }
+}
+
+impl ToWorker {
+    pub fn to_line(&self) -> String {
+        let mut s = serde_json::to_string(self).expect("wire types always serialise");
+        s.push('\n');
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn parses_harness_output_and_checks_version() {
-        let ok = r#"{"protocol":1,"items":["t.py::a"],"errors":[],"deselected":0,"fatal":null}"#;
+        let ok = r#"{"protocol":2,"items":["t.py::a"],"errors":[],"deselected":0,"fatal":null}"#;
         assert_eq!(DynamicCollection::from_json(ok).unwrap().items, ["t.py::a"]);
         let old = r#"{"protocol":0,"items":[],"errors":[]}"#;
         assert!(matches!(
             DynamicCollection::from_json(old),
             Err(ProtocolError::Version { got: 0 })
         ));
+    }
+
+    #[test]
+    fn worker_messages_round_trip_in_the_harness_shape() {
+        let line = r#"{"ev":"report","nodeid":"t.py::a","when":"call","outcome":"failed","longrepr":"E boom","duration":0.5}"#;
+        match FromWorker::parse(line).unwrap() {
+            FromWorker::Report(r) => {
+                assert_eq!(r.when, When::Call);
+                assert_eq!(r.outcome, Outcome::Failed);
+                assert!(r.sections.is_empty());
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let cmd = ToWorker::Run {
+            items: vec![RunItem {
+                nodeid: "t.py::a[1]".into(),
+                param_index: vec![1],
+            }],
+        };
+        assert_eq!(
+            cmd.to_line(),
+            "{\"op\":\"run\",\"items\":[{\"nodeid\":\"t.py::a[1]\",\"param_index\":[1]}]}\n"
+        );
     }
 }

@@ -1,4 +1,7 @@
-//! Reporter stage: pytest's terminal formats and exit codes.
+//! Reporter stage: pytest's terminal formats, JUnit XML, report-log and exit codes.
+
+pub mod junit;
+pub mod run;
 
 /// pytest's exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +27,8 @@ pub struct CollectReport {
     pub quiet: u8,
 }
 
-const WIDTH: usize = 80;
+/// pytest's terminal width when not on a tty.
+pub const WIDTH: usize = 80;
 
 /// pytest's `TerminalWriter.sep`.
 pub fn sep(ch: char, title: &str) -> String {

@@ -1,5 +1,8 @@
 //! Runner stage: finds the user's interpreter, installs the embedded harness under the
-//! cache dir (once per version), and runs Python processes for it.
+//! cache dir (once per version), schedules tests and runs them on Python workers.
+
+pub mod pool;
+pub mod schedule;
 
 use fastest_protocol::{DynamicCollection, ProtocolError};
 use std::path::{Path, PathBuf};
@@ -14,6 +17,34 @@ const HARNESS_FILES: &[(&str, &str)] = &[
     (
         "collect.py",
         include_str!("../../../python/fastest_harness/collect.py"),
+    ),
+    (
+        "worker.py",
+        include_str!("../../../python/fastest_harness/worker.py"),
+    ),
+    (
+        "reports.py",
+        include_str!("../../../python/fastest_harness/reports.py"),
+    ),
+    (
+        "pytest_engine.py",
+        include_str!("../../../python/fastest_harness/pytest_engine.py"),
+    ),
+    (
+        "capture.py",
+        include_str!("../../../python/fastest_harness/capture.py"),
+    ),
+    (
+        "builtins.py",
+        include_str!("../../../python/fastest_harness/builtins.py"),
+    ),
+    (
+        "native.py",
+        include_str!("../../../python/fastest_harness/native.py"),
+    ),
+    (
+        "standin/pytest/__init__.py",
+        include_str!("../../../python/fastest_harness/standin/pytest/__init__.py"),
     ),
 ];
 
@@ -73,7 +104,7 @@ pub fn install_harness(cache_dir: &Path) -> Result<PathBuf, RunnerError> {
     let tag = &h.finalize().to_hex()[..16];
     let root = cache_dir.join(format!("harness-{tag}"));
     let pkg = root.join("fastest_harness");
-    if pkg.join("collect.py").is_file() {
+    if pkg.join("worker.py").is_file() {
         return Ok(root);
     }
     let err = |source| RunnerError::Install {
@@ -84,7 +115,11 @@ pub fn install_harness(cache_dir: &Path) -> Result<PathBuf, RunnerError> {
     let tmp_pkg = tmp.join("fastest_harness");
     std::fs::create_dir_all(&tmp_pkg).map_err(err)?;
     for (name, text) in HARNESS_FILES {
-        std::fs::write(tmp_pkg.join(name), text).map_err(err)?;
+        let dest = tmp_pkg.join(name);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(err)?;
+        }
+        std::fs::write(dest, text).map_err(err)?;
     }
     // Atomic publish; a concurrent fastest may have won the race, which is fine.
     if std::fs::rename(&tmp, &root).is_err() {

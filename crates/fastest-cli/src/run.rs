@@ -1,0 +1,545 @@
+//! `fastest [ARGS]` without `--collect-only`: picks the engine, schedules the collected
+//! items onto workers, feeds their events to the reporter, writes JUnit XML, and
+//! records durations and last-failed state in the cache.
+
+use fastest_cache::Cache;
+use fastest_discovery::{ModuleSummary, SummarySource};
+use fastest_protocol::{Engine, Outcome, PhaseReport, RunItem, When, WorkerConfig};
+use fastest_report::run::{Ending, RunOptions, RunReporter};
+use fastest_report::ExitCode;
+use fastest_runner::pool::{run_pool, Control, PoolConfig, PoolOutcome, RunEvent, WorkerInfo};
+use fastest_runner::schedule::{bucket_plan, group, shared_plan, Dist};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Set by SIGINT: the pool stops, the reporter prints what finished.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+pub fn install_sigint_handler() {
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(
+            libc::SIGINT,
+            on_sigint as *const () as libc::sighandler_t,
+        );
+    }
+}
+
+/// Everything the run needs from the command line and collection.
+pub struct RunRequest {
+    pub rootdir: PathBuf,
+    pub invocation_dir: PathBuf,
+    pub python: PathBuf,
+    pub harness: PathBuf,
+    pub cache_dir: PathBuf,
+    pub items: Vec<RunItem>,
+    pub collect_errors: Vec<(String, String)>,
+    pub deselected: usize,
+    /// Why the native engine cannot run this session (None: it can).
+    pub native_blockers: Vec<String>,
+    pub engine: String,
+    pub workers: Option<String>,
+    pub dist: Dist,
+    pub maxfail: usize,
+    pub timeout: Option<Duration>,
+    pub capture: String,
+    pub tbstyle: String,
+    pub showlocals: bool,
+    pub verbosity: i32,
+    pub reportchars: String,
+    pub durations: Option<usize>,
+    pub durations_min: f64,
+    pub color: bool,
+    pub junitxml: Option<PathBuf>,
+    pub pytest_args: Vec<String>,
+    pub ini: BTreeMap<String, serde_json::Value>,
+    pub header: Vec<String>,
+}
+
+/// Plugins that change nothing about which tests run or how they turn out when their
+/// options are not given (fastest implements `-n` and `--timeout` itself).
+const INERT_PLUGINS: &[&str] = &["pytest-xdist", "pytest-timeout", "pytest-cov", "pytest_xdist"];
+
+/// Runs the session; returns pytest's exit code.
+pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
+    let start = Instant::now();
+    let durations = load_durations(cache);
+    let order: Vec<String> = req.items.iter().map(|i| i.nodeid.clone()).collect();
+    let n = req.items.len();
+    let ncpu = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let workers = match req.workers.as_deref() {
+        Some("auto") | Some("logical") => ncpu,
+        Some(s) => s
+            .parse::<usize>()
+            .map_err(|_| anyhow::anyhow!("-n expects a number or 'auto', got {s:?}"))?,
+        None => {
+            // Parallelism pays for a worker's start-up only on suites with some weight.
+            let known: f64 = order.iter().filter_map(|i| durations.get(i)).sum();
+            if n >= 200 || known > 2.0 {
+                ncpu
+            } else {
+                1
+            }
+        }
+    };
+    let workers = workers.max(1).min(n.max(1));
+
+    let mut reporter = RunReporter::new(
+        std::io::stdout().lock(),
+        RunOptions {
+            verbosity: req.verbosity,
+            reportchars: req.reportchars.clone(),
+            tbstyle: req.tbstyle.clone(),
+            durations: req.durations,
+            durations_min: req.durations_min,
+            color: req.color,
+            header: Vec::new(),
+        },
+        order.clone(),
+    );
+    for (node, text) in &req.collect_errors {
+        reporter.collect_error(node.clone(), text.clone());
+    }
+    if n == 0 {
+        let mut header = req.header.clone();
+        header.push(format!("fastest-{}", env!("CARGO_PKG_VERSION")));
+        reporter_header(&mut reporter, &header, 0, req.deselected, &req.collect_errors);
+        let code = reporter.finish_run(start.elapsed().as_secs_f64(), Ending::Completed);
+        return Ok(if req.collect_errors.is_empty() {
+            ExitCode::NoTestsCollected
+        } else {
+            code
+        });
+    }
+
+    let pool = PoolConfig {
+        python: req.python.clone(),
+        harness: req.harness.clone(),
+        cwd: req.invocation_dir.clone(),
+        workers,
+        capture_dir: req.cache_dir.join("capture"),
+        timeout: req.timeout,
+    };
+    let chosen: std::cell::RefCell<Option<(Engine, String)>> = std::cell::RefCell::new(None);
+    let items = req.items.clone();
+    let decide = |info: &WorkerInfo| -> Result<_, String> {
+        let (engine, why) = choose_engine(&req, info)?;
+        let groups = group(&items, req.dist, workers);
+        let plan = match engine {
+            Engine::Native => shared_plan(groups, &durations),
+            Engine::Pytest => bucket_plan(groups, workers, &durations),
+        };
+        *chosen.borrow_mut() = Some((engine, why));
+        let config = WorkerConfig {
+            rootdir: req.rootdir.to_string_lossy().into_owned(),
+            engine,
+            capture: req.capture.clone(),
+            tbstyle: req.tbstyle.clone(),
+            showlocals: req.showlocals,
+            verbose: req.verbosity.max(0),
+            capture_prefix: String::new(),
+            pytest_args: req.pytest_args.clone(),
+            ini: req.ini.clone(),
+        };
+        Ok((plan, config))
+    };
+
+    let mut results: HashMap<String, Vec<PhaseReport>> = HashMap::new();
+    let mut collect_errors: Vec<(String, String)> = req.collect_errors.clone();
+    let mut failures = 0usize;
+    let mut stopped_at: Option<usize> = None;
+    let header_lines = req.header.clone();
+    let deselected = req.deselected;
+    let initial_errors = req.collect_errors.clone();
+    let outcome = run_pool(&pool, decide, &INTERRUPTED, |event| {
+        match event {
+            RunEvent::WorkerReady { python, pytest, .. } => {
+                let (engine, why) = chosen.borrow().clone().expect("decided before ready is announced");
+                let mut header = vec![format!(
+                    "platform {} -- Python {python}, fastest-{}{}",
+                    std::env::consts::OS,
+                    env!("CARGO_PKG_VERSION"),
+                    pytest.map(|v| format!(", pytest-{v}")).unwrap_or_default()
+                )];
+                header.extend(header_lines.iter().cloned());
+                let engine_name = match engine {
+                    Engine::Native => "native",
+                    Engine::Pytest => "pytest",
+                };
+                header.push(format!(
+                    "engine: {engine_name} ({why}), workers: {workers}"
+                ));
+                reporter_header(&mut reporter, &header, n, deselected, &initial_errors);
+            }
+            RunEvent::Started { .. } => {}
+            RunEvent::Report(r) => {
+                if r.outcome == Outcome::Failed {
+                    failures += 1;
+                }
+                results.entry(r.nodeid.clone()).or_default().push(r.clone());
+                reporter.report(r);
+            }
+            RunEvent::Finished { nodeid } => reporter.finish(&nodeid),
+            RunEvent::CollectError { nodeid, longrepr } => {
+                failures += 1;
+                collect_errors.push((nodeid.clone(), longrepr.clone()));
+                reporter.collect_error(nodeid, longrepr);
+            }
+            RunEvent::Crashed {
+                nodeid,
+                reason,
+                output,
+            } => {
+                failures += 1;
+                let r = PhaseReport {
+                    nodeid: nodeid.clone(),
+                    when: When::Call,
+                    outcome: Outcome::Failed,
+                    longrepr: format!("{reason}\n[fastest] the test {nodeid} did not finish; its worker was replaced and the run went on"),
+                    message: reason,
+                    skip: None,
+                    wasxfail: None,
+                    sections: output,
+                    duration: 0.0,
+                    location: None,
+                };
+                results.entry(nodeid.clone()).or_default().push(r.clone());
+                reporter.report(r);
+                reporter.finish(&nodeid);
+            }
+            RunEvent::Unreported { nodeid } => {
+                failures += 1;
+                let r = PhaseReport {
+                    nodeid: nodeid.clone(),
+                    when: When::Setup,
+                    outcome: Outcome::Failed,
+                    longrepr: format!("[fastest] the worker finished without running {nodeid}: it was not found at run time (collection differs from the static one)"),
+                    message: "not run: not found by the worker".into(),
+                    skip: None,
+                    wasxfail: None,
+                    sections: vec![],
+                    duration: 0.0,
+                    location: None,
+                };
+                results.entry(nodeid.clone()).or_default().push(r.clone());
+                reporter.report(r);
+                reporter.finish(&nodeid);
+            }
+            RunEvent::Warning(w) => reporter.warning(w),
+        }
+        if req.maxfail > 0 && failures >= req.maxfail {
+            stopped_at = Some(failures);
+            return Control::Stop;
+        }
+        Control::Continue
+    });
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("INTERNAL ERROR: {e}");
+            return Ok(ExitCode::InternalError);
+        }
+    };
+    let ending = match outcome {
+        PoolOutcome::Completed => Ending::Completed,
+        PoolOutcome::Stopped => Ending::Stopped(stopped_at.unwrap_or(failures)),
+        PoolOutcome::Interrupted => Ending::Interrupted,
+    };
+    let seconds = start.elapsed().as_secs_f64();
+    let mut code = reporter.finish_run(seconds, ending);
+    if matches!(ending, Ending::Stopped(_)) && code == ExitCode::Ok {
+        code = ExitCode::TestsFailed;
+    }
+    save_state(cache, &results);
+    if let Some(path) = &req.junitxml {
+        let tests: Vec<(String, Vec<PhaseReport>)> = order
+            .iter()
+            .filter_map(|id| results.get(id).map(|r| (id.clone(), r.clone())))
+            .collect();
+        let xml = fastest_report::junit::render(
+            &tests,
+            &collect_errors,
+            seconds,
+            &timestamp(),
+            &hostname(),
+        );
+        if let Some(parent) = path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        std::fs::write(path, xml)
+            .map_err(|e| anyhow::anyhow!("writing --junitxml {}: {e}", path.display()))?;
+        if req.verbosity >= 0 {
+            println!("- generated xml file: {} -", path.display());
+        }
+    }
+    Ok(code)
+}
+
+fn reporter_header<W: std::io::Write>(
+    reporter: &mut RunReporter<W>,
+    header: &[String],
+    n: usize,
+    deselected: usize,
+    errors: &[(String, String)],
+) {
+    let total = n + deselected;
+    let mut line = format!(
+        "collected {total} item{}",
+        if total == 1 { "" } else { "s" }
+    );
+    if !errors.is_empty() {
+        line.push_str(&format!(
+            " / {} error{}",
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" }
+        ));
+    }
+    if deselected > 0 {
+        line.push_str(&format!(" / {deselected} deselected / {n} selected"));
+    }
+    reporter.set_header_lines(header.to_vec());
+    reporter.header(&line);
+}
+
+/// Native when nothing in the session needs pytest itself; otherwise the pytest engine,
+/// with the reason shown in the header.
+fn choose_engine(req: &RunRequest, info: &WorkerInfo) -> Result<(Engine, String), String> {
+    let foreign: Vec<&String> = info
+        .plugins
+        .iter()
+        .filter(|p| !INERT_PLUGINS.contains(&p.to_lowercase().as_str()))
+        .collect();
+    let mut blockers = req.native_blockers.clone();
+    if !foreign.is_empty() {
+        blockers.push(format!(
+            "plugins installed: {}",
+            foreign
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    match req.engine.as_str() {
+        "native" => Ok((Engine::Native, "--engine native".into())),
+        "pytest" => {
+            if info.pytest.is_none() {
+                return Err(format!("--engine pytest needs pytest installed in {}", info.python));
+            }
+            Ok((Engine::Pytest, "--engine pytest".into()))
+        }
+        _ => {
+            if blockers.is_empty() {
+                return Ok((Engine::Native, "auto".into()));
+            }
+            if info.pytest.is_none() {
+                // No pytest to fall back on: the native engine is the only way to run.
+                return Ok((
+                    Engine::Native,
+                    format!("auto; pytest missing, so native despite: {}", blockers[0]),
+                ));
+            }
+            Ok((Engine::Pytest, format!("auto: {}", blockers[0])))
+        }
+    }
+}
+
+/// Reasons the native engine cannot be trusted with these modules, from their summaries
+/// and their conftests: hooks, plugins, async tests, fixtures nobody in the project
+/// defines (a plugin must provide them).
+pub fn native_blockers(
+    source: &dyn SummarySource,
+    rootdir: &Path,
+    test_files: &[PathBuf],
+    builtins: &[&str],
+) -> Vec<String> {
+    let mut blockers = Vec::new();
+    let mut conftests: Vec<PathBuf> = Vec::new();
+    let mut seen_dirs = HashSet::new();
+    for f in test_files {
+        let mut dir = f.parent();
+        while let Some(d) = dir {
+            if !seen_dirs.insert(d.to_path_buf()) {
+                break;
+            }
+            let c = d.join("conftest.py");
+            if c.is_file() {
+                conftests.push(c);
+            }
+            if d == rootdir {
+                break;
+            }
+            dir = d.parent();
+        }
+    }
+    let mut defined: HashSet<String> = builtins.iter().map(|s| s.to_string()).collect();
+    let mut requested: Vec<(String, PathBuf)> = Vec::new();
+    let mut scan = |path: &Path, summary: &ModuleSummary, is_conftest: bool| {
+        if is_conftest {
+            if let Some(h) = summary.hooks.first() {
+                blockers.push(format!(
+                    "{} defines the hook {h}",
+                    fastest_discovery::relpath(rootdir, path)
+                ));
+            }
+        }
+        if summary.declares_plugins {
+            blockers.push(format!(
+                "{} declares pytest_plugins",
+                fastest_discovery::relpath(rootdir, path)
+            ));
+        }
+        for fx in &summary.fixtures {
+            defined.insert(fx.name.clone());
+            if fx.has_params {
+                blockers.push(format!("fixture {} is parametrized", fx.name));
+            }
+        }
+        for b in &summary.bindings {
+            visit_function(b, path, &mut blockers, &mut requested, &mut defined);
+            if let fastest_discovery::summary::Value::Class(c) = &b.value {
+                for inner in &c.body {
+                    visit_function(inner, path, &mut blockers, &mut requested, &mut defined);
+                }
+                for m in &c.marks {
+                    if let Some(Ok(p)) = &m.parametrize {
+                        for a in &p.argnames {
+                            defined.insert(a.clone());
+                        }
+                    }
+                }
+            }
+        }
+        for m in &summary.marks {
+            if let Some(Ok(p)) = &m.parametrize {
+                for a in &p.argnames {
+                    defined.insert(a.clone());
+                }
+            }
+        }
+    };
+    for c in &conftests {
+        let s = source.summary(c);
+        scan(c, &s, true);
+    }
+    for f in test_files {
+        let s = source.summary(f);
+        scan(f, &s, false);
+    }
+    let mut missing: Vec<String> = requested
+        .into_iter()
+        .filter(|(p, _)| !defined.contains(p) && p != "self" && p != "cls" && p != "request")
+        .map(|(p, _)| p)
+        .collect();
+    missing.sort();
+    missing.dedup();
+    if !missing.is_empty() {
+        blockers.push(format!(
+            "fixture{} {} not defined in the project",
+            if missing.len() == 1 { "" } else { "s" },
+            missing.join(", ")
+        ));
+    }
+    blockers
+}
+
+/// Records what one function (test or fixture) requests and defines.
+fn visit_function(
+    b: &fastest_discovery::summary::Binding,
+    path: &Path,
+    blockers: &mut Vec<String>,
+    requested: &mut Vec<(String, PathBuf)>,
+    defined: &mut HashSet<String>,
+) {
+    let fastest_discovery::summary::Value::Function(f) = &b.value else {
+        return;
+    };
+    if f.is_async && !f.is_fixture && b.name.starts_with("test") {
+        blockers.push(format!("async test {}", b.name));
+    }
+    if f.is_fixture || b.name.starts_with("test") {
+        for p in &f.params {
+            requested.push((p.clone(), path.to_path_buf()));
+        }
+    }
+    for m in &f.marks {
+        if let Some(Ok(p)) = &m.parametrize {
+            for a in &p.argnames {
+                defined.insert(a.clone());
+            }
+        }
+        for a in &m.args {
+            requested.push((a.clone(), path.to_path_buf()));
+        }
+    }
+}
+
+const DURATIONS_TREE: &str = "durations";
+const LASTFAILED_TREE: &str = "lastfailed";
+
+fn load_durations(cache: &Cache) -> HashMap<String, f64> {
+    cache.scan::<f64>(DURATIONS_TREE).into_iter().collect()
+}
+
+/// Durations of every test that ran, and the last-failed set (`--lf`).
+fn save_state(cache: &Cache, results: &HashMap<String, Vec<PhaseReport>>) {
+    for (id, reports) in results {
+        let total: f64 = reports.iter().map(|r| r.duration).sum();
+        cache.put(DURATIONS_TREE, id.as_bytes(), &total);
+        let failed = reports.iter().any(|r| r.outcome == Outcome::Failed);
+        if failed {
+            cache.put(LASTFAILED_TREE, id.as_bytes(), &true);
+        } else {
+            cache.remove(LASTFAILED_TREE, id.as_bytes());
+        }
+    }
+    cache.flush();
+}
+
+/// Node ids that failed last time (`--lf`, `--ff`).
+pub fn last_failed(cache: &Cache) -> HashSet<String> {
+    cache
+        .scan::<bool>(LASTFAILED_TREE)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect()
+}
+
+fn timestamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    // Civil-from-days (UTC), so no time crate is needed for one timestamp.
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000000+00:00",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}

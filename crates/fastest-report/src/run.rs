@@ -1,0 +1,646 @@
+//! The terminal reporter for test runs: pytest's header, per-file progress, FAILURES and
+//! ERRORS sections, short summary, durations and the final counts line. Results may
+//! arrive in any order from parallel workers; they are printed in collection order.
+
+use crate::{format_duration, sep, ExitCode, WIDTH};
+use fastest_protocol::{Outcome, PhaseReport, When};
+use std::collections::HashMap;
+use std::io::Write;
+
+/// Options that shape the output (pytest's spellings).
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// pytest's verbosity: -1 for `-q`, 1 for `-v`.
+    pub verbosity: i32,
+    /// `-r` characters, already expanded (`a`, `A`, `N` handled).
+    pub reportchars: String,
+    pub tbstyle: String,
+    pub durations: Option<usize>,
+    pub durations_min: f64,
+    pub color: bool,
+    /// Items are shown relative to this prefix of the rootdir (pytest's `bestrelpath`).
+    pub header: Vec<String>,
+}
+
+/// How a finished test is categorised in the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Category {
+    Passed,
+    Failed,
+    Skipped,
+    XFailed,
+    XPassed,
+    Error,
+}
+
+impl Category {
+    fn key(self) -> &'static str {
+        match self {
+            Category::Passed => "passed",
+            Category::Failed => "failed",
+            Category::Skipped => "skipped",
+            Category::XFailed => "xfailed",
+            Category::XPassed => "xpassed",
+            Category::Error => "error",
+        }
+    }
+}
+
+/// One phase report's (category, progress letter, verbose word), as pytest's
+/// `pytest_report_teststatus` decides it.
+pub fn teststatus(r: &PhaseReport) -> Option<(Category, &'static str, &'static str)> {
+    let xfail = r.wasxfail.is_some();
+    match (r.outcome, r.when) {
+        (Outcome::Skipped, _) if xfail => Some((Category::XFailed, "x", "XFAIL")),
+        (Outcome::Passed, When::Call) if xfail => Some((Category::XPassed, "X", "XPASS")),
+        (Outcome::Passed, When::Call) => Some((Category::Passed, ".", "PASSED")),
+        (Outcome::Passed, _) => None,
+        (Outcome::Skipped, _) => Some((Category::Skipped, "s", "SKIPPED")),
+        (Outcome::Failed, When::Call) => Some((Category::Failed, "F", "FAILED")),
+        (Outcome::Failed, _) => Some((Category::Error, "E", "ERROR")),
+    }
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    reports: Vec<PhaseReport>,
+    done: bool,
+}
+
+/// Collects events and writes pytest's terminal output to `out`.
+pub struct RunReporter<W: Write> {
+    out: W,
+    opts: RunOptions,
+    order: Vec<String>,
+    index: HashMap<String, usize>,
+    slots: Vec<Slot>,
+    /// Next item (in collection order) whose output is not yet printed.
+    cursor: usize,
+    current_file: Option<String>,
+    line_width: usize,
+    reported: usize,
+    /// Reports in the order printed: the FAILURES/ERRORS/summary sections follow it.
+    printed: Vec<PhaseReport>,
+    collect_errors: Vec<(String, String)>,
+    extra: Vec<PhaseReport>,
+    warnings: Vec<String>,
+}
+
+const GREEN: &str = "\x1b[32m";
+const RED: &str = "\x1b[31m";
+const YELLOW: &str = "\x1b[33m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+impl<W: Write> RunReporter<W> {
+    pub fn new(out: W, opts: RunOptions, order: Vec<String>) -> Self {
+        let index = order
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i))
+            .collect();
+        let slots = order.iter().map(|_| Slot::default()).collect();
+        RunReporter {
+            out,
+            opts,
+            order,
+            index,
+            slots,
+            cursor: 0,
+            current_file: None,
+            line_width: 0,
+            reported: 0,
+            printed: Vec::new(),
+            collect_errors: Vec::new(),
+            extra: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Lines between the title and `collected N items` (platform, rootdir, ...).
+    pub fn set_header_lines(&mut self, lines: Vec<String>) {
+        self.opts.header = lines;
+    }
+
+    /// The session header, up to and including the `collected N items` line.
+    pub fn header(&mut self, collected_line: &str) {
+        if self.opts.verbosity >= 0 {
+            let title = sep('=', "test session starts");
+            let _ = writeln!(self.out, "{}", self.bold(&title));
+            for line in &self.opts.header {
+                let _ = writeln!(self.out, "{line}");
+            }
+            let _ = writeln!(self.out, "{}", self.bold(collected_line));
+            let _ = writeln!(self.out);
+        }
+        let _ = self.out.flush();
+    }
+
+    pub fn collect_error(&mut self, nodeid: String, longrepr: String) {
+        self.collect_errors.push((nodeid, longrepr));
+    }
+
+    pub fn warning(&mut self, message: String) {
+        self.warnings.push(message);
+    }
+
+    pub fn report(&mut self, r: PhaseReport) {
+        match self.index.get(&r.nodeid) {
+            Some(&i) => self.slots[i].reports.push(r),
+            None => self.extra.push(r),
+        }
+    }
+
+    /// A test is complete (all phases reported, or it crashed): print what is ready.
+    pub fn finish(&mut self, nodeid: &str) {
+        if let Some(&i) = self.index.get(nodeid) {
+            self.slots[i].done = true;
+        }
+        while self.cursor < self.slots.len() && self.slots[self.cursor].done {
+            self.print_item(self.cursor);
+            self.cursor += 1;
+        }
+        let _ = self.out.flush();
+    }
+
+    fn paint(&self, color: &str, text: &str) -> String {
+        if self.opts.color && !text.is_empty() {
+            format!("{color}{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn bold(&self, text: &str) -> String {
+        self.paint(BOLD, text)
+    }
+
+    fn color_of(cat: Category) -> &'static str {
+        match cat {
+            Category::Passed => GREEN,
+            Category::Failed | Category::Error => RED,
+            _ => YELLOW,
+        }
+    }
+
+    fn progress(&self) -> String {
+        let total = self.order.len().max(1);
+        format!(" [{:>3}%]", self.reported * 100 / total)
+    }
+
+    fn print_item(&mut self, i: usize) {
+        let nodeid = self.order[i].clone();
+        let reports = std::mem::take(&mut self.slots[i].reports);
+        self.reported += 1;
+        let statuses: Vec<(Category, &str, &str)> = reports.iter().filter_map(teststatus).collect();
+        if self.opts.verbosity <= 0 {
+            let file = nodeid.split("::").next().unwrap_or(&nodeid).to_string();
+            if self.opts.verbosity == 0 && self.current_file.as_deref() != Some(file.as_str()) {
+                self.end_progress_line();
+                let _ = write!(self.out, "{file} ");
+                self.line_width = file.chars().count() + 1;
+                self.current_file = Some(file);
+            } else if self.opts.verbosity < 0 && self.current_file.is_none() {
+                self.current_file = Some(String::new());
+            }
+            for (cat, letter, _) in &statuses {
+                let _ = write!(self.out, "{}", self.paint(Self::color_of(*cat), letter));
+                self.line_width += letter.len();
+            }
+            // pytest wraps a line that would run into the progress column.
+            if self.line_width + 7 + 1 >= WIDTH {
+                let p = self.progress();
+                let _ = writeln!(self.out, "{p}");
+                self.line_width = 0;
+            }
+        } else {
+            for (cat, _, word) in &statuses {
+                let mut line = format!("{nodeid} {}", self.paint(Self::color_of(*cat), word));
+                let shown = nodeid.chars().count() + 1 + word.len();
+                let p = self.progress();
+                let pad = WIDTH.saturating_sub(shown + p.len()).max(1);
+                line.push_str(&" ".repeat(pad));
+                line.push_str(&p);
+                let _ = writeln!(self.out, "{line}");
+            }
+        }
+        self.printed.extend(reports);
+    }
+
+    fn end_progress_line(&mut self) {
+        if self.current_file.is_some() && self.line_width > 0 {
+            let p = self.progress();
+            let fill = WIDTH.saturating_sub(self.line_width + 1);
+            let _ = writeln!(self.out, "{:>fill$}", p, fill = fill);
+        } else if self.current_file.is_some() {
+            // The progress column was already written by a wrap.
+        }
+        self.line_width = 0;
+    }
+
+    /// Prints everything after the progress lines; returns pytest's exit code.
+    pub fn finish_run(&mut self, seconds: f64, how: Ending) -> ExitCode {
+        // Anything that never finished (stopped or interrupted) is not printed.
+        if self.opts.verbosity <= 0 {
+            if self.line_width > 0 {
+                self.end_progress_line();
+            } else if self.reported == 0 && self.opts.verbosity == 0 {
+                // nothing was printed
+            }
+        }
+        let printed = std::mem::take(&mut self.printed);
+        let extra = std::mem::take(&mut self.extra);
+        let all: Vec<&PhaseReport> = printed.iter().chain(extra.iter()).collect();
+        let mut counts: HashMap<Category, usize> = HashMap::new();
+        for r in &all {
+            if let Some((cat, _, _)) = teststatus(r) {
+                *counts.entry(cat).or_default() += 1;
+            }
+        }
+        let collect_errors = std::mem::take(&mut self.collect_errors);
+        *counts.entry(Category::Error).or_default() += collect_errors.len();
+        if matches!(how, Ending::Interrupted) {
+            let _ = writeln!(self.out, "{}", sep('!', "KeyboardInterrupt"));
+        }
+
+        let errors: Vec<&&PhaseReport> = all
+            .iter()
+            .filter(|r| r.outcome == Outcome::Failed && r.when != When::Call)
+            .collect();
+        if !collect_errors.is_empty() || !errors.is_empty() {
+            let _ = writeln!(self.out, "{}", sep('=', "ERRORS"));
+            for (node, text) in &collect_errors {
+                let _ = writeln!(self.out, "{}", sep('_', &format!("ERROR collecting {node}")));
+                let _ = writeln!(self.out, "{}", text.trim_end());
+            }
+            for r in &errors {
+                let when = if r.when == When::Setup {
+                    "setup"
+                } else {
+                    "teardown"
+                };
+                let title = format!("ERROR at {when} of {}", headline(r));
+                let _ = writeln!(self.out, "{}", sep('_', &title));
+                self.write_failure_body(r);
+            }
+        }
+        let failures: Vec<&&PhaseReport> = all
+            .iter()
+            .filter(|r| r.outcome == Outcome::Failed && r.when == When::Call)
+            .collect();
+        if !failures.is_empty() && self.opts.tbstyle != "no" {
+            let _ = writeln!(self.out, "{}", sep('=', "FAILURES"));
+            for r in &failures {
+                if self.opts.tbstyle == "line" {
+                    let _ = writeln!(self.out, "{}", r.longrepr.trim_end());
+                    continue;
+                }
+                let _ = writeln!(self.out, "{}", sep('_', &headline(r)));
+                self.write_failure_body(r);
+            }
+        }
+        if !self.warnings.is_empty() {
+            let _ = writeln!(self.out, "{}", sep('=', "warnings summary"));
+            for w in &self.warnings {
+                let _ = writeln!(self.out, "{w}");
+            }
+            let _ = writeln!(self.out);
+            let _ = writeln!(
+                self.out,
+                "-- Docs: https://docs.pytest.org/en/stable/how-to/capture-warnings.html"
+            );
+        }
+        if let Some(n) = self.opts.durations {
+            self.write_durations(&all, n);
+        }
+        self.write_short_summary(&all, &collect_errors);
+
+        let mut parts: Vec<(Category, String)> = Vec::new();
+        for cat in [
+            Category::Failed,
+            Category::Passed,
+            Category::Skipped,
+            Category::XFailed,
+            Category::XPassed,
+            Category::Error,
+        ] {
+            let n = counts.get(&cat).copied().unwrap_or(0);
+            if n > 0 {
+                let word = if cat == Category::Error && n != 1 {
+                    "errors".to_string()
+                } else {
+                    cat.key().to_string()
+                };
+                parts.push((cat, format!("{n} {word}")));
+            }
+        }
+        let main_color = if counts.get(&Category::Failed).copied().unwrap_or(0) > 0
+            || counts.get(&Category::Error).copied().unwrap_or(0) > 0
+        {
+            RED
+        } else if counts.get(&Category::XPassed).copied().unwrap_or(0) > 0
+            || counts.get(&Category::Skipped).copied().unwrap_or(0) > 0
+            || parts.is_empty()
+        {
+            YELLOW
+        } else {
+            GREEN
+        };
+        let body = if parts.is_empty() {
+            "no tests ran".to_string()
+        } else {
+            parts
+                .iter()
+                .map(|(_, s)| s.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let line = format!("{body} in {}", format_duration(seconds));
+        if let Ending::Stopped(n) = how {
+            let _ = writeln!(
+                self.out,
+                "{}",
+                sep('!', &format!("stopping after {n} failures"))
+            );
+        }
+        if self.opts.verbosity < 0 {
+            let _ = writeln!(self.out, "{}", self.paint(main_color, &line));
+        } else {
+            let _ = writeln!(self.out, "{}", self.paint(main_color, &sep('=', &line)));
+        }
+        let _ = self.out.flush();
+
+        let failed = counts.get(&Category::Failed).copied().unwrap_or(0)
+            + counts.get(&Category::Error).copied().unwrap_or(0);
+        if matches!(how, Ending::Interrupted) || !collect_errors.is_empty() {
+            ExitCode::Interrupted
+        } else if failed > 0 {
+            ExitCode::TestsFailed
+        } else if all.is_empty() && self.order.is_empty() {
+            ExitCode::NoTestsCollected
+        } else {
+            ExitCode::Ok
+        }
+    }
+
+    fn write_failure_body(&mut self, r: &PhaseReport) {
+        if self.opts.tbstyle != "no" {
+            let _ = writeln!(self.out, "{}", r.longrepr.trim_end_matches('\n'));
+        }
+        for (title, text) in &r.sections {
+            let _ = writeln!(self.out, "{}", sep('-', title));
+            let _ = write!(self.out, "{text}");
+            if !text.ends_with('\n') {
+                let _ = writeln!(self.out);
+            }
+        }
+    }
+
+    fn write_durations(&mut self, all: &[&PhaseReport], n: usize) {
+        let mut ds: Vec<&&PhaseReport> = all.iter().collect();
+        ds.sort_by(|a, b| b.duration.total_cmp(&a.duration));
+        let title = if n == 0 {
+            "slowest durations".to_string()
+        } else {
+            format!("slowest {n} durations")
+        };
+        let _ = writeln!(self.out, "{}", sep('=', &title));
+        let limit = if n == 0 { ds.len() } else { n.min(ds.len()) };
+        let mut hidden = 0;
+        for r in ds.iter().take(limit) {
+            if self.opts.verbosity < 2 && r.duration < self.opts.durations_min {
+                hidden += 1;
+                continue;
+            }
+            let when = match r.when {
+                When::Setup => "setup",
+                When::Call => "call",
+                When::Teardown => "teardown",
+            };
+            let _ = writeln!(self.out, "{:.2}s {when:<8} {}", r.duration, r.nodeid);
+        }
+        if hidden > 0 {
+            let _ = writeln!(
+                self.out,
+                "\n({hidden} durations < {}s hidden.  Use -vv to show these durations.)",
+                self.opts.durations_min
+            );
+        }
+    }
+
+    fn write_short_summary(&mut self, all: &[&PhaseReport], collect_errors: &[(String, String)]) {
+        let mut lines: Vec<String> = Vec::new();
+        for ch in self.opts.reportchars.chars() {
+            match ch {
+                'f' => {
+                    for r in all
+                        .iter()
+                        .filter(|r| r.outcome == Outcome::Failed && r.when == When::Call)
+                    {
+                        lines.push(with_message("FAILED", &r.nodeid, &r.message));
+                    }
+                }
+                'E' => {
+                    for (node, _) in collect_errors {
+                        lines.push(format!("ERROR {node}"));
+                    }
+                    for r in all
+                        .iter()
+                        .filter(|r| r.outcome == Outcome::Failed && r.when != When::Call)
+                    {
+                        lines.push(with_message("ERROR", &r.nodeid, &r.message));
+                    }
+                }
+                's' => {
+                    // pytest folds identical (path, line, reason) skips into one line.
+                    let mut folded: Vec<((String, u32, String), usize)> = Vec::new();
+                    for r in all.iter().filter(|r| {
+                        r.outcome == Outcome::Skipped && r.wasxfail.is_none()
+                    }) {
+                        if let Some(key) = &r.skip {
+                            match folded.iter_mut().find(|(k, _)| k == key) {
+                                Some((_, n)) => *n += 1,
+                                None => folded.push((key.clone(), 1)),
+                            }
+                        }
+                    }
+                    for ((path, line, reason), n) in folded {
+                        let reason = reason.strip_prefix("Skipped: ").unwrap_or(&reason);
+                        lines.push(format!("SKIPPED [{n}] {path}:{line}: {reason}"));
+                    }
+                }
+                'x' => {
+                    for r in all
+                        .iter()
+                        .filter(|r| r.outcome == Outcome::Skipped && r.wasxfail.is_some())
+                    {
+                        let reason = r.wasxfail.clone().unwrap_or_default();
+                        lines.push(with_message("XFAIL", &r.nodeid, &reason));
+                    }
+                }
+                'X' => {
+                    for r in all.iter().filter(|r| {
+                        r.outcome == Outcome::Passed && r.when == When::Call && r.wasxfail.is_some()
+                    }) {
+                        let reason = r.wasxfail.clone().unwrap_or_default();
+                        lines.push(with_message("XPASS", &r.nodeid, &reason));
+                    }
+                }
+                'p' | 'P' => {
+                    for r in all.iter().filter(|r| {
+                        r.outcome == Outcome::Passed && r.when == When::Call && r.wasxfail.is_none()
+                    }) {
+                        lines.push(format!("PASSED {}", r.nodeid));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !lines.is_empty() {
+            let _ = writeln!(self.out, "{}", sep('=', "short test summary info"));
+            for l in lines {
+                let _ = writeln!(self.out, "{l}");
+            }
+        }
+    }
+}
+
+/// How the run ended, for the lines pytest prints before the counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Completed,
+    /// `-x` / `--maxfail=N` stopped it after N failures.
+    Stopped(usize),
+    Interrupted,
+}
+
+/// pytest's `head_line`: the location's domain, else the node id's tail.
+fn headline(r: &PhaseReport) -> String {
+    match &r.location {
+        Some((_, _, domain)) if !domain.is_empty() => domain.clone(),
+        _ => r
+            .nodeid
+            .split("::")
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join("."),
+    }
+}
+
+/// `FAILED nodeid - message`, trimmed to the terminal width as pytest does.
+fn with_message(word: &str, nodeid: &str, message: &str) -> String {
+    let base = format!("{word} {nodeid}");
+    let first = message.lines().next().unwrap_or("");
+    if first.is_empty() {
+        return base;
+    }
+    let available = WIDTH.saturating_sub(base.chars().count());
+    let msg = format!(" - {first}");
+    if msg.chars().count() <= available {
+        return format!("{base}{msg}");
+    }
+    let ellipsis = "...";
+    if available > ellipsis.len() + 3 {
+        let keep: String = msg.chars().take(available - ellipsis.len()).collect();
+        format!("{base}{keep}{ellipsis}")
+    } else {
+        base
+    }
+}
+
+/// Expands pytest's `-r` characters: default `fE`, `a` = `sxXEf`, `A` = `PpsxXEf`, `N` = none.
+pub fn expand_reportchars(arg: Option<&str>) -> String {
+    let arg = arg.unwrap_or("fE");
+    let mut out = String::new();
+    for ch in arg.chars() {
+        match ch {
+            'a' => out.push_str("sxXEf"),
+            'A' => out.push_str("PpsxXEf"),
+            'N' => out.clear(),
+            'w' | 'W' => {}
+            c => {
+                if !out.contains(c) {
+                    out.push(c)
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rep(id: &str, when: When, outcome: Outcome) -> PhaseReport {
+        PhaseReport {
+            nodeid: id.into(),
+            when,
+            outcome,
+            longrepr: if outcome == Outcome::Failed {
+                "E   assert 1 == 2".into()
+            } else {
+                String::new()
+            },
+            message: if outcome == Outcome::Failed {
+                "assert 1 == 2".into()
+            } else {
+                String::new()
+            },
+            skip: None,
+            wasxfail: None,
+            sections: vec![],
+            duration: 0.0,
+            location: Some(("t.py".into(), 0, id.rsplit("::").next().unwrap().into())),
+        }
+    }
+
+    #[test]
+    fn out_of_order_results_print_in_collection_order_like_pytest() {
+        let order = vec!["t.py::a".to_string(), "t.py::b".to_string()];
+        let opts = RunOptions {
+            verbosity: 0,
+            reportchars: expand_reportchars(None),
+            tbstyle: "auto".into(),
+            durations: None,
+            durations_min: 0.005,
+            color: false,
+            header: vec!["rootdir: /r".into()],
+        };
+        let mut r = RunReporter::new(Vec::new(), opts, order);
+        r.header("collected 2 items");
+        for (id, outcome) in [("t.py::b", Outcome::Failed), ("t.py::a", Outcome::Passed)] {
+            r.report(rep(id, When::Setup, Outcome::Passed));
+            r.report(rep(id, When::Call, outcome));
+            r.report(rep(id, When::Teardown, Outcome::Passed));
+            r.finish(id);
+        }
+        let code = r.finish_run(0.5, Ending::Completed);
+        assert_eq!(code, ExitCode::TestsFailed);
+        let text = String::from_utf8(r.out).unwrap();
+        insta::assert_snapshot!(text, @r"
+        ============================= test session starts ==============================
+        rootdir: /r
+        collected 2 items
+
+        t.py .F                                                                  [100%]
+        =================================== FAILURES ===================================
+        ______________________________________ b _______________________________________
+        E   assert 1 == 2
+        =========================== short test summary info ============================
+        FAILED t.py::b - assert 1 == 2
+        ========================= 1 failed, 1 passed in 0.50s ==========================
+        ");
+    }
+
+    #[test]
+    fn reportchars_expand_like_pytest() {
+        assert_eq!(expand_reportchars(None), "fE");
+        assert_eq!(expand_reportchars(Some("a")), "sxXEf");
+        assert_eq!(expand_reportchars(Some("N")), "");
+        assert_eq!(
+            with_message("FAILED", "t.py::x", &"y".repeat(100)).chars().count(),
+            WIDTH
+        );
+    }
+}

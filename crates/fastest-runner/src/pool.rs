@@ -1,0 +1,513 @@
+//! The worker pool: Python worker processes on dedicated pipes, group dispatch, and the
+//! crash / timeout / interrupt handling that keeps one bad test from costing the run.
+
+use crate::schedule::Plan;
+use fastest_protocol::{FromWorker, PhaseReport, RunItem, ToWorker, WorkerConfig};
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::io::AsRawFd;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The fds the harness reads commands from and writes events to.
+const CMD_FD: i32 = 3;
+const EVENT_FD: i32 = 4;
+/// A worker replaced this many times in a row without finishing a test is broken.
+const MAX_CONSECUTIVE_RESPAWNS: usize = 5;
+
+/// How to start workers and what to give them.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    pub python: PathBuf,
+    pub harness: PathBuf,
+    pub cwd: PathBuf,
+    /// Workers to start (the plan may use fewer).
+    pub workers: usize,
+    /// Directory for the workers' capture files.
+    pub capture_dir: PathBuf,
+    pub timeout: Option<Duration>,
+}
+
+/// What the pool tells its consumer (the reporter), in the order it happens.
+#[derive(Debug, Clone)]
+pub enum RunEvent {
+    /// The first worker is up: what it runs on.
+    WorkerReady {
+        python: String,
+        pytest: Option<String>,
+        plugins: Vec<String>,
+    },
+    Started {
+        nodeid: String,
+    },
+    Report(PhaseReport),
+    Finished {
+        nodeid: String,
+    },
+    CollectError {
+        nodeid: String,
+        longrepr: String,
+    },
+    /// The worker died or was killed while running `nodeid`; the pool has replaced it.
+    Crashed {
+        nodeid: String,
+        reason: String,
+        /// The test's captured stdout/stderr up to the crash (native engine).
+        output: Vec<(String, String)>,
+    },
+    /// Items a worker went idle without reporting (e.g. not found at run time).
+    Unreported {
+        nodeid: String,
+    },
+    Warning(String),
+}
+
+/// What the consumer answers to each event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Continue,
+    /// Stop dispatching and kill the workers (`-x`, `--maxfail`).
+    Stop,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    #[error("could not start worker {python}: {source}")]
+    Spawn {
+        python: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("could not create a pipe for a worker: {0}")]
+    Pipe(std::io::Error),
+    #[error("worker failed: {0}")]
+    Fatal(String),
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolOutcome {
+    Completed,
+    Stopped,
+    Interrupted,
+}
+
+enum Msg {
+    Line(String),
+    Eof,
+}
+
+struct Worker {
+    child: Child,
+    commands: std::io::PipeWriter,
+    generation: u64,
+    /// Items sent and not yet finished, in run order.
+    assigned: VecDeque<RunItem>,
+    current: Option<(String, Instant)>,
+    timed_out: bool,
+    ready: bool,
+    capture_prefix: PathBuf,
+    /// Respawns since this slot last finished a test.
+    respawns: usize,
+}
+
+/// What the first worker reports about the interpreter, for choosing the engine.
+#[derive(Debug, Clone)]
+pub struct WorkerInfo {
+    pub python: String,
+    pub pytest: Option<String>,
+    pub plugins: Vec<String>,
+}
+
+/// Runs tests to completion (or until stopped), calling `sink` with every event.
+/// Workers start at once; `decide` picks the plan and the worker configuration from
+/// what the first ready worker reports, while the others are still starting.
+pub fn run_pool(
+    config: &PoolConfig,
+    decide: impl FnOnce(&WorkerInfo) -> Result<(Plan, WorkerConfig), String>,
+    interrupted: &AtomicBool,
+    mut sink: impl FnMut(RunEvent) -> Control,
+) -> Result<PoolOutcome, PoolError> {
+    let (tx, rx) = mpsc::channel::<(usize, u64, Msg)>();
+    let mut queue: VecDeque<Vec<RunItem>> = VecDeque::new();
+    let mut preassigned: Vec<VecDeque<Vec<RunItem>>> = Vec::new();
+    let mut decide = Some(decide);
+    let mut worker_config: Option<WorkerConfig> = None;
+    let mut workers: Vec<Option<Worker>> = Vec::new();
+    let mut generation = 0u64;
+    for idx in 0..config.workers.max(1) {
+        generation += 1;
+        workers.push(Some(spawn(config, idx, generation, &tx)?));
+    }
+    let mut outcome = PoolOutcome::Completed;
+
+    loop {
+        if interrupted.load(Ordering::SeqCst) {
+            outcome = PoolOutcome::Interrupted;
+            break;
+        }
+        let all_done = workers.iter().all(|w| w.is_none());
+        if all_done {
+            break;
+        }
+        // Timeouts: kill the worker; its EOF is then reported as a crash.
+        if let Some(limit) = config.timeout {
+            for w in workers.iter_mut().flatten() {
+                if let Some((_, started)) = &w.current {
+                    if !w.timed_out && started.elapsed() > limit {
+                        w.timed_out = true;
+                        let _ = w.child.kill();
+                    }
+                }
+            }
+        }
+        let (idx, gen, msg) = match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(m) => m,
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        let Some(worker) = workers[idx].as_mut() else {
+            continue;
+        };
+        if worker.generation != gen {
+            continue; // a message from a replaced worker
+        }
+        let mut control = Control::Continue;
+        match msg {
+            Msg::Line(line) => {
+                let event = match FromWorker::parse(&line) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        sink(RunEvent::Warning(format!(
+                            "ignored a malformed message from worker {idx}: {e}"
+                        )));
+                        continue;
+                    }
+                };
+                match event {
+                    FromWorker::Ready {
+                        protocol,
+                        python,
+                        pytest,
+                        plugins,
+                    } => {
+                        if protocol != fastest_protocol::PROTOCOL_VERSION {
+                            kill_all(&mut workers);
+                            return Err(PoolError::Fatal(format!(
+                                "harness speaks protocol {protocol}, expected {}",
+                                fastest_protocol::PROTOCOL_VERSION
+                            )));
+                        }
+                        worker.ready = true;
+                        if let Some(decide) = decide.take() {
+                            let info = WorkerInfo {
+                                python: python.clone(),
+                                pytest: pytest.clone(),
+                                plugins: plugins.clone(),
+                            };
+                            let (plan, wc) = match decide(&info) {
+                                Ok(d) => d,
+                                Err(message) => {
+                                    kill_all(&mut workers);
+                                    return Err(PoolError::Fatal(message));
+                                }
+                            };
+                            match plan {
+                                Plan::Shared(groups) => queue.extend(groups),
+                                Plan::Buckets(buckets) => {
+                                    preassigned = buckets
+                                        .into_iter()
+                                        .map(|b| VecDeque::from(vec![b]))
+                                        .collect();
+                                    preassigned.resize(workers.len(), VecDeque::new());
+                                }
+                            }
+                            worker_config = Some(wc);
+                            control = sink(RunEvent::WorkerReady {
+                                python,
+                                pytest,
+                                plugins,
+                            });
+                        }
+                        let worker = workers[idx].as_mut().expect("present");
+                        let mut wc = worker_config.clone().expect("decided above");
+                        wc.capture_prefix = worker.capture_prefix.to_string_lossy().into_owned();
+                        send(worker, &ToWorker::Configure(wc));
+                        // A replacement worker first resumes what its predecessor left.
+                        if !worker.assigned.is_empty() {
+                            let items: Vec<RunItem> = worker.assigned.iter().cloned().collect();
+                            send(worker, &ToWorker::Run { items });
+                        } else {
+                            dispatch(worker, idx, &mut queue, &mut preassigned);
+                        }
+                    }
+                    FromWorker::Start { nodeid } => {
+                        worker.current = Some((nodeid.clone(), Instant::now()));
+                        control = sink(RunEvent::Started { nodeid });
+                    }
+                    FromWorker::Report(r) => control = sink(RunEvent::Report(r)),
+                    FromWorker::Finish { nodeid } => {
+                        worker.current = None;
+                        worker.respawns = 0;
+                        if let Some(pos) = worker.assigned.iter().position(|i| i.nodeid == nodeid)
+                        {
+                            worker.assigned.remove(pos);
+                        }
+                        control = sink(RunEvent::Finished { nodeid });
+                    }
+                    FromWorker::CollectError { nodeid, longrepr } => {
+                        control = sink(RunEvent::CollectError { nodeid, longrepr });
+                    }
+                    FromWorker::Warning { message } => control = sink(RunEvent::Warning(message)),
+                    FromWorker::Idle => {
+                        // The native engine holds back its last item until it knows the
+                        // next one (to tear down only the scopes that end), so `assigned`
+                        // may be non-empty here; leftovers are reported at a clean exit.
+                        if !dispatch(worker, idx, &mut queue, &mut preassigned) {
+                            send(worker, &ToWorker::Shutdown);
+                        }
+                    }
+                    FromWorker::Fatal { message } => {
+                        kill_all(&mut workers);
+                        return Err(PoolError::Fatal(message));
+                    }
+                }
+            }
+            Msg::Eof => {
+                let status = worker.child.wait().ok();
+                let mut w = workers[idx].take().expect("worker present");
+                if w.assigned.is_empty() {
+                    continue; // a clean shutdown
+                }
+                if status.map(|s| s.success()).unwrap_or(false) && w.current.is_none() {
+                    // Exited cleanly without running these: never drop them silently.
+                    for item in w.assigned.drain(..) {
+                        if sink(RunEvent::Unreported {
+                            nodeid: item.nodeid,
+                        }) == Control::Stop
+                        {
+                            control = Control::Stop;
+                        }
+                    }
+                    if control == Control::Stop {
+                        outcome = PoolOutcome::Stopped;
+                        break;
+                    }
+                    continue;
+                }
+                if !w.ready {
+                    return Err(PoolError::Fatal(format!(
+                        "worker exited before it was ready ({}); is {} a working Python 3 interpreter?",
+                        describe_status(status),
+                        config.python.display()
+                    )));
+                }
+                // Blame the running test, or the first one sent if none had started
+                // (the crash happened while importing its module).
+                let blamed = match w.current.take() {
+                    Some((nodeid, _)) => nodeid,
+                    None => w.assigned.front().map(|i| i.nodeid.clone()).unwrap_or_default(),
+                };
+                w.assigned.retain(|i| i.nodeid != blamed);
+                let reason = if w.timed_out {
+                    format!(
+                        "Timeout (>{:.1}s): the worker running it was killed",
+                        config.timeout.map(|d| d.as_secs_f64()).unwrap_or(0.0)
+                    )
+                } else {
+                    format!("worker crashed: {}", describe_status(status))
+                };
+                let output = read_capture(&w.capture_prefix);
+                control = sink(RunEvent::Crashed {
+                    nodeid: blamed,
+                    reason,
+                    output,
+                });
+                if w.respawns >= MAX_CONSECUTIVE_RESPAWNS {
+                    for item in w.assigned.drain(..) {
+                        sink(RunEvent::Unreported {
+                            nodeid: item.nodeid,
+                        });
+                    }
+                    continue;
+                }
+                if control == Control::Continue {
+                    generation += 1;
+                    let mut fresh = spawn(config, idx, generation, &tx)?;
+                    fresh.assigned = std::mem::take(&mut w.assigned);
+                    fresh.respawns = w.respawns + 1;
+                    workers[idx] = Some(fresh);
+                }
+            }
+        }
+        if control == Control::Stop {
+            outcome = PoolOutcome::Stopped;
+            break;
+        }
+    }
+    kill_all(&mut workers);
+    Ok(outcome)
+}
+
+/// Sends the next group to `worker`; false when there is nothing left for it.
+fn dispatch(
+    worker: &mut Worker,
+    idx: usize,
+    queue: &mut VecDeque<Vec<RunItem>>,
+    preassigned: &mut [VecDeque<Vec<RunItem>>],
+) -> bool {
+    let next = match preassigned.get_mut(idx) {
+        Some(own) => own.pop_front(),
+        None => queue.pop_front(),
+    };
+    match next {
+        Some(items) if !items.is_empty() => {
+            worker.assigned.extend(items.iter().cloned());
+            send(worker, &ToWorker::Run { items });
+            true
+        }
+        _ => false,
+    }
+}
+
+fn send(worker: &mut Worker, msg: &ToWorker) {
+    // A write error means the worker is gone; its EOF reports what was lost.
+    let _ = worker.commands.write_all(msg.to_line().as_bytes());
+    let _ = worker.commands.flush();
+}
+
+fn kill_all(workers: &mut [Option<Worker>]) {
+    for w in workers.iter_mut().flatten() {
+        let _ = w.child.kill();
+        let _ = w.child.wait();
+    }
+}
+
+fn describe_status(status: Option<std::process::ExitStatus>) -> String {
+    match status {
+        Some(s) => match (s.code(), s.signal()) {
+            (_, Some(sig)) => format!("killed by signal {sig}{}", signal_name(sig)),
+            (Some(code), _) => format!("exit code {code}"),
+            _ => "unknown exit status".into(),
+        },
+        None => "exit status unavailable".into(),
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGSEGV => " (SIGSEGV)",
+        libc::SIGKILL => " (SIGKILL)",
+        libc::SIGABRT => " (SIGABRT)",
+        libc::SIGBUS => " (SIGBUS)",
+        libc::SIGTERM => " (SIGTERM)",
+        _ => "",
+    }
+}
+
+/// The last output of the test a worker was running (capped, from its capture files).
+fn read_capture(prefix: &std::path::Path) -> Vec<(String, String)> {
+    const TAIL: u64 = 64 * 1024;
+    let mut out = Vec::new();
+    for (ext, title) in [("out", "stdout"), ("err", "stderr")] {
+        let path = prefix.with_extension(ext);
+        if let Ok(mut f) = std::fs::File::open(&path) {
+            use std::io::{Read, Seek, SeekFrom};
+            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+            if len > TAIL {
+                let _ = f.seek(SeekFrom::Start(len - TAIL));
+            }
+            let mut buf = Vec::new();
+            let _ = f.read_to_end(&mut buf);
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            if !text.is_empty() {
+                out.push((format!("Captured {title} call"), text));
+            }
+        }
+    }
+    out
+}
+
+fn spawn(
+    config: &PoolConfig,
+    idx: usize,
+    generation: u64,
+    tx: &mpsc::Sender<(usize, u64, Msg)>,
+) -> Result<Worker, PoolError> {
+    let (cmd_read, cmd_write) = std::io::pipe().map_err(PoolError::Pipe)?;
+    let (event_read, event_write) = std::io::pipe().map_err(PoolError::Pipe)?;
+    let cmd_fd = cmd_read.as_raw_fd();
+    let event_fd = event_write.as_raw_fd();
+    let _ = std::fs::create_dir_all(&config.capture_dir);
+    let capture_prefix = config.capture_dir.join(format!("worker{idx}-{generation}"));
+    let mut command = Command::new(&config.python);
+    command
+        .arg("-c")
+        .arg("import sys; sys.path.insert(0, sys.argv[1]); from fastest_harness.worker import main; main()")
+        .arg(&config.harness)
+        .current_dir(&config.cwd)
+        .env("FASTEST_CMD_FD", CMD_FD.to_string())
+        .env("FASTEST_EVENT_FD", EVENT_FD.to_string())
+        .env("FASTEST_HARNESS_DIR", &config.harness)
+        .env("FASTEST_WORKER", idx.to_string())
+        .env("PYTEST_XDIST_WORKER", format!("gw{idx}"))
+        .env("PYTEST_XDIST_WORKER_COUNT", config.workers.to_string())
+        .stdin(Stdio::null())
+        // Workers ignore the terminal's Ctrl-C; the runner stops them itself.
+        .process_group(0);
+    // SAFETY: only async-signal-safe calls (fcntl, dup2) between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            let a = libc::fcntl(cmd_fd, libc::F_DUPFD, 10);
+            let b = libc::fcntl(event_fd, libc::F_DUPFD, 10);
+            if a < 0 || b < 0 || libc::dup2(a, CMD_FD) < 0 || libc::dup2(b, EVENT_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::close(a);
+            libc::close(b);
+            Ok(())
+        });
+    }
+    let child = command.spawn().map_err(|source| PoolError::Spawn {
+        python: config.python.clone(),
+        source,
+    })?;
+    drop(cmd_read);
+    drop(event_write);
+    let tx = tx.clone();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::with_capacity(1 << 16, event_read);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => {
+                    let _ = tx.send((idx, generation, Msg::Eof));
+                    return;
+                }
+                Ok(_) => {
+                    if tx
+                        .send((idx, generation, Msg::Line(line.trim_end().to_string())))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    Ok(Worker {
+        child,
+        commands: cmd_write,
+        generation,
+        assigned: VecDeque::new(),
+        current: None,
+        timed_out: false,
+        ready: false,
+        capture_prefix,
+        respawns: 0,
+    })
+}

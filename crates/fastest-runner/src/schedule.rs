@@ -1,0 +1,197 @@
+//! Scheduling: groups items so shared fixtures are set up once (`--dist`), orders groups
+//! longest-first by recorded durations, and deals them to workers.
+
+use fastest_protocol::RunItem;
+use std::collections::HashMap;
+
+/// pytest-xdist's `--dist` spellings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dist {
+    /// Tests of one module stay together; very large modules are split by class.
+    LoadScope,
+    /// Tests of one file stay together.
+    LoadFile,
+    /// Small chunks of consecutive tests.
+    Load,
+    /// Everything on one worker, in order.
+    No,
+}
+
+impl Dist {
+    pub fn parse(s: &str) -> Option<Dist> {
+        Some(match s {
+            "loadscope" => Dist::LoadScope,
+            "loadfile" => Dist::LoadFile,
+            "load" | "worksteal" | "loadgroup" => Dist::Load,
+            "no" => Dist::No,
+            _ => return None,
+        })
+    }
+}
+
+/// How groups reach workers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    /// One shared queue, longest group first: an idle worker takes the next group.
+    Shared(Vec<Vec<RunItem>>),
+    /// One fixed list per worker (the pytest engine collects its files once, up front).
+    Buckets(Vec<Vec<RunItem>>),
+}
+
+/// Duration assumed for a test never run before.
+const UNKNOWN_SECONDS: f64 = 0.005;
+
+/// Builds the groups for `items` (in collection order).
+pub fn group(items: &[RunItem], dist: Dist, workers: usize) -> Vec<Vec<RunItem>> {
+    if dist == Dist::No || workers <= 1 {
+        return vec![items.to_vec()];
+    }
+    let key = |nodeid: &str, depth: usize| -> String {
+        let mut parts = nodeid.split("::");
+        let file = parts.next().unwrap_or_default().to_string();
+        let rest: Vec<&str> = parts.collect();
+        // The class chain (all but the function) up to `depth` levels.
+        let classes = &rest[..rest.len().saturating_sub(1)];
+        let mut k = file;
+        for c in classes.iter().take(depth) {
+            k.push_str("::");
+            k.push_str(c);
+        }
+        k
+    };
+    match dist {
+        Dist::Load => {
+            let chunk = (items.len() / (workers * 8)).clamp(1, 200);
+            items.chunks(chunk).map(|c| c.to_vec()).collect()
+        }
+        Dist::LoadFile => contiguous_by(items, |i| key(&i.nodeid, 0)),
+        Dist::LoadScope | Dist::No => {
+            // Split a module into class groups only when it alone would hold the others up.
+            let by_file = contiguous_by(items, |i| key(&i.nodeid, 0));
+            let fair_share = items.len().div_ceil(workers * 2).max(1);
+            let mut out = Vec::new();
+            for g in by_file {
+                if g.len() > fair_share {
+                    for sub in contiguous_by(&g, |i| key(&i.nodeid, 1)) {
+                        if sub.len() > fair_share {
+                            out.extend(sub.chunks(fair_share).map(|c| c.to_vec()));
+                        } else {
+                            out.push(sub);
+                        }
+                    }
+                } else {
+                    out.push(g);
+                }
+            }
+            out
+        }
+    }
+}
+
+fn contiguous_by(items: &[RunItem], key: impl Fn(&RunItem) -> String) -> Vec<Vec<RunItem>> {
+    let mut out: Vec<Vec<RunItem>> = Vec::new();
+    let mut last: Option<String> = None;
+    for i in items {
+        let k = key(i);
+        if last.as_ref() != Some(&k) {
+            out.push(Vec::new());
+            last = Some(k);
+        }
+        out.last_mut().expect("pushed").push(i.clone());
+    }
+    out
+}
+
+fn cost(group: &[RunItem], durations: &HashMap<String, f64>) -> f64 {
+    group
+        .iter()
+        .map(|i| durations.get(&i.nodeid).copied().unwrap_or(UNKNOWN_SECONDS))
+        .sum()
+}
+
+/// Longest group first, for a shared queue.
+pub fn shared_plan(mut groups: Vec<Vec<RunItem>>, durations: &HashMap<String, f64>) -> Plan {
+    // Stable sort keeps collection order among equal (e.g. all unknown) costs.
+    groups.sort_by(|a, b| cost(b, durations).total_cmp(&cost(a, durations)));
+    Plan::Shared(groups)
+}
+
+/// Longest-processing-time-first into `workers` buckets; each bucket keeps collection
+/// order so module fixtures behave as under pytest.
+pub fn bucket_plan(
+    groups: Vec<Vec<RunItem>>,
+    workers: usize,
+    durations: &HashMap<String, f64>,
+) -> Plan {
+    let workers = workers.max(1).min(groups.len().max(1));
+    let mut order: Vec<usize> = (0..groups.len()).collect();
+    order.sort_by(|&a, &b| cost(&groups[b], durations).total_cmp(&cost(&groups[a], durations)));
+    let mut loads = vec![0.0f64; workers];
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); workers];
+    for g in order {
+        let (w, _) = loads
+            .iter()
+            .enumerate()
+            .min_by(|a, b| a.1.total_cmp(b.1))
+            .expect("at least one worker");
+        loads[w] += cost(&groups[g], durations);
+        members[w].push(g);
+    }
+    let buckets = members
+        .into_iter()
+        .filter(|m| !m.is_empty())
+        .map(|mut m| {
+            m.sort_unstable();
+            m.into_iter().flat_map(|g| groups[g].clone()).collect()
+        })
+        .collect();
+    Plan::Buckets(buckets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(ids: &[&str]) -> Vec<RunItem> {
+        ids.iter()
+            .map(|i| RunItem {
+                nodeid: i.to_string(),
+                param_index: vec![],
+            })
+            .collect()
+    }
+
+    #[test]
+    fn loadfile_keeps_files_together_and_buckets_balance_by_duration() {
+        let all = items(&["a.py::t1", "a.py::t2", "b.py::t1", "c.py::T::t1"]);
+        let groups = group(&all, Dist::LoadFile, 2);
+        assert_eq!(groups.len(), 3);
+        assert_eq!(groups[0].len(), 2);
+        let durations: HashMap<String, f64> =
+            [("b.py::t1".to_string(), 10.0)].into_iter().collect();
+        match bucket_plan(groups, 2, &durations) {
+            Plan::Buckets(b) => {
+                assert_eq!(b.len(), 2);
+                // The slow file gets a worker of its own; the rest share the other.
+                assert!(b.iter().any(|x| x.len() == 1 && x[0].nodeid == "b.py::t1"));
+                assert!(b.iter().any(|x| x.len() == 3 && x[0].nodeid == "a.py::t1"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn loadscope_splits_a_dominant_module_by_class() {
+        let all = items(&[
+            "a.py::A::t1",
+            "a.py::A::t2",
+            "a.py::B::t1",
+            "a.py::B::t2",
+            "b.py::t",
+        ]);
+        let groups = group(&all, Dist::LoadScope, 2);
+        let firsts: Vec<&str> = groups.iter().map(|g| g[0].nodeid.as_str()).collect();
+        assert_eq!(firsts, ["a.py::A::t1", "a.py::B::t1", "b.py::t"]);
+        assert_eq!(group(&all, Dist::No, 2).len(), 1);
+    }
+}

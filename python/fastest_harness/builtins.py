@@ -1,0 +1,265 @@
+"""Built-in fixtures of the native engine (`tmp_path`, `monkeypatch`, `capsys`, ...),
+using pytest's own classes where pytest is installed."""
+import io
+import os
+import re
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+
+class TmpPathFactory:
+    """pytest's tmp_path_factory: numbered directories under one base per worker."""
+
+    def __init__(self):
+        self._base = None
+
+    def getbasetemp(self):
+        if self._base is None:
+            root = Path(tempfile.gettempdir()) / ("fastest-of-%s" % _user())
+            root.mkdir(mode=0o700, exist_ok=True)
+            self._base = Path(tempfile.mkdtemp(prefix="run-", dir=str(root)))
+        return self._base
+
+    def mktemp(self, basename, numbered=True):
+        base = self.getbasetemp()
+        if not numbered:
+            p = base / basename
+            p.mkdir()
+            return p
+        i = 0
+        while True:
+            p = base / ("%s%d" % (basename, i))
+            try:
+                p.mkdir()
+                return p
+            except FileExistsError:
+                i += 1
+
+
+def _user():
+    try:
+        import getpass
+
+        return re.sub(r"[\W]", "_", getpass.getuser()) or "unknown"
+    except Exception:
+        return "unknown"
+
+
+class SysCapture:
+    """capsys: swaps sys.stdout/sys.stderr for the test's duration."""
+
+    def __init__(self, binary=False):
+        self.binary = binary
+        self._saved = (sys.stdout, sys.stderr)
+        self._out, self._err = self._new(), self._new()
+        sys.stdout, sys.stderr = self._out, self._err
+
+    def _new(self):
+        if self.binary:
+            return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+        return io.StringIO()
+
+    def _take(self, stream):
+        if self.binary:
+            data = stream.buffer.getvalue()
+            stream.buffer.seek(0)
+            stream.buffer.truncate()
+            return data
+        data = stream.getvalue()
+        stream.seek(0)
+        stream.truncate()
+        return data
+
+    def readouterr(self):
+        from collections import namedtuple
+
+        CaptureResult = namedtuple("CaptureResult", ["out", "err"])
+        return CaptureResult(self._take(self._out), self._take(self._err))
+
+    def close(self):
+        sys.stdout, sys.stderr = self._saved
+
+    def disabled(self):
+        import contextlib
+
+        @contextlib.contextmanager
+        def cm():
+            cur = (sys.stdout, sys.stderr)
+            sys.stdout, sys.stderr = self._saved
+            try:
+                yield
+            finally:
+                sys.stdout, sys.stderr = cur
+
+        return cm()
+
+
+class SimpleMonkeyPatch:
+    """monkeypatch without pytest installed: setattr/delattr/setitem/delitem/env/path/chdir."""
+
+    _NOTSET = object()
+
+    def __init__(self):
+        self._setattr, self._setitem = [], []
+        self._cwd = None
+        self._syspath = None
+
+    def setattr(self, target, name, value=_NOTSET, raising=True):
+        if value is self._NOTSET:
+            import importlib
+
+            modpath, _, attr = target.rpartition(".")
+            target, name, value = importlib.import_module(modpath), attr, name
+        old = getattr(target, name, self._NOTSET)
+        if raising and old is self._NOTSET:
+            raise AttributeError("%r has no attribute %r" % (target, name))
+        self._setattr.append((target, name, old))
+        setattr(target, name, value)
+
+    def delattr(self, target, name, raising=True):
+        if not hasattr(target, name):
+            if raising:
+                raise AttributeError(name)
+            return
+        self._setattr.append((target, name, getattr(target, name)))
+        delattr(target, name)
+
+    def setitem(self, dic, name, value):
+        self._setitem.append((dic, name, dic.get(name, self._NOTSET)))
+        dic[name] = value
+
+    def delitem(self, dic, name, raising=True):
+        if name not in dic:
+            if raising:
+                raise KeyError(name)
+            return
+        self._setitem.append((dic, name, dic[name]))
+        del dic[name]
+
+    def setenv(self, name, value, prepend=None):
+        value = str(value)
+        if prepend and name in os.environ:
+            value = value + prepend + os.environ[name]
+        self.setitem(os.environ, name, value)
+
+    def delenv(self, name, raising=True):
+        self.delitem(os.environ, name, raising=raising)
+
+    def syspath_prepend(self, path):
+        if self._syspath is None:
+            self._syspath = sys.path[:]
+        sys.path.insert(0, str(path))
+
+    def chdir(self, path):
+        if self._cwd is None:
+            self._cwd = os.getcwd()
+        os.chdir(str(path))
+
+    def undo(self):
+        for obj, name, value in reversed(self._setattr):
+            if value is self._NOTSET:
+                try:
+                    delattr(obj, name)
+                except AttributeError:
+                    pass
+            else:
+                setattr(obj, name, value)
+        self._setattr.clear()
+        for dic, name, value in reversed(self._setitem):
+            if value is self._NOTSET:
+                dic.pop(name, None)
+            else:
+                dic[name] = value
+        self._setitem.clear()
+        if self._syspath is not None:
+            sys.path[:] = self._syspath
+            self._syspath = None
+        if self._cwd is not None:
+            os.chdir(self._cwd)
+            self._cwd = None
+
+
+class WarningsRecorder(warnings.catch_warnings):
+    """recwarn: records every warning raised during the test."""
+
+    def __init__(self):
+        super().__init__(record=True)
+        self.list = super().__enter__()
+        warnings.simplefilter("always")
+
+    def __len__(self):
+        return len(self.list)
+
+    def __getitem__(self, i):
+        return self.list[i]
+
+    def __iter__(self):
+        return iter(self.list)
+
+    def pop(self, cls=Warning):
+        for i, w in enumerate(self.list):
+            if issubclass(w.category, cls):
+                return self.list.pop(i)
+        raise AssertionError("%r not found in warning list" % cls)
+
+    def clear(self):
+        self.list[:] = []
+
+    def close(self):
+        super().__exit__(None, None, None)
+
+
+def make(engine, Builtin):
+    """name -> Builtin(name, scope, create(item))."""
+    factory = TmpPathFactory()
+    fin = engine.scopes.add_finalizer
+
+    def tmp_path(item):
+        name = re.sub(r"[\W]", "_", item.nodeid.rpartition("::")[2])[:30]
+        return factory.mktemp(name, numbered=True)
+
+    def monkeypatch(item):
+        try:
+            from pytest import MonkeyPatch
+
+            mp = MonkeyPatch()
+        except ImportError:
+            mp = SimpleMonkeyPatch()
+        fin("function", mp.undo)
+        return mp
+
+    def capsys(item, binary=False):
+        c = SysCapture(binary)
+        fin("function", c.close)
+        return c
+
+    def recwarn(item):
+        r = WarningsRecorder()
+        fin("function", r.close)
+        return r
+
+    def tmpdir(item):
+        from _pytest.compat import legacy_path
+
+        return legacy_path(tmp_path(item))
+
+    fixtures = [
+        Builtin("tmp_path", "function", tmp_path),
+        Builtin("tmp_path_factory", "session", lambda item: factory),
+        Builtin("monkeypatch", "function", monkeypatch),
+        Builtin("capsys", "function", capsys),
+        Builtin("capsysbinary", "function", lambda item: capsys(item, True)),
+        Builtin("recwarn", "function", recwarn),
+        Builtin("pytestconfig", "session", lambda item: engine.config_obj),
+        Builtin("doctest_namespace", "session", lambda item: {}),
+        Builtin("record_property", "function", lambda item: (lambda name, value: None)),
+    ]
+    try:
+        import _pytest.compat  # noqa: F401
+
+        fixtures.append(Builtin("tmpdir", "function", tmpdir))
+    except ImportError:
+        pass
+    return {f.name: f for f in fixtures}

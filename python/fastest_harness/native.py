@@ -1,0 +1,1197 @@
+"""The native engine: runs test functions with our own implementation of pytest's core
+semantics (fixtures of every scope, parametrize, marks, xunit setup, unittest, output
+capture, assertion rewriting), using the real pytest objects when pytest is installed
+and the built-in stand-in otherwise."""
+import ast
+import inspect
+import io
+import os
+import sys
+import time
+import traceback
+import types
+import warnings
+
+try:
+    import pytest
+
+    HAVE_PYTEST = not getattr(pytest, "__version__", "").endswith("fastest.standin")
+except ImportError:
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "standin"))
+    import pytest
+
+    HAVE_PYTEST = False
+
+SkipException = pytest.skip.Exception
+XFailException = pytest.xfail.Exception
+FailException = pytest.fail.Exception
+ExitException = pytest.exit.Exception
+
+
+# ---------------------------------------------------------------- reading pytest objects
+
+
+def unpacked_marks(obj, consider_mro=True):
+    """The Mark objects attached to `obj` (function, class or module)."""
+    if HAVE_PYTEST:
+        from _pytest.mark.structures import get_unpacked_marks
+
+        if isinstance(obj, type):
+            return list(get_unpacked_marks(obj, consider_mro=consider_mro))
+        return list(get_unpacked_marks(obj))
+    return list(pytest.get_unpacked_marks(obj))
+
+
+def fixture_spec(obj):
+    """(marker, function) when `obj` is a fixture definition, else None."""
+    marker = getattr(obj, "_fixture_function_marker", None)
+    if marker is not None:  # pytest >= 8.4
+        return marker, obj._get_wrapped_function() if hasattr(obj, "_get_wrapped_function") else obj._fixture_function
+    try:
+        marker = getattr(obj, "_pytestfixturefunction", None)  # pytest < 8.4
+    except Exception:
+        marker = None
+    if marker is not None:
+        wrapped = getattr(obj, "__pytest_wrapped__", None)
+        return marker, wrapped.obj if wrapped is not None else obj
+    spec = getattr(obj, "_fastest_fixture", None) if isinstance(obj, types.FunctionType) else None
+    if spec is not None:
+        return spec, obj
+    return None
+
+
+def argnames_of(func, is_method=False):
+    """pytest's getfuncargnames: required positional/keyword-only parameters."""
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (ValueError, TypeError):
+        return ()
+    names = [
+        p.name
+        for p in params
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is p.empty
+    ]
+    if is_method and names:
+        names = names[1:]
+    patchings = getattr(func, "patchings", None)
+    if patchings:
+        from unittest import mock
+
+        n = len([p for p in patchings if not p.attribute_name and p.new is mock.DEFAULT])
+        names = names[n:]
+    return tuple(names)
+
+
+# ------------------------------------------------------------------------ importing
+
+
+class RewritingLoader:
+    """Imports a test module or conftest with pytest's assertion rewriting."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        with open(self.path, "rb") as f:
+            source = f.read()
+        tree = ast.parse(source, filename=self.path)
+        if HAVE_PYTEST:
+            from _pytest.assertion.rewrite import rewrite_asserts
+
+            rewrite_asserts(tree, source, self.path, None)
+        code = compile(tree, self.path, "exec", dont_inherit=True)
+        exec(code, module.__dict__)
+
+
+def module_name_for(path):
+    """pytest's prepend import mode: (basedir to put on sys.path, dotted module name)."""
+    path = os.path.abspath(path)
+    directory, filename = os.path.split(path)
+    parts = [os.path.splitext(filename)[0]]
+    if parts[0] == "__init__":
+        parts = []
+    while os.path.isfile(os.path.join(directory, "__init__.py")):
+        directory, pkg = os.path.split(directory)
+        parts.insert(0, pkg)
+    return directory, ".".join(parts) if parts else os.path.basename(directory)
+
+
+def import_path(path, rewrite=True):
+    import importlib.util
+
+    basedir, name = module_name_for(path)
+    if basedir not in sys.path:
+        sys.path.insert(0, basedir)
+    existing = sys.modules.get(name)
+    if existing is not None and os.path.abspath(getattr(existing, "__file__", "") or "") == os.path.abspath(path):
+        return existing
+    # Import the parent packages normally first.
+    if "." in name:
+        importlib.import_module(name.rsplit(".", 1)[0])
+    if not rewrite:
+        return importlib.import_module(name)
+    spec = importlib.util.spec_from_file_location(name, path, loader=RewritingLoader(path))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    if "." in name:
+        setattr(sys.modules[name.rsplit(".", 1)[0]], name.rsplit(".", 1)[1], module)
+    return module
+
+
+# ------------------------------------------------------------------------- fixtures
+
+
+class FixtureDef:
+    def __init__(self, name, func, marker, owner, is_method=False):
+        self.name = name
+        self.func = func
+        scope = getattr(marker, "scope", "function") or "function"
+        self.scope = scope if isinstance(scope, str) else "function"
+        self.params = getattr(marker, "params", None)
+        self.autouse = bool(getattr(marker, "autouse", False))
+        self.owner = owner  # the module, class or conftest defining it
+        self.is_method = is_method
+        self.argnames = argnames_of(func, is_method)
+
+
+SCOPES = ("session", "package", "module", "class", "function")
+
+
+class FixtureLookupError(Exception):
+    pass
+
+
+def scan_fixtures(namespace_owner, is_class=False):
+    found = []
+    names = dir(namespace_owner) if is_class else list(vars(namespace_owner))
+    for attr in names:
+        try:
+            obj = inspect.getattr_static(namespace_owner, attr) if is_class else vars(namespace_owner)[attr]
+        except AttributeError:
+            continue
+        if isinstance(obj, (staticmethod, classmethod)):
+            obj = obj.__func__
+        spec = fixture_spec(obj)
+        if spec is None:
+            continue
+        marker, func = spec
+        name = getattr(marker, "name", None) or attr
+        found.append(FixtureDef(name, func, marker, namespace_owner, is_method=is_class))
+    return found
+
+
+class Request:
+    """The `request` fixture (the subset pytest suites use most)."""
+
+    def __init__(self, engine, item, scope="function", fixturedef=None, param=None, has_param=False):
+        self._engine = engine
+        self._item = item
+        self.scope = scope
+        self._fixturedef = fixturedef
+        if has_param:
+            self.param = param
+        self.node = item
+        self.config = engine.config_obj
+        self.function = item.function if scope == "function" else None
+        self.cls = item.cls
+        self.instance = item.instance if scope == "function" else None
+        self.module = item.module
+        self.fixturename = fixturedef.name if fixturedef else None
+        self.keywords = {m.name: m for m in item.marks}
+
+    @property
+    def fixturenames(self):
+        return list(self._item.fixturenames)
+
+    @property
+    def path(self):
+        from pathlib import Path
+
+        return Path(self._item.path)
+
+    def addfinalizer(self, fn):
+        self._engine.scopes.add_finalizer(self.scope, fn)
+
+    def getfixturevalue(self, name):
+        return self._engine.get_fixture(self._item, name, ())
+
+    def applymarker(self, marker):
+        self._item.add_marker(marker)
+
+    def raiseerror(self, msg):
+        raise FixtureLookupError(msg)
+
+
+class ScopeStack:
+    """Live fixture values and finalizers per scope, torn down innermost first."""
+
+    def __init__(self):
+        self.values = {s: {} for s in SCOPES}
+        self.finalizers = {s: [] for s in SCOPES}
+        self.keys = {s: None for s in SCOPES}
+
+    def add_finalizer(self, scope, fn):
+        self.finalizers[scope].append(fn)
+
+    def teardown(self, scope):
+        """Runs finalizers of `scope` (LIFO); returns the exceptions raised."""
+        errors = []
+        fins = self.finalizers[scope]
+        while fins:
+            fn = fins.pop()
+            try:
+                fn()
+            except BaseException as exc:  # noqa: B902 - reported as a teardown error
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                errors.append(sys.exc_info())
+        self.values[scope].clear()
+        self.keys[scope] = None
+        return errors
+
+
+# ----------------------------------------------------------------------------- items
+
+
+class Item:
+    """One test to run: the resolved objects behind a node id."""
+
+    def __init__(self, nodeid, path, module, cls_chain, name, function, callspec, param_marks):
+        self.nodeid = nodeid
+        self.path = path
+        self.module = module
+        self.cls_chain = cls_chain
+        self.cls = cls_chain[-1] if cls_chain else None
+        self.name = name
+        self.function = function
+        self.callspec = callspec  # {argname: value}
+        self.indirect = {}
+        self.instance = None
+        self.extra_marks = []
+        marks = unpacked_marks(function) + param_marks
+        if self.cls is not None:
+            marks += unpacked_marks(self.cls)
+        marks += unpacked_marks(module)
+        self.marks = marks
+        self.fixturenames = ()
+
+    def add_marker(self, marker):
+        mark = getattr(marker, "mark", marker)
+        self.marks.insert(0, mark)
+
+    def iter_markers(self, name):
+        return [m for m in self.marks if m.name == name]
+
+    def get_closest_marker(self, name):
+        for m in self.marks:
+            if m.name == name:
+                return m
+        return None
+
+
+class Outcome:
+    def __init__(self):
+        self.reports = []
+
+
+# ---------------------------------------------------------------------------- engine
+
+
+class NativeEngine:
+    def __init__(self, config, channel):
+        self.config = config
+        self.channel = channel
+        self.rootdir = config["rootdir"]
+        self.ini = config.get("ini", {})
+        self.capture = config.get("capture", "fd")
+        self.tbstyle = config.get("tbstyle") or "auto"
+        self.showlocals = bool(config.get("showlocals"))
+        self.verbose = int(config.get("verbose", 0))
+        self.scopes = ScopeStack()
+        self.conftest_cache = {}
+        self.module_cache = {}
+        self.module_fixture_cache = {}
+        self.held = None
+        self.config_obj = _Config(self)
+        self.capture_prefix = config.get("capture_prefix") or os.path.join(self.rootdir, ".fastest_cache", "capture")
+        self._setup_assertion_hooks()
+        self._builtin = _builtin_fixtures(self)
+        self.xunit_module_done = set()
+        self._capture = None
+        self._defs = []
+
+    # -- assertion explanations through pytest's own comparison code
+    def _setup_assertion_hooks(self):
+        if not HAVE_PYTEST:
+            return
+        try:
+            from _pytest.assertion import truncate
+            from _pytest.assertion import util as a_util
+        except ImportError:
+            return
+        cfg = self.config_obj
+        verbose = self.verbose
+
+        def reprcompare(op, left, right):
+            try:
+                expl = a_util.assertrepr_compare(cfg, op, left, right)
+            except Exception:
+                return None
+            if not expl:
+                return None
+            if verbose < 2 and hasattr(truncate, "_truncate_explanation"):
+                try:
+                    expl = truncate._truncate_explanation(
+                        expl, max_lines=truncate.DEFAULT_MAX_LINES, max_chars=truncate.DEFAULT_MAX_CHARS
+                    )
+                except TypeError:
+                    pass
+            expl = [line.replace("\n", "\\n") for line in expl]
+            return "\n~".join(expl).replace("%", "%%")
+
+        a_util._reprcompare = reprcompare
+
+    # -- protocol
+    def run(self, items):
+        pending = ([self.held] if self.held else []) + list(items)
+        self.held = None
+        if not pending:
+            return
+        for current, nxt in zip(pending, pending[1:]):
+            self.run_one(current, nxt)
+        self.held = pending[-1]
+
+    def shutdown(self):
+        if self.held is not None:
+            held, self.held = self.held, None
+            self.run_one(held, None)
+        for scope in SCOPES:
+            self.scopes.teardown(scope)
+
+    # -- resolution
+    def resolve(self, spec):
+        nodeid = spec["nodeid"]
+        path_part, _, rest = nodeid.partition("::")
+        base, bracket, _params = rest.partition("[")
+        names = base.split("::")
+        path = os.path.join(self.rootdir, path_part)
+        module = self.load_module(path)
+        obj = module
+        chain = []
+        for n in names[:-1]:
+            obj = getattr(obj, n)
+            chain.append(obj)
+        func = getattr(obj, names[-1]) if not chain else inspect.getattr_static(obj, names[-1])
+        if isinstance(func, staticmethod):
+            func = func.__func__
+        callspec, param_marks, indirect = self.callspec_for(func, chain, module, spec.get("param_index") or [])
+        item = Item(nodeid, path, module, chain, names[-1], func, callspec, param_marks)
+        item.indirect = indirect
+        return item
+
+    def callspec_for(self, func, chain, module, indices):
+        marks = unpacked_marks(func)
+        if chain:
+            marks += unpacked_marks(chain[-1])
+        marks += unpacked_marks(module)
+        callspec, param_marks, indirect = {}, [], {}
+        pmarks = [m for m in marks if m.name == "parametrize"]
+        for mark, idx in zip(pmarks, indices):
+            argnames = mark.args[0] if mark.args else mark.kwargs["argnames"]
+            argvalues = mark.args[1] if len(mark.args) > 1 else mark.kwargs["argvalues"]
+            if isinstance(argnames, str):
+                argnames = [a.strip() for a in argnames.split(",") if a.strip()]
+            argnames = list(argnames)
+            value = list(argvalues)[idx]
+            if _is_param_set(value):
+                values, pm = tuple(value.values), list(value.marks)
+                param_marks += [getattr(m, "mark", m) for m in pm]
+            elif len(argnames) == 1:
+                values = (value,)
+            else:
+                values = tuple(value)
+            ind = mark.kwargs.get("indirect", False)
+            for name, v in zip(argnames, values):
+                if ind is True or (isinstance(ind, (list, tuple)) and name in ind):
+                    indirect[name] = v
+                else:
+                    callspec[name] = v
+        return callspec, param_marks, indirect
+
+    def load_module(self, path):
+        mod = self.module_cache.get(path)
+        if mod is None:
+            self.load_conftests(os.path.dirname(path))
+            mod = import_path(path)
+            self.module_cache[path] = mod
+        return mod
+
+    def load_conftests(self, directory):
+        """Conftests from the rootdir down to `directory`, outermost first."""
+        chain = []
+        d = os.path.abspath(directory)
+        root = os.path.abspath(self.rootdir)
+        while True:
+            chain.append(d)
+            if d == root or os.path.dirname(d) == d or not d.startswith(root):
+                break
+            d = os.path.dirname(d)
+        mods = []
+        for d in reversed(chain):
+            if d in self.conftest_cache:
+                if self.conftest_cache[d] is not None:
+                    mods.append(self.conftest_cache[d])
+                continue
+            path = os.path.join(d, "conftest.py")
+            mod = None
+            if os.path.isfile(path):
+                basedir, name = module_name_for(path)
+                if name == "conftest":
+                    sys.modules.pop("conftest", None)
+                mod = import_path(path)
+                plugins = getattr(mod, "pytest_plugins", None)
+                if plugins:
+                    import importlib
+
+                    for p in [plugins] if isinstance(plugins, str) else plugins:
+                        mod_p = importlib.import_module(p)
+                        self.conftest_cache.setdefault(("plugin", p), mod_p)
+            self.conftest_cache[d] = mod
+            if mod is not None:
+                mods.append(mod)
+        return mods
+
+    def fixture_defs(self, item):
+        """Fixture definitions visible to `item`, closest first."""
+        defs = []
+        for cls in reversed(item.cls_chain):
+            defs += scan_fixtures(cls, is_class=True)
+        key = item.path
+        mod_defs = self.module_fixture_cache.get(key)
+        if mod_defs is None:
+            mod_defs = scan_fixtures(item.module)
+            conf = []
+            for m in reversed(self.load_conftests(os.path.dirname(item.path))):
+                conf += scan_fixtures(m)
+            for k, m in self.conftest_cache.items():
+                if isinstance(k, tuple):
+                    conf += scan_fixtures(m)
+            mod_defs = mod_defs + conf
+            self.module_fixture_cache[key] = mod_defs
+        return defs + mod_defs
+
+    def lookup(self, item, name, after=None):
+        """The closest definition of `name`, or the next one after `after` (overriding)."""
+        defs = self._defs
+        start = 0
+        if after is not None:
+            for i, d in enumerate(defs):
+                if d is after:
+                    start = i + 1
+                    break
+        for d in defs[start:]:
+            if d.name == name:
+                return d
+        return self._builtin.get(name) if (after is None or not isinstance(after, BuiltinFixture)) else None
+
+    def get_fixture(self, item, name, requester_chain, after=None):
+        if name == "request":
+            return Request(self, item)
+        if name in item.callspec and after is None and not requester_chain:
+            return item.callspec[name]
+        fdef = self.lookup(item, name, after)
+        if fdef is None:
+            available = sorted({d.name for d in self._defs} | set(self._builtin))
+            raise FixtureLookupError(
+                "fixture '%s' not found\n>       available fixtures: %s\n>       use 'pytest --fixtures [testpath]' for help on them."
+                % (name, ", ".join(available))
+            )
+        if isinstance(fdef, BuiltinFixture):
+            key = ("builtin", name)
+            store = self.scopes.values[fdef.scope]
+            if key not in store:
+                store[key] = fdef.create(item)
+            return store[key]
+        scope = fdef.scope
+        store = self.scopes.values[scope]
+        key = id(fdef)
+        if key in store:
+            return store[key]
+        if fdef in requester_chain:
+            raise FixtureLookupError("recursive dependency involving fixture '%s' detected" % name)
+        kwargs = {}
+        for arg in fdef.argnames:
+            if arg == name:
+                kwargs[arg] = self.get_fixture(item, arg, requester_chain + (fdef,), after=fdef)
+            elif arg == "request":
+                has_param = name in item.indirect
+                kwargs[arg] = Request(self, item, scope, fdef, item.indirect.get(name), has_param)
+            else:
+                kwargs[arg] = self.get_fixture(item, arg, requester_chain + (fdef,))
+        func = fdef.func
+        if fdef.is_method:
+            if item.instance is not None and isinstance(item.instance, fdef.owner):
+                func = func.__get__(item.instance)
+            else:
+                func = func.__get__(fdef.owner() if scope != "class" else fdef.owner)
+        if inspect.isgeneratorfunction(fdef.func):
+            gen = func(**kwargs)
+            value = next(gen)
+
+            def finish(gen=gen):
+                try:
+                    next(gen)
+                except StopIteration:
+                    pass
+                else:
+                    raise RuntimeError("fixture function has more than one 'yield'")
+
+            self.scopes.add_finalizer(scope, finish)
+        elif inspect.iscoroutinefunction(fdef.func) or inspect.isasyncgenfunction(fdef.func):
+            raise FixtureLookupError("async fixture '%s' needs an async plugin the native engine does not provide" % name)
+        else:
+            value = func(**kwargs)
+        store[key] = value
+        return value
+
+    # -- scope keys: when they change between items, that scope is torn down
+    @staticmethod
+    def scope_keys(item):
+        if item is None:
+            return {s: None for s in SCOPES}
+        return {
+            "session": "session",
+            "package": os.path.dirname(item.path),
+            "module": item.path,
+            "class": (item.path, tuple(c.__qualname__ for c in item.cls_chain)),
+            "function": item.nodeid,
+        }
+
+    # -- running one test
+    def run_one(self, spec, next_spec):
+        nodeid = spec["nodeid"]
+        self.channel.send("start", nodeid=nodeid)
+        reports = []
+        try:
+            item = self.resolve(spec)
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            info = sys.exc_info()
+            outcome, longrepr, message, skip = self.classify_error(info, None, "setup")
+            self.send_report(nodeid, "setup", outcome, 0.0, longrepr, message, skip, None, [], (nodeid.split("::")[0], 0, nodeid.split("::")[-1]))
+            self.send_report(nodeid, "teardown", "passed", 0.0, "", "", None, None, [], None)
+            self.channel.send("finish", nodeid=nodeid)
+            return
+        try:
+            next_item = self._peek(next_spec)
+        except BaseException:
+            next_item = None
+        self._run_item(item, next_item, next_spec)
+        self.channel.send("finish", nodeid=nodeid)
+
+    def _peek(self, spec):
+        """Just enough of the next item to decide which scopes end (no import errors)."""
+        if spec is None:
+            return None
+        nodeid = spec["nodeid"]
+        path_part, _, rest = nodeid.partition("::")
+        names = rest.partition("[")[0].split("::")
+        path = os.path.join(self.rootdir, path_part)
+
+        class Peek:
+            pass
+
+        p = Peek()
+        p.path = path
+        p.nodeid = nodeid
+        p.cls_chain = []
+        mod = self.module_cache.get(path)
+        if mod is not None and len(names) > 1:
+            obj = mod
+            for n in names[:-1]:
+                obj = getattr(obj, n, None)
+                if obj is None:
+                    break
+                p.cls_chain.append(obj)
+        else:
+            p.cls_chain = [type(n, (), {"__qualname__": n}) for n in names[:-1]]
+        return p
+
+    def location(self, item):
+        func = item.function
+        try:
+            lineno = func.__code__.co_firstlineno - 1
+        except AttributeError:
+            lineno = 0
+        rel = os.path.relpath(item.path, self.rootdir).replace(os.sep, "/")
+        domain = ".".join([c.__name__ for c in item.cls_chain] + [item.nodeid.rpartition("::")[2]])
+        return (rel, lineno, domain)
+
+    def _run_item(self, item, next_item, next_spec):
+        from fastest_harness import capture as cap
+
+        loc = self.location(item)
+        self._defs = self.fixture_defs(item)
+        is_unittest = item.cls is not None and _is_unittest_class(item.cls)
+        xfail_strict = bool(self.ini.get("xfail_strict"))
+        if self._capture is None:
+            self._capture = cap.Capture(self.capture_prefix, self.capture)
+        capture = self._capture
+        sections = []
+
+        # ---- setup
+        capture.start()
+        t0 = time.perf_counter()
+        setup_outcome = "passed"
+        setup_info = None
+        skip_info = None
+        xfail = None
+        try:
+            skip_info = self.evaluate_skip(item)
+            if skip_info is None:
+                xfail = self.evaluate_xfail(item, xfail_strict)
+                if xfail is not None and not xfail["run"]:
+                    raise XFailException("[NOTRUN] " + xfail["reason"])
+                self.switch_scopes(item)
+                if is_unittest:
+                    self.setup_unittest(item)
+                else:
+                    self.setup_fixtures(item)
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            setup_info = sys.exc_info()
+        duration = time.perf_counter() - t0
+        out, err = capture.read_and_reset()
+        self._add_sections(sections, "setup", out, err)
+        if skip_info is not None:
+            self.send_report(item.nodeid, "setup", "skipped", duration, "", "", [self._rel(item.path), loc[1] + 1, skip_info], None, [], loc)
+            setup_outcome = "skipped"
+        elif setup_info is not None:
+            outcome, longrepr, message, skip = self.classify_error(setup_info, item, "setup")
+            wasxfail = None
+            if isinstance(setup_info[1], XFailException):
+                outcome, wasxfail = "skipped", setup_info[1].msg
+            self.send_report(item.nodeid, "setup", outcome, duration, longrepr, message, skip, wasxfail, sections, loc)
+            setup_outcome = outcome
+        else:
+            self.send_report(item.nodeid, "setup", "passed", duration, "", "", None, None, [], loc)
+
+        # ---- call
+        if setup_outcome == "passed":
+            capture.start()
+            t0 = time.perf_counter()
+            call_info = None
+            try:
+                with warnings.catch_warnings():
+                    self.apply_filterwarnings(item)
+                    if is_unittest:
+                        self.call_unittest(item)
+                    else:
+                        self.call_function(item)
+            except BaseException as exc:
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                call_info = sys.exc_info()
+            duration = time.perf_counter() - t0
+            out, err = capture.read_and_reset()
+            call_sections = list(sections)
+            self._add_sections(call_sections, "call", out, err)
+            if call_info is None and getattr(item, "_unittest_result", None):
+                call_info = item._unittest_result
+            self.report_call(item, call_info, duration, xfail, call_sections, loc)
+            sections = call_sections
+
+        # ---- teardown
+        capture.start()
+        t0 = time.perf_counter()
+        errors = self.teardown_scopes(item, next_item)
+        duration = time.perf_counter() - t0
+        out, err = capture.read_and_reset()
+        capture.stop()
+        td_sections = list(sections)
+        self._add_sections(td_sections, "teardown", out, err)
+        if errors:
+            outcome, longrepr, message, skip = self.classify_error(errors[0], item, "teardown")
+            self.send_report(item.nodeid, "teardown", "failed", duration, longrepr, message, None, None, td_sections, loc)
+        else:
+            self.send_report(item.nodeid, "teardown", "passed", duration, "", "", None, None, [], loc)
+
+    def _rel(self, path):
+        return os.path.relpath(path, os.getcwd()).replace(os.sep, "/")
+
+    @staticmethod
+    def _add_sections(sections, when, out, err):
+        if out:
+            sections.append(("Captured stdout %s" % when, out))
+        if err:
+            sections.append(("Captured stderr %s" % when, err))
+
+    def report_call(self, item, info, duration, xfail, sections, loc):
+        nodeid = item.nodeid
+        if info is None:
+            if xfail is not None:
+                if xfail["strict"]:
+                    self.send_report(nodeid, "call", "failed", duration, "[XPASS(strict)] " + xfail["reason"], "", None, None, sections, loc)
+                else:
+                    self.send_report(nodeid, "call", "passed", duration, "", "", None, xfail["reason"], [], loc)
+            else:
+                self.send_report(nodeid, "call", "passed", duration, "", "", None, None, [], loc)
+            return
+        exc = info[1]
+        if isinstance(exc, XFailException):
+            self.send_report(nodeid, "call", "skipped", duration, "", "", None, exc.msg, [], loc)
+            return
+        if xfail is not None and not isinstance(exc, SkipException):
+            raises = xfail["raises"]
+            if raises is None or isinstance(exc, raises):
+                self.send_report(nodeid, "call", "skipped", duration, "", "", None, xfail["reason"], [], loc)
+                return
+        outcome, longrepr, message, skip = self.classify_error(info, item, "call")
+        self.send_report(nodeid, "call", outcome, duration, longrepr, message, skip, None, sections, loc)
+
+    def send_report(self, nodeid, when, outcome, duration, longrepr, message, skip, wasxfail, sections, loc):
+        fields = {
+            "nodeid": nodeid,
+            "when": when,
+            "outcome": outcome,
+            "duration": duration,
+            "longrepr": longrepr,
+            "message": message,
+            "location": list(loc) if loc else None,
+        }
+        if skip is not None:
+            fields["skip"] = list(skip)
+        if wasxfail is not None:
+            fields["wasxfail"] = wasxfail
+        if outcome == "failed" or self.ini.get("report_passes"):
+            fields["sections"] = [list(s) for s in sections]
+        self.channel.send("report", **fields)
+
+    # -- marks
+    def evaluate_condition(self, item, mark, condition):
+        if isinstance(condition, str):
+            globs = {"os": os, "sys": sys, "platform": __import__("platform"), "config": self.config_obj}
+            globs.update(getattr(item.function, "__globals__", vars(item.module)))
+            result = eval(compile(condition, "<%s condition>" % mark.name, "eval"), globs)
+            reason = mark.kwargs.get("reason") or "condition: " + condition
+            return bool(result), reason
+        result = bool(condition)
+        reason = mark.kwargs.get("reason")
+        if reason is None:
+            if not result:
+                return False, ""
+            raise FailException("you need to specify reason=STRING when using booleans as conditions.")
+        return result, reason
+
+    def evaluate_skip(self, item):
+        for mark in item.iter_markers("skipif"):
+            conditions = (mark.kwargs["condition"],) if "condition" in mark.kwargs else mark.args
+            if not conditions:
+                return "Skipped: " + mark.kwargs.get("reason", "")
+            for condition in conditions:
+                result, reason = self.evaluate_condition(item, mark, condition)
+                if result:
+                    return "Skipped: " + reason
+        for mark in item.iter_markers("skip"):
+            reason = mark.args[0] if mark.args else mark.kwargs.get("reason", "unconditional skip")
+            return "Skipped: " + reason
+        return None
+
+    def evaluate_xfail(self, item, default_strict):
+        for mark in item.iter_markers("xfail"):
+            run = mark.kwargs.get("run", True)
+            strict = mark.kwargs.get("strict", default_strict)
+            raises = mark.kwargs.get("raises")
+            conditions = (mark.kwargs["condition"],) if "condition" in mark.kwargs else mark.args
+            if not conditions:
+                return {"reason": mark.kwargs.get("reason", ""), "run": run, "strict": strict, "raises": raises}
+            for condition in conditions:
+                result, reason = self.evaluate_condition(item, mark, condition)
+                if result:
+                    return {"reason": reason, "run": run, "strict": strict, "raises": raises}
+        return None
+
+    def apply_filterwarnings(self, item):
+        for spec in self.ini.get("filterwarnings") or []:
+            _apply_warning_filter(spec)
+        for mark in reversed(item.iter_markers("filterwarnings")):
+            for spec in mark.args:
+                _apply_warning_filter(spec)
+
+    # -- scopes and fixtures
+    def switch_scopes(self, item):
+        keys = self.scope_keys(item)
+        for scope in SCOPES:
+            self.scopes.keys[scope] = keys[scope]
+
+    def teardown_scopes(self, item, next_item):
+        mine = self.scope_keys(item)
+        nxt = self.scope_keys(next_item)
+        errors = []
+        errors += self.scopes.teardown("function")
+        for scope in ("class", "module", "package", "session"):
+            if next_item is None and scope == "session":
+                break  # session fixtures live until shutdown
+            if mine[scope] != nxt[scope]:
+                if scope == "class":
+                    errors += self.xunit_teardown_class(item)
+                errors += self.scopes.teardown(scope)
+                if scope == "module":
+                    errors += self.xunit_teardown_module(item)
+        return errors
+
+    def setup_fixtures(self, item):
+        names = []
+        autouse = [d for d in reversed(self._defs) if d.autouse]
+        for d in autouse:
+            if d.name not in names:
+                names.append(d.name)
+        for mark in item.iter_markers("usefixtures"):
+            for n in mark.args:
+                if n not in names:
+                    names.append(n)
+        for n in self.ini.get("usefixtures") or []:
+            if n not in names:
+                names.append(n)
+        is_method = item.cls is not None
+        argnames = argnames_of(item.function, is_method=is_method)
+        for n in argnames:
+            if n not in names:
+                names.append(n)
+        item.fixturenames = tuple(names)
+        if item.cls is not None:
+            item.instance = item.cls()
+            self.xunit_setup_class(item)
+        self.xunit_setup_module(item)
+        # Higher scopes first, then in request order (pytest sorts by scope).
+        order = {s: i for i, s in enumerate(SCOPES)}
+
+        def scope_of(n):
+            if n in item.callspec:
+                return len(SCOPES)
+            d = self.lookup(item, n)
+            return order.get(getattr(d, "scope", "function"), 4)
+
+        ordered = sorted(names, key=scope_of)
+        values = {}
+        for n in ordered:
+            values[n] = self.get_fixture(item, n, ())
+        self.xunit_setup_function(item)
+        item.funcargs = {n: values[n] for n in argnames}
+
+    def call_function(self, item):
+        func = item.function
+        if item.instance is not None:
+            func = func.__get__(item.instance)
+        result = func(**item.funcargs)
+        if inspect.iscoroutine(result):
+            result.close()
+            raise FailException(
+                "async def functions are not natively supported.\n"
+                "You need to install a suitable plugin for your async framework"
+            )
+
+    # -- xunit-style setup
+    def xunit_setup_module(self, item):
+        key = item.path
+        if key in self.xunit_module_done:
+            return
+        self.xunit_module_done.add(key)
+        mod = item.module
+        for name in ("setup_module", "setUpModule"):
+            fn = getattr(mod, name, None)
+            if fn is not None:
+                _call_optional(fn, mod)
+                break
+        for name in ("teardown_module", "tearDownModule"):
+            fn = getattr(mod, name, None)
+            if fn is not None:
+                self.scopes.add_finalizer("module", lambda fn=fn: _call_optional(fn, mod))
+                break
+
+    def xunit_teardown_module(self, item):
+        self.xunit_module_done.discard(item.path)
+        return []
+
+    def xunit_setup_class(self, item):
+        cls = item.cls
+        key = ("class", id(cls))
+        store = self.scopes.values["class"]
+        if key in store:
+            pass
+        else:
+            store[key] = True
+            fn = getattr(cls, "setup_class", None)
+            if fn is not None:
+                fn()
+            td = getattr(cls, "teardown_class", None)
+            if td is not None:
+                self.scopes.add_finalizer("class", td)
+        inst = item.instance
+        fn = getattr(inst, "setup_method", None)
+        if fn is not None:
+            _call_optional(fn, item.function)
+        td = getattr(inst, "teardown_method", None)
+        if td is not None:
+            self.scopes.add_finalizer("function", lambda: _call_optional(td, item.function))
+
+    def xunit_teardown_class(self, item):
+        return []
+
+    def xunit_setup_function(self, item):
+        if item.cls is not None:
+            return
+        mod = item.module
+        fn = getattr(mod, "setup_function", None)
+        if fn is not None:
+            _call_optional(fn, item.function)
+        td = getattr(mod, "teardown_function", None)
+        if td is not None:
+            self.scopes.add_finalizer("function", lambda: _call_optional(td, item.function))
+
+    # -- unittest
+    def setup_unittest(self, item):
+        cls = item.cls
+        key = ("unittest-class", id(cls))
+        store = self.scopes.values["class"]
+        self.xunit_setup_module(item)
+        if key not in store:
+            store[key] = True
+            if hasattr(cls, "setUpClass"):
+                cls.setUpClass()
+                self.scopes.add_finalizer("class", cls.tearDownClass)
+                if hasattr(cls, "doClassCleanups"):
+                    self.scopes.add_finalizer("class", cls.doClassCleanups)
+        names = [d.name for d in reversed(self._defs) if d.autouse]
+        item.fixturenames = tuple(names)
+        for n in names:
+            self.get_fixture(item, n, ())
+        item.instance = cls(item.name)
+
+    def call_unittest(self, item):
+        import unittest
+
+        result = _UnitTestResult()
+        item.instance.run(result)
+        if result.outcome is not None:
+            item._unittest_result = result.outcome
+
+    # -- failure formatting
+    def classify_error(self, info, item, when):
+        """(outcome, longrepr, message, skip) for an exception raised in a phase."""
+        etype, value, tb = info
+        if isinstance(value, SkipException):
+            path, lineno = self._crash_location(tb)
+            return "skipped", "", "", [self._rel(path), lineno, "Skipped: " + str(value.msg)]
+        if isinstance(value, (FixtureLookupError,)):
+            text = "%s\n%s" % (self._fixture_error_head(item, when), "E       " + str(value).replace("\n", "\n"))
+            return "failed", text, str(value).splitlines()[0], None
+        return "failed", self.format_exception(info, item), self._message(info), None
+
+    def _fixture_error_head(self, item, when):
+        if item is None:
+            return ""
+        path, lineno, _ = self.location(item)
+        return "file %s, line %d" % (os.path.join(self.rootdir, path), lineno + 1)
+
+    @staticmethod
+    def _crash_location(tb):
+        last = None
+        while tb is not None:
+            if not tb.tb_frame.f_globals.get("__tracebackhide__") and not tb.tb_frame.f_locals.get("__tracebackhide__"):
+                last = tb
+            tb = tb.tb_next
+        if last is None:
+            return "<unknown>", 0
+        return last.tb_frame.f_code.co_filename, last.tb_lineno
+
+    def _message(self, info):
+        etype, value, tb = info
+        if HAVE_PYTEST:
+            try:
+                from _pytest._code import ExceptionInfo
+
+                return ExceptionInfo.from_exc_info(info)._getreprcrash().message
+            except Exception:
+                pass
+        text = "".join(traceback.format_exception_only(etype, value)).strip()
+        return text
+
+    def format_exception(self, info, item):
+        style = self.tbstyle
+        if style == "native" or not HAVE_PYTEST:
+            return "".join(traceback.format_exception(*info)).rstrip("\n")
+        from _pytest._code import Code, ExceptionInfo, Traceback
+
+        excinfo = ExceptionInfo.from_exc_info(info)
+        if isinstance(info[1], FailException) and not getattr(info[1], "pytrace", True):
+            return str(info[1].msg)
+
+        def tbfilter(ei):
+            tb = ei.traceback
+            if item is not None:
+                try:
+                    code = Code.from_function(item.function)
+                    ntb = tb.cut(path=code.path, firstlineno=code.firstlineno)
+                    if ntb == tb:
+                        ntb = ntb.cut(path=code.path)
+                    tb = ntb
+                except Exception:
+                    pass
+            tb = tb.filter(ei)
+            if style == "auto" and len(tb) > 2:
+                tb = Traceback([tb[0], *(t.with_repr_style("short") for t in tb[1:-1]), tb[-1]])
+            return tb
+
+        rstyle = "long" if style in ("auto", "long") else style
+        if rstyle == "line":
+            path, lineno = self._crash_location(info[2])
+            return "%s:%d: %s" % (path, lineno, self._message(info))
+        try:
+            repr_ = excinfo.getrepr(
+                funcargs=True,
+                abspath=False,
+                showlocals=self.showlocals,
+                style=rstyle,
+                tbfilter=tbfilter,
+                truncate_locals=self.verbose < 2,
+            )
+        except Exception:
+            return "".join(traceback.format_exception(*info)).rstrip("\n")
+        return str(repr_)
+
+
+# ----------------------------------------------------------------------- helpers
+
+
+class BuiltinFixture:
+    def __init__(self, name, scope, create):
+        self.name = name
+        self.scope = scope
+        self.create = create
+        self.autouse = False
+        self.argnames = ()
+
+
+def _builtin_fixtures(engine):
+    from fastest_harness import builtins as b
+
+    return b.make(engine, BuiltinFixture)
+
+
+class _Config:
+    """A small stand-in for pytest's Config, enough for assertion explanations and
+    `request.config` lookups of ini values and options."""
+
+    VERBOSITY_ASSERTIONS = "assertions"
+
+    def __init__(self, engine):
+        self._engine = engine
+        from types import SimpleNamespace
+
+        self.option = SimpleNamespace(verbose=engine.verbose)
+        from pathlib import Path
+
+        self.rootpath = Path(engine.rootdir)
+        self.rootdir = self.rootpath
+
+    def get_verbosity(self, kind=None):
+        return self._engine.verbose
+
+    def getoption(self, name, default=None, skip=False):
+        return getattr(self.option, name, default)
+
+    def getini(self, name):
+        return self._engine.ini.get(name, "")
+
+    def get_terminal_writer(self):
+        from _pytest._io import TerminalWriter
+
+        return TerminalWriter(file=io.StringIO())
+
+
+def _is_param_set(value):
+    return type(value).__name__ == "ParameterSet" and hasattr(value, "values") and hasattr(value, "marks")
+
+
+def _is_unittest_class(cls):
+    ut = sys.modules.get("unittest")
+    return ut is not None and isinstance(cls, type) and issubclass(cls, ut.TestCase)
+
+
+def _call_optional(fn, arg):
+    try:
+        n = len(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        n = 1
+    return fn(arg) if n else fn()
+
+
+def _apply_warning_filter(spec):
+    parts = [p.strip() for p in spec.split(":")]
+    parts += [""] * (5 - len(parts))
+    action, message, category, module, lineno = parts[:5]
+    cat = Warning
+    if category:
+        mod, _, cls = category.rpartition(".")
+        try:
+            cat = getattr(__import__(mod or "builtins", fromlist=[cls]), cls)
+        except Exception:
+            cat = Warning
+    warnings.filterwarnings(action or "default", message=message, category=cat, module=module, lineno=int(lineno or 0))
+
+
+class _UnitTestResult:
+    """Collects a unittest.TestCase run's outcome as an exc_info (or skip/xfail)."""
+
+    def __init__(self):
+        self.outcome = None
+        self.shouldStop = False
+        self.failfast = False
+
+    def startTest(self, test):
+        pass
+
+    def stopTest(self, test):
+        pass
+
+    def addSuccess(self, test):
+        pass
+
+    def addError(self, test, err):
+        if self.outcome is None:
+            self.outcome = err
+
+    addFailure = addError
+
+    def addSkip(self, test, reason):
+        try:
+            raise SkipException(reason)
+        except SkipException:
+            self.outcome = sys.exc_info()
+
+    def addExpectedFailure(self, test, err):
+        try:
+            raise XFailException(str(err[1]))
+        except XFailException:
+            self.outcome = sys.exc_info()
+
+    def addUnexpectedSuccess(self, test):
+        try:
+            raise FailException("Unexpected success")
+        except FailException:
+            self.outcome = sys.exc_info()
+
+    def addSubTest(self, test, subtest, err):
+        if err is not None and self.outcome is None:
+            self.outcome = err

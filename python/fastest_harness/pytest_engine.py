@@ -1,0 +1,73 @@
+"""The pytest engine: real pytest in-process, restricted to the node ids the runner sends,
+with every report streamed over the protocol. Plugins and hooks work as under pytest."""
+import os
+
+from fastest_harness.reports import report_fields
+
+
+class PytestEngine:
+    def __init__(self, config, channel):
+        import pytest  # noqa: F401  (fails loudly if missing: the runner checked already)
+
+        self.config = config
+        self.channel = channel
+
+    def run(self, items):
+        import pytest
+
+        channel = self.channel
+        wanted = [it["nodeid"] for it in items]
+        wanted_set = set(wanted)
+        files = []
+        seen = set()
+        for nodeid in wanted:
+            path = nodeid.split("::", 1)[0]
+            if path not in seen:
+                seen.add(path)
+                files.append(os.path.join(self.config["rootdir"], path))
+        want_sections = bool(self.config.get("ini", {}).get("report_passes"))
+
+        class Plugin:
+            @pytest.hookimpl(trylast=True)
+            def pytest_configure(self, config):
+                # pytest's terminal output is not ours to show; keep the reporter object
+                # (assertion explanations need its writer) but point it at /dev/null.
+                reporter = config.pluginmanager.get_plugin("terminalreporter")
+                if reporter is not None:
+                    from _pytest.config import create_terminal_writer
+
+                    reporter._tw = create_terminal_writer(config, open(os.devnull, "w"))
+
+            @pytest.hookimpl(trylast=True)
+            def pytest_collection_modifyitems(self, session, config, items):
+                items[:] = [item for item in items if item.nodeid in wanted_set]
+
+            def pytest_collectreport(self, report):
+                if report.failed:
+                    channel.send("collect_error", nodeid=report.nodeid, longrepr=report.longreprtext)
+
+            def pytest_runtest_logstart(self, nodeid, location):
+                channel.send("start", nodeid=nodeid)
+
+            def pytest_runtest_logreport(self, report):
+                fields = report_fields(report, want_sections)
+                channel.send("report", **fields)
+
+            def pytest_runtest_logfinish(self, nodeid, location):
+                channel.send("finish", nodeid=nodeid)
+
+        args = list(self.config.get("pytest_args", []))
+        args += ["--continue-on-collection-errors"]
+        if self.config.get("capture") == "no":
+            args.append("-s")
+        tbstyle = self.config.get("tbstyle") or "auto"
+        args.append("--tb=%s" % tbstyle)
+        if self.config.get("showlocals"):
+            args.append("--showlocals")
+        verbose = int(self.config.get("verbose", 0))
+        if verbose > 0:
+            args.append("-" + "v" * verbose)
+        pytest.main(args + files, plugins=[Plugin()])
+
+    def shutdown(self):
+        pass

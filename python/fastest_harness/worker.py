@@ -1,0 +1,107 @@
+"""Worker process: reads commands from the runner's pipe, runs tests with an engine, and
+streams reports back on a pipe of its own (never on the test's stdout/stderr).
+
+Started by crates/fastest-runner with FASTEST_CMD_FD / FASTEST_EVENT_FD set; the wire
+types are those of crates/fastest-protocol (FromWorker / ToWorker).
+"""
+import json
+import os
+import sys
+
+PROTOCOL_VERSION = 2
+
+
+class Channel:
+    """The two protocol pipes: JSON lines in, JSON lines out."""
+
+    def __init__(self, cmd_fd, event_fd):
+        self._cmd = os.fdopen(cmd_fd, "rb")
+        self._out = os.fdopen(event_fd, "wb")
+        for fd in (cmd_fd, event_fd):
+            os.set_inheritable(fd, False)
+
+    def send(self, ev, **fields):
+        fields["ev"] = ev
+        data = json.dumps(fields, ensure_ascii=True, default=repr).encode("ascii") + b"\n"
+        self._out.write(data)
+        self._out.flush()
+
+    def receive(self):
+        line = self._cmd.readline()
+        if not line:
+            return {"op": "shutdown"}
+        return json.loads(line.decode("utf-8"))
+
+
+def _installed_plugins():
+    """Names of installed distributions that register pytest plugins (pytest11)."""
+    try:
+        from importlib import metadata
+    except ImportError:  # pragma: no cover - Python < 3.8
+        return []
+    names = []
+    try:
+        dists = metadata.distributions()
+        for dist in dists:
+            for ep in getattr(dist, "entry_points", ()):
+                if ep.group == "pytest11":
+                    names.append(dist.metadata["Name"] or ep.name)
+                    break
+    except Exception:
+        pass
+    return sorted(set(names))
+
+
+def main():
+    import faulthandler
+
+    # A segfaulting test leaves its Python traceback in the capture file the runner reads.
+    faulthandler.enable()
+    channel = Channel(int(os.environ["FASTEST_CMD_FD"]), int(os.environ["FASTEST_EVENT_FD"]))
+    harness_dir = os.environ.get("FASTEST_HARNESS_DIR")
+    # Like the `pytest` entry point: neither the harness nor the cwd is importable.
+    sys.path[:] = [p for p in sys.path if p not in ("", harness_dir)]
+    try:
+        import pytest  # noqa: F401
+
+        pytest_version = getattr(pytest, "__version__", "unknown")
+    except ImportError:
+        pytest_version = None
+    channel.send(
+        "ready",
+        protocol=PROTOCOL_VERSION,
+        python="%d.%d.%d" % sys.version_info[:3],
+        pytest=pytest_version,
+        plugins=_installed_plugins() if pytest_version else [],
+    )
+    cmd = channel.receive()
+    if cmd.get("op") != "configure":
+        channel.send("fatal", message="expected configure, got %r" % cmd.get("op"))
+        return
+    config = cmd
+    try:
+        if config["engine"] == "pytest":
+            from fastest_harness.pytest_engine import PytestEngine as Engine
+        else:
+            from fastest_harness.native import NativeEngine as Engine
+        engine = Engine(config, channel)
+    except Exception as exc:  # the harness itself is broken: say so, exit code 3
+        import traceback
+
+        channel.send("fatal", message="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        return
+    while True:
+        cmd = channel.receive()
+        op = cmd.get("op")
+        if op == "run":
+            engine.run(cmd["items"])
+            channel.send("idle")
+        elif op == "shutdown":
+            engine.shutdown()
+            break
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    main()
