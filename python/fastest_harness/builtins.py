@@ -79,7 +79,13 @@ class SysCapture:
         return CaptureResult(self._take(self._out), self._take(self._err))
 
     def close(self):
+        # Output the test never read goes to the test's captured output, as in pytest.
+        out, err = self.readouterr()
         sys.stdout, sys.stderr = self._saved
+        if out:
+            sys.stdout.write(out if isinstance(out, str) else out.decode("utf-8", "replace"))
+        if err:
+            sys.stderr.write(err if isinstance(err, str) else err.decode("utf-8", "replace"))
 
     def disabled(self):
         import contextlib

@@ -724,7 +724,7 @@ class NativeEngine:
             outcome, longrepr, message, skip = self.classify_error(errors[0], item, "teardown")
             self.send_report(item.nodeid, "teardown", "failed", duration, longrepr, message, None, None, td_sections, loc)
         else:
-            self.send_report(item.nodeid, "teardown", "passed", duration, "", "", None, None, [], loc)
+            self.send_report(item.nodeid, "teardown", "passed", duration, "", "", None, None, td_sections, loc)
 
     def _rel(self, path):
         return os.path.relpath(path, os.getcwd()).replace(os.sep, "/")
@@ -741,7 +741,8 @@ class NativeEngine:
         if info is None:
             if xfail is not None:
                 if xfail["strict"]:
-                    self.send_report(nodeid, "call", "failed", duration, "[XPASS(strict)] " + xfail["reason"], "", None, None, sections, loc)
+                    text = "[XPASS(strict)] " + xfail["reason"]
+                    self.send_report(nodeid, "call", "failed", duration, text, text, None, None, sections, loc)
                 else:
                     self.send_report(nodeid, "call", "passed", duration, "", "", None, xfail["reason"], [], loc)
             else:
@@ -773,7 +774,8 @@ class NativeEngine:
             fields["skip"] = list(skip)
         if wasxfail is not None:
             fields["wasxfail"] = wasxfail
-        if outcome == "failed" or self.ini.get("report_passes"):
+        teardown_output = when == "teardown" and any("teardown" in t for t, _ in sections)
+        if outcome == "failed" or self.ini.get("report_passes") or teardown_output:
             fields["sections"] = [list(s) for s in sections]
         self.channel.send("report", **fields)
 
@@ -1068,7 +1070,9 @@ class NativeEngine:
             )
         except Exception:
             return "".join(traceback.format_exception(*info)).rstrip("\n")
-        return str(repr_)
+        from fastest_harness.reports import terminal_text
+
+        return terminal_text(repr_)
 
 
 # ----------------------------------------------------------------------- helpers

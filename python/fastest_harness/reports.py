@@ -3,10 +3,28 @@
 
 def crash_message(longrepr):
     """The `reprcrash.message` pytest shows after `FAILED nodeid - `."""
+    if isinstance(longrepr, str):
+        return longrepr
     crash = getattr(longrepr, "reprcrash", None)
     if crash is not None:
         return crash.message
     return ""
+
+
+def terminal_text(longrepr):
+    """The failure text as pytest's terminal shows it (pytest's `longreprtext` strips
+    the leading blank line and the first line's indentation; the terminal does not)."""
+    if hasattr(longrepr, "toterminal"):
+        import io
+
+        from _pytest._io import TerminalWriter
+
+        buf = io.StringIO()
+        tw = TerminalWriter(file=buf)
+        tw.hasmarkup = False
+        longrepr.toterminal(tw)
+        return buf.getvalue().rstrip("\n")
+    return str(longrepr)
 
 
 def report_fields(report, want_sections):
@@ -29,8 +47,9 @@ def report_fields(report, want_sections):
         path, lineno, reason = longrepr
         fields["skip"] = [str(path), int(lineno) if lineno is not None else 0, str(reason)]
     elif longrepr is not None:
-        fields["longrepr"] = report.longreprtext
+        fields["longrepr"] = terminal_text(longrepr)
         fields["message"] = crash_message(longrepr)
-    if report.failed or want_sections:
+    teardown_output = report.when == "teardown" and any("teardown" in t for t, _ in report.sections)
+    if report.failed or want_sections or teardown_output:
         fields["sections"] = [[title, text] for title, text in report.sections]
     return fields

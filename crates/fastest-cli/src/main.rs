@@ -255,6 +255,7 @@ fn run() -> anyhow::Result<ExitCode> {
     }
 
     let mut args = cli.paths.clone();
+    let mut from_testpaths = false;
     if args.is_empty() {
         if invocation_dir == config.rootdir {
             for tp in config.testpaths() {
@@ -264,6 +265,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 args.extend(matches);
             }
         }
+        from_testpaths = !args.is_empty();
         if args.is_empty() {
             args.push(invocation_dir.to_string_lossy().into_owned());
         }
@@ -572,6 +574,9 @@ fn run() -> anyhow::Result<ExitCode> {
                 "configfile: {}",
                 relpath(&config.rootdir, ini_path)
             ));
+        }
+        if from_testpaths {
+            header.push(format!("testpaths: {}", config.testpaths().join(", ")));
         }
         let color = match cli.color.as_deref() {
             Some("yes") => true,

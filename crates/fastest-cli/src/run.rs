@@ -102,6 +102,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             durations_min: req.durations_min,
             color: req.color,
             header: Vec::new(),
+            junit_path: req.junitxml.as_ref().map(|p| p.display().to_string()),
         },
         order.clone(),
     );
@@ -276,9 +277,6 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
         }
         std::fs::write(path, xml)
             .map_err(|e| anyhow::anyhow!("writing --junitxml {}: {e}", path.display()))?;
-        if req.verbosity >= 0 {
-            println!("- generated xml file: {} -", path.display());
-        }
     }
     Ok(code)
 }

@@ -66,7 +66,7 @@ pub fn render(
                     body.push_str(&format!(
                         "<failure message=\"{}\">{}</failure>",
                         escape(&r.message),
-                        escape(&r.longrepr)
+                        escape(r.longrepr.trim())
                     ));
                 }
                 (Outcome::Failed, when) => {
@@ -79,7 +79,7 @@ pub fn render(
                     body.push_str(&format!(
                         "<error message=\"failed on {phase} with &quot;{}&quot;\">{}</error>",
                         escape(&r.message),
-                        escape(&r.longrepr)
+                        escape(r.longrepr.trim())
                     ));
                 }
                 (Outcome::Skipped, _) => {

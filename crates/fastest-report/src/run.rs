@@ -18,8 +18,10 @@ pub struct RunOptions {
     pub durations: Option<usize>,
     pub durations_min: f64,
     pub color: bool,
-    /// Items are shown relative to this prefix of the rootdir (pytest's `bestrelpath`).
+    /// Lines between the title and `collected N items` (platform, rootdir, ...).
     pub header: Vec<String>,
+    /// `--junitxml` path, announced before the short summary as pytest does.
+    pub junit_path: Option<String>,
 }
 
 /// How a finished test is categorised in the summary.
@@ -241,12 +243,11 @@ impl<W: Write> RunReporter<W> {
     /// Prints everything after the progress lines; returns pytest's exit code.
     pub fn finish_run(&mut self, seconds: f64, how: Ending) -> ExitCode {
         // Anything that never finished (stopped or interrupted) is not printed.
-        if self.opts.verbosity <= 0 {
-            if self.line_width > 0 {
-                self.end_progress_line();
-            } else if self.reported == 0 && self.opts.verbosity == 0 {
-                // nothing was printed
-            }
+        if self.opts.verbosity <= 0 && self.line_width > 0 {
+            self.end_progress_line();
+        }
+        if self.opts.verbosity >= 0 {
+            let _ = writeln!(self.out);
         }
         let printed = std::mem::take(&mut self.printed);
         let extra = std::mem::take(&mut self.extra);
@@ -297,6 +298,19 @@ impl<W: Write> RunReporter<W> {
                 }
                 let _ = writeln!(self.out, "{}", sep('_', &headline(r)));
                 self.write_failure_body(r);
+                // pytest then shows the output of the test's teardown.
+                for t in all
+                    .iter()
+                    .filter(|t| t.nodeid == r.nodeid && t.when == When::Teardown)
+                {
+                    for (title, text) in t.sections.iter().filter(|(t, _)| t.contains("teardown")) {
+                        let _ = writeln!(self.out, "{}", sep('-', title));
+                        let _ = write!(self.out, "{text}");
+                        if !text.ends_with('\n') {
+                            let _ = writeln!(self.out);
+                        }
+                    }
+                }
             }
         }
         if !self.warnings.is_empty() {
@@ -310,8 +324,38 @@ impl<W: Write> RunReporter<W> {
                 "-- Docs: https://docs.pytest.org/en/stable/how-to/capture-warnings.html"
             );
         }
+        if self.opts.reportchars.contains('P') && self.opts.tbstyle != "no" {
+            let passes: Vec<&&PhaseReport> = all
+                .iter()
+                .filter(|r| {
+                    r.outcome == Outcome::Passed && r.when == When::Call && r.wasxfail.is_none()
+                })
+                .collect();
+            if !passes.is_empty() {
+                let _ = writeln!(self.out, "{}", sep('=', "PASSES"));
+                for r in passes {
+                    if !r.sections.is_empty() {
+                        let _ = writeln!(self.out, "{}", sep('_', &headline(r)));
+                        for (title, text) in &r.sections {
+                            let _ = writeln!(self.out, "{}", sep('-', title));
+                            let _ = write!(self.out, "{text}");
+                            if !text.ends_with('\n') {
+                                let _ = writeln!(self.out);
+                            }
+                        }
+                    }
+                }
+            }
+        }
         if let Some(n) = self.opts.durations {
             self.write_durations(&all, n);
+        }
+        if let Some(path) = &self.opts.junit_path {
+            let _ = writeln!(
+                self.out,
+                "{}",
+                sep('-', &format!("generated xml file: {path}"))
+            );
         }
         self.write_short_summary(&all, &collect_errors);
 
@@ -466,7 +510,11 @@ impl<W: Write> RunReporter<W> {
                     }
                     for ((path, line, reason), n) in folded {
                         let reason = reason.strip_prefix("Skipped: ").unwrap_or(&reason);
-                        lines.push(format!("SKIPPED [{n}] {path}:{line}: {reason}"));
+                        if line == 0 {
+                            lines.push(format!("SKIPPED [{n}] {path}: {reason}"));
+                        } else {
+                            lines.push(format!("SKIPPED [{n}] {path}:{line}: {reason}"));
+                        }
                     }
                 }
                 'x' => {
@@ -474,19 +522,17 @@ impl<W: Write> RunReporter<W> {
                         .iter()
                         .filter(|r| r.outcome == Outcome::Skipped && r.wasxfail.is_some())
                     {
-                        let reason = r.wasxfail.clone().unwrap_or_default();
-                        lines.push(with_message("XFAIL", &r.nodeid, &reason));
+                        lines.push(with_reason("XFAIL", &r.nodeid, r.wasxfail.as_deref()));
                     }
                 }
                 'X' => {
                     for r in all.iter().filter(|r| {
                         r.outcome == Outcome::Passed && r.when == When::Call && r.wasxfail.is_some()
                     }) {
-                        let reason = r.wasxfail.clone().unwrap_or_default();
-                        lines.push(with_message("XPASS", &r.nodeid, &reason));
+                        lines.push(with_reason("XPASS", &r.nodeid, r.wasxfail.as_deref()));
                     }
                 }
-                'p' | 'P' => {
+                'p' => {
                     for r in all.iter().filter(|r| {
                         r.outcome == Outcome::Passed && r.when == When::Call && r.wasxfail.is_none()
                     }) {
@@ -524,6 +570,14 @@ fn headline(r: &PhaseReport) -> String {
             .skip(1)
             .collect::<Vec<_>>()
             .join("."),
+    }
+}
+
+/// `XFAIL nodeid - reason`: pytest does not trim these.
+fn with_reason(word: &str, nodeid: &str, reason: Option<&str>) -> String {
+    match reason {
+        Some(r) if !r.is_empty() => format!("{word} {nodeid} - {r}"),
+        _ => format!("{word} {nodeid}"),
     }
 }
 
@@ -606,6 +660,7 @@ mod tests {
             durations_min: 0.005,
             color: false,
             header: vec!["rootdir: /r".into()],
+            junit_path: None,
         };
         let mut r = RunReporter::new(Vec::new(), opts, order);
         r.header("collected 2 items");
@@ -624,6 +679,7 @@ mod tests {
         collected 2 items
 
         t.py .F                                                                  [100%]
+
         =================================== FAILURES ===================================
         ______________________________________ b _______________________________________
         E   assert 1 == 2
