@@ -34,8 +34,8 @@ class Capture:
         os.dup2(self._files[0].fileno(), 1)
         os.dup2(self._files[1].fileno(), 2)
         enc = "utf-8"
-        sys.stdout = io.TextIOWrapper(open(1, "wb", closefd=False), encoding=enc, errors="replace", write_through=True)
-        sys.stderr = io.TextIOWrapper(open(2, "wb", closefd=False), encoding=enc, errors="backslashreplace", write_through=True)
+        sys.stdout = io.TextIOWrapper(open(1, "wb", buffering=0, closefd=False), encoding=enc, errors="replace", write_through=True)
+        sys.stderr = io.TextIOWrapper(open(2, "wb", buffering=0, closefd=False), encoding=enc, errors="backslashreplace", write_through=True)
 
     def read_and_reset(self):
         """The text captured since the last call; capture continues."""

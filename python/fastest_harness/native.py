@@ -1032,7 +1032,12 @@ class NativeEngine:
     def format_exception(self, info, item):
         style = self.tbstyle
         if style == "native" or not HAVE_PYTEST:
-            return "".join(traceback.format_exception(*info)).rstrip("\n")
+            # Hide the harness's own frames: the traceback starts in the user's code.
+            etype, value, tb = info
+            harness_dir = os.path.dirname(os.path.abspath(__file__))
+            while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(harness_dir):
+                tb = tb.tb_next
+            return "".join(traceback.format_exception(etype, value, tb)).rstrip("\n")
         from _pytest._code import Code, ExceptionInfo, Traceback
 
         excinfo = ExceptionInfo.from_exc_info(info)
@@ -1051,6 +1056,8 @@ class NativeEngine:
                 except Exception:
                     pass
             tb = tb.filter(ei)
+            if item is not None and item.cls is not None and _is_unittest_class(item.cls):
+                tb = tb.filter(lambda entry: not entry.frame.f_globals.get("__unittest"))
             if style == "auto" and len(tb) > 2:
                 tb = Traceback([tb[0], *(t.with_repr_style("short") for t in tb[1:-1]), tb[-1]])
             return tb

@@ -400,10 +400,7 @@ fn run() -> anyhow::Result<ExitCode> {
         let mut dynamic_results: Vec<(String, Vec<String>)> = Vec::new();
         if !dynamic.is_empty() {
             if let Some(Entry::Dynamic { path, reason, .. }) = dynamic.first() {
-                python_reasons.push(format!(
-                    "{}: {reason}",
-                    relpath(&config.rootdir, path)
-                ));
+                python_reasons.push(format!("{}: {reason}", relpath(&config.rootdir, path)));
             }
             if cli.verbose > 0 {
                 eprintln!(
@@ -440,9 +437,7 @@ fn run() -> anyhow::Result<ExitCode> {
         let mut items = Vec::new();
         for entry in &collection.entries {
             match entry {
-                Entry::Items { items: it, .. } => {
-                    items.extend(it.iter().map(|i| i.nodeid.clone()))
-                }
+                Entry::Items { items: it, .. } => items.extend(it.iter().map(|i| i.nodeid.clone())),
                 Entry::Dynamic { path, .. } => {
                     let rel = relpath(&config.rootdir, path);
                     for (id, err) in &dynamic_results {
@@ -500,7 +495,11 @@ fn run() -> anyhow::Result<ExitCode> {
             &test_files,
             NATIVE_BUILTIN_FIXTURES,
         ));
-        if cli.doctest_modules || test_files.iter().any(|p| p.extension().is_some_and(|e| e != "py")) {
+        if cli.doctest_modules
+            || test_files
+                .iter()
+                .any(|p| p.extension().is_some_and(|e| e != "py"))
+        {
             blockers.push("doctests run on the pytest engine".into());
         }
         let mut items: Vec<String> = std::mem::take(&mut report.items);
@@ -588,39 +587,40 @@ fn run() -> anyhow::Result<ExitCode> {
         };
         let mut pytest_args = py_args.clone();
         pytest_args.extend(["-p".into(), "no:xdist".into()]);
-        let request = run::RunRequest {
-            rootdir: config.rootdir.clone(),
-            invocation_dir: invocation_dir.clone(),
-            python,
-            harness,
-            cache_dir: cache_dir.clone(),
-            items: run_items,
-            collect_errors: report.errors.clone(),
-            deselected,
-            native_blockers: blockers,
-            engine: cli.engine.clone(),
-            workers: cli.numprocesses.clone(),
-            dist,
-            maxfail,
-            timeout,
-            capture,
-            tbstyle,
-            showlocals: cli.showlocals,
-            verbosity,
-            reportchars,
-            durations: match cli.durations.as_deref() {
-                Some(d) => Some(d.parse().map_err(|_| {
-                    UsageError(format!("--durations expects a number, got {d:?}"))
-                })?),
-                None => None,
-            },
-            durations_min: cli.durations_min.unwrap_or(0.005),
-            color,
-            junitxml: cli.junitxml.as_ref().map(|p| invocation_dir.join(p)),
-            pytest_args,
-            ini,
-            header,
-        };
+        let request =
+            run::RunRequest {
+                rootdir: config.rootdir.clone(),
+                invocation_dir: invocation_dir.clone(),
+                python,
+                harness,
+                cache_dir: cache_dir.clone(),
+                items: run_items,
+                collect_errors: report.errors.clone(),
+                deselected,
+                native_blockers: blockers,
+                engine: cli.engine.clone(),
+                workers: cli.numprocesses.clone(),
+                dist,
+                maxfail,
+                timeout,
+                capture,
+                tbstyle,
+                showlocals: cli.showlocals,
+                verbosity,
+                reportchars,
+                durations: match cli.durations.as_deref() {
+                    Some(d) => Some(d.parse().map_err(|_| {
+                        UsageError(format!("--durations expects a number, got {d:?}"))
+                    })?),
+                    None => None,
+                },
+                durations_min: cli.durations_min.unwrap_or(0.005),
+                color,
+                junitxml: cli.junitxml.as_ref().map(|p| invocation_dir.join(p)),
+                pytest_args,
+                ini,
+                header,
+            };
         run::install_sigint_handler();
         return run::execute(request, &cache);
     }

@@ -24,10 +24,7 @@ extern "C" fn on_sigint(_: libc::c_int) {
 pub fn install_sigint_handler() {
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     unsafe {
-        libc::signal(
-            libc::SIGINT,
-            on_sigint as *const () as libc::sighandler_t,
-        );
+        libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t);
     }
 }
 
@@ -64,7 +61,12 @@ pub struct RunRequest {
 
 /// Plugins that change nothing about which tests run or how they turn out when their
 /// options are not given (fastest implements `-n` and `--timeout` itself).
-const INERT_PLUGINS: &[&str] = &["pytest-xdist", "pytest-timeout", "pytest-cov", "pytest_xdist"];
+const INERT_PLUGINS: &[&str] = &[
+    "pytest-xdist",
+    "pytest-timeout",
+    "pytest-cov",
+    "pytest_xdist",
+];
 
 /// Runs the session; returns pytest's exit code.
 pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
@@ -112,7 +114,13 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
     if n == 0 {
         let mut header = req.header.clone();
         header.push(format!("fastest-{}", env!("CARGO_PKG_VERSION")));
-        reporter_header(&mut reporter, &header, 0, req.deselected, &req.collect_errors);
+        reporter_header(
+            &mut reporter,
+            &header,
+            0,
+            req.deselected,
+            &req.collect_errors,
+        );
         let code = reporter.finish_run(start.elapsed().as_secs_f64(), Ending::Completed);
         return Ok(if req.collect_errors.is_empty() {
             ExitCode::NoTestsCollected
@@ -163,7 +171,10 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
     let outcome = run_pool(&pool, decide, &INTERRUPTED, |event| {
         match event {
             RunEvent::WorkerReady { python, pytest, .. } => {
-                let (engine, why) = chosen.borrow().clone().expect("decided before ready is announced");
+                let (engine, why) = chosen
+                    .borrow()
+                    .clone()
+                    .expect("decided before ready is announced");
                 let mut header = vec![format!(
                     "platform {} -- Python {python}, fastest-{}{}",
                     std::env::consts::OS,
@@ -175,9 +186,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                     Engine::Native => "native",
                     Engine::Pytest => "pytest",
                 };
-                header.push(format!(
-                    "engine: {engine_name} ({why}), workers: {workers}"
-                ));
+                header.push(format!("engine: {engine_name} ({why}), workers: {workers}"));
                 reporter_header(&mut reporter, &header, n, deselected, &initial_errors);
             }
             RunEvent::Started { .. } => {}
@@ -330,7 +339,10 @@ fn choose_engine(req: &RunRequest, info: &WorkerInfo) -> Result<(Engine, String)
         "native" => Ok((Engine::Native, "--engine native".into())),
         "pytest" => {
             if info.pytest.is_none() {
-                return Err(format!("--engine pytest needs pytest installed in {}", info.python));
+                return Err(format!(
+                    "--engine pytest needs pytest installed in {}",
+                    info.python
+                ));
             }
             Ok((Engine::Pytest, "--engine pytest".into()))
         }

@@ -10,10 +10,10 @@ pub mod summary;
 pub mod walk;
 
 use fastest_config::ProjectConfig;
+pub use link::StaticItem;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-pub use link::StaticItem;
 pub use summary::{ModuleSummary, SUMMARY_VERSION};
 use walk::{Found, Walker};
 

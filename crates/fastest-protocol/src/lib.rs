@@ -152,18 +152,29 @@ pub enum FromWorker {
         plugins: Vec<String>,
     },
     /// A test begins (setup starts): the runner's timeout clock and crash attribution.
-    Start { nodeid: String },
+    Start {
+        nodeid: String,
+    },
     Report(PhaseReport),
     /// All phases of a test are reported.
-    Finish { nodeid: String },
+    Finish {
+        nodeid: String,
+    },
     /// A file failed to import (native) or collect (pytest engine).
-    CollectError { nodeid: String, longrepr: String },
+    CollectError {
+        nodeid: String,
+        longrepr: String,
+    },
     /// A warning to show in the warnings summary.
-    Warning { message: String },
+    Warning {
+        message: String,
+    },
     /// The worker finished its items and wants more.
     Idle,
     /// Unrecoverable worker problem (the run stops with exit code 3).
-    Fatal { message: String },
+    Fatal {
+        message: String,
+    },
 }
 
 impl FromWorker {

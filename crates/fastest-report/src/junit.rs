@@ -172,7 +172,10 @@ mod tests {
             "h",
         );
         assert!(xml.contains("failures=\"1\" skipped=\"1\" tests=\"2\""));
-        assert!(xml.contains("<failure message=\"assert '&lt;' == 1\">E   assert '&lt;' == 1</failure>"));
-        assert!(xml.contains("<skipped type=\"pytest.skip\" message=\"nope\">t.py:3: nope</skipped>"));
+        assert!(xml
+            .contains("<failure message=\"assert '&lt;' == 1\">E   assert '&lt;' == 1</failure>"));
+        assert!(
+            xml.contains("<skipped type=\"pytest.skip\" message=\"nope\">t.py:3: nope</skipped>")
+        );
     }
 }

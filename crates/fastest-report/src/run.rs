@@ -193,7 +193,6 @@ impl<W: Write> RunReporter<W> {
     fn print_item(&mut self, i: usize) {
         let nodeid = self.order[i].clone();
         let reports = std::mem::take(&mut self.slots[i].reports);
-        self.reported += 1;
         let statuses: Vec<(Category, &str, &str)> = reports.iter().filter_map(teststatus).collect();
         if self.opts.verbosity <= 0 {
             let file = nodeid.split("::").next().unwrap_or(&nodeid).to_string();
@@ -205,6 +204,7 @@ impl<W: Write> RunReporter<W> {
             } else if self.opts.verbosity < 0 && self.current_file.is_none() {
                 self.current_file = Some(String::new());
             }
+            self.reported += 1;
             for (cat, letter, _) in &statuses {
                 let _ = write!(self.out, "{}", self.paint(Self::color_of(*cat), letter));
                 self.line_width += letter.len();
@@ -216,6 +216,7 @@ impl<W: Write> RunReporter<W> {
                 self.line_width = 0;
             }
         } else {
+            self.reported += 1;
             for (cat, _, word) in &statuses {
                 let mut line = format!("{nodeid} {}", self.paint(Self::color_of(*cat), word));
                 let shown = nodeid.chars().count() + 1 + word.len();
@@ -271,7 +272,11 @@ impl<W: Write> RunReporter<W> {
         if !collect_errors.is_empty() || !errors.is_empty() {
             let _ = writeln!(self.out, "{}", sep('=', "ERRORS"));
             for (node, text) in &collect_errors {
-                let _ = writeln!(self.out, "{}", sep('_', &format!("ERROR collecting {node}")));
+                let _ = writeln!(
+                    self.out,
+                    "{}",
+                    sep('_', &format!("ERROR collecting {node}"))
+                );
                 let _ = writeln!(self.out, "{}", text.trim_end());
             }
             for r in &errors {
@@ -498,9 +503,10 @@ impl<W: Write> RunReporter<W> {
                 's' => {
                     // pytest folds identical (path, line, reason) skips into one line.
                     let mut folded: Vec<((String, u32, String), usize)> = Vec::new();
-                    for r in all.iter().filter(|r| {
-                        r.outcome == Outcome::Skipped && r.wasxfail.is_none()
-                    }) {
+                    for r in all
+                        .iter()
+                        .filter(|r| r.outcome == Outcome::Skipped && r.wasxfail.is_none())
+                    {
                         if let Some(key) = &r.skip {
                             match folded.iter_mut().find(|(k, _)| k == key) {
                                 Some((_, n)) => *n += 1,
@@ -564,12 +570,7 @@ pub enum Ending {
 fn headline(r: &PhaseReport) -> String {
     match &r.location {
         Some((_, _, domain)) if !domain.is_empty() => domain.clone(),
-        _ => r
-            .nodeid
-            .split("::")
-            .skip(1)
-            .collect::<Vec<_>>()
-            .join("."),
+        _ => r.nodeid.split("::").skip(1).collect::<Vec<_>>().join("."),
     }
 }
 
@@ -695,7 +696,9 @@ mod tests {
         assert_eq!(expand_reportchars(Some("a")), "sxXEf");
         assert_eq!(expand_reportchars(Some("N")), "");
         assert_eq!(
-            with_message("FAILED", "t.py::x", &"y".repeat(100)).chars().count(),
+            with_message("FAILED", "t.py::x", &"y".repeat(100))
+                .chars()
+                .count(),
             WIDTH
         );
     }

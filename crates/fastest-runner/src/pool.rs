@@ -252,8 +252,7 @@ pub fn run_pool(
                     FromWorker::Finish { nodeid } => {
                         worker.current = None;
                         worker.respawns = 0;
-                        if let Some(pos) = worker.assigned.iter().position(|i| i.nodeid == nodeid)
-                        {
+                        if let Some(pos) = worker.assigned.iter().position(|i| i.nodeid == nodeid) {
                             worker.assigned.remove(pos);
                         }
                         control = sink(RunEvent::Finished { nodeid });
@@ -309,7 +308,11 @@ pub fn run_pool(
                 // (the crash happened while importing its module).
                 let blamed = match w.current.take() {
                     Some((nodeid, _)) => nodeid,
-                    None => w.assigned.front().map(|i| i.nodeid.clone()).unwrap_or_default(),
+                    None => w
+                        .assigned
+                        .front()
+                        .map(|i| i.nodeid.clone())
+                        .unwrap_or_default(),
                 };
                 w.assigned.retain(|i| i.nodeid != blamed);
                 let reason = if w.timed_out {

@@ -1,0 +1,330 @@
+//! Integration tests for running tests: the built `fastest` binary on the fixture projects
+//! under `tests/run_fixtures/`, compared test by test with real pytest's JUnit XML, plus
+//! the failure modes a runner must survive (segfault, `os._exit`, a hang past
+//! `--timeout`, 50 MB of output, Ctrl-C) and `-x` / `--lf`.
+//!
+//! The reference interpreter is `$FASTEST_TEST_PYTHON` (default `.venv-test/bin/python`,
+//! created by `bash scripts/test.sh` with pytest 9.0.3). "Without pytest" runs use a
+//! wrapper that starts the same interpreter with `-S`, so `import pytest` fails.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn python() -> PathBuf {
+    let p = std::env::var_os("FASTEST_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv-test/bin/python"));
+    let p = if p.is_relative() && p.components().count() > 1 {
+        repo_root().join(p)
+    } else {
+        p
+    };
+    assert!(
+        p.components().count() == 1 || p.exists(),
+        "reference interpreter {} missing: run `bash scripts/test.sh`",
+        p.display()
+    );
+    p
+}
+
+/// A copy of `tests/run_fixtures/<name>` in a fresh temporary directory.
+fn project(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &repo_root().join("tests/run_fixtures").join(name),
+        dir.path(),
+    );
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            if e.file_name() != "__pycache__" && e.file_name() != ".fastest_cache" {
+                copy_dir(&e.path(), &dest);
+            }
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("NO_COLOR", "1")
+        .env_remove("PYTEST_ADDOPTS")
+        .stdin(Stdio::null())
+        .output()
+        .expect("process starts")
+}
+
+fn fastest(dir: &Path, python: &Path, args: &[&str]) -> Output {
+    run(Command::new(env!("CARGO_BIN_EXE_fastest"))
+        .current_dir(dir)
+        .arg("--python")
+        .arg(python)
+        .args(args))
+}
+
+fn pytest_junit(dir: &Path, xml: &str) -> Output {
+    run(Command::new(python()).current_dir(dir).args([
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--junitxml",
+        xml,
+    ]))
+}
+
+/// A wrapper interpreter that cannot import pytest (no site-packages).
+fn python_without_pytest(dir: &Path) -> PathBuf {
+    let wrapper = dir.join("python-no-site");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\nexec {} -S \"$@\"\n", python().display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    wrapper
+}
+
+/// JUnit testcases → outcome set ("passed", "failed", "error", "skipped", "xfailed"),
+/// parsed with plain string scanning (the files are small and machine-written).
+fn junit_outcomes(path: &Path) -> BTreeMap<String, String> {
+    let xml =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let mut out: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for case in xml.split("<testcase").skip(1) {
+        let attr = |name: &str| -> String {
+            let key = format!(" {name}=\"");
+            let start = case.find(&key).expect("attribute present") + key.len();
+            case[start..start + case[start..].find('"').unwrap()].to_string()
+        };
+        let key = format!("{}::{}", attr("classname"), attr("name"));
+        let body = case.split("</testcase>").next().unwrap_or("");
+        let outcome = if body.contains("<failure") {
+            "failed"
+        } else if body.contains("<error") {
+            "error"
+        } else if body.contains("type=\"pytest.xfail\"") {
+            "xfailed"
+        } else if body.contains("<skipped") {
+            "skipped"
+        } else {
+            "passed"
+        };
+        out.entry(key).or_default().push(outcome);
+    }
+    out.into_iter()
+        .map(|(k, mut v)| {
+            v.sort();
+            v.dedup();
+            (k, v.join("+"))
+        })
+        .collect()
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn compare_with_pytest(fixture: &str, fastest_python: Option<&Path>, extra: &[&str]) -> String {
+    let dir = project(fixture);
+    let reference = pytest_junit(dir.path(), "ref.xml");
+    let py = fastest_python.map(Path::to_path_buf).unwrap_or_else(python);
+    let mut args = vec!["--junitxml", "ours.xml"];
+    args.extend_from_slice(extra);
+    let ours = fastest(dir.path(), &py, &args);
+    let expected = junit_outcomes(&dir.path().join("ref.xml"));
+    let got = junit_outcomes(&dir.path().join("ours.xml"));
+    assert!(!expected.is_empty(), "pytest ran nothing");
+    assert_eq!(
+        got,
+        expected,
+        "per-test outcomes differ from pytest\n--- fastest stdout:\n{}",
+        text(&ours)
+    );
+    assert_eq!(
+        ours.status.code(),
+        reference.status.code(),
+        "exit codes differ\n{}",
+        text(&ours)
+    );
+    text(&ours)
+}
+
+#[test]
+fn native_engine_matches_pytest_outcomes() {
+    let out = compare_with_pytest("outcomes", None, &[]);
+    assert!(out.contains("engine: native"), "{out}");
+}
+
+#[test]
+fn pytest_engine_matches_pytest_outcomes() {
+    let out = compare_with_pytest("outcomes", None, &["--engine", "pytest", "-n", "2"]);
+    assert!(
+        out.contains("engine: pytest (--engine pytest), workers: 2"),
+        "{out}"
+    );
+}
+
+#[test]
+fn native_engine_without_pytest_installed_matches_pytest_outcomes() {
+    let scratch = tempfile::tempdir().unwrap();
+    let bare = python_without_pytest(scratch.path());
+    let probe = run(Command::new(&bare).args(["-c", "import pytest"]));
+    assert!(!probe.status.success(), "the -S wrapper must hide pytest");
+    let out = compare_with_pytest("outcomes", Some(&bare), &["-n", "2"]);
+    assert!(out.contains("engine: native"), "{out}");
+}
+
+#[test]
+fn crashing_and_hanging_tests_cost_only_themselves() {
+    let dir = project("crashes");
+    let start = Instant::now();
+    let out = fastest(
+        dir.path(),
+        &python(),
+        &["--timeout", "3", "-n", "1", "--junitxml", "ours.xml"],
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "the hang was not cut short"
+    );
+    let stdout: String = text(&out)
+        .lines()
+        .filter(|l| !l.starts_with("xxxx"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let outcomes = junit_outcomes(&dir.path().join("ours.xml"));
+    let get = |name: &str| {
+        outcomes
+            .get(&format!("test_crashes::{name}"))
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} missing from {outcomes:?}\n{stdout}"))
+    };
+    assert_eq!(get("test_before"), "passed");
+    assert_eq!(get("test_segfault"), "failed");
+    assert_eq!(get("test_os_exit"), "failed");
+    assert_eq!(get("test_hangs"), "failed");
+    assert_eq!(get("test_prints_50mb"), "passed");
+    assert_eq!(get("test_after"), "passed");
+    assert!(stdout.contains("killed by signal 11 (SIGSEGV)"), "{stdout}");
+    assert!(
+        stdout.contains("about to crash"),
+        "the crashed test's output is shown"
+    );
+    assert!(stdout.contains("worker crashed: exit code 3"), "{stdout}");
+    assert!(stdout.contains("Timeout (>3.0s)"), "{stdout}");
+    assert!(stdout.contains("3 failed, 3 passed"), "{stdout}");
+}
+
+#[test]
+fn ctrl_c_prints_what_finished_and_leaves_the_cache_usable() {
+    let dir = project("slow");
+    let child = Command::new(env!("CARGO_BIN_EXE_fastest"))
+        .current_dir(dir.path())
+        .args(["--python"])
+        .arg(python())
+        .args(["-n", "1"])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    // SAFETY: plain kill(2) on our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let start = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "Ctrl-C did not stop the run"
+    );
+    let stdout = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(stdout.contains("KeyboardInterrupt"), "{stdout}");
+    assert!(stdout.contains("1 passed"), "{stdout}");
+    let again = fastest(dir.path(), &python(), &["--collect-only", "-q"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+}
+
+#[test]
+fn exitfirst_stops_and_last_failed_reruns_only_failures() {
+    let dir = project("outcomes");
+    let full = fastest(dir.path(), &python(), &["-n", "1", "--junitxml", "all.xml"]);
+    assert_eq!(full.status.code(), Some(1));
+    let all = junit_outcomes(&dir.path().join("all.xml"));
+    let failing: Vec<&String> = all
+        .iter()
+        .filter(|(_, o)| o.split('+').any(|p| p == "failed" || p == "error"))
+        .map(|(k, _)| k)
+        .collect();
+    let lf = fastest(dir.path(), &python(), &["--lf", "--junitxml", "lf.xml"]);
+    let rerun = junit_outcomes(&dir.path().join("lf.xml"));
+    assert_eq!(rerun.keys().collect::<Vec<_>>(), failing, "{}", text(&lf));
+    assert!(text(&lf).contains("deselected"), "{}", text(&lf));
+
+    let x = fastest(dir.path(), &python(), &["-x", "-n", "1"]);
+    let stdout = text(&x);
+    assert_eq!(x.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("stopping after 1 failures"), "{stdout}");
+}
+
+#[test]
+fn demo_runs_with_only_python3_and_reads_like_pytest() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo_root().join("examples/demo"), dir.path());
+    let bare = python_without_pytest(dir.path());
+    let out = fastest(dir.path(), &bare, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = text(&out);
+    // Normalise what varies between machines: paths, versions, timing.
+    let normalised: Vec<String> = stdout
+        .lines()
+        .map(|l| {
+            if l.starts_with("platform ") {
+                "platform <...>".to_string()
+            } else if l.starts_with("rootdir: ") {
+                "rootdir: <tmp>".to_string()
+            } else if let Some(i) = l.find(" in ") {
+                if l.contains("passed") {
+                    let end = l[i..].find('s').map(|e| i + e + 1).unwrap_or(l.len());
+                    format!("{} in <t>{}", &l[..i], &l[end..])
+                } else {
+                    l.to_string()
+                }
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    insta::assert_snapshot!(normalised.join("\n"), @r"
+    ============================= test session starts ==============================
+    platform <...>
+    rootdir: <tmp>
+    configfile: pytest.ini
+    testpaths: tests
+    engine: native (auto), workers: 1
+    collected 8 items
+
+    tests/test_demo.py ......sx                                              [100%]
+
+    =================== 6 passed, 1 skipped, 1 xfailed in <t> ====================
+    ");
+}
