@@ -132,7 +132,9 @@ impl<W: Write> RunReporter<W> {
             for line in &self.opts.header {
                 let _ = writeln!(self.out, "{line}");
             }
-            let _ = writeln!(self.out, "{}", self.bold(collected_line));
+            // pytest -v (not on a tty) writes the collecting message on the same line.
+            let prefix = if self.opts.verbosity > 0 { "collecting ... " } else { "" };
+            let _ = writeln!(self.out, "{prefix}{}", self.bold(collected_line));
             let _ = writeln!(self.out);
         }
         let _ = self.out.flush();
@@ -217,11 +219,21 @@ impl<W: Write> RunReporter<W> {
             }
         } else {
             self.reported += 1;
-            for (cat, _, word) in &statuses {
-                let mut line = format!("{nodeid} {}", self.paint(Self::color_of(*cat), word));
-                let shown = nodeid.chars().count() + 1 + word.len();
+            for (r, (cat, _, word)) in reports
+                .iter()
+                .filter_map(|r| teststatus(r).map(|st| (r, st)))
+            {
+                let mut line = format!("{nodeid} {}", self.paint(Self::color_of(cat), word));
+                let mut shown = nodeid.chars().count() + 1 + word.len();
                 let p = self.progress();
-                let pad = WIDTH.saturating_sub(shown + p.len()).max(1);
+                if let Some(reason) = raw_skip_reason(r) {
+                    let available = WIDTH.saturating_sub(shown + p.len() + 1);
+                    if let Some(text) = format_trimmed(&reason, available) {
+                        shown += text.chars().count();
+                        line.push_str(&text);
+                    }
+                }
+                let pad = (WIDTH - 1).saturating_sub(shown + p.len()).max(1);
                 line.push_str(&" ".repeat(pad));
                 line.push_str(&p);
                 let _ = writeln!(self.out, "{line}");
@@ -572,6 +584,42 @@ fn headline(r: &PhaseReport) -> String {
         Some((_, _, domain)) if !domain.is_empty() => domain.clone(),
         _ => r.nodeid.split("::").skip(1).collect::<Vec<_>>().join("."),
     }
+}
+
+/// The reason `-v` shows after SKIPPED / XFAIL (pytest's `_get_raw_skip_reason`).
+fn raw_skip_reason(r: &PhaseReport) -> Option<String> {
+    if let Some(x) = &r.wasxfail {
+        if r.outcome != Outcome::Skipped {
+            return None;
+        }
+        return Some(x.strip_prefix("reason: ").unwrap_or(x).to_string());
+    }
+    if r.outcome == Outcome::Skipped {
+        let (_, _, reason) = r.skip.clone()?;
+        let reason = match reason.strip_prefix("Skipped: ") {
+            Some(rest) => rest.to_string(),
+            None if reason == "Skipped" => String::new(),
+            None => reason,
+        };
+        return Some(reason);
+    }
+    None
+}
+
+/// pytest's `_format_trimmed(" ({})", msg, available_width)`.
+fn format_trimmed(msg: &str, available: usize) -> Option<String> {
+    let msg = msg.lines().next().unwrap_or("");
+    let format_width = 3; // " ()"
+    let ellipsis = 3;
+    if format_width + ellipsis > available {
+        return None;
+    }
+    if format_width + msg.chars().count() > available {
+        let keep = available - ellipsis - format_width;
+        let cut: String = msg.chars().take(keep).collect();
+        return Some(format!(" ({cut}...)"));
+    }
+    Some(format!(" ({msg})"))
 }
 
 /// `XFAIL nodeid - reason`: pytest does not trim these.
