@@ -275,7 +275,25 @@ fn exitfirst_stops_and_last_failed_reruns_only_failures() {
         .filter(|(_, o)| o.split('+').any(|p| p == "failed" || p == "error"))
         .map(|(k, _)| k)
         .collect();
-    let lf = fastest(dir.path(), &python(), &["--lf", "--junitxml", "lf.xml"]);
+    let lf = fastest(
+        dir.path(),
+        &python(),
+        &["--lf", "--junitxml", "lf.xml", "--report-log", "log.jsonl"],
+    );
+    let log = std::fs::read_to_string(dir.path().join("log.jsonl")).unwrap();
+    let log_lines: Vec<&str> = log.lines().collect();
+    assert!(log_lines[0].contains("\"$report_type\":\"SessionStart\""));
+    assert!(log_lines.last().unwrap().contains("\"exitstatus\":1"));
+    // Setup and teardown of every re-run test, and a call unless its setup failed.
+    let phases = |when: &str| {
+        log_lines
+            .iter()
+            .filter(|l| l.contains(&format!("\"when\":\"{when}\"")))
+            .count()
+    };
+    assert_eq!(phases("setup"), failing.len(), "{log}");
+    assert_eq!(phases("teardown"), failing.len(), "{log}");
+    assert_eq!(phases("call"), failing.len() - 1, "{log}");
     let rerun = junit_outcomes(&dir.path().join("lf.xml"));
     assert_eq!(rerun.keys().collect::<Vec<_>>(), failing, "{}", text(&lf));
     assert!(text(&lf).contains("deselected"), "{}", text(&lf));

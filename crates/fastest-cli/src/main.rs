@@ -130,6 +130,9 @@ struct Cli {
     /// Write a JUnit XML report (pytest's xunit2 format) to this path.
     #[arg(long = "junitxml", visible_alias = "junit-xml")]
     junitxml: Option<PathBuf>,
+    /// Write pytest-reportlog's JSON lines to this path.
+    #[arg(long = "report-log")]
+    report_log: Option<PathBuf>,
     /// Minimum duration in seconds for inclusion in --durations.
     #[arg(long = "durations-min")]
     durations_min: Option<f64>,
@@ -617,6 +620,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 durations_min: cli.durations_min.unwrap_or(0.005),
                 color,
                 junitxml: cli.junitxml.as_ref().map(|p| invocation_dir.join(p)),
+                report_log: cli.report_log.as_ref().map(|p| invocation_dir.join(p)),
                 pytest_args,
                 ini,
                 header,

@@ -54,6 +54,7 @@ pub struct RunRequest {
     pub durations_min: f64,
     pub color: bool,
     pub junitxml: Option<PathBuf>,
+    pub report_log: Option<PathBuf>,
     pub pytest_args: Vec<String>,
     pub ini: BTreeMap<String, serde_json::Value>,
     pub header: Vec<String>,
@@ -269,6 +270,9 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
         code = ExitCode::TestsFailed;
     }
     save_state(cache, &results);
+    if let Some(path) = &req.report_log {
+        write_report_log(path, &order, &results, code as i32)?;
+    }
     if let Some(path) = &req.junitxml {
         let tests: Vec<(String, Vec<PhaseReport>)> = order
             .iter()
@@ -288,6 +292,53 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("writing --junitxml {}: {e}", path.display()))?;
     }
     Ok(code)
+}
+
+/// pytest-reportlog's format: SessionStart, one TestReport per phase, SessionFinish.
+/// `longrepr` is the failure text (pytest-reportlog writes pytest's structured form).
+fn write_report_log(
+    path: &Path,
+    order: &[String],
+    results: &HashMap<String, Vec<PhaseReport>>,
+    exitstatus: i32,
+) -> anyhow::Result<()> {
+    use serde_json::json;
+    let mut lines = vec![json!({"pytest_version": format!("fastest-{}", env!("CARGO_PKG_VERSION")), "$report_type": "SessionStart"}).to_string()];
+    for id in order {
+        for r in results.get(id).into_iter().flatten() {
+            let when = match r.when {
+                When::Setup => "setup",
+                When::Call => "call",
+                When::Teardown => "teardown",
+            };
+            let outcome = match r.outcome {
+                Outcome::Passed => "passed",
+                Outcome::Failed => "failed",
+                Outcome::Skipped => "skipped",
+            };
+            let mut v = json!({
+                "nodeid": r.nodeid,
+                "location": r.location,
+                "keywords": {},
+                "outcome": outcome,
+                "longrepr": if r.longrepr.is_empty() { serde_json::Value::Null } else { json!(r.longrepr) },
+                "when": when,
+                "user_properties": [],
+                "sections": r.sections,
+                "duration": r.duration,
+                "$report_type": "TestReport",
+            });
+            if let Some(x) = &r.wasxfail {
+                v["wasxfail"] = json!(x);
+            }
+            lines.push(v.to_string());
+        }
+    }
+    lines.push(json!({"exitstatus": exitstatus, "$report_type": "SessionFinish"}).to_string());
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(path, text)
+        .map_err(|e| anyhow::anyhow!("writing --report-log {}: {e}", path.display()))
 }
 
 fn reporter_header<W: std::io::Write>(

@@ -133,7 +133,11 @@ impl<W: Write> RunReporter<W> {
                 let _ = writeln!(self.out, "{line}");
             }
             // pytest -v (not on a tty) writes the collecting message on the same line.
-            let prefix = if self.opts.verbosity > 0 { "collecting ... " } else { "" };
+            let prefix = if self.opts.verbosity > 0 {
+                "collecting ... "
+            } else {
+                ""
+            };
             let _ = writeln!(self.out, "{prefix}{}", self.bold(collected_line));
             let _ = writeln!(self.out);
         }
