@@ -245,7 +245,13 @@ fn ctrl_c_prints_what_finished_and_leaves_the_cache_usable() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(3));
+    let marker = dir.path().join("sleep_started");
+    let waited = Instant::now();
+    while !marker.exists() && waited.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(marker.exists(), "the slow test never started");
+    std::thread::sleep(Duration::from_millis(200));
     // SAFETY: plain kill(2) on our own child.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);

@@ -1,3 +1,4 @@
+import pathlib
 import time
 
 
@@ -6,6 +7,8 @@ def test_quick():
 
 
 def test_sleep_1():
+    # Tells the integration test that the run is under way (and test_quick finished).
+    pathlib.Path("sleep_started").write_text("1")
     time.sleep(30)
 
 
