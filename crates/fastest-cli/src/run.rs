@@ -106,6 +106,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             color: req.color,
             header: Vec::new(),
             junit_path: req.junitxml.as_ref().map(|p| p.display().to_string()),
+            deselected: req.deselected,
         },
         order.clone(),
     );

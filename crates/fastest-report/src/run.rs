@@ -22,6 +22,8 @@ pub struct RunOptions {
     pub header: Vec<String>,
     /// `--junitxml` path, announced before the short summary as pytest does.
     pub junit_path: Option<String>,
+    /// Items deselected by `-k`/`-m`/`--deselect`/`--lf` (shown in the counts line).
+    pub deselected: usize,
 }
 
 /// How a finished test is categorised in the summary.
@@ -390,6 +392,9 @@ impl<W: Write> RunReporter<W> {
             Category::Error,
         ] {
             let n = counts.get(&cat).copied().unwrap_or(0);
+            if cat == Category::XFailed && self.opts.deselected > 0 {
+                parts.push((cat, format!("{} deselected", self.opts.deselected)));
+            }
             if n > 0 {
                 let word = if cat == Category::Error && n != 1 {
                     "errors".to_string()
@@ -714,6 +719,7 @@ mod tests {
             color: false,
             header: vec!["rootdir: /r".into()],
             junit_path: None,
+            deselected: 0,
         };
         let mut r = RunReporter::new(Vec::new(), opts, order);
         r.header("collected 2 items");
