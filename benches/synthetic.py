@@ -16,6 +16,9 @@ literal @pytest.mark.parametrize (ints, tuples, explicit ids, stacked decorators
 parametrized methods. Everything is static, so a static collector should see all of it.
 Timing and comparison reuse collect_compare.py (same table, JSON in bench-out/synthetic.json,
 differences in bench-out/synthetic-*.diff). Standard library only.
+
+To time a full RUN of the generated suite (pytest vs fastest, -n 1, --engine pytest) use
+benches/synthetic_run.py, which imports generate() from here.
 """
 
 from __future__ import annotations

@@ -53,6 +53,9 @@ class Capture:
             pass
         texts = []
         for f in self._files:
+            if os.fstat(f.fileno()).st_size == 0:
+                texts.append("")
+                continue
             f.seek(0)
             data = f.read()
             f.seek(0)

@@ -60,8 +60,25 @@ def fixture_spec(obj):
     return None
 
 
+_ARGNAMES = {}
+
+
 def argnames_of(func, is_method=False):
     """pytest's getfuncargnames: required positional/keyword-only parameters."""
+    key = (func, is_method)
+    try:
+        return _ARGNAMES[key]
+    except (KeyError, TypeError):
+        pass
+    names = _argnames_uncached(func, is_method)
+    try:
+        _ARGNAMES[key] = names
+    except TypeError:
+        pass
+    return names
+
+
+def _argnames_uncached(func, is_method):
     try:
         params = inspect.signature(func).parameters.values()
     except (ValueError, TypeError):
@@ -85,6 +102,21 @@ def argnames_of(func, is_method=False):
 # ------------------------------------------------------------------------ importing
 
 
+# Rewritten code objects, keyed by a hash of the source, the interpreter and pytest:
+# rewriting dominates import time, so it is done once per content, not once per run.
+CODE_CACHE_DIR = None
+
+
+def _code_cache_key(source, path):
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=20)
+    for part in (sys.version.encode(), getattr(pytest, "__version__", "").encode(), path.encode(), source):
+        h.update(len(part).to_bytes(8, "little"))
+        h.update(part)
+    return h.hexdigest()
+
+
 class RewritingLoader:
     """Imports a test module or conftest with pytest's assertion rewriting."""
 
@@ -95,14 +127,35 @@ class RewritingLoader:
         return None
 
     def exec_module(self, module):
+        import marshal
+
         with open(self.path, "rb") as f:
             source = f.read()
+        cached = None
+        if CODE_CACHE_DIR:
+            cached = os.path.join(CODE_CACHE_DIR, _code_cache_key(source, self.path) + ".code")
+            try:
+                with open(cached, "rb") as f:
+                    code = marshal.loads(f.read())
+                exec(code, module.__dict__)
+                return
+            except (OSError, ValueError, EOFError, TypeError):
+                pass  # missing or unreadable: rewrite again
         tree = ast.parse(source, filename=self.path)
         if HAVE_PYTEST:
             from _pytest.assertion.rewrite import rewrite_asserts
 
             rewrite_asserts(tree, source, self.path, None)
         code = compile(tree, self.path, "exec", dont_inherit=True)
+        if cached:
+            try:
+                os.makedirs(CODE_CACHE_DIR, exist_ok=True)
+                tmp = "%s.%d.tmp" % (cached, os.getpid())
+                with open(tmp, "wb") as f:
+                    f.write(marshal.dumps(code))
+                os.replace(tmp, cached)
+            except OSError:
+                pass
         exec(code, module.__dict__)
 
 
@@ -319,9 +372,12 @@ class NativeEngine:
         self.conftest_cache = {}
         self.module_cache = {}
         self.module_fixture_cache = {}
+        self.class_fixture_cache = {}
         self.held = None
         self.config_obj = _Config(self)
         self.capture_prefix = config.get("capture_prefix") or os.path.join(self.rootdir, ".fastest_cache", "capture")
+        global CODE_CACHE_DIR
+        CODE_CACHE_DIR = os.path.join(self.rootdir, ".fastest_cache", "code")
         self._setup_assertion_hooks()
         self._builtin = _builtin_fixtures(self)
         self.xunit_module_done = set()
@@ -375,6 +431,8 @@ class NativeEngine:
             self.run_one(held, None)
         for scope in SCOPES:
             self.scopes.teardown(scope)
+        if self._capture is not None:
+            self._capture.stop()
 
     # -- resolution
     def resolve(self, spec):
@@ -473,7 +531,10 @@ class NativeEngine:
         """Fixture definitions visible to `item`, closest first."""
         defs = []
         for cls in reversed(item.cls_chain):
-            defs += scan_fixtures(cls, is_class=True)
+            scanned = self.class_fixture_cache.get(cls)
+            if scanned is None:
+                scanned = self.class_fixture_cache[cls] = scan_fixtures(cls, is_class=True)
+            defs += scanned
         key = item.path
         mod_defs = self.module_fixture_cache.get(key)
         if mod_defs is None:
@@ -717,7 +778,6 @@ class NativeEngine:
         errors = self.teardown_scopes(item, next_item)
         duration = time.perf_counter() - t0
         out, err = capture.read_and_reset()
-        capture.stop()
         td_sections = list(sections)
         self._add_sections(td_sections, "teardown", out, err)
         if errors:

@@ -107,6 +107,9 @@ struct Worker {
     /// Items sent and not yet finished, in run order.
     assigned: VecDeque<RunItem>,
     current: Option<(String, Instant)>,
+    /// Since when the worker has been on its current test: set when items are sent and
+    /// at every finished test, so timeouts work even when `Start` events are batched.
+    busy_since: Option<Instant>,
     timed_out: bool,
     ready: bool,
     capture_prefix: PathBuf,
@@ -156,7 +159,8 @@ pub fn run_pool(
         // Timeouts: kill the worker; its EOF is then reported as a crash.
         if let Some(limit) = config.timeout {
             for w in workers.iter_mut().flatten() {
-                if let Some((_, started)) = &w.current {
+                let started = w.current.as_ref().map(|(_, t)| *t).or(w.busy_since);
+                if let (Some(started), false) = (started, w.assigned.is_empty()) {
                     if !w.timed_out && started.elapsed() > limit {
                         w.timed_out = true;
                         let _ = w.child.kill();
@@ -238,6 +242,7 @@ pub fn run_pool(
                         send(worker, &ToWorker::Configure(wc));
                         // A replacement worker first resumes what its predecessor left.
                         if !worker.assigned.is_empty() {
+                            worker.busy_since = Some(Instant::now());
                             let items: Vec<RunItem> = worker.assigned.iter().cloned().collect();
                             send(worker, &ToWorker::Run { items });
                         } else {
@@ -251,6 +256,7 @@ pub fn run_pool(
                     FromWorker::Report(r) => control = sink(RunEvent::Report(r)),
                     FromWorker::Finish { nodeid } => {
                         worker.current = None;
+                        worker.busy_since = Some(Instant::now());
                         worker.respawns = 0;
                         if let Some(pos) = worker.assigned.iter().position(|i| i.nodeid == nodeid) {
                             worker.assigned.remove(pos);
@@ -368,6 +374,7 @@ fn dispatch(
     };
     match next {
         Some(items) if !items.is_empty() => {
+            worker.busy_since = Some(Instant::now());
             worker.assigned.extend(items.iter().cloned());
             send(worker, &ToWorker::Run { items });
             true
@@ -449,7 +456,7 @@ fn spawn(
     let mut command = Command::new(&config.python);
     command
         .arg("-c")
-        .arg("import sys; sys.path.insert(0, sys.argv[1]); from fastest_harness.worker import main; main()")
+        .arg("import sys; sys.path.insert(0, sys.argv[1]); from fastest_harness.worker import profiled_main; profiled_main()")
         .arg(&config.harness)
         .current_dir(&config.cwd)
         .env("FASTEST_CMD_FD", CMD_FD.to_string())
@@ -508,6 +515,7 @@ fn spawn(
         generation,
         assigned: VecDeque::new(),
         current: None,
+        busy_since: None,
         timed_out: false,
         ready: false,
         capture_prefix,
