@@ -67,7 +67,7 @@ class PytestEngine:
         verbose = int(self.config.get("verbose", 0))
         if verbose > 0:
             args.append("-" + "v" * verbose)
-        pytest.main(args + files, plugins=[Plugin()])
+        pytest.main(args + (self.config.get("collect_args") or files), plugins=[Plugin()])
 
     def shutdown(self):
         pass

@@ -622,6 +622,11 @@ fn run() -> anyhow::Result<ExitCode> {
                 junitxml: cli.junitxml.as_ref().map(|p| invocation_dir.join(p)),
                 report_log: cli.report_log.as_ref().map(|p| invocation_dir.join(p)),
                 pytest_args,
+                collect_args: if collection.session_dynamic.is_some() {
+                    args.clone()
+                } else {
+                    Vec::new()
+                },
                 ini,
                 header,
             };

@@ -56,6 +56,7 @@ pub struct RunRequest {
     pub junitxml: Option<PathBuf>,
     pub report_log: Option<PathBuf>,
     pub pytest_args: Vec<String>,
+    pub collect_args: Vec<String>,
     pub ini: BTreeMap<String, serde_json::Value>,
     pub header: Vec<String>,
 }
@@ -158,6 +159,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             verbose: req.verbosity.max(0),
             capture_prefix: String::new(),
             pytest_args: req.pytest_args.clone(),
+            collect_args: req.collect_args.clone(),
             ini: req.ini.clone(),
         };
         Ok((plan, config))

@@ -72,6 +72,11 @@ pub struct WorkerConfig {
     pub capture_prefix: String,
     /// pytest engine: the arguments that reproduce the session's configuration.
     pub pytest_args: Vec<String>,
+    /// pytest engine: collect these paths (the session's own arguments) instead of the
+    /// files of the items sent, when conftest hooks make per-file collection unsafe
+    /// (a custom collector may turn a data file into items).
+    #[serde(default)]
+    pub collect_args: Vec<String>,
     /// Native engine: ini options it honours (`python_files`, `xfail_strict`, ...).
     pub ini: std::collections::BTreeMap<String, serde_json::Value>,
 }
