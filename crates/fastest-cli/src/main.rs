@@ -622,11 +622,9 @@ fn run() -> anyhow::Result<ExitCode> {
                 junitxml: cli.junitxml.as_ref().map(|p| invocation_dir.join(p)),
                 report_log: cli.report_log.as_ref().map(|p| invocation_dir.join(p)),
                 pytest_args,
-                collect_args: if collection.session_dynamic.is_some() {
-                    args.clone()
-                } else {
-                    Vec::new()
-                },
+                // Each pytest-engine worker collects the whole session, as pytest-xdist
+                // workers do: collection has side effects (imports) that tests rely on.
+                collect_args: args.clone(),
                 ini,
                 header,
             };

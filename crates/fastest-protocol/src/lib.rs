@@ -73,8 +73,9 @@ pub struct WorkerConfig {
     /// pytest engine: the arguments that reproduce the session's configuration.
     pub pytest_args: Vec<String>,
     /// pytest engine: collect these paths (the session's own arguments) instead of the
-    /// files of the items sent, when conftest hooks make per-file collection unsafe
-    /// (a custom collector may turn a data file into items).
+    /// files of the items sent: per-file collection is unsafe (a custom collector may
+    /// turn a data file into items; a test may rely on an import another file's
+    /// collection made).
     #[serde(default)]
     pub collect_args: Vec<String>,
     /// Native engine: ini options it honours (`python_files`, `xfail_strict`, ...).
