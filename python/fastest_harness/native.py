@@ -289,7 +289,6 @@ class ScopeStack:
     def __init__(self):
         self.values = {s: {} for s in SCOPES}
         self.finalizers = {s: [] for s in SCOPES}
-        self.keys = {s: None for s in SCOPES}
 
     def add_finalizer(self, scope, fn):
         self.finalizers[scope].append(fn)
@@ -307,7 +306,6 @@ class ScopeStack:
                     raise
                 errors.append(sys.exc_info())
         self.values[scope].clear()
-        self.keys[scope] = None
         return errors
 
 
@@ -317,7 +315,7 @@ class ScopeStack:
 class Item:
     """One test to run: the resolved objects behind a node id."""
 
-    def __init__(self, nodeid, path, module, cls_chain, name, function, callspec, param_marks):
+    def __init__(self, nodeid, path, module, cls_chain, name, function, callspec, marks):
         self.nodeid = nodeid
         self.path = path
         self.module = module
@@ -328,11 +326,7 @@ class Item:
         self.callspec = callspec  # {argname: value}
         self.indirect = {}
         self.instance = None
-        self.extra_marks = []
-        marks = unpacked_marks(function) + param_marks
-        if self.cls is not None:
-            marks += unpacked_marks(self.cls)
-        marks += unpacked_marks(module)
+        # pytest's iter_markers order: function, its parameter set, class, module.
         self.marks = marks
         self.fixturenames = ()
 
@@ -348,11 +342,6 @@ class Item:
             if m.name == name:
                 return m
         return None
-
-
-class Outcome:
-    def __init__(self):
-        self.reports = []
 
 
 # ---------------------------------------------------------------------------- engine
@@ -450,16 +439,20 @@ class NativeEngine:
         func = getattr(obj, names[-1]) if not chain else inspect.getattr_static(obj, names[-1])
         if isinstance(func, staticmethod):
             func = func.__func__
-        callspec, param_marks, indirect = self.callspec_for(func, chain, module, spec.get("param_index") or [])
-        item = Item(nodeid, path, module, chain, names[-1], func, callspec, param_marks)
+        own = unpacked_marks(func)
+        class_marks = unpacked_marks(chain[-1]) if chain else []
+        module_marks = unpacked_marks(module)
+        callspec, param_marks, indirect = self.callspec_for(
+            own + class_marks + module_marks, spec.get("param_index") or []
+        )
+        marks = own + param_marks + class_marks + module_marks
+        item = Item(nodeid, path, module, chain, names[-1], func, callspec, marks)
         item.indirect = indirect
         return item
 
-    def callspec_for(self, func, chain, module, indices):
-        marks = unpacked_marks(func)
-        if chain:
-            marks += unpacked_marks(chain[-1])
-        marks += unpacked_marks(module)
+    def callspec_for(self, marks, indices):
+        """Argument values of the parameter sets picked by `indices` (one per parametrize
+        mark in `marks`' order, as static collection expanded them)."""
         callspec, param_marks, indirect = {}, [], {}
         pmarks = [m for m in marks if m.name == "parametrize"]
         for mark, idx in zip(pmarks, indices):
@@ -722,7 +715,6 @@ class NativeEngine:
                 xfail = self.evaluate_xfail(item, xfail_strict)
                 if xfail is not None and not xfail["run"]:
                     raise XFailException("[NOTRUN] " + xfail["reason"])
-                self.switch_scopes(item)
                 if is_unittest:
                     self.setup_unittest(item)
                 else:
@@ -891,11 +883,6 @@ class NativeEngine:
                 _apply_warning_filter(spec)
 
     # -- scopes and fixtures
-    def switch_scopes(self, item):
-        keys = self.scope_keys(item)
-        for scope in SCOPES:
-            self.scopes.keys[scope] = keys[scope]
-
     def teardown_scopes(self, item, next_item):
         mine = self.scope_keys(item)
         nxt = self.scope_keys(next_item)
@@ -905,11 +892,9 @@ class NativeEngine:
             if next_item is None and scope == "session":
                 break  # session fixtures live until shutdown
             if mine[scope] != nxt[scope]:
-                if scope == "class":
-                    errors += self.xunit_teardown_class(item)
                 errors += self.scopes.teardown(scope)
                 if scope == "module":
-                    errors += self.xunit_teardown_module(item)
+                    self.xunit_module_done.discard(item.path)
         return errors
 
     def setup_fixtures(self, item):
@@ -981,10 +966,6 @@ class NativeEngine:
                 self.scopes.add_finalizer("module", lambda fn=fn: _call_optional(fn, mod))
                 break
 
-    def xunit_teardown_module(self, item):
-        self.xunit_module_done.discard(item.path)
-        return []
-
     def xunit_setup_class(self, item):
         cls = item.cls
         key = ("class", id(cls))
@@ -1006,9 +987,6 @@ class NativeEngine:
         td = getattr(inst, "teardown_method", None)
         if td is not None:
             self.scopes.add_finalizer("function", lambda: _call_optional(td, item.function))
-
-    def xunit_teardown_class(self, item):
-        return []
 
     def xunit_setup_function(self, item):
         if item.cls is not None:
@@ -1041,8 +1019,6 @@ class NativeEngine:
         item.instance = cls(item.name)
 
     def call_unittest(self, item):
-        import unittest
-
         result = _UnitTestResult()
         item.instance.run(result)
         if result.outcome is not None:

@@ -213,36 +213,17 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                 output,
             } => {
                 failures += 1;
-                let r = PhaseReport {
-                    nodeid: nodeid.clone(),
-                    when: When::Call,
-                    outcome: Outcome::Failed,
-                    longrepr: format!("{reason}\n[fastest] the test {nodeid} did not finish; its worker was replaced and the run went on"),
-                    message: reason,
-                    skip: None,
-                    wasxfail: None,
-                    sections: output,
-                    duration: 0.0,
-                    location: None,
-                };
+                let longrepr = format!("{reason}\n[fastest] the test {nodeid} did not finish; its worker was replaced and the run went on");
+                let r = runner_failure(&nodeid, When::Call, longrepr, reason, output);
                 results.entry(nodeid.clone()).or_default().push(r.clone());
                 reporter.report(r);
                 reporter.finish(&nodeid);
             }
             RunEvent::Unreported { nodeid } => {
                 failures += 1;
-                let r = PhaseReport {
-                    nodeid: nodeid.clone(),
-                    when: When::Setup,
-                    outcome: Outcome::Failed,
-                    longrepr: format!("[fastest] the worker finished without running {nodeid}: it was not found at run time (collection differs from the static one)"),
-                    message: "not run: not found by the worker".into(),
-                    skip: None,
-                    wasxfail: None,
-                    sections: vec![],
-                    duration: 0.0,
-                    location: None,
-                };
+                let longrepr = format!("[fastest] the worker finished without running {nodeid}: it was not found at run time (collection differs from the static one)");
+                let message = "not run: not found by the worker".to_string();
+                let r = runner_failure(&nodeid, When::Setup, longrepr, message, Vec::new());
                 results.entry(nodeid.clone()).or_default().push(r.clone());
                 reporter.report(r);
                 reporter.finish(&nodeid);
@@ -295,6 +276,28 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("writing --junitxml {}: {e}", path.display()))?;
     }
     Ok(code)
+}
+
+/// A failure the runner reports on a test's behalf (its worker could not).
+fn runner_failure(
+    nodeid: &str,
+    when: When,
+    longrepr: String,
+    message: String,
+    sections: Vec<(String, String)>,
+) -> PhaseReport {
+    PhaseReport {
+        nodeid: nodeid.to_string(),
+        when,
+        outcome: Outcome::Failed,
+        longrepr,
+        message,
+        skip: None,
+        wasxfail: None,
+        sections,
+        duration: 0.0,
+        location: None,
+    }
 }
 
 /// pytest-reportlog's format: SessionStart, one TestReport per phase, SessionFinish.

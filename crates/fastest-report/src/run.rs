@@ -253,8 +253,6 @@ impl<W: Write> RunReporter<W> {
             let p = self.progress();
             let fill = WIDTH.saturating_sub(self.line_width + 1);
             let _ = writeln!(self.out, "{:>fill$}", p, fill = fill);
-        } else if self.current_file.is_some() {
-            // The progress column was already written by a wrap.
         }
         self.line_width = 0;
     }
@@ -326,13 +324,7 @@ impl<W: Write> RunReporter<W> {
                     .iter()
                     .filter(|t| t.nodeid == r.nodeid && t.when == When::Teardown)
                 {
-                    for (title, text) in t.sections.iter().filter(|(t, _)| t.contains("teardown")) {
-                        let _ = writeln!(self.out, "{}", sep('-', title));
-                        let _ = write!(self.out, "{text}");
-                        if !text.ends_with('\n') {
-                            let _ = writeln!(self.out);
-                        }
-                    }
+                    self.write_sections(t.sections.iter().filter(|(t, _)| t.contains("teardown")));
                 }
             }
         }
@@ -359,13 +351,7 @@ impl<W: Write> RunReporter<W> {
                 for r in passes {
                     if !r.sections.is_empty() {
                         let _ = writeln!(self.out, "{}", sep('_', &headline(r)));
-                        for (title, text) in &r.sections {
-                            let _ = writeln!(self.out, "{}", sep('-', title));
-                            let _ = write!(self.out, "{text}");
-                            if !text.ends_with('\n') {
-                                let _ = writeln!(self.out);
-                            }
-                        }
+                        self.write_sections(r.sections.iter());
                     }
                 }
             }
@@ -457,7 +443,12 @@ impl<W: Write> RunReporter<W> {
         if self.opts.tbstyle != "no" {
             let _ = writeln!(self.out, "{}", r.longrepr.trim_end_matches('\n'));
         }
-        for (title, text) in &r.sections {
+        self.write_sections(r.sections.iter());
+    }
+
+    /// Captured-output sections: `---- Captured stdout call ----` and the text.
+    fn write_sections<'a>(&mut self, sections: impl Iterator<Item = &'a (String, String)>) {
+        for (title, text) in sections {
             let _ = writeln!(self.out, "{}", sep('-', title));
             let _ = write!(self.out, "{text}");
             if !text.ends_with('\n') {
