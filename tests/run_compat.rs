@@ -308,6 +308,83 @@ fn exitfirst_stops_and_last_failed_reruns_only_failures() {
     let stdout = text(&x);
     assert_eq!(x.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("stopping after 1 failures"), "{stdout}");
+    // The failure that stopped the run is reported, as pytest does.
+    assert!(stdout.contains("= FAILURES ="), "{stdout}");
+    assert!(stdout.contains("1 failed"), "{stdout}");
+}
+
+/// A five-test project whose tests 2 and 4 fail while the files `fail2`/`fail4` exist.
+fn stepwise_project(dir: &Path) {
+    std::fs::write(
+        dir.join("test_steps.py"),
+        "import os\n\n\ndef test_1():\n    pass\n\n\ndef test_2():\n    assert not os.path.exists('fail2')\n\n\ndef test_3():\n    pass\n\n\ndef test_4():\n    assert not os.path.exists('fail4')\n\n\ndef test_5():\n    pass\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("fail2"), "").unwrap();
+    std::fs::write(dir.join("fail4"), "").unwrap();
+}
+
+#[test]
+fn stepwise_and_new_first_follow_pytest() {
+    let ours = tempfile::tempdir().unwrap();
+    let theirs = tempfile::tempdir().unwrap();
+    stepwise_project(ours.path());
+    stepwise_project(theirs.path());
+    let ran = |dir: &Path, pytest: bool, args: &[&str]| -> Vec<String> {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend(["--junitxml", "steps.xml"]);
+        let out = if pytest {
+            run(Command::new(python())
+                .args(["-m", "pytest", "-p", "no:randomly"])
+                .args(&a)
+                .current_dir(dir))
+        } else {
+            fastest(dir, &python(), &a)
+        };
+        let got = junit_outcomes(&dir.join("steps.xml"));
+        let mut ids: Vec<String> = got.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        ids.push(format!("exit={:?}", out.status.code()));
+        ids
+    };
+    // Sequence: fail at 2, fix 2 (start from 2, fail at 4), --sw-skip, fix all.
+    let steps: [(&[&str], Option<&str>); 4] = [
+        (&["--sw"], None),
+        (&["--sw"], Some("fail2")),
+        (&["--sw"], None),
+        (&["--sw"], Some("fail4")),
+    ];
+    for (args, fix) in steps {
+        if let Some(f) = fix {
+            std::fs::remove_file(ours.path().join(f)).unwrap();
+            std::fs::remove_file(theirs.path().join(f)).unwrap();
+        }
+        assert_eq!(
+            ran(ours.path(), false, args),
+            ran(theirs.path(), true, args),
+            "after {args:?} with {fix:?} removed"
+        );
+    }
+    std::fs::write(ours.path().join("fail2"), "").unwrap();
+    std::fs::write(theirs.path().join("fail2"), "").unwrap();
+    assert_eq!(
+        ran(ours.path(), false, &["--sw-skip"]),
+        ran(theirs.path(), true, &["--sw-skip"])
+    );
+
+    // --nf: a test file unknown to the last run goes first.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(
+        ours.path().join("test_new.py"),
+        "def test_new():\n    pass\n",
+    )
+    .unwrap();
+    let out = fastest(ours.path(), &python(), &["--nf", "-v"]);
+    let first = text(&out)
+        .lines()
+        .find(|l| l.contains("PASSED") || l.contains("FAILED"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(first.starts_with("test_new.py::test_new"), "{}", text(&out));
 }
 
 #[test]

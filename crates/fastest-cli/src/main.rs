@@ -118,6 +118,15 @@ struct Cli {
     /// Run the tests that failed last time first, then the rest.
     #[arg(long = "ff", visible_alias = "failed-first")]
     failed_first: bool,
+    /// Run tests from new files first (newest file first), then the rest.
+    #[arg(long = "nf", visible_alias = "new-first")]
+    new_first: bool,
+    /// Stop at the first failure; next time start from it (state in the cache).
+    #[arg(long = "sw", visible_alias = "stepwise")]
+    stepwise: bool,
+    /// With --sw: ignore the first failing test, stop at the next one.
+    #[arg(long = "sw-skip", visible_alias = "stepwise-skip")]
+    stepwise_skip: bool,
     /// Engine: auto (default), native, or pytest (real pytest in each worker).
     #[arg(long, default_value = "auto")]
     engine: String,
@@ -518,6 +527,27 @@ fn run() -> anyhow::Result<ExitCode> {
                 items.sort_by_key(|i| !failed.contains(i));
             }
         }
+        if cli.new_first {
+            let known = run::known_nodeids(&cache);
+            run::order_new_first(&mut items, &known, &config.rootdir);
+        }
+        let stepwise = cli.stepwise || cli.stepwise_skip;
+        let mut stepwise_note = None;
+        if stepwise {
+            if let Some(last) = run::stepwise_last(&cache) {
+                if let Some(pos) = items.iter().position(|i| *i == last) {
+                    items.drain(..pos);
+                    deselected += pos;
+                    stepwise_note = Some(format!("stepwise: skipping {pos} already passed items."));
+                } else {
+                    stepwise_note = Some(
+                        "stepwise: previously failed test not found, not skipping.".to_string(),
+                    );
+                }
+            } else {
+                stepwise_note = Some("stepwise: no previously failed tests, not skipping.".into());
+            }
+        }
         let run_items: Vec<fastest_protocol::RunItem> = items
             .into_iter()
             .map(|nodeid| fastest_protocol::RunItem {
@@ -532,6 +562,12 @@ fn run() -> anyhow::Result<ExitCode> {
         let harness = fastest_runner::install_harness(&harness_root(&cache_dir))?;
         let maxfail = if cli.exitfirst {
             1
+        } else if stepwise {
+            if cli.stepwise_skip {
+                2
+            } else {
+                1
+            }
         } else {
             match cli.maxfail.as_deref() {
                 Some(m) => m
@@ -580,6 +616,7 @@ fn run() -> anyhow::Result<ExitCode> {
         if from_testpaths {
             header.push(format!("testpaths: {}", config.testpaths().join(", ")));
         }
+        header.extend(stepwise_note);
         let color = match cli.color.as_deref() {
             Some("yes") => true,
             Some("no") => false,
@@ -627,6 +664,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 collect_args: args.clone(),
                 ini,
                 header,
+                stepwise: stepwise.then_some(cli.stepwise_skip),
             };
         run::install_sigint_handler();
         return run::execute(request, &cache);

@@ -59,6 +59,8 @@ pub struct RunRequest {
     pub collect_args: Vec<String>,
     pub ini: BTreeMap<String, serde_json::Value>,
     pub header: Vec<String>,
+    /// `--sw` (Some(false)) / `--sw-skip` (Some(true)): remember where the run stopped.
+    pub stepwise: Option<bool>,
 }
 
 /// Plugins that change nothing about which tests run or how they turn out when their
@@ -173,6 +175,11 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
     let deselected = req.deselected;
     let initial_errors = req.collect_errors.clone();
     let outcome = run_pool(&pool, decide, &INTERRUPTED, |event| {
+        // Stop only once the failing test has finished, so its report (and teardown) is shown.
+        let test_done = !matches!(
+            event,
+            RunEvent::Report(_) | RunEvent::Started { .. } | RunEvent::WorkerReady { .. }
+        );
         match event {
             RunEvent::WorkerReady { python, pytest, .. } => {
                 let (engine, why) = chosen
@@ -230,7 +237,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             }
             RunEvent::Warning(w) => reporter.warning(w),
         }
-        if req.maxfail > 0 && failures >= req.maxfail {
+        if test_done && req.maxfail > 0 && failures >= req.maxfail {
             stopped_at = Some(failures);
             return Control::Stop;
         }
@@ -245,6 +252,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
     };
     let ending = match outcome {
         PoolOutcome::Completed => Ending::Completed,
+        PoolOutcome::Stopped if req.stepwise.is_some() => Ending::Stepwise,
         PoolOutcome::Stopped => Ending::Stopped(stopped_at.unwrap_or(failures)),
         PoolOutcome::Interrupted => Ending::Interrupted,
     };
@@ -254,6 +262,9 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
         code = ExitCode::TestsFailed;
     }
     save_state(cache, &results);
+    if let Some(skip) = req.stepwise {
+        save_stepwise(cache, &order, &results, skip, ending);
+    }
     if let Some(path) = &req.report_log {
         write_report_log(path, &order, &results, code as i32)?;
     }
@@ -551,6 +562,8 @@ fn visit_function(
 
 const DURATIONS_TREE: &str = "durations";
 const LASTFAILED_TREE: &str = "lastfailed";
+const STEPWISE_TREE: &str = "stepwise";
+const STEPWISE_KEY: &[u8] = b"lastfailed";
 
 fn load_durations(cache: &Cache) -> HashMap<String, f64> {
     cache.scan::<f64>(DURATIONS_TREE).into_iter().collect()
@@ -569,6 +582,67 @@ fn save_state(cache: &Cache, results: &HashMap<String, Vec<PhaseReport>>) {
         }
     }
     cache.flush();
+}
+
+/// The test `--sw` stopped at last time, if any.
+pub fn stepwise_last(cache: &Cache) -> Option<String> {
+    cache.get::<String>(STEPWISE_TREE, STEPWISE_KEY)
+}
+
+/// pytest's stepwise plugin: remember the first failure in collection order (the second
+/// with `--sw-skip`); a run without failures clears it. An interrupted run keeps it.
+fn save_stepwise(
+    cache: &Cache,
+    order: &[String],
+    results: &HashMap<String, Vec<PhaseReport>>,
+    skip: bool,
+    ending: Ending,
+) {
+    if matches!(ending, Ending::Interrupted) {
+        return;
+    }
+    let failed: Vec<&String> = order
+        .iter()
+        .filter(|id| {
+            results
+                .get(*id)
+                .is_some_and(|r| r.iter().any(|p| p.outcome == Outcome::Failed))
+        })
+        .collect();
+    match failed.get(usize::from(skip)) {
+        Some(id) => cache.put(STEPWISE_TREE, STEPWISE_KEY, id),
+        None => cache.remove(STEPWISE_TREE, STEPWISE_KEY),
+    }
+    cache.flush();
+}
+
+/// Every node id seen by an earlier run (`--nf`: the others are new).
+pub fn known_nodeids(cache: &Cache) -> HashSet<String> {
+    cache
+        .scan::<f64>(DURATIONS_TREE)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect()
+}
+
+/// pytest's `--nf`: new tests first, each part ordered by its file's mtime, newest first.
+pub fn order_new_first(items: &mut [String], known: &HashSet<String>, rootdir: &Path) {
+    let mut mtimes: HashMap<String, std::time::SystemTime> = HashMap::new();
+    for i in items.iter() {
+        let file = i.split("::").next().unwrap_or(i).to_string();
+        mtimes.entry(file.clone()).or_insert_with(|| {
+            std::fs::metadata(rootdir.join(&file))
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH)
+        });
+    }
+    items.sort_by_key(|i| {
+        let file = i.split("::").next().unwrap_or(i);
+        (
+            known.contains(i),
+            std::cmp::Reverse(mtimes.get(file).copied()),
+        )
+    });
 }
 
 /// Node ids that failed last time (`--lf`, `--ff`).

@@ -419,6 +419,16 @@ impl<W: Write> RunReporter<W> {
                 sep('!', &format!("stopping after {n} failures"))
             );
         }
+        if matches!(how, Ending::Stepwise) {
+            let _ = writeln!(
+                self.out,
+                "{}",
+                sep(
+                    '!',
+                    "Interrupted: Test failed, continuing from this test next run."
+                )
+            );
+        }
         if self.opts.verbosity < 0 {
             let _ = writeln!(self.out, "{}", self.paint(main_color, &line));
         } else {
@@ -428,7 +438,7 @@ impl<W: Write> RunReporter<W> {
 
         let failed = counts.get(&Category::Failed).copied().unwrap_or(0)
             + counts.get(&Category::Error).copied().unwrap_or(0);
-        if matches!(how, Ending::Interrupted) || !collect_errors.is_empty() {
+        if matches!(how, Ending::Interrupted | Ending::Stepwise) || !collect_errors.is_empty() {
             ExitCode::Interrupted
         } else if failed > 0 {
             ExitCode::TestsFailed
@@ -575,6 +585,8 @@ pub enum Ending {
     Completed,
     /// `-x` / `--maxfail=N` stopped it after N failures.
     Stopped(usize),
+    /// `--sw` stopped at a failure (pytest's stepwise plugin: an interruption, exit 2).
+    Stepwise,
     Interrupted,
 }
 
