@@ -131,13 +131,17 @@ class RewritingLoader:
 
         with open(self.path, "rb") as f:
             source = f.read()
+        from fastest_harness import deps
+
+        relpath = deps.RECORDER.relpath(self.path) if deps.RECORDER else None
         cached = None
         if CODE_CACHE_DIR:
-            cached = os.path.join(CODE_CACHE_DIR, _code_cache_key(source, self.path) + ".code")
+            key = _code_cache_key(source + (b"\0probes:" + relpath.encode() if relpath else b""), self.path)
+            cached = os.path.join(CODE_CACHE_DIR, key + ".code")
             try:
                 with open(cached, "rb") as f:
                     code = marshal.loads(f.read())
-                exec(code, module.__dict__)
+                deps.exec_recorded(code, module, relpath)
                 return
             except (OSError, ValueError, EOFError, TypeError):
                 pass  # missing or unreadable: rewrite again
@@ -146,6 +150,9 @@ class RewritingLoader:
             from _pytest.assertion.rewrite import rewrite_asserts
 
             rewrite_asserts(tree, source, self.path, None)
+        if relpath is not None:
+            deps.add_probes(tree, relpath)
+            ast.fix_missing_locations(tree)
         code = compile(tree, self.path, "exec", dont_inherit=True)
         if cached:
             try:
@@ -156,7 +163,7 @@ class RewritingLoader:
                 os.replace(tmp, cached)
             except OSError:
                 pass
-        exec(code, module.__dict__)
+        deps.exec_recorded(code, module, relpath)
 
 
 def module_name_for(path):
@@ -367,6 +374,11 @@ class NativeEngine:
         self.capture_prefix = config.get("capture_prefix") or os.path.join(self.rootdir, ".fastest_cache", "capture")
         global CODE_CACHE_DIR
         CODE_CACHE_DIR = os.path.join(self.rootdir, ".fastest_cache", "code")
+        self.recorder = None
+        if config.get("record"):
+            from fastest_harness import deps
+
+            self.recorder = deps.install(self.rootdir, CODE_CACHE_DIR, deps.default_excludes())
         self._setup_assertion_hooks()
         self._builtin = _builtin_fixtures(self)
         self.xunit_module_done = set()
@@ -598,7 +610,8 @@ class NativeEngine:
                 func = func.__get__(fdef.owner() if scope != "class" else fdef.owner)
         if inspect.isgeneratorfunction(fdef.func):
             gen = func(**kwargs)
-            value = next(gen)
+            with self._scope_frame(item, scope):
+                value = next(gen)
 
             def finish(gen=gen):
                 try:
@@ -612,7 +625,8 @@ class NativeEngine:
         elif inspect.iscoroutinefunction(fdef.func) or inspect.isasyncgenfunction(fdef.func):
             raise FixtureLookupError("async fixture '%s' needs an async plugin the native engine does not provide" % name)
         else:
-            value = func(**kwargs)
+            with self._scope_frame(item, scope):
+                value = func(**kwargs)
         store[key] = value
         return value
 
@@ -632,8 +646,9 @@ class NativeEngine:
     # -- running one test
     def run_one(self, spec, next_spec):
         nodeid = spec["nodeid"]
+        if self.recorder is not None:
+            self.recorder.begin_test()
         self.channel.send("start", nodeid=nodeid)
-        reports = []
         try:
             item = self.resolve(spec)
         except BaseException as exc:
@@ -643,14 +658,41 @@ class NativeEngine:
             outcome, longrepr, message, skip = self.classify_error(info, None, "setup")
             self.send_report(nodeid, "setup", outcome, 0.0, longrepr, message, skip, None, [], (nodeid.split("::")[0], 0, nodeid.split("::")[-1]))
             self.send_report(nodeid, "teardown", "passed", 0.0, "", "", None, None, [], None)
-            self.channel.send("finish", nodeid=nodeid)
+            self._finish(nodeid)
             return
         try:
             next_item = self._peek(next_spec)
         except BaseException:
             next_item = None
         self._run_item(item, next_item, next_spec)
-        self.channel.send("finish", nodeid=nodeid)
+        self._finish(nodeid)
+
+    def _finish(self, nodeid):
+        if self.recorder is None:
+            self.channel.send("finish", nodeid=nodeid)
+        else:
+            self.channel.send("finish", nodeid=nodeid, deps=self.recorder.end_test(nodeid))
+
+    def _scope_frame(self, item, scope):
+        """Context for a higher-scope setup: what it runs belongs to its node's frame."""
+        import contextlib
+
+        if self.recorder is None or scope == "function":
+            return contextlib.nullcontext()
+        from fastest_harness.deps import node_key_for_scope
+
+        recorder = self.recorder
+        key = node_key_for_scope(item.nodeid, scope)
+
+        @contextlib.contextmanager
+        def frame():
+            recorder.push_node(key)
+            try:
+                yield
+            finally:
+                recorder.pop()
+
+        return frame()
 
     def _peek(self, spec):
         """Just enough of the next item to decide which scopes end (no import errors)."""
@@ -958,7 +1000,8 @@ class NativeEngine:
         for name in ("setup_module", "setUpModule"):
             fn = getattr(mod, name, None)
             if fn is not None:
-                _call_optional(fn, mod)
+                with self._scope_frame(item, "module"):
+                    _call_optional(fn, mod)
                 break
         for name in ("teardown_module", "tearDownModule"):
             fn = getattr(mod, name, None)
@@ -976,7 +1019,8 @@ class NativeEngine:
             store[key] = True
             fn = getattr(cls, "setup_class", None)
             if fn is not None:
-                fn()
+                with self._scope_frame(item, "class"):
+                    fn()
             td = getattr(cls, "teardown_class", None)
             if td is not None:
                 self.scopes.add_finalizer("class", td)
@@ -1008,7 +1052,8 @@ class NativeEngine:
         if key not in store:
             store[key] = True
             if hasattr(cls, "setUpClass"):
-                cls.setUpClass()
+                with self._scope_frame(item, "class"):
+                    cls.setUpClass()
                 self.scopes.add_finalizer("class", cls.tearDownClass)
                 if hasattr(cls, "doClassCleanups"):
                     self.scopes.add_finalizer("class", cls.doClassCleanups)

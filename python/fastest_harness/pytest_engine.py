@@ -11,6 +11,12 @@ class PytestEngine:
 
         self.config = config
         self.channel = channel
+        self.recorder = None
+        if config.get("record"):
+            from fastest_harness import deps
+
+            self.recorder = deps.install(config["rootdir"], config.get("code_cache"), deps.default_excludes())
+            deps.patch_pytest_rewrite()
 
     def run(self, items):
         import pytest
@@ -26,6 +32,9 @@ class PytestEngine:
                 seen.add(path)
                 files.append(os.path.join(self.config["rootdir"], path))
         want_sections = bool(self.config.get("ini", {}).get("report_passes"))
+        recorder = self.recorder
+        if recorder is not None:
+            from fastest_harness.deps import node_key_for_scope
 
         class Plugin:
             @pytest.hookimpl(trylast=True)
@@ -47,6 +56,8 @@ class PytestEngine:
                     channel.send("collect_error", nodeid=report.nodeid, longrepr=report.longreprtext)
 
             def pytest_runtest_logstart(self, nodeid, location):
+                if recorder is not None:
+                    recorder.begin_test()
                 channel.send("start", nodeid=nodeid)
 
             def pytest_runtest_logreport(self, report):
@@ -54,7 +65,28 @@ class PytestEngine:
                 channel.send("report", **fields)
 
             def pytest_runtest_logfinish(self, nodeid, location):
-                channel.send("finish", nodeid=nodeid)
+                if recorder is None:
+                    channel.send("finish", nodeid=nodeid)
+                else:
+                    channel.send("finish", nodeid=nodeid, deps=recorder.end_test(nodeid))
+
+            @pytest.hookimpl(hookwrapper=True)
+            def pytest_fixture_setup(self, fixturedef, request):
+                # What a higher-scope fixture runs belongs to every test under its node.
+                key = None
+                if recorder is not None and fixturedef.scope != "function":
+                    node = getattr(request, "node", None)
+                    key = getattr(node, "nodeid", None)
+                    if key is None:
+                        key = node_key_for_scope(request._pyfuncitem.nodeid, fixturedef.scope)
+                if key is None:
+                    yield
+                    return
+                recorder.push_node(key)
+                try:
+                    yield
+                finally:
+                    recorder.pop()
 
         args = list(self.config.get("pytest_args", []))
         args += ["--continue-on-collection-errors"]

@@ -204,6 +204,28 @@ impl Cache {
             .collect()
     }
 
+    /// Number of entries in a tree.
+    pub fn len(&self, tree: &str) -> usize {
+        self.db.open_tree(tree).map(|t| t.len()).unwrap_or(0)
+    }
+
+    /// Removes every entry of a tree.
+    pub fn clear_tree(&self, tree: &str) {
+        if let Ok(t) = self.db.open_tree(tree) {
+            let _ = t.clear();
+        }
+    }
+
+    /// Empties every tree except the schema metadata (`fastest cache clear`).
+    pub fn clear_all(&self) {
+        for name in self.db.tree_names() {
+            let name = String::from_utf8_lossy(&name).into_owned();
+            if name != TREE_META && name != "__sled__default" {
+                self.clear_tree(&name);
+            }
+        }
+    }
+
     pub fn flush(&self) {
         if self.mode == CacheMode::Persistent {
             let _ = self.db.flush();

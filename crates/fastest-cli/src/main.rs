@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod incremental;
 mod run;
 use std::time::Instant;
 
@@ -64,9 +65,16 @@ struct Cli {
     /// Python interpreter for the project (default: $VIRTUAL_ENV, .venv, venv, python3).
     #[arg(long)]
     python: Option<PathBuf>,
-    /// Do not read or write the persistent cache.
-    #[arg(long = "no-cache")]
+    /// Run every selected test, reusing no cached result (results are still recorded).
+    #[arg(long = "no-cache", visible_alias = "all")]
     no_cache: bool,
+    /// Run only tests affected by changes since their last recorded run (plus new and
+    /// failing ones); `fastest run --changed`.
+    #[arg(long)]
+    changed: bool,
+    /// Do not record dependencies (nothing is stored for incremental runs).
+    #[arg(long = "no-record")]
+    no_record: bool,
     /// Show extra test summary info (accepted; used when running tests).
     #[arg(short = 'r')]
     report_chars: Option<String>,
@@ -230,9 +238,62 @@ fn parse(args: &[String]) -> anyhow::Result<(Cli, Vec<String>)> {
     Ok((cli, unknown))
 }
 
+/// `fastest run ...` is `fastest ...`; `explain` prints verdicts instead of running.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Command {
+    Run,
+    Explain,
+}
+
+/// `fastest cache stats|clear`.
+fn cache_command(sub: Option<&str>) -> anyhow::Result<ExitCode> {
+    let invocation_dir = std::env::current_dir().context("reading the current directory")?;
+    let config = determine_setup(&SetupRequest {
+        invocation_dir: invocation_dir.clone(),
+        args: vec![],
+        inifile: None,
+        rootdir: None,
+        overrides: vec![],
+    })
+    .map_err(|e| UsageError(e.to_string()))?;
+    let cache_dir = config.rootdir.join(".fastest_cache");
+    let cache = Cache::open(&cache_dir);
+    for w in cache.take_warnings() {
+        eprintln!("fastest: warning: {w}");
+    }
+    match sub {
+        Some("stats") | None => print!("{}", incremental::stats(&cache, &cache_dir)),
+        Some("clear") => {
+            cache.clear_all();
+            cache.flush();
+            let _ = std::fs::remove_dir_all(cache_dir.join("code"));
+            println!("fastest: cleared {}", cache_dir.display());
+        }
+        Some(other) => {
+            return Err(UsageError(format!(
+                "fastest cache: unknown subcommand {other:?} (expected stats or clear)"
+            ))
+            .into())
+        }
+    }
+    Ok(ExitCode::Ok)
+}
+
 fn run() -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut command = Command::Run;
+    match argv.first().map(String::as_str) {
+        Some("run") => {
+            argv.remove(0);
+        }
+        Some("explain") => {
+            argv.remove(0);
+            command = Command::Explain;
+        }
+        Some("cache") => return cache_command(argv.get(1).map(String::as_str)),
+        _ => {}
+    }
     if let Ok(env_opts) = std::env::var("PYTEST_ADDOPTS") {
         let mut pre = shlex::split(&env_opts).unwrap_or_default();
         pre.extend(argv);
@@ -300,13 +361,9 @@ fn run() -> anyhow::Result<ExitCode> {
         },
     };
     let cache_dir = config.rootdir.join(".fastest_cache");
-    let cache = Arc::new(if cli.no_cache {
-        Cache::temporary()
-    } else {
-        Cache::open(&cache_dir)
-    });
-    let graph = GraphDb::new(cache.clone());
-    let collection = match collect(&req, &graph) {
+    let cache = Arc::new(Cache::open(&cache_dir));
+    let graph = Arc::new(GraphDb::new(cache.clone()));
+    let collection = match collect(&req, &*graph) {
         Ok(c) => c,
         Err(e) => return Err(UsageError(e.to_string()).into()),
     };
@@ -502,7 +559,7 @@ fn run() -> anyhow::Result<ExitCode> {
             })
             .collect();
         blockers.extend(run::native_blockers(
-            &graph,
+            &*graph,
             &config.rootdir,
             &test_files,
             NATIVE_BUILTIN_FIXTURES,
@@ -625,6 +682,23 @@ fn run() -> anyhow::Result<ExitCode> {
                     && std::io::IsTerminal::is_terminal(&std::io::stdout())
             }
         };
+        let selector = if cli.no_record {
+            None
+        } else {
+            // Options that change how tests behave (not which ones run) are part of the
+            // environment digest.
+            let mut options = py_args.clone();
+            options.push(format!("--engine={}", cli.engine));
+            options.push(format!("--capture={capture}"));
+            let config_files: Vec<PathBuf> = config.inifile.iter().cloned().collect();
+            let environment = incremental::environment(&python, &cache, &config_files, &options);
+            Some(Arc::new(fastest_select::Selector::new(
+                cache.clone(),
+                graph.clone(),
+                &config.rootdir,
+                environment,
+            )))
+        };
         let mut pytest_args = py_args.clone();
         pytest_args.extend(["-p".into(), "no:xdist".into()]);
         let request =
@@ -665,7 +739,18 @@ fn run() -> anyhow::Result<ExitCode> {
                 ini,
                 header,
                 stepwise: stepwise.then_some(cli.stepwise_skip),
+                selector,
+                reuse: !cli.no_cache,
+                changed_only: cli.changed,
             };
+        if command == Command::Explain {
+            let ids: Vec<String> = request.items.iter().map(|i| i.nodeid.clone()).collect();
+            match &request.selector {
+                Some(selector) => print!("{}", incremental::explain(selector, &ids)),
+                None => println!("fastest: --no-record: nothing is recorded, every test runs"),
+            }
+            return Ok(ExitCode::Ok);
+        }
         run::install_sigint_handler();
         return run::execute(request, &cache);
     }

@@ -9,9 +9,11 @@ use fastest_report::run::{Ending, RunOptions, RunReporter};
 use fastest_report::ExitCode;
 use fastest_runner::pool::{run_pool, Control, PoolConfig, PoolOutcome, RunEvent, WorkerInfo};
 use fastest_runner::schedule::{bucket_plan, group, shared_plan, Dist};
+use fastest_select::{Selector, Verdict};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Set by SIGINT: the pool stops, the reporter prints what finished.
@@ -61,6 +63,13 @@ pub struct RunRequest {
     pub header: Vec<String>,
     /// `--sw` (Some(false)) / `--sw-skip` (Some(true)): remember where the run stopped.
     pub stepwise: Option<bool>,
+    /// Incremental runs: records dependencies and decides what must run (None with
+    /// `--no-record`).
+    pub selector: Option<Arc<Selector>>,
+    /// Reuse cached passes (false with `--no-cache` / `--all`).
+    pub reuse: bool,
+    /// `--changed`: run only tests affected by changes (plus new and failing ones).
+    pub changed_only: bool,
 }
 
 /// Plugins that change nothing about which tests run or how they turn out when their
@@ -76,8 +85,35 @@ const INERT_PLUGINS: &[&str] = &[
 pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let durations = load_durations(cache);
-    let order: Vec<String> = req.items.iter().map(|i| i.nodeid.clone()).collect();
-    let n = req.items.len();
+    let mut deselected = req.deselected;
+    let (to_run, cached) = match (&req.selector, req.reuse) {
+        (Some(selector), true) => {
+            let (to_run, cached, unaffected) =
+                partition_by_verdict(selector, &req.items, req.changed_only);
+            deselected += unaffected;
+            if req.changed_only && to_run.is_empty() && req.collect_errors.is_empty() {
+                println!(
+                    "fastest: no changes affect the {} selected tests; nothing to run",
+                    unaffected
+                );
+                return Ok(ExitCode::Ok);
+            }
+            (to_run, cached)
+        }
+        _ => (req.items.clone(), Vec::new()),
+    };
+    let shown: HashSet<&str> = cached
+        .iter()
+        .map(|(id, _)| id.as_str())
+        .chain(to_run.iter().map(|i| i.nodeid.as_str()))
+        .collect();
+    let order: Vec<String> = req
+        .items
+        .iter()
+        .filter(|i| shown.contains(i.nodeid.as_str()))
+        .map(|i| i.nodeid.clone())
+        .collect();
+    let n = to_run.len();
     let ncpu = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -109,25 +145,28 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             color: req.color,
             header: Vec::new(),
             junit_path: req.junitxml.as_ref().map(|p| p.display().to_string()),
-            deselected: req.deselected,
+            deselected,
         },
         order.clone(),
     );
     for (node, text) in &req.collect_errors {
         reporter.collect_error(node.clone(), text.clone());
     }
+    let mut results: HashMap<String, Vec<PhaseReport>> = HashMap::new();
     if n == 0 {
         let mut header = req.header.clone();
         header.push(format!("fastest-{}", env!("CARGO_PKG_VERSION")));
         reporter_header(
             &mut reporter,
             &header,
-            0,
-            req.deselected,
+            order.len(),
+            deselected,
             &req.collect_errors,
         );
+        report_cached(&mut reporter, &mut results, &cached);
         let code = reporter.finish_run(start.elapsed().as_secs_f64(), Ending::Completed);
-        return Ok(if req.collect_errors.is_empty() {
+        write_outputs(&req, &order, &results, &req.collect_errors, code, start)?;
+        return Ok(if req.collect_errors.is_empty() && order.is_empty() {
             ExitCode::NoTestsCollected
         } else {
             code
@@ -143,7 +182,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
         timeout: req.timeout,
     };
     let chosen: std::cell::RefCell<Option<(Engine, String)>> = std::cell::RefCell::new(None);
-    let items = req.items.clone();
+    let items = to_run.clone();
     let decide = |info: &WorkerInfo| -> Result<_, String> {
         let (engine, why) = choose_engine(&req, info)?;
         let groups = group(&items, req.dist, workers);
@@ -163,16 +202,16 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             pytest_args: req.pytest_args.clone(),
             collect_args: req.collect_args.clone(),
             ini: req.ini.clone(),
+            record: req.selector.is_some(),
+            code_cache: req.cache_dir.join("code").to_string_lossy().into_owned(),
         };
         Ok((plan, config))
     };
 
-    let mut results: HashMap<String, Vec<PhaseReport>> = HashMap::new();
     let mut collect_errors: Vec<(String, String)> = req.collect_errors.clone();
     let mut failures = 0usize;
     let mut stopped_at: Option<usize> = None;
     let header_lines = req.header.clone();
-    let deselected = req.deselected;
     let initial_errors = req.collect_errors.clone();
     let outcome = run_pool(&pool, decide, &INTERRUPTED, |event| {
         // Stop only once the failing test has finished, so its report (and teardown) is shown.
@@ -198,7 +237,20 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                     Engine::Pytest => "pytest",
                 };
                 header.push(format!("engine: {engine_name} ({why}), workers: {workers}"));
-                reporter_header(&mut reporter, &header, n, deselected, &initial_errors);
+                if !cached.is_empty() {
+                    header.push(format!(
+                        "cached: {} tests passed before with the same dependencies (not run; --no-cache runs them)",
+                        cached.len()
+                    ));
+                }
+                reporter_header(
+                    &mut reporter,
+                    &header,
+                    order.len(),
+                    deselected,
+                    &initial_errors,
+                );
+                report_cached(&mut reporter, &mut results, &cached);
             }
             RunEvent::Started { .. } => {}
             RunEvent::Report(r) => {
@@ -208,7 +260,18 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                 results.entry(r.nodeid.clone()).or_default().push(r.clone());
                 reporter.report(r);
             }
-            RunEvent::Finished { nodeid } => reporter.finish(&nodeid),
+            RunEvent::Finished { nodeid, deps } => {
+                if let (Some(selector), Some(deps)) = (&req.selector, &deps) {
+                    let reports = results.get(&nodeid).map(Vec::as_slice).unwrap_or(&[]);
+                    let failed = reports.iter().any(|r| r.outcome == Outcome::Failed);
+                    let passed = reports.iter().any(|r| {
+                        r.when == When::Call && r.outcome == Outcome::Passed && r.wasxfail.is_none()
+                    });
+                    let duration = reports.iter().map(|r| r.duration).sum();
+                    selector.record(&nodeid, deps, failed, passed && !failed, duration);
+                }
+                reporter.finish(&nodeid)
+            }
             RunEvent::CollectError { nodeid, longrepr } => {
                 failures += 1;
                 collect_errors.push((nodeid.clone(), longrepr.clone()));
@@ -221,6 +284,9 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             } => {
                 failures += 1;
                 let longrepr = format!("{reason}\n[fastest] the test {nodeid} did not finish; its worker was replaced and the run went on");
+                if let Some(selector) = &req.selector {
+                    selector.mark_failed(&nodeid);
+                }
                 let r = runner_failure(&nodeid, When::Call, longrepr, reason, output);
                 results.entry(nodeid.clone()).or_default().push(r.clone());
                 reporter.report(r);
@@ -230,6 +296,9 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                 failures += 1;
                 let longrepr = format!("[fastest] the worker finished without running {nodeid}: it was not found at run time (collection differs from the static one)");
                 let message = "not run: not found by the worker".to_string();
+                if let Some(selector) = &req.selector {
+                    selector.mark_failed(&nodeid);
+                }
                 let r = runner_failure(&nodeid, When::Setup, longrepr, message, Vec::new());
                 results.entry(nodeid.clone()).or_default().push(r.clone());
                 reporter.report(r);
@@ -265,8 +334,21 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
     if let Some(skip) = req.stepwise {
         save_stepwise(cache, &order, &results, skip, ending);
     }
+    write_outputs(&req, &order, &results, &collect_errors, code, start)?;
+    Ok(code)
+}
+
+/// `--report-log` and `--junitxml`.
+fn write_outputs(
+    req: &RunRequest,
+    order: &[String],
+    results: &HashMap<String, Vec<PhaseReport>>,
+    collect_errors: &[(String, String)],
+    code: ExitCode,
+    start: Instant,
+) -> anyhow::Result<()> {
     if let Some(path) = &req.report_log {
-        write_report_log(path, &order, &results, code as i32)?;
+        write_report_log(path, order, results, code as i32)?;
     }
     if let Some(path) = &req.junitxml {
         let tests: Vec<(String, Vec<PhaseReport>)> = order
@@ -275,8 +357,8 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             .collect();
         let xml = fastest_report::junit::render(
             &tests,
-            &collect_errors,
-            seconds,
+            collect_errors,
+            start.elapsed().as_secs_f64(),
             &timestamp(),
             &hostname(),
         );
@@ -286,7 +368,67 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
         std::fs::write(path, xml)
             .map_err(|e| anyhow::anyhow!("writing --junitxml {}: {e}", path.display()))?;
     }
-    Ok(code)
+    Ok(())
+}
+
+/// Splits the items into those to run and cached passes; with `changed_only`, tests no
+/// change affects are left out (counted as deselected) instead of shown as cached.
+fn partition_by_verdict(
+    selector: &Selector,
+    items: &[RunItem],
+    changed_only: bool,
+) -> (Vec<RunItem>, Vec<(String, f64)>, usize) {
+    let mut to_run = Vec::new();
+    let mut cached = Vec::new();
+    let mut unaffected = 0;
+    for item in items {
+        let verdict = selector.verdict(&item.nodeid);
+        if changed_only {
+            if verdict.affected() {
+                to_run.push(item.clone());
+            } else {
+                unaffected += 1;
+            }
+        } else if let Verdict::Cached { duration } = verdict {
+            cached.push((item.nodeid.clone(), duration));
+        } else {
+            to_run.push(item.clone());
+        }
+    }
+    (to_run, cached, unaffected)
+}
+
+/// Cached passes, reported as pytest would report a pass, marked `cached`.
+fn report_cached<W: std::io::Write>(
+    reporter: &mut RunReporter<W>,
+    results: &mut HashMap<String, Vec<PhaseReport>>,
+    cached: &[(String, f64)],
+) {
+    for (nodeid, duration) in cached {
+        let phase = |when, duration| PhaseReport {
+            nodeid: nodeid.clone(),
+            when,
+            outcome: Outcome::Passed,
+            longrepr: String::new(),
+            message: String::new(),
+            skip: None,
+            wasxfail: None,
+            sections: Vec::new(),
+            duration,
+            location: None,
+            cached: true,
+        };
+        let reports = vec![
+            phase(When::Setup, 0.0),
+            phase(When::Call, *duration),
+            phase(When::Teardown, 0.0),
+        ];
+        for r in &reports {
+            reporter.report(r.clone());
+        }
+        reporter.finish(nodeid);
+        results.insert(nodeid.clone(), reports);
+    }
 }
 
 /// A failure the runner reports on a test's behalf (its worker could not).
@@ -308,6 +450,7 @@ fn runner_failure(
         sections,
         duration: 0.0,
         location: None,
+        cached: false,
     }
 }
 

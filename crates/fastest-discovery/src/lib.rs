@@ -2,6 +2,7 @@
 //! without importing anything. What cannot be known statically is returned as a
 //! *dynamic* entry for the project's Python to collect.
 
+pub mod blocks;
 pub mod doctest;
 pub mod link;
 pub mod parse;

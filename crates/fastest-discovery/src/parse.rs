@@ -41,7 +41,7 @@ pub fn summarize(bytes: &[u8]) -> ModuleSummary {
 
 /// Python source decoding: UTF-8 (BOM allowed); a PEP 263 cookie naming another
 /// codec is handled only for latin-1 style codecs.
-fn decode_source(bytes: &[u8]) -> Result<String, String> {
+pub(crate) fn decode_source(bytes: &[u8]) -> Result<String, String> {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     match std::str::from_utf8(bytes) {
         Ok(s) => Ok(s.to_string()),

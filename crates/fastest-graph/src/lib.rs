@@ -3,6 +3,7 @@
 //! an unchanged file is neither read nor parsed again across runs.
 
 use fastest_cache::{digest, Cache, Digest, TREE_STAT, TREE_SUMMARIES};
+use fastest_discovery::blocks::{FileBlocks, BLOCKS_VERSION};
 use fastest_discovery::{parse, ModuleSummary, SummarySource, SUMMARY_VERSION};
 use parking_lot::Mutex;
 use rayon::prelude::*;
@@ -76,6 +77,27 @@ pub fn file_summary(db: &dyn Db, file: SourceFile) -> Arc<ModuleSummary> {
     db.cache().put(TREE_SUMMARIES, &key, &summary);
     Arc::new(summary)
 }
+
+/// A file's code blocks (dependency keys): from the sled cache by content hash, else
+/// parsed (and stored).
+#[salsa::tracked(returns(ref))]
+pub fn file_blocks(db: &dyn Db, file: SourceFile) -> Arc<FileBlocks> {
+    let key = digest(&[
+        b"blocks",
+        &BLOCKS_VERSION.to_le_bytes(),
+        file.content_hash(db),
+    ]);
+    if let Some(b) = db.cache().get::<FileBlocks>(TREE_BLOCKS, &key) {
+        return Arc::new(b);
+    }
+    let blocks =
+        fastest_discovery::blocks::file_blocks(&std::fs::read(file.path(db)).unwrap_or_default());
+    db.cache().put(TREE_BLOCKS, &key, &blocks);
+    Arc::new(blocks)
+}
+
+/// Cache tree of `file_blocks` results.
+pub const TREE_BLOCKS: &str = "blocks";
 
 /// What the stat tree remembers about a path.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -185,6 +207,18 @@ impl GraphDb {
                 f
             }
         }
+    }
+}
+
+impl GraphDb {
+    /// The code blocks of a file; `None` when it does not exist (or is not a file).
+    pub fn blocks(&self, path: &Path) -> Option<Arc<FileBlocks>> {
+        if !path.is_file() {
+            return None;
+        }
+        let file = self.file(path);
+        let db = self.db.lock();
+        Some(file_blocks(&*db, file).clone())
     }
 }
 

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message shape changes; the harness echoes it back.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// What `fastest_harness.collect` writes: the items Python collected.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -80,6 +80,35 @@ pub struct WorkerConfig {
     pub collect_args: Vec<String>,
     /// Native engine: ini options it honours (`python_files`, `xfail_strict`, ...).
     pub ini: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Record each test's dependencies (`python/fastest_harness/deps.py`) and send them
+    /// with its `finish`.
+    #[serde(default)]
+    pub record: bool,
+    /// Where compiled, instrumented project modules are cached (by source hash).
+    #[serde(default)]
+    pub code_cache: String,
+}
+
+/// What one test depended on, as recorded by the worker: code blocks
+/// (`relpath::qualname`, `<module>` for a module's top level), project files opened,
+/// directories listed, paths stat'ed, environment variables read. Paths are relative
+/// to the rootdir.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TestDeps {
+    /// The same dependencies as the previous test this worker finished (sent instead
+    /// of repeating them: parametrized tests usually share theirs).
+    #[serde(default)]
+    pub same: bool,
+    #[serde(default)]
+    pub blocks: Vec<String>,
+    #[serde(default)]
+    pub files: Vec<String>,
+    #[serde(default)]
+    pub dirs: Vec<String>,
+    #[serde(default)]
+    pub stats: Vec<String>,
+    #[serde(default)]
+    pub env: Vec<String>,
 }
 
 /// One test to run, in the order the worker should run it.
@@ -143,6 +172,10 @@ pub struct PhaseReport {
     /// `(path, lineno, domain)`: the test's location (`domain` is pytest's headline).
     #[serde(default)]
     pub location: Option<(String, u32, String)>,
+    /// Not run: a passing result was found in the cache under the test's current key
+    /// (set by the runner, never by a worker).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cached: bool,
 }
 
 /// Worker → runner, one JSON object per line on the event pipe.
@@ -165,6 +198,9 @@ pub enum FromWorker {
     /// All phases of a test are reported.
     Finish {
         nodeid: String,
+        /// Present when recording was asked for (`WorkerConfig::record`).
+        #[serde(default)]
+        deps: Option<TestDeps>,
     },
     /// A file failed to import (native) or collect (pytest engine).
     CollectError {

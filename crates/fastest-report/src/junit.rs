@@ -151,6 +151,7 @@ mod tests {
             sections: vec![],
             duration: 0.25,
             location: None,
+            cached: false,
         };
         let skip = PhaseReport {
             nodeid: "t.py::g".into(),

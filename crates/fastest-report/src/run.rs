@@ -35,6 +35,8 @@ pub enum Category {
     XFailed,
     XPassed,
     Error,
+    /// fastest: a cached pass (not run).
+    Cached,
 }
 
 impl Category {
@@ -46,6 +48,7 @@ impl Category {
             Category::XFailed => "xfailed",
             Category::XPassed => "xpassed",
             Category::Error => "error",
+            Category::Cached => "cached",
         }
     }
 }
@@ -57,6 +60,7 @@ pub fn teststatus(r: &PhaseReport) -> Option<(Category, &'static str, &'static s
     match (r.outcome, r.when) {
         (Outcome::Skipped, _) if xfail => Some((Category::XFailed, "x", "XFAIL")),
         (Outcome::Passed, When::Call) if xfail => Some((Category::XPassed, "X", "XPASS")),
+        (Outcome::Passed, When::Call) if r.cached => Some((Category::Cached, "c", "CACHED")),
         (Outcome::Passed, When::Call) => Some((Category::Passed, ".", "PASSED")),
         (Outcome::Passed, _) => None,
         (Outcome::Skipped, _) => Some((Category::Skipped, "s", "SKIPPED")),
@@ -187,7 +191,7 @@ impl<W: Write> RunReporter<W> {
 
     fn color_of(cat: Category) -> &'static str {
         match cat {
-            Category::Passed => GREEN,
+            Category::Passed | Category::Cached => GREEN,
             Category::Failed | Category::Error => RED,
             _ => YELLOW,
         }
@@ -376,6 +380,7 @@ impl<W: Write> RunReporter<W> {
             Category::XFailed,
             Category::XPassed,
             Category::Error,
+            Category::Cached,
         ] {
             let n = counts.get(&cat).copied().unwrap_or(0);
             if cat == Category::XFailed && self.opts.deselected > 0 {
@@ -707,6 +712,7 @@ mod tests {
             sections: vec![],
             duration: 0.0,
             location: Some(("t.py".into(), 0, id.rsplit("::").next().unwrap().into())),
+            cached: false,
         }
     }
 

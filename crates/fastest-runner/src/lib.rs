@@ -23,6 +23,10 @@ const HARNESS_FILES: &[(&str, &str)] = &[
         include_str!("../../../python/fastest_harness/worker.py"),
     ),
     (
+        "deps.py",
+        include_str!("../../../python/fastest_harness/deps.py"),
+    ),
+    (
         "reports.py",
         include_str!("../../../python/fastest_harness/reports.py"),
     ),

@@ -2,7 +2,7 @@
 //! crash / timeout / interrupt handling that keeps one bad test from costing the run.
 
 use crate::schedule::Plan;
-use fastest_protocol::{FromWorker, PhaseReport, RunItem, ToWorker, WorkerConfig};
+use fastest_protocol::{FromWorker, PhaseReport, RunItem, TestDeps, ToWorker, WorkerConfig};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::io::AsRawFd;
@@ -47,6 +47,8 @@ pub enum RunEvent {
     Report(PhaseReport),
     Finished {
         nodeid: String,
+        /// The test's recorded dependencies (`same` already resolved per worker).
+        deps: Option<std::sync::Arc<TestDeps>>,
     },
     CollectError {
         nodeid: String,
@@ -115,6 +117,8 @@ struct Worker {
     capture_prefix: PathBuf,
     /// Respawns since this slot last finished a test.
     respawns: usize,
+    /// The last dependencies this worker sent (`TestDeps::same` refers to them).
+    last_deps: Option<std::sync::Arc<TestDeps>>,
 }
 
 /// What the first worker reports about the interpreter, for choosing the engine.
@@ -254,14 +258,23 @@ pub fn run_pool(
                         control = sink(RunEvent::Started { nodeid });
                     }
                     FromWorker::Report(r) => control = sink(RunEvent::Report(r)),
-                    FromWorker::Finish { nodeid } => {
+                    FromWorker::Finish { nodeid, deps } => {
+                        let deps = match deps {
+                            Some(d) if d.same => worker.last_deps.clone(),
+                            Some(d) => {
+                                let d = std::sync::Arc::new(d);
+                                worker.last_deps = Some(d.clone());
+                                Some(d)
+                            }
+                            None => None,
+                        };
                         worker.current = None;
                         worker.busy_since = Some(Instant::now());
                         worker.respawns = 0;
                         if let Some(pos) = worker.assigned.iter().position(|i| i.nodeid == nodeid) {
                             worker.assigned.remove(pos);
                         }
-                        control = sink(RunEvent::Finished { nodeid });
+                        control = sink(RunEvent::Finished { nodeid, deps });
                     }
                     FromWorker::CollectError { nodeid, longrepr } => {
                         control = sink(RunEvent::CollectError { nodeid, longrepr });
@@ -514,6 +527,7 @@ fn spawn(
         commands: cmd_write,
         generation,
         assigned: VecDeque::new(),
+        last_deps: None,
         current: None,
         busy_since: None,
         timed_out: false,

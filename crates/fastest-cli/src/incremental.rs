@@ -1,0 +1,124 @@
+//! Incremental-run plumbing for the CLI: the environment digest (interpreter, installed
+//! distributions, config, options), `fastest explain NODEID` and `fastest cache stats|clear`.
+
+use fastest_cache::{digest, Cache, Digest};
+use fastest_select::{environment_digest, Selector, Verdict};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+const TREE_INTERPRETERS: &str = "interpreters";
+
+/// What the environment digest needs from an interpreter (asked once per interpreter
+/// file version, then cached).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct InterpreterInfo {
+    version: String,
+    site_dirs: Vec<PathBuf>,
+}
+
+const PROBE: &str = "import sys, site, json\nd = []\ntry:\n    d += site.getsitepackages()\nexcept Exception:\n    pass\nd += [p for p in sys.path if p.endswith(('site-packages', 'dist-packages'))]\nprint(json.dumps([sys.version + ' ' + sys.platform + ' ' + sys.implementation.cache_tag, sorted(set(d))]))";
+
+fn mtime_ns(path: &Path) -> u128 {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+fn interpreter_info(python: &Path, cache: &Cache) -> Option<InterpreterInfo> {
+    let cfg = python
+        .parent()
+        .and_then(Path::parent)
+        .map(|p| p.join("pyvenv.cfg"));
+    let key = digest(&[
+        python.to_string_lossy().as_bytes(),
+        &mtime_ns(python).to_le_bytes(),
+        &cfg.as_deref().map(mtime_ns).unwrap_or(0).to_le_bytes(),
+    ]);
+    if let Some(info) = cache.get::<InterpreterInfo>(TREE_INTERPRETERS, &key) {
+        return Some(info);
+    }
+    let out = std::process::Command::new(python)
+        .args(["-S", "-c", PROBE])
+        .output()
+        .ok()?;
+    let (version, site_dirs): (String, Vec<PathBuf>) = serde_json::from_slice(&out.stdout).ok()?;
+    let info = InterpreterInfo { version, site_dirs };
+    cache.put(TREE_INTERPRETERS, &key, &info);
+    Some(info)
+}
+
+/// The digest of everything global a result depends on.
+pub fn environment(
+    python: &Path,
+    cache: &Cache,
+    config_files: &[PathBuf],
+    options: &[String],
+) -> Digest {
+    match interpreter_info(python, cache) {
+        Some(info) => environment_digest(&info.version, &info.site_dirs, config_files, options),
+        // Unknown interpreter: a digest no later run reproduces (nothing is reused).
+        None => digest(&[
+            b"unknown interpreter",
+            &mtime_ns(Path::new("/proc/self")).to_le_bytes(),
+        ]),
+    }
+}
+
+/// `fastest explain`: why each selected test would run or be skipped.
+pub fn explain(selector: &Selector, nodeids: &[String]) -> String {
+    let mut out = String::new();
+    for id in nodeids {
+        let line = match selector.verdict(id) {
+            Verdict::Cached { duration } => format!(
+                "{id}: cached — passed before with exactly these dependencies ({duration:.2}s); it will not run"
+            ),
+            Verdict::New => format!("{id}: runs — no recorded run (new test, or its cached pass was cleared)"),
+            Verdict::Failed => format!("{id}: runs — it failed last time (failures are never cached)"),
+            Verdict::Unchanged => format!(
+                "{id}: unchanged — not run by `run --changed`; a plain run runs it (its last outcome was a skip or xfail, which is not cached)"
+            ),
+            Verdict::Changed(deps) => {
+                let mut s = format!("{id}: runs — {} dependencies changed:", deps.len());
+                for d in deps.iter().take(20) {
+                    s.push_str(&format!("\n    {d}"));
+                }
+                if deps.len() > 20 {
+                    s.push_str(&format!("\n    ... and {} more", deps.len() - 20));
+                }
+                s
+            }
+        };
+        out.push_str(&line);
+        out.push('\n');
+        if let Some((rec, set)) = selector.recorded(id) {
+            out.push_str(&format!(
+                "    last run: {}, {} recorded dependencies\n",
+                if rec.failed {
+                    "failed"
+                } else if rec.passed {
+                    "passed"
+                } else {
+                    "skipped/xfailed"
+                },
+                set.deps.len()
+            ));
+        }
+    }
+    out
+}
+
+/// `fastest cache stats`.
+pub fn stats(cache: &Cache, cache_dir: &Path) -> String {
+    let mut out = format!("cache: {}\n", cache_dir.display());
+    for (tree, n) in Selector::stats(cache) {
+        out.push_str(&format!("  {tree}: {n}\n"));
+    }
+    for tree in ["summaries", "blocks", "durations", "lastfailed"] {
+        out.push_str(&format!("  {tree}: {}\n", cache.len(tree)));
+    }
+    out
+}

@@ -1,0 +1,211 @@
+//! Code blocks of one file for dependency keys: a hash per function (by dotted qualname,
+//! as `python/fastest_harness/deps.py` names its probes) and one for the module
+//! skeleton (the file with every function body cut out: imports, constants, class
+//! bodies, decorators and signatures).
+
+use ruff_python_ast::Stmt;
+use ruff_text_size::{Ranged, TextRange};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Bumped when block boundaries or hashing change; part of the cache key.
+pub const BLOCKS_VERSION: u32 = 1;
+
+/// The name of the module-level block (what runs at import).
+pub const MODULE_BLOCK: &str = "<module>";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct FileBlocks {
+    /// Hash of the skeleton; for a file that does not parse, of the whole file (every
+    /// block then has this hash: any edit changes all of them).
+    pub skeleton: [u8; 32],
+    /// Function qualname → hash of its whole text (decorators included). Several
+    /// definitions under one name hash together, in order.
+    pub functions: BTreeMap<String, [u8; 32]>,
+    pub parse_error: bool,
+}
+
+impl FileBlocks {
+    /// The current hash of a block, `None` when the block no longer exists.
+    pub fn block(&self, qualname: &str) -> Option<[u8; 32]> {
+        if qualname == MODULE_BLOCK || self.parse_error {
+            return Some(self.skeleton);
+        }
+        self.functions.get(qualname).copied()
+    }
+}
+
+/// Splits `bytes` into blocks.
+pub fn file_blocks(bytes: &[u8]) -> FileBlocks {
+    let whole = || FileBlocks {
+        skeleton: *blake3::hash(bytes).as_bytes(),
+        functions: BTreeMap::new(),
+        parse_error: true,
+    };
+    let Ok(source) = crate::parse::decode_source(bytes) else {
+        return whole();
+    };
+    let Ok(parsed) = ruff_python_parser::parse_module(&source) else {
+        return whole();
+    };
+    let mut walker = Walker {
+        source: &source,
+        prefix: Vec::new(),
+        functions: BTreeMap::new(),
+        cuts: Vec::new(),
+    };
+    walker.body(&parsed.syntax().body, true);
+    let mut skeleton = blake3::Hasher::new();
+    let mut at = 0usize;
+    walker.cuts.sort_by_key(|r| r.start());
+    for cut in &walker.cuts {
+        let (start, end) = (usize::from(cut.start()), usize::from(cut.end()));
+        if start >= at {
+            skeleton.update(&source.as_bytes()[at..start]);
+            skeleton.update(b"\0body\0");
+            at = end;
+        }
+    }
+    skeleton.update(&source.as_bytes()[at..]);
+    FileBlocks {
+        skeleton: *skeleton.finalize().as_bytes(),
+        functions: walker
+            .functions
+            .into_iter()
+            .map(|(k, h)| (k, *h.finalize().as_bytes()))
+            .collect(),
+        parse_error: false,
+    }
+}
+
+struct Walker<'a> {
+    source: &'a str,
+    prefix: Vec<String>,
+    functions: BTreeMap<String, blake3::Hasher>,
+    /// Function bodies not nested in another function: cut from the skeleton.
+    cuts: Vec<TextRange>,
+}
+
+impl Walker<'_> {
+    fn body(&mut self, stmts: &[Stmt], top: bool) {
+        for stmt in stmts {
+            self.stmt(stmt, top);
+        }
+    }
+
+    fn stmt(&mut self, stmt: &Stmt, top: bool) {
+        match stmt {
+            Stmt::FunctionDef(f) => {
+                self.prefix.push(f.name.to_string());
+                let qual = self.prefix.join(".");
+                let start = f
+                    .decorator_list
+                    .first()
+                    .map(|d| d.start())
+                    .unwrap_or(f.start())
+                    .min(f.start());
+                let text = &self.source[usize::from(start)..usize::from(f.end())];
+                let h = self.functions.entry(qual).or_default();
+                h.update(&(text.len() as u64).to_le_bytes());
+                h.update(text.as_bytes());
+                if top {
+                    if let Some(first) = f.body.first() {
+                        self.cuts.push(TextRange::new(first.start(), f.end()));
+                    }
+                }
+                self.body(&f.body, false);
+                self.prefix.pop();
+            }
+            Stmt::ClassDef(c) => {
+                self.prefix.push(c.name.to_string());
+                self.body(&c.body, top);
+                self.prefix.pop();
+            }
+            Stmt::If(i) => {
+                self.body(&i.body, top);
+                for clause in &i.elif_else_clauses {
+                    self.body(&clause.body, top);
+                }
+            }
+            Stmt::Try(t) => {
+                self.body(&t.body, top);
+                for h in &t.handlers {
+                    let ruff_python_ast::ExceptHandler::ExceptHandler(h) = h;
+                    self.body(&h.body, top);
+                }
+                self.body(&t.orelse, top);
+                self.body(&t.finalbody, top);
+            }
+            Stmt::With(w) => self.body(&w.body, top),
+            Stmt::For(f) => {
+                self.body(&f.body, top);
+                self.body(&f.orelse, top);
+            }
+            Stmt::While(w) => {
+                self.body(&w.body, top);
+                self.body(&w.orelse, top);
+            }
+            Stmt::Match(m) => {
+                for case in &m.cases {
+                    self.body(&case.body, top);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: &str = "import os\nX = 1\n\ndef f():\n    return X\n\nclass C:\n    y = 2\n    @staticmethod\n    def m():\n        def inner():\n            pass\n        return inner\n";
+
+    #[test]
+    fn names_match_the_probes() {
+        let b = file_blocks(SRC.as_bytes());
+        let names: Vec<&str> = b.functions.keys().map(|s| s.as_str()).collect();
+        assert_eq!(names, ["C.m", "C.m.inner", "f"]);
+    }
+
+    #[test]
+    fn body_edit_changes_only_that_function() {
+        let a = file_blocks(SRC.as_bytes());
+        let b = file_blocks(SRC.replace("return X", "return X + 1").as_bytes());
+        assert_ne!(a.block("f"), b.block("f"));
+        assert_eq!(a.block("C.m"), b.block("C.m"));
+        assert_eq!(a.block(MODULE_BLOCK), b.block(MODULE_BLOCK));
+    }
+
+    #[test]
+    fn constant_and_class_attribute_edits_change_the_skeleton() {
+        let a = file_blocks(SRC.as_bytes());
+        for edited in [SRC.replace("X = 1", "X = 2"), SRC.replace("y = 2", "y = 3")] {
+            let b = file_blocks(edited.as_bytes());
+            assert_ne!(a.block(MODULE_BLOCK), b.block(MODULE_BLOCK));
+            assert_eq!(a.block("f"), b.block("f"));
+        }
+    }
+
+    #[test]
+    fn nested_edit_changes_the_outer_function_and_a_removed_function_is_gone() {
+        let a = file_blocks(SRC.as_bytes());
+        let b = file_blocks(
+            SRC.replace("            pass", "            return 1")
+                .as_bytes(),
+        );
+        assert_ne!(a.block("C.m"), b.block("C.m"));
+        assert_ne!(a.block("C.m.inner"), b.block("C.m.inner"));
+        assert_eq!(a.block(MODULE_BLOCK), b.block(MODULE_BLOCK));
+        let c = file_blocks(SRC.replace("def f():\n    return X\n", "").as_bytes());
+        assert_eq!(c.block("f"), None);
+    }
+
+    #[test]
+    fn unparsable_file_changes_everything_on_any_edit() {
+        let a = file_blocks(b"def f(:\n");
+        let b = file_blocks(b"def f(: \n");
+        assert!(a.parse_error);
+        assert_ne!(a.block("f"), b.block("f"));
+    }
+}

@@ -1,0 +1,427 @@
+//! Selection stage: what each test depended on, the content-addressed key of its result,
+//! and whether it must run.
+//!
+//! A test's record points at a *dependency set* (interned by digest: parametrized tests
+//! share one): every dependency with the hash it had when the test ran. The result key
+//! is `blake3(nodeid, digest of the set with current hashes)`; passing results are
+//! stored under it, so a tree whose content matches any earlier passing run (another
+//! branch, another machine with the same `.fastest_cache`) is a hit. Failures are never
+//! cached. See `cache_schema/README.md` for the trees.
+
+use fastest_cache::{digest, Cache, Digest};
+use fastest_discovery::blocks::MODULE_BLOCK;
+use fastest_graph::GraphDb;
+use fastest_protocol::TestDeps;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Bumped when what a dependency set means changes; part of every key.
+pub const SELECT_VERSION: u32 = 1;
+
+pub const TREE_RESULTS: &str = "results";
+pub const TREE_DEPSETS: &str = "depsets";
+pub const TREE_PASSES: &str = "passes";
+
+/// One thing a test depended on.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Dep {
+    /// A function body (`qualname`) or a module's top level (`<module>`) of a project file.
+    Block { file: String, name: String },
+    /// A project file the test opened (content; missing counts).
+    File(String),
+    /// A project directory it listed (the names in it).
+    Dir(String),
+    /// A project path it stat'ed (`os.path.exists` ...): whether it is a file, a dir, or missing.
+    Stat(String),
+    /// An environment variable it read.
+    Env(String),
+    /// Interpreter, platform, installed distributions, config files, options.
+    Environment,
+}
+
+impl std::fmt::Display for Dep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dep::Block { file, name } if name == MODULE_BLOCK => {
+                write!(f, "module-level code of {file}")
+            }
+            Dep::Block { file, name } => write!(f, "function {name} in {file}"),
+            Dep::File(p) => write!(f, "file {p}"),
+            Dep::Dir(p) => write!(f, "directory listing of {p}"),
+            Dep::Stat(p) => write!(f, "existence of {p}"),
+            Dep::Env(k) => write!(f, "environment variable {k}"),
+            Dep::Environment => write!(
+                f,
+                "environment (interpreter, installed packages, config, options)"
+            ),
+        }
+    }
+}
+
+/// A dependency set: each dependency with its hash at the time it was recorded.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct DepSet {
+    pub deps: Vec<(Dep, Digest)>,
+}
+
+impl DepSet {
+    pub fn digest(&self) -> Digest {
+        let mut h = blake3::Hasher::new();
+        h.update(&SELECT_VERSION.to_le_bytes());
+        for (dep, hash) in &self.deps {
+            let text = format!("{dep:?}");
+            h.update(&(text.len() as u64).to_le_bytes());
+            h.update(text.as_bytes());
+            h.update(hash);
+        }
+        *h.finalize().as_bytes()
+    }
+}
+
+/// The last recorded run of a test.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TestRecord {
+    pub depset: Digest,
+    /// Failed, errored or crashed: it runs again until it passes.
+    pub failed: bool,
+    /// Passed (not skipped, not xfailed): a pass is stored under its key.
+    pub passed: bool,
+    pub duration: f64,
+}
+
+/// A stored passing result, under its result key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CachedPass {
+    pub duration: f64,
+}
+
+/// Whether a test must run, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// A passing result exists under the test's current key.
+    Cached { duration: f64 },
+    /// Never recorded.
+    New,
+    /// Its last run failed (failures are never cached).
+    Failed,
+    /// These dependencies changed since the last recorded run.
+    Changed(Vec<Dep>),
+    /// Nothing changed, but there is no pass to reuse (it was skipped or xfailed):
+    /// `--changed` leaves it out, a plain run runs it.
+    Unchanged,
+}
+
+impl Verdict {
+    /// Whether `fastest run --changed` runs it.
+    pub fn affected(&self) -> bool {
+        matches!(self, Verdict::New | Verdict::Failed | Verdict::Changed(_))
+    }
+}
+
+pub fn result_key(nodeid: &str, depset: &Digest) -> Digest {
+    digest(&[b"result", nodeid.as_bytes(), depset])
+}
+
+/// Hashes the current state of dependencies (memoized: many tests share files).
+pub struct Selector {
+    cache: Arc<Cache>,
+    graph: Arc<GraphDb>,
+    rootdir: PathBuf,
+    environment: Digest,
+    memo: Mutex<HashMap<Dep, Digest>>,
+    depsets: Mutex<HashMap<Digest, Option<Arc<DepSet>>>>,
+    /// Recorded digest → (digest with current hashes, dependencies that changed).
+    checked: Mutex<HashMap<Digest, (Digest, Vec<Dep>)>>,
+    /// `Arc<TestDeps>` address → its set's digest (the Arc is kept so the address
+    /// cannot be reused).
+    interned: Mutex<HashMap<usize, (Arc<TestDeps>, Digest)>>,
+}
+
+const MISSING: Digest = [0u8; 32];
+
+impl Selector {
+    /// `environment`: the digest of everything global (see `environment_digest`).
+    pub fn new(
+        cache: Arc<Cache>,
+        graph: Arc<GraphDb>,
+        rootdir: &Path,
+        environment: Digest,
+    ) -> Self {
+        Selector {
+            cache,
+            graph,
+            rootdir: rootdir.to_path_buf(),
+            environment,
+            memo: Mutex::new(HashMap::new()),
+            depsets: Mutex::new(HashMap::new()),
+            checked: Mutex::new(HashMap::new()),
+            interned: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The current hash of one dependency.
+    pub fn current(&self, dep: &Dep) -> Digest {
+        if let Some(h) = self.memo.lock().get(dep) {
+            return *h;
+        }
+        let h = match dep {
+            Dep::Block { file, name } => self
+                .graph
+                .blocks(&self.rootdir.join(file))
+                .and_then(|b| b.block(name))
+                .unwrap_or(MISSING),
+            Dep::File(p) => {
+                let path = self.rootdir.join(p);
+                if path.is_file() {
+                    digest(&[b"file", &self.graph.content_hash(&path)])
+                } else if path.is_dir() {
+                    digest(&[b"dir"])
+                } else {
+                    MISSING
+                }
+            }
+            Dep::Dir(p) => match std::fs::read_dir(self.rootdir.join(p)) {
+                Ok(rd) => {
+                    let names: BTreeSet<String> = rd
+                        .filter_map(|e| e.ok())
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect();
+                    let joined = names.into_iter().collect::<Vec<_>>().join("\0");
+                    digest(&[b"listing", joined.as_bytes()])
+                }
+                Err(_) => MISSING,
+            },
+            Dep::Stat(p) => {
+                let path = self.rootdir.join(p);
+                match std::fs::metadata(&path) {
+                    Ok(m) if m.is_dir() => digest(&[b"is-dir"]),
+                    Ok(_) => digest(&[b"is-file"]),
+                    Err(_) => MISSING,
+                }
+            }
+            Dep::Env(k) => match std::env::var_os(k) {
+                Some(v) => digest(&[b"env", v.as_encoded_bytes()]),
+                None => MISSING,
+            },
+            Dep::Environment => self.environment,
+        };
+        self.memo.lock().insert(dep.clone(), h);
+        h
+    }
+
+    /// The dependency list of a test from what its worker recorded, plus what is always
+    /// implied: the top level of every file whose code ran, and the environment.
+    pub fn deps_of(&self, recorded: &TestDeps) -> Vec<Dep> {
+        let mut deps: BTreeSet<Dep> = BTreeSet::new();
+        deps.insert(Dep::Environment);
+        for b in &recorded.blocks {
+            let (file, name) = b.rsplit_once("::").unwrap_or((b.as_str(), MODULE_BLOCK));
+            deps.insert(Dep::Block {
+                file: file.to_string(),
+                name: MODULE_BLOCK.to_string(),
+            });
+            deps.insert(Dep::Block {
+                file: file.to_string(),
+                name: name.to_string(),
+            });
+        }
+        deps.extend(recorded.files.iter().cloned().map(Dep::File));
+        deps.extend(recorded.dirs.iter().cloned().map(Dep::Dir));
+        deps.extend(recorded.stats.iter().cloned().map(Dep::Stat));
+        deps.extend(recorded.env.iter().cloned().map(Dep::Env));
+        deps.into_iter().collect()
+    }
+
+    /// Records a finished test. Passing results are stored under their key.
+    pub fn record(
+        &self,
+        nodeid: &str,
+        recorded: &Arc<TestDeps>,
+        failed: bool,
+        passed: bool,
+        duration: f64,
+    ) {
+        let set_digest = self.depset_digest(recorded);
+        self.cache.put(
+            TREE_RESULTS,
+            nodeid.as_bytes(),
+            &TestRecord {
+                depset: set_digest,
+                failed,
+                passed,
+                duration,
+            },
+        );
+        if passed && !failed {
+            self.cache.put(
+                TREE_PASSES,
+                &result_key(nodeid, &set_digest),
+                &CachedPass { duration },
+            );
+        }
+    }
+
+    /// A test that ran but could not report its dependencies (crashed, timed out, not
+    /// found): it must run next time.
+    pub fn mark_failed(&self, nodeid: &str) {
+        if let Some(mut rec) = self
+            .cache
+            .get::<TestRecord>(TREE_RESULTS, nodeid.as_bytes())
+        {
+            rec.failed = true;
+            rec.passed = false;
+            self.cache.put(TREE_RESULTS, nodeid.as_bytes(), &rec);
+        }
+    }
+
+    /// Interns the dependency set of `recorded` (workers share one `Arc` between tests
+    /// with identical dependencies, so each set is hashed once).
+    fn depset_digest(&self, recorded: &Arc<TestDeps>) -> Digest {
+        let ptr = Arc::as_ptr(recorded) as usize;
+        if let Some((_, d)) = self.interned.lock().get(&ptr) {
+            return *d;
+        }
+        let deps = self.deps_of(recorded);
+        let set = DepSet {
+            deps: deps.iter().map(|d| (d.clone(), self.current(d))).collect(),
+        };
+        let d = set.digest();
+        if !self.depsets.lock().contains_key(&d) {
+            self.cache.put(TREE_DEPSETS, &d, &set);
+            self.depsets.lock().insert(d, Some(Arc::new(set)));
+        }
+        self.interned.lock().insert(ptr, (recorded.clone(), d));
+        d
+    }
+
+    fn depset(&self, d: &Digest) -> Option<Arc<DepSet>> {
+        if let Some(s) = self.depsets.lock().get(d) {
+            return s.clone();
+        }
+        let s = self.cache.get::<DepSet>(TREE_DEPSETS, d).map(Arc::new);
+        self.depsets.lock().insert(*d, s.clone());
+        s
+    }
+
+    /// The digest of a recorded set's dependencies with their current hashes, and the
+    /// dependencies whose hash changed.
+    fn recheck(&self, d: &Digest, set: &DepSet) -> (Digest, Vec<Dep>) {
+        if let Some(r) = self.checked.lock().get(d) {
+            return r.clone();
+        }
+        let mut changed = Vec::new();
+        let now = DepSet {
+            deps: set
+                .deps
+                .iter()
+                .map(|(dep, old)| {
+                    let h = self.current(dep);
+                    if h != *old {
+                        changed.push(dep.clone());
+                    }
+                    (dep.clone(), h)
+                })
+                .collect(),
+        };
+        let r = (if changed.is_empty() { *d } else { now.digest() }, changed);
+        self.checked.lock().insert(*d, r.clone());
+        r
+    }
+
+    /// Whether `nodeid` must run.
+    pub fn verdict(&self, nodeid: &str) -> Verdict {
+        let Some(rec) = self
+            .cache
+            .get::<TestRecord>(TREE_RESULTS, nodeid.as_bytes())
+        else {
+            return Verdict::New;
+        };
+        let Some(set) = self.depset(&rec.depset) else {
+            return Verdict::New;
+        };
+        let (now, changed) = self.recheck(&rec.depset, &set);
+        if rec.failed && changed.is_empty() {
+            return Verdict::Failed;
+        }
+        if let Some(hit) = self
+            .cache
+            .get::<CachedPass>(TREE_PASSES, &result_key(nodeid, &now))
+        {
+            return Verdict::Cached {
+                duration: hit.duration,
+            };
+        }
+        if !changed.is_empty() {
+            Verdict::Changed(changed)
+        } else if rec.passed {
+            // Recorded as passed but the stored pass is gone (cleared): run it.
+            Verdict::New
+        } else {
+            Verdict::Unchanged
+        }
+    }
+
+    /// The recorded dependency set of a test (`fastest explain`).
+    pub fn recorded(&self, nodeid: &str) -> Option<(TestRecord, Arc<DepSet>)> {
+        let rec = self
+            .cache
+            .get::<TestRecord>(TREE_RESULTS, nodeid.as_bytes())?;
+        let set = self.depset(&rec.depset)?;
+        Some((rec, set))
+    }
+
+    /// Number of records, dependency sets and stored passes (`fastest cache stats`).
+    pub fn stats(cache: &Cache) -> [(String, usize); 3] {
+        [TREE_RESULTS, TREE_DEPSETS, TREE_PASSES].map(|t| (t.to_string(), cache.len(t)))
+    }
+}
+
+/// Everything global a result depends on: the interpreter and platform, the installed
+/// distributions (names with versions, from `*.dist-info` / `*.egg-info` and `.pth`
+/// files in the interpreter's site directories), the config files, and the options that
+/// change behaviour.
+pub fn environment_digest(
+    interpreter: &str,
+    site_dirs: &[PathBuf],
+    config_files: &[PathBuf],
+    options: &[String],
+) -> Digest {
+    let mut h = blake3::Hasher::new();
+    h.update(&SELECT_VERSION.to_le_bytes());
+    h.update(interpreter.as_bytes());
+    for dir in site_dirs {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| {
+                n.ends_with(".dist-info")
+                    || n.ends_with(".egg-info")
+                    || n.ends_with(".pth")
+                    || n.ends_with(".egg-link")
+            })
+            .collect();
+        names.sort();
+        h.update(dir.to_string_lossy().as_bytes());
+        for n in names {
+            h.update(n.as_bytes());
+            h.update(b"\0");
+            if n.ends_with(".pth") || n.ends_with(".egg-link") {
+                h.update(&std::fs::read(dir.join(&n)).unwrap_or_default());
+            }
+        }
+    }
+    for f in config_files {
+        h.update(f.to_string_lossy().as_bytes());
+        h.update(&std::fs::read(f).unwrap_or_default());
+    }
+    for o in options {
+        h.update(o.as_bytes());
+        h.update(b"\0");
+    }
+    *h.finalize().as_bytes()
+}

@@ -1,0 +1,538 @@
+"""Per-test dependency recording: which code blocks, files, directories and environment
+variables each test depended on (read by crates/fastest-select to key cached results).
+
+Code is recorded by probes compiled into project modules at import time (one
+`__fastest_hits__.add("path::qualname")` at the top of every function body and of the
+module), not by a tracer: a probe costs one set insertion, only in project code, on every
+Python version, and leaves debuggers and coverage tools alone. Block names are those
+`crates/fastest-discovery/src/blocks.rs` hashes.
+
+Attribution uses frames: a test's own frame (setup, call, teardown), a frame per
+higher-scope node (session, package, module, class: their fixtures and xunit setup) and
+a frame per imported module. A test depends on its own frame, the frames of all its
+ancestor nodes, the import frames of every file it touched, and the session frame.
+"""
+import ast
+import builtins
+import os
+import sys
+
+PROBE_NAME = "__fastest_hits__"
+MODULE_BLOCK = "<module>"
+
+
+class Frame:
+    __slots__ = ("hits", "files", "dirs", "stats", "env")
+
+    def __init__(self):
+        self.hits = set()
+        self.files = set()
+        self.dirs = set()
+        self.stats = set()
+        self.env = set()
+
+    def merge(self, other):
+        self.hits |= other.hits
+        self.files |= other.files
+        self.dirs |= other.dirs
+        self.stats |= other.stats
+        self.env |= other.env
+
+
+class _Probes(ast.NodeTransformer):
+    """Inserts `__fastest_hits__.add("<relpath>::<qualname>")` at the top of every function
+    body and of the module (after docstrings and `__future__` imports)."""
+
+    def __init__(self, relpath):
+        self.relpath = relpath
+        self.prefix = []
+
+    def _probe(self, block, anchor):
+        call = ast.Expr(
+            ast.Call(
+                func=ast.Attribute(value=ast.Name(id=PROBE_NAME, ctx=ast.Load()), attr="add", ctx=ast.Load()),
+                args=[ast.Constant("%s::%s" % (self.relpath, block))],
+                keywords=[],
+            )
+        )
+        return ast.fix_missing_locations(ast.copy_location(call, anchor))
+
+    @staticmethod
+    def _insert_at(body, module=False):
+        i = 0
+        if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) and isinstance(body[0].value.value, str):
+            i = 1
+        if module:
+            while i < len(body) and isinstance(body[i], ast.ImportFrom) and body[i].module == "__future__":
+                i += 1
+        return i
+
+    def visit_Module(self, node):
+        self.generic_visit(node)
+        if node.body:
+            i = self._insert_at(node.body, module=True)
+            anchor = node.body[min(i, len(node.body) - 1)]
+            node.body.insert(i, self._probe(MODULE_BLOCK, anchor))
+        return node
+
+    def _function(self, node):
+        self.prefix.append(node.name)
+        qual = ".".join(self.prefix)
+        self.generic_visit(node)
+        self.prefix.pop()
+        i = self._insert_at(node.body)
+        anchor = node.body[min(i, len(node.body) - 1)]
+        node.body.insert(i, self._probe(qual, anchor))
+        return node
+
+    visit_FunctionDef = _function
+    visit_AsyncFunctionDef = _function
+
+    def visit_ClassDef(self, node):
+        self.prefix.append(node.name)
+        self.generic_visit(node)
+        self.prefix.pop()
+        return node
+
+    def visit_Lambda(self, node):
+        return node  # part of the enclosing block
+
+
+def add_probes(tree, relpath):
+    return _Probes(relpath).visit(tree)
+
+
+class Recorder:
+    """One per worker. `begin_test`/`end_test` bracket a test; `push`/`pop` bracket a
+    higher-scope setup or an import."""
+
+    def __init__(self, rootdir, exclude=()):
+        self.rootdir = os.path.realpath(rootdir)
+        self._root_prefix = self.rootdir.rstrip(os.sep) + os.sep
+        self.exclude = tuple(os.path.realpath(e).rstrip(os.sep) + os.sep for e in exclude if e)
+        self.session = Frame()
+        self.frames = {"": self.session}  # node key -> frame of its higher-scope setup
+        self.imports = {}  # relpath -> frame of its import
+        self.stack = [self.session]
+        self.test = None
+        self._last_sent = None
+        self._paths = {}
+        self._busy = False
+        builtins.__fastest_hits__ = self.session.hits
+
+    # -- which files are the project's
+    def relpath(self, path):
+        """Project-relative path of `path`, or None when outside the project."""
+        try:
+            cached = self._paths.get(path)
+        except TypeError:
+            return None
+        if cached is not None:
+            return cached or None
+        rel = ""
+        try:
+            full = os.path.realpath(os.fspath(path))
+        except (TypeError, ValueError, OSError):
+            full = ""
+        if full.startswith(self._root_prefix) and not full.startswith(self.exclude):
+            rel = full[len(self._root_prefix):].replace(os.sep, "/")
+            if "/__pycache__/" in "/" + rel or rel.startswith(".fastest_cache/") or "/site-packages/" in "/" + rel:
+                rel = ""
+        if len(self._paths) < 100000:
+            self._paths[path] = rel
+        return rel or None
+
+    # -- frames
+    @property
+    def current(self):
+        return self.stack[-1]
+
+    def _activate(self):
+        builtins.__fastest_hits__ = self.stack[-1].hits
+
+    def push(self, frame):
+        self.stack.append(frame)
+        self._activate()
+
+    def pop(self):
+        frame = self.stack.pop()
+        self._activate()
+        return frame
+
+    def push_node(self, key):
+        """Higher-scope setup for the node `key` (session "", package dir, module, class)."""
+        frame = self.frames.get(key)
+        if frame is None:
+            frame = self.frames[key] = Frame()
+        self.push(frame)
+
+    def push_import(self, relpath):
+        frame = Frame()
+        frame.hits.add("%s::%s" % (relpath, MODULE_BLOCK))
+        self.push(frame)
+        return frame
+
+    def pop_import(self, relpath, frame):
+        if self.stack and self.stack[-1] is frame:
+            self.pop()
+        old = self.imports.get(relpath)
+        if old is None:
+            self.imports[relpath] = frame
+        else:
+            old.merge(frame)
+        # Whatever imported this module depends on what its import ran.
+        self.current.merge(frame)
+
+    def begin_test(self):
+        self.test = Frame()
+        self.stack = [self.session, self.test]
+        self._activate()
+
+    def end_test(self, nodeid):
+        """The test's dependencies, in the wire form of `FinishDeps`, or {"same": True}."""
+        test = self.test or Frame()
+        self.test = None
+        self.stack = [self.session]
+        self._activate()
+        total = Frame()
+        total.merge(test)
+        total.merge(self.session)
+        for key in ancestor_keys(nodeid):
+            frame = self.frames.get(key)
+            if frame is not None:
+                total.merge(frame)
+        # The import frames of every module touched, to a fixed point.
+        done = set()
+        while True:
+            files = {h.rsplit("::", 1)[0] for h in total.hits} - done
+            if not files:
+                break
+            for f in files:
+                done.add(f)
+                frame = self.imports.get(f)
+                if frame is not None:
+                    total.merge(frame)
+        deps = {
+            "blocks": sorted(total.hits),
+            "files": sorted(total.files),
+            "dirs": sorted(total.dirs),
+            "stats": sorted(total.stats),
+            "env": sorted(total.env),
+        }
+        if deps == self._last_sent:
+            return {"same": True}
+        self._last_sent = deps
+        return deps
+
+    # -- files, directories, environment
+    _IGNORED_CALLERS = ("importlib", "linecache.py", "tokenize.py", "fastest_harness", "_pytest" + os.sep + "assertion", "traceback.py", "inspect.py", "zipimport")
+
+    def _from_import_machinery(self):
+        """Whether the file access comes from imports, tracebacks or the harness rather
+        than from project code (the nearest project frame decides)."""
+        f = sys._getframe(3)
+        depth = 0
+        while f is not None and depth < 8:
+            name = f.f_code.co_filename
+            if name.startswith("<frozen") or any(s in name for s in self._IGNORED_CALLERS):
+                return True
+            if self.relpath(name) is not None:
+                return False
+            f = f.f_back
+            depth += 1
+        return False
+
+    def _io_frame(self):
+        """Where file and directory reads go: nowhere outside tests and imports (pytest's
+        own collection walk is modelled statically, by the conftest chain)."""
+        frame = self.stack[-1]
+        return None if frame is self.session else frame
+
+    def audit(self, event, args):
+        frame = self._io_frame()
+        if frame is None:
+            return
+        if event == "open":
+            path = args[0]
+            if isinstance(path, int) or path is None:
+                return
+            rel = self.relpath(path)
+            if rel is not None and not self._from_import_machinery():
+                frame.files.add(rel)
+        elif event in ("os.listdir", "os.scandir"):
+            path = args[0] if args and args[0] is not None else "."
+            if isinstance(path, int):
+                return
+            rel = self.relpath(path)
+            if rel is not None and not self._from_import_machinery():
+                frame.dirs.add(rel)
+
+    def install(self):
+        sys.addaudithook(self._audit_hook())
+        self._patch_import()
+        self._patch_environ()
+        self._patch_stat()
+
+    def _audit_hook(self):
+        recorder = self
+
+        def hook(event, args):
+            if event in ("open", "os.listdir", "os.scandir"):
+                try:
+                    recorder.audit(event, args)
+                except Exception:
+                    pass
+
+        return hook
+
+    def _patch_import(self):
+        """Every executed `import` statement makes the current frame depend on the
+        imported project modules' top level, even when they were imported before (a
+        test module reading a constant of an already imported module)."""
+        recorder = self
+        original = builtins.__import__
+        modules = sys.modules
+
+        def __import__(name, globals=None, locals=None, fromlist=(), level=0):
+            __tracebackhide__ = True  # noqa: F841  (pytest hides this frame)
+            module = original(name, globals, locals, fromlist, level)
+            try:
+                target = name
+                if level and globals:
+                    package = globals.get("__package__") or globals.get("__name__", "")
+                    if not globals.get("__path__") and "." in package and not globals.get("__package__"):
+                        package = package.rpartition(".")[0]
+                    bits = package.rsplit(".", level - 1)
+                    base = bits[0] if len(bits) >= level else package
+                    target = "%s.%s" % (base, name) if name else base
+                hits = recorder.stack[-1].hits
+                recorder._note_module(modules.get(target), hits)
+                if fromlist:
+                    for attr in fromlist:
+                        sub = modules.get("%s.%s" % (target, attr))
+                        if sub is not None:
+                            recorder._note_module(sub, hits)
+            except Exception:
+                pass
+            return module
+
+        builtins.__import__ = __import__
+
+    def _note_module(self, module, hits):
+        path = getattr(module, "__file__", None)
+        if path:
+            rel = self.relpath(path)
+            if rel is not None:
+                hits.add("%s::%s" % (rel, MODULE_BLOCK))
+
+    def _patch_environ(self):
+        recorder = self
+        environ_type = type(os.environ)
+        original = environ_type.__getitem__
+
+        def __getitem__(self, key):
+            if self is os.environ and isinstance(key, str) and not key.startswith("FASTEST_") and key != "PYTEST_CURRENT_TEST":
+                recorder.current.env.add(key)
+            return original(self, key)
+
+        environ_type.__getitem__ = __getitem__
+
+    def _patch_stat(self):
+        """`os.path.exists(p)` and friends probe files without an audit event: record them
+        so a file that appears later changes the test's key."""
+        recorder = self
+        for name in ("stat", "lstat"):
+            original = getattr(os, name)
+
+            def wrapper(path, *args, _original=original, **kwargs):
+                frame = recorder._io_frame()
+                if frame is not None and not recorder._busy and not isinstance(path, int):
+                    # relpath() itself stats (realpath): don't record or recurse there.
+                    recorder._busy = True
+                    try:
+                        rel = recorder.relpath(path)
+                    finally:
+                        recorder._busy = False
+                    if rel is not None:
+                        frame.stats.add(rel)
+                return _original(path, *args, **kwargs)
+
+            wrapper.__name__ = name
+            setattr(os, name, wrapper)
+
+
+def ancestor_keys(nodeid):
+    """Keys of the nodes above a test: "" (session), each directory, the module, classes."""
+    parts = nodeid.split("::")
+    path = parts[0]
+    keys = [""]
+    segs = path.split("/")
+    for i in range(1, len(segs)):
+        keys.append("/".join(segs[:i]))
+    keys.append(path)
+    for i in range(2, len(parts)):
+        keys.append("::".join(parts[:i]))
+    return keys
+
+
+def node_key_for_scope(nodeid, scope):
+    """The key of the node a fixture of `scope` belongs to, for the test `nodeid`."""
+    keys = ancestor_keys(nodeid)
+    if scope == "session":
+        return ""
+    if scope == "package":
+        path = nodeid.split("::")[0]
+        return path.rsplit("/", 1)[0] if "/" in path else ""
+    if scope == "module":
+        return nodeid.split("::")[0]
+    if scope == "class":
+        return keys[-1]
+    return None
+
+
+# ------------------------------------------------------------------ instrumented imports
+
+RECORDER = None
+CODE_CACHE_DIR = None
+
+
+def _cache_key(source, relpath):
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=20)
+    for part in (b"probes-1", sys.version.encode(), relpath.encode(), source):
+        h.update(len(part).to_bytes(8, "little"))
+        h.update(part)
+    return h.hexdigest()
+
+
+def compile_with_probes(source, path, relpath):
+    """Code for a project module with probes (cached by source hash)."""
+    import marshal
+
+    cached = None
+    if CODE_CACHE_DIR:
+        cached = os.path.join(CODE_CACHE_DIR, _cache_key(source, relpath) + ".code")
+        try:
+            with open(cached, "rb") as f:
+                return marshal.loads(f.read())
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
+    tree = ast.parse(source, filename=path)
+    add_probes(tree, relpath)
+    code = compile(tree, path, "exec", dont_inherit=True)
+    if cached:
+        try:
+            os.makedirs(CODE_CACHE_DIR, exist_ok=True)
+            tmp = "%s.%d.tmp" % (cached, os.getpid())
+            with open(tmp, "wb") as f:
+                f.write(marshal.dumps(code))
+            os.replace(tmp, cached)
+        except OSError:
+            pass
+    return code
+
+
+def exec_recorded(code, module, relpath):
+    """Runs a module's code inside an import frame."""
+    recorder = RECORDER
+    if recorder is None or relpath is None:
+        exec(code, module.__dict__)
+        return
+    frame = recorder.push_import(relpath)
+    try:
+        exec(code, module.__dict__)
+    finally:
+        recorder.pop_import(relpath, frame)
+
+
+class _InstrumentingFinder:
+    """Finds project modules (not tests: pytest's or the native engine's loader handles
+    those) and loads them with probes."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        from importlib.machinery import PathFinder, SourceFileLoader
+
+        spec = PathFinder.find_spec(fullname, path)
+        if spec is None or not isinstance(spec.loader, SourceFileLoader) or not spec.origin:
+            return spec
+        relpath = RECORDER.relpath(spec.origin) if RECORDER else None
+        if relpath is None or not spec.origin.endswith(".py"):
+            return spec
+        spec.loader = _InstrumentingLoader(fullname, spec.origin, relpath)
+        return spec
+
+
+def _source_loader_base():
+    from importlib.machinery import SourceFileLoader
+
+    return SourceFileLoader
+
+
+class _InstrumentingLoader(_source_loader_base()):
+    def __init__(self, fullname, path, relpath):
+        super().__init__(fullname, path)
+        self.relpath = relpath
+
+    def get_code(self, fullname):
+        source = self.get_data(self.path)
+        return compile_with_probes(source, self.path, self.relpath)
+
+    def exec_module(self, module):
+        code = self.get_code(module.__name__)
+        exec_recorded(code, module, self.relpath)
+
+
+def default_excludes():
+    """The interpreter's own trees (a venv inside the project is not project code)."""
+    return [sys.prefix, sys.base_prefix, sys.exec_prefix, os.environ.get("FASTEST_HARNESS_DIR", "")]
+
+
+def install(rootdir, code_cache_dir, exclude=()):
+    """Starts recording for this worker; returns the recorder."""
+    global RECORDER, CODE_CACHE_DIR
+    CODE_CACHE_DIR = code_cache_dir
+    RECORDER = Recorder(rootdir, exclude)
+    RECORDER.install()
+    from importlib.machinery import PathFinder
+
+    finder = _InstrumentingFinder()
+    try:
+        index = sys.meta_path.index(PathFinder)
+    except ValueError:
+        index = len(sys.meta_path)
+    sys.meta_path.insert(index, finder)
+    return RECORDER
+
+
+def patch_pytest_rewrite():
+    """Test modules and conftests are imported by pytest's assertion-rewriting hook: add
+    probes after its rewrite, keep its pyc files apart from plain pytest's, and run the
+    module inside an import frame."""
+    from _pytest.assertion import rewrite
+
+    original_rewrite = rewrite.rewrite_asserts
+
+    def rewrite_asserts(mod, source, module_path=None, config=None):
+        original_rewrite(mod, source, module_path, config)
+        rel = RECORDER.relpath(str(module_path)) if (RECORDER and module_path is not None) else None
+        if rel is not None:
+            add_probes(mod, rel)
+            ast.fix_missing_locations(mod)
+
+    rewrite.rewrite_asserts = rewrite_asserts
+    rewrite.PYTEST_TAG = rewrite.PYTEST_TAG + "-fastest1"
+    hook_type = rewrite.AssertionRewritingHook
+    original_exec = hook_type.exec_module
+
+    def exec_module(self, module):
+        rel = RECORDER.relpath(module.__spec__.origin) if (RECORDER and module.__spec__ and module.__spec__.origin) else None
+        if rel is None:
+            return original_exec(self, module)
+        frame = RECORDER.push_import(rel)
+        try:
+            return original_exec(self, module)
+        finally:
+            RECORDER.pop_import(rel, frame)
+
+    hook_type.exec_module = exec_module
