@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 
 
 def main():

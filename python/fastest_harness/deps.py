@@ -22,7 +22,7 @@ MODULE_BLOCK = "<module>"
 
 
 class Frame:
-    __slots__ = ("hits", "files", "dirs", "stats", "env")
+    __slots__ = ("hits", "files", "dirs", "stats", "env", "names")
 
     def __init__(self):
         self.hits = set()
@@ -30,6 +30,7 @@ class Frame:
         self.dirs = set()
         self.stats = set()
         self.env = set()
+        self.names = set()  # top-level module names project code imported
 
     def merge(self, other):
         self.hits |= other.hits
@@ -37,6 +38,7 @@ class Frame:
         self.dirs |= other.dirs
         self.stats |= other.stats
         self.env |= other.env
+        self.names |= other.names
 
 
 class _Probes(ast.NodeTransformer):
@@ -212,6 +214,12 @@ class Recorder:
                 frame = self.imports.get(f)
                 if frame is not None:
                     total.merge(frame)
+        # A file created later in a project directory on sys.path could shadow any of
+        # the modules project code imported: depend on those candidate paths not existing.
+        for directory in self._project_paths():
+            for name in total.names:
+                total.stats.add(directory + name + ".py")
+                total.stats.add(directory + name + "/__init__.py")
         deps = {
             "blocks": sorted(total.hits),
             "files": sorted(total.files),
@@ -223,6 +231,23 @@ class Recorder:
             return {"same": True}
         self._last_sent = deps
         return deps
+
+    def _project_paths(self):
+        """Project directories on sys.path, as relpath prefixes ("" for the rootdir)."""
+        key = tuple(sys.path)
+        if getattr(self, "_paths_key", None) != key:
+            found = []
+            for entry in sys.path:
+                full = os.path.realpath(entry or ".")
+                if full == self.rootdir:
+                    found.append("")
+                else:
+                    rel = self.relpath(entry or ".")
+                    if rel is not None:
+                        found.append(rel + "/")
+            self._paths_key = key
+            self._project_path_list = list(dict.fromkeys(found))
+        return self._project_path_list
 
     # -- files, directories, environment
     _IGNORED_CALLERS = ("importlib", "linecache.py", "tokenize.py", "fastest_harness", "_pytest" + os.sep + "assertion", "traceback.py", "inspect.py", "zipimport")
@@ -305,7 +330,10 @@ class Recorder:
                     bits = package.rsplit(".", level - 1)
                     base = bits[0] if len(bits) >= level else package
                     target = "%s.%s" % (base, name) if name else base
-                hits = recorder.stack[-1].hits
+                frame = recorder.stack[-1]
+                hits = frame.hits
+                if not level and globals and recorder.relpath(globals.get("__file__") or "") is not None:
+                    frame.names.add(name.partition(".")[0])
                 recorder._note_module(modules.get(target), hits)
                 if fromlist:
                     for attr in fromlist:

@@ -5,6 +5,7 @@ use fastest_cache::{digest, Cache, Digest};
 use fastest_select::{environment_digest, Selector, Verdict};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
 use std::time::UNIX_EPOCH;
 
 const TREE_INTERPRETERS: &str = "interpreters";
@@ -55,7 +56,7 @@ fn interpreter_info(python: &Path, cache: &Cache) -> Option<InterpreterInfo> {
 pub fn environment(
     python: &Path,
     cache: &Cache,
-    config_files: &[PathBuf],
+    config_files: &[(String, PathBuf)],
     options: &[String],
 ) -> Digest {
     match interpreter_info(python, cache) {

@@ -687,10 +687,20 @@ fn run() -> anyhow::Result<ExitCode> {
         } else {
             // Options that change how tests behave (not which ones run) are part of the
             // environment digest.
-            let mut options = py_args.clone();
+            // Paths under the rootdir are spelled relative to it, so a checkout elsewhere
+            // (CI) gets the same digest.
+            let root = config.rootdir.to_string_lossy().into_owned();
+            let mut options: Vec<String> = py_args
+                .iter()
+                .map(|o| o.replace(&root, "<rootdir>"))
+                .collect();
             options.push(format!("--engine={}", cli.engine));
             options.push(format!("--capture={capture}"));
-            let config_files: Vec<PathBuf> = config.inifile.iter().cloned().collect();
+            let config_files: Vec<(String, PathBuf)> = config
+                .inifile
+                .iter()
+                .map(|p| (relpath(&config.rootdir, p), p.clone()))
+                .collect();
             let environment = incremental::environment(&python, &cache, &config_files, &options);
             Some(Arc::new(fastest_select::Selector::new(
                 cache.clone(),

@@ -383,10 +383,12 @@ impl Selector {
 /// distributions (names with versions, from `*.dist-info` / `*.egg-info` and `.pth`
 /// files in the interpreter's site directories), the config files, and the options that
 /// change behaviour.
+/// `config_files` are read by path but named by `config_names` (rootdir-relative), so a
+/// fresh checkout elsewhere gets the same digest.
 pub fn environment_digest(
     interpreter: &str,
     site_dirs: &[PathBuf],
-    config_files: &[PathBuf],
+    config_files: &[(String, PathBuf)],
     options: &[String],
 ) -> Digest {
     let mut h = blake3::Hasher::new();
@@ -415,13 +417,37 @@ pub fn environment_digest(
             }
         }
     }
-    for f in config_files {
-        h.update(f.to_string_lossy().as_bytes());
-        h.update(&std::fs::read(f).unwrap_or_default());
+    for (name, path) in config_files {
+        h.update(name.as_bytes());
+        h.update(&std::fs::read(path).unwrap_or_default());
     }
     for o in options {
         h.update(o.as_bytes());
         h.update(b"\0");
     }
     *h.finalize().as_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn installing_or_upgrading_a_distribution_changes_the_environment() {
+        let site = tempfile::tempdir().unwrap();
+        let dirs = [site.path().to_path_buf()];
+        std::fs::create_dir(site.path().join("attrs-23.1.0.dist-info")).unwrap();
+        let before = environment_digest("3.11", &dirs, &[], &[]);
+        assert_eq!(before, environment_digest("3.11", &dirs, &[], &[]));
+        std::fs::rename(
+            site.path().join("attrs-23.1.0.dist-info"),
+            site.path().join("attrs-23.2.0.dist-info"),
+        )
+        .unwrap();
+        let upgraded = environment_digest("3.11", &dirs, &[], &[]);
+        assert_ne!(before, upgraded);
+        std::fs::create_dir(site.path().join("six-1.16.0.dist-info")).unwrap();
+        assert_ne!(upgraded, environment_digest("3.11", &dirs, &[], &[]));
+        assert_ne!(upgraded, environment_digest("3.12", &dirs, &[], &[]));
+    }
 }

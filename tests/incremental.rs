@@ -1,0 +1,351 @@
+//! Integration tests for incremental runs: the built `fastest` binary on
+//! `tests/incremental_fixtures/proj`, one test per mutation kind. Each mutation breaks a
+//! known test; `fastest run --changed` must select it (safety) and leave an unrelated
+//! test alone (precision). Also: a fresh checkout with a copied cache runs nothing, and
+//! a killed run is followed by a clean one.
+//!
+//! Interpreter: `$FASTEST_TEST_PYTHON` (default `.venv-test/bin/python`, created by
+//! `bash scripts/test.sh`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn python() -> PathBuf {
+    let p = std::env::var_os("FASTEST_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv-test/bin/python"));
+    let p = if p.is_relative() && p.components().count() > 1 {
+        repo_root().join(p)
+    } else {
+        p
+    };
+    assert!(
+        p.components().count() == 1 || p.exists(),
+        "reference interpreter {} missing: run `bash scripts/test.sh`",
+        p.display()
+    );
+    p
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            if e.file_name() != "__pycache__" {
+                copy_dir(&e.path(), &dest);
+            }
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &repo_root().join("tests/incremental_fixtures/proj"),
+        dir.path(),
+    );
+    dir
+}
+
+fn fastest(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fastest"));
+    cmd.current_dir(dir)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("NO_COLOR", "1")
+        .env_remove("PYTEST_ADDOPTS")
+        .env_remove("APP_MODE")
+        // A subcommand (`run`, `explain`) comes first.
+        .args(args)
+        .arg("--python")
+        .arg(python())
+        // The same options on every run: options are part of the environment digest.
+        .args(["-p", "no:cacheprovider"])
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("fastest starts")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Node id → outcome of the tests a run executed (JUnit, cached tests excluded).
+fn executed(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let xml_path = dir.join("run.xml");
+    let _ = std::fs::remove_file(&xml_path);
+    let mut a = args.to_vec();
+    a.extend(["--junitxml", "run.xml"]);
+    let out = fastest(dir, &a, env);
+    let mut ran = BTreeMap::new();
+    let Ok(xml) = std::fs::read_to_string(&xml_path) else {
+        // `run --changed` with nothing to run writes no report.
+        assert!(
+            text(&out).contains("nothing to run"),
+            "no JUnit file and no 'nothing to run':\n{}",
+            text(&out)
+        );
+        return ran;
+    };
+    for case in xml.split("<testcase").skip(1) {
+        let attr = |name: &str| -> String {
+            let key = format!(" {name}=\"");
+            let start = case.find(&key).expect("attribute present") + key.len();
+            case[start..start + case[start..].find('"').unwrap()].to_string()
+        };
+        let body = case.split("</testcase>").next().unwrap_or("");
+        let outcome = if body.contains("<failure") || body.contains("<error") {
+            "failed"
+        } else {
+            "passed"
+        };
+        ran.insert(
+            format!("{}::{}", attr("classname"), attr("name")),
+            outcome.to_string(),
+        );
+    }
+    // Cached tests are in the JUnit file too; the terminal line tells how many.
+    let out_text = text(&out);
+    let cached = out_text
+        .lines()
+        .last()
+        .unwrap_or("")
+        .split(", ")
+        .find_map(|p| p.trim_start_matches('=').trim().strip_suffix(" cached"))
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    assert!(cached <= ran.len(), "{out_text}");
+    ran
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let s = std::fs::read_to_string(path).unwrap();
+    assert!(s.contains(from), "{} lacks {from:?}", path.display());
+    std::fs::write(path, s.replacen(from, to, 1)).unwrap();
+}
+
+/// A first full run, all green, recorded.
+fn recorded_project() -> tempfile::TempDir {
+    let dir = project();
+    let first = fastest(dir.path(), &[], &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let again = fastest(dir.path(), &["run", "--changed"], &[]);
+    assert!(
+        text(&again).contains("nothing to run"),
+        "an unchanged tree must run nothing:\n{}",
+        text(&again)
+    );
+    dir
+}
+
+/// Applies `mutate`, runs `run --changed`, and checks `must` ran and failed and
+/// `must_not` did not run.
+fn check(mutate: impl FnOnce(&Path), env: &[(&str, &str)], must: &str, must_not: &str) {
+    let dir = recorded_project();
+    mutate(dir.path());
+    let ran = executed(dir.path(), &["run", "--changed"], env);
+    assert_eq!(
+        ran.get(must).map(String::as_str),
+        Some("failed"),
+        "{must} must be selected and fail; ran: {ran:?}"
+    );
+    assert!(
+        !ran.contains_key(must_not),
+        "{must_not} is unaffected but ran: {ran:?}"
+    );
+}
+
+const UNRELATED: &str = "tests.test_other::test_unrelated";
+
+#[test]
+fn function_body_edit_selects_its_callers_only() {
+    check(
+        |d| edit(&d.join("pkg/calc.py"), "return a * b", "return a * b + 1"),
+        &[],
+        "tests.test_things::test_mul",
+        "tests.test_things::test_add",
+    );
+}
+
+#[test]
+fn module_constant_edit() {
+    check(
+        |d| edit(&d.join("pkg/calc.py"), "LIMIT = 10", "LIMIT = 11"),
+        &[],
+        "tests.test_things::test_limit",
+        UNRELATED,
+    );
+}
+
+#[test]
+fn class_attribute_edit() {
+    check(
+        |d| edit(&d.join("pkg/calc.py"), "factor = 2", "factor = 3"),
+        &[],
+        "tests.test_things::test_class_attribute",
+        UNRELATED,
+    );
+}
+
+#[test]
+fn code_run_by_setup_class() {
+    check(
+        |d| edit(&d.join("pkg/helpers.py"), "return 3", "return 4"),
+        &[],
+        "tests.test_things.TestSetupClass::test_value",
+        "tests.test_things::test_add",
+    );
+}
+
+#[test]
+fn session_fixture_in_conftest() {
+    check(
+        |d| {
+            edit(
+                &d.join("conftest.py"),
+                "return helpers.base_value()",
+                "return helpers.base_value() + 1",
+            )
+        },
+        &[],
+        "tests.test_things::test_session_fixture",
+        "tests.test_things::test_add",
+    );
+}
+
+#[test]
+fn data_file_read_by_a_test() {
+    check(
+        |d| std::fs::write(d.join("tests/data.txt"), "changed\n").unwrap(),
+        &[],
+        "tests.test_things::test_data",
+        "tests.test_things::test_add",
+    );
+}
+
+#[test]
+fn file_probed_with_exists_appears() {
+    check(
+        |d| std::fs::write(d.join("tests/flag.txt"), "x").unwrap(),
+        &[],
+        "tests.test_things::test_optional_file",
+        "tests.test_things::test_add",
+    );
+}
+
+#[test]
+fn environment_variable_read_by_a_test() {
+    check(
+        |_| {},
+        &[("APP_MODE", "b")],
+        "tests.test_things::test_env",
+        "tests.test_things::test_add",
+    );
+}
+
+#[test]
+fn new_file_shadowing_an_import() {
+    check(
+        |d| std::fs::write(d.join("tests/shadowme.py"), "VALUE = 2\n").unwrap(),
+        &[],
+        "tests.test_things::test_shadowable_import",
+        UNRELATED,
+    );
+}
+
+#[test]
+fn deleted_module() {
+    let dir = recorded_project();
+    std::fs::remove_file(dir.path().join("pkg/helpers.py")).unwrap();
+    let out = fastest(dir.path(), &["run", "--changed"], &[]);
+    // conftest.py imports helpers: the session errors, as under pytest; nothing passes
+    // from the cache silently.
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!text(&out).contains("nothing to run"), "{}", text(&out));
+}
+
+#[test]
+fn plain_run_reports_unchanged_tests_as_cached_and_no_cache_runs_all() {
+    let dir = recorded_project();
+    edit(
+        &dir.path().join("pkg/calc.py"),
+        "return a + b",
+        "return b + a",
+    );
+    let out = fastest(dir.path(), &[], &[]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let last = t.lines().last().unwrap_or("");
+    assert!(
+        last.contains("1 passed") && last.contains("11 cached"),
+        "{t}"
+    );
+    let all = fastest(dir.path(), &["--no-cache"], &[]);
+    let last = text(&all).lines().last().unwrap_or("").to_string();
+    assert!(
+        last.contains("12 passed") && !last.contains("cached"),
+        "{last}"
+    );
+    let explain = fastest(
+        dir.path(),
+        &["explain", "tests/test_things.py::test_add"],
+        &[],
+    );
+    assert!(text(&explain).contains("cached"), "{}", text(&explain));
+}
+
+#[test]
+fn fresh_checkout_with_a_copied_cache_runs_nothing() {
+    let dir = recorded_project();
+    let ci = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), ci.path());
+    let out = fastest(ci.path(), &["run", "--changed"], &[]);
+    assert!(text(&out).contains("nothing to run"), "{}", text(&out));
+    let plain = fastest(ci.path(), &[], &[]);
+    let last = text(&plain).lines().last().unwrap_or("").to_string();
+    assert!(
+        last.contains("12 cached") && !last.contains("passed"),
+        "{last}"
+    );
+}
+
+#[test]
+fn killed_run_is_followed_by_a_clean_one() {
+    let dir = project();
+    std::fs::write(
+        dir.path().join("tests/test_slow.py"),
+        "import time\n\ndef test_slow():\n    time.sleep(30)\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fastest"))
+        .current_dir(dir.path())
+        .arg("--python")
+        .arg(python())
+        .args(["-n", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::remove_file(dir.path().join("tests/test_slow.py")).unwrap();
+    let out = fastest(dir.path(), &[], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let again = fastest(dir.path(), &["run", "--changed"], &[]);
+    assert!(text(&again).contains("nothing to run"), "{}", text(&again));
+}

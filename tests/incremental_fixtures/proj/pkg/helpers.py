@@ -1,0 +1,6 @@
+def base_value():
+    return 100
+
+
+def make_value():
+    return 3
