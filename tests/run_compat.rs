@@ -304,7 +304,8 @@ fn exitfirst_stops_and_last_failed_reruns_only_failures() {
     assert_eq!(rerun.keys().collect::<Vec<_>>(), failing, "{}", text(&lf));
     assert!(text(&lf).contains("deselected"), "{}", text(&lf));
 
-    let x = fastest(dir.path(), &python(), &["-x", "-n", "1"]);
+    // --no-cache: earlier passes would otherwise be reused and the first test run differ.
+    let x = fastest(dir.path(), &python(), &["-x", "-n", "1", "--no-cache"]);
     let stdout = text(&x);
     assert_eq!(x.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("stopping after 1 failures"), "{stdout}");

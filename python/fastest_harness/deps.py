@@ -57,7 +57,13 @@ class _Probes(ast.NodeTransformer):
                 keywords=[],
             )
         )
-        return ast.fix_missing_locations(ast.copy_location(call, anchor))
+        # Every node on the anchor's first line (copying the anchor's range would give
+        # invalid ranges next to nodes other transformers inserted).
+        line = getattr(anchor, "lineno", 1) or 1
+        for node in ast.walk(call):
+            node.lineno = node.end_lineno = line
+            node.col_offset = node.end_col_offset = 0
+        return call
 
     @staticmethod
     def _insert_at(body, module=False):
@@ -546,7 +552,6 @@ def patch_pytest_rewrite():
         rel = RECORDER.relpath(str(module_path)) if (RECORDER and module_path is not None) else None
         if rel is not None:
             add_probes(mod, rel)
-            ast.fix_missing_locations(mod)
 
     rewrite.rewrite_asserts = rewrite_asserts
     rewrite.PYTEST_TAG = rewrite.PYTEST_TAG + "-fastest1"

@@ -151,8 +151,9 @@ class RewritingLoader:
 
             rewrite_asserts(tree, source, self.path, None)
         if relpath is not None:
+            # Probes carry full locations; fix_missing_locations would give pytest's
+            # inserted imports invalid end lines.
             deps.add_probes(tree, relpath)
-            ast.fix_missing_locations(tree)
         code = compile(tree, self.path, "exec", dont_inherit=True)
         if cached:
             try:
