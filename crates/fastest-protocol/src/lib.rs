@@ -239,7 +239,7 @@ mod tests {
 
     #[test]
     fn parses_harness_output_and_checks_version() {
-        let ok = r#"{"protocol":2,"items":["t.py::a"],"errors":[],"deselected":0,"fatal":null}"#;
+        let ok = r#"{"protocol":3,"items":["t.py::a"],"errors":[],"deselected":0,"fatal":null}"#;
         assert_eq!(DynamicCollection::from_json(ok).unwrap().items, ["t.py::a"]);
         let old = r#"{"protocol":0,"items":[],"errors":[]}"#;
         assert!(matches!(
