@@ -15,7 +15,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 pub use summary::{ModuleSummary, SUMMARY_VERSION};
-use walk::{Found, Walker};
+use walk::{Found, Walked, Walker};
 
 /// Where summaries come from: the graph/cache layer implements this; `DirectSource`
 /// parses on every call.
@@ -144,7 +144,7 @@ pub fn collect(
     source: &dyn SummarySource,
 ) -> Result<Collection, CollectError> {
     let mut walker = Walker::new(req, source);
-    let mut found: Vec<(Result<Found, PathBuf>, Option<String>)> = Vec::new();
+    let mut found: Vec<(Walked, Option<String>)> = Vec::new();
     let inv = &req.config.invocation_dir;
     for arg in &req.args {
         let (file_part, selector) = match arg.split_once("::") {
@@ -197,11 +197,11 @@ pub fn collect(
     for (f, selector) in found {
         let f = match f {
             Ok(f) => f,
-            Err(dir) => {
+            Err((dir, reason)) => {
                 collection.entries.push(Entry::Dynamic {
                     path: dir,
                     selector: None,
-                    reason: "a conftest computes collect_ignore at run time".into(),
+                    reason,
                 });
                 continue;
             }
@@ -306,5 +306,103 @@ fn link_entry(
     Entry::Items {
         path: path.to_path_buf(),
         items,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fastest_config::SetupRequest;
+
+    /// Collects `args` in a temporary project made of `files` (path, content).
+    fn collect_project(
+        files: &[(&str, &str)],
+        args: &[&str],
+    ) -> (tempfile::TempDir, PathBuf, Collection) {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        for (path, text) in files {
+            let p = root.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let config = fastest_config::determine_setup(&SetupRequest {
+            invocation_dir: root.clone(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        })
+        .unwrap();
+        let req = CollectRequest {
+            config,
+            args: args
+                .iter()
+                .map(|a| root.join(a).to_string_lossy().into_owned())
+                .collect(),
+            ignore: vec![],
+            ignore_glob: vec![],
+            doctest_modules: false,
+            doctest_globs: vec!["test*.txt".into()],
+        };
+        let collection = collect(&req, &DirectSource).unwrap();
+        (tmp, root, collection)
+    }
+
+    fn dynamic_paths(root: &Path, c: &Collection) -> Vec<String> {
+        c.entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Dynamic { path, .. } => Some(relpath(root, path)),
+                Entry::Items { .. } => None,
+            })
+            .collect()
+    }
+
+    const TEST: &str = "def test_a():\n    pass\n";
+
+    #[test]
+    fn run_time_collect_ignore_makes_only_its_directory_dynamic() {
+        let (_tmp, root, c) = collect_project(
+            &[
+                ("pytest.ini", "[pytest]\n"),
+                ("test_top.py", TEST),
+                ("tests/data/test_deep.py", TEST),
+                ("tests/test_a.py", TEST),
+                (
+                    "tests/conftest.py",
+                    "import sys\ncollect_ignore = []\nif sys.version_info < (9,):\n    collect_ignore.extend(['test_a.py'])\n",
+                ),
+                ("other/test_b.py", TEST),
+            ],
+            &["."],
+        );
+        // `tests` is handed to Python once, as a whole (not `tests/data` separately).
+        assert_eq!(dynamic_paths(&root, &c), ["tests"]);
+        let statics: Vec<&str> = c
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Items { items, .. } => Some(items[0].nodeid.as_str()),
+                Entry::Dynamic { .. } => None,
+            })
+            .collect();
+        assert_eq!(statics, ["other/test_b.py::test_a", "test_top.py::test_a"]);
+    }
+
+    #[test]
+    fn conftest_star_imports_are_resolved_for_collect_ignore() {
+        let files = |helper: &'static str| {
+            vec![
+                ("pytest.ini", "[pytest]\n"),
+                ("tests/__init__.py", ""),
+                ("tests/helpers.py", helper),
+                ("tests/conftest.py", "from tests.helpers import *\n"),
+                ("tests/test_a.py", TEST),
+            ]
+        };
+        let (_tmp, root, c) = collect_project(&files("def helper():\n    pass\n"), &["tests"]);
+        assert!(dynamic_paths(&root, &c).is_empty());
+        let (_tmp, root, c) =
+            collect_project(&files("collect_ignore = ['test_a.py']\n"), &["tests"]);
+        assert_eq!(dynamic_paths(&root, &c), ["tests"]);
     }
 }
