@@ -758,6 +758,28 @@ compat_tests! {
     doctest_modules_node_id => Case::new("doctest_modules")
         .args(&["--doctest-modules", "mypkg/calc.py::mypkg.calc.add"]);
     doctest_modules_not_enabled => Case::new("doctest_modules");
+    // Doctests only known at run time (`__doc__` assigned after definition as in toolz,
+    // decorators, conditional definitions, property() calls) go to Python; plain defs,
+    // classes, known decorators (lru_cache, marks, property, staticmethod), aliases and
+    // redefinitions stay static. A non-test module handed to Python yields only its doctests.
+    doctest_runtime => Case::new("doctest_runtime")
+        .args(&["--doctest-modules", "--ignore=pkg/broken.py"])
+        .dynamic(&[
+            "pkg/assigned_doc.py",
+            "pkg/conditional.py",
+            "pkg/decorated.py",
+            "pkg/property_call.py",
+            "pkg/reexport.py",
+            "pkg/testing.py",
+        ]);
+    // A docstring DocTestParser rejects is a collection error, reported by Python.
+    doctest_runtime_broken => Case::new("doctest_runtime")
+        .args(&["--doctest-modules", "pkg/broken.py"])
+        .errors()
+        .dynamic(&["pkg/broken.py"]);
+    doctest_modules_static => Case::new("doctest_modules")
+        .args(&["--doctest-modules"])
+        .dynamic(&[]);
     doctest_textfiles => Case::new("doctest_textfiles");
     doctest_textfiles_custom_glob => Case::new("doctest_textfiles").args(&["--doctest-glob=*.txt"]);
 

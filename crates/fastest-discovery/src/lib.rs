@@ -11,7 +11,7 @@ pub mod walk;
 
 use fastest_config::ProjectConfig;
 pub use link::StaticItem;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 pub use summary::{ModuleSummary, SUMMARY_VERSION};
@@ -72,6 +72,9 @@ pub enum Entry {
         path: PathBuf,
         selector: Option<String>,
         reason: String,
+        /// A module collected only for `--doctest-modules` (not a test file): pytest
+        /// must keep only its doctest items, although the path is passed explicitly.
+        doctest_only: bool,
     },
 }
 
@@ -193,6 +196,7 @@ pub fn collect(
         }
     }
     let linker = link::Linker { req, source };
+    let mut claims = ModuleClaims::default();
     let mut seen: HashSet<(PathBuf, Option<String>)> = HashSet::new();
     for (f, selector) in found {
         let f = match f {
@@ -202,6 +206,7 @@ pub fn collect(
                     path: dir,
                     selector: None,
                     reason,
+                    doctest_only: false,
                 });
                 continue;
             }
@@ -226,6 +231,7 @@ pub fn collect(
                     req,
                     &linker,
                     &walker,
+                    &mut claims,
                     &path,
                     is_test_file,
                     selector,
@@ -237,10 +243,74 @@ pub fn collect(
     Ok(collection)
 }
 
+/// Which module names the objects a project module imports may claim through
+/// `__module__` (then `DocTestFinder` visits them in the module of that name). Memoised
+/// over one collection.
+#[derive(Default)]
+struct ModuleClaims {
+    /// Module → (claimed name, claiming module) over its import closure.
+    claims: HashMap<PathBuf, Vec<(String, PathBuf)>>,
+    /// Modules whose whole import closure claims nothing.
+    clear: HashSet<PathBuf>,
+}
+
+impl ModuleClaims {
+    /// A project module in `start`'s import closure whose objects may claim `name`
+    /// (`start` itself excluded: its own `__module__` stores already make its doctests
+    /// dynamic).
+    fn claiming(&mut self, linker: &link::Linker, start: &Path, name: &str) -> Option<PathBuf> {
+        if !self.claims.contains_key(start) {
+            if self.clear.contains(start) {
+                return None;
+            }
+            let found = self.explore(linker, start);
+            self.claims.insert(start.to_path_buf(), found);
+        }
+        self.claims[start]
+            .iter()
+            .find(|(claim, _)| claim == "*" || claim == name)
+            .map(|(_, m)| m.clone())
+    }
+
+    fn explore(&mut self, linker: &link::Linker, start: &Path) -> Vec<(String, PathBuf)> {
+        let mut found = Vec::new();
+        let mut visited: HashSet<PathBuf> = HashSet::from([start.to_path_buf()]);
+        let mut stack = vec![start.to_path_buf()];
+        while let Some(m) = stack.pop() {
+            let s = linker.source.summary(&m);
+            for imp in &s.imports {
+                let mut targets = vec![linker.resolve_module(&m, &imp.module, imp.level)];
+                for n in imp.names.iter().filter(|n| *n != "*") {
+                    let sub = if imp.module.is_empty() {
+                        n.clone()
+                    } else {
+                        format!("{}.{n}", imp.module)
+                    };
+                    targets.push(linker.resolve_module(&m, &sub, imp.level));
+                }
+                for t in targets.into_iter().flatten() {
+                    if self.clear.contains(&t) || !visited.insert(t.clone()) {
+                        continue;
+                    }
+                    let ts = linker.source.summary(&t);
+                    found.extend(ts.module_claims.iter().map(|c| (c.clone(), t.clone())));
+                    stack.push(t);
+                }
+            }
+        }
+        if found.is_empty() {
+            // Everything reachable was explored: nothing it reaches claims anything either.
+            self.clear.extend(visited);
+        }
+        found
+    }
+}
+
 fn link_entry(
     req: &CollectRequest,
     linker: &link::Linker,
     walker: &Walker,
+    claims: &mut ModuleClaims,
     path: &Path,
     is_test_file: bool,
     selector: Option<String>,
@@ -249,6 +319,7 @@ fn link_entry(
         path: path.to_path_buf(),
         selector: selector.clone(),
         reason,
+        doctest_only: !is_test_file,
     };
     let rel = relpath(&req.config.rootdir, path);
     let summary = linker.source.summary(path);
@@ -257,10 +328,17 @@ fn link_entry(
         if summary.parse_error.is_some() {
             return dynamic("does not parse statically".into());
         }
-        if summary.doctest_dynamic {
-            return dynamic("doctests defined at run time".into());
+        if let Some(why) = &summary.doctest_dynamic {
+            return dynamic(format!("doctests: {why}"));
         }
         let modname = module_name(path);
+        if let Some(m) = claims.claiming(linker, path, &modname) {
+            return dynamic(format!(
+                "doctests: its imports reach {}, whose objects may claim to be of {modname} \
+                 (__module__)",
+                relpath(&req.config.rootdir, &m)
+            ));
+        }
         let mut names: Vec<String> = summary
             .doctests
             .iter()

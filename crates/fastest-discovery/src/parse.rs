@@ -37,7 +37,10 @@ pub fn summarize(bytes: &[u8]) -> ModuleSummary {
         collect_list_targets: Vec::new(),
     };
     let body = &parsed.syntax().body;
-    s.summary.doctests = crate::doctest::module_doctests(body);
+    let doctests = crate::doctest::module_doctests(body, &source);
+    s.summary.doctests = doctests.names;
+    s.summary.doctest_dynamic = doctests.dynamic;
+    s.summary.module_claims = doctests.module_claims;
     s.module_body(body);
     s.check_collect_list_uses(body);
     s.summary

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the summary format or the rules that produce it change; part of every
 /// cache key, so stale summaries are never read.
-pub const SUMMARY_VERSION: u32 = 5;
+pub const SUMMARY_VERSION: u32 = 6;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ModuleSummary {
@@ -37,10 +37,14 @@ pub struct ModuleSummary {
     pub declares_plugins: bool,
     /// Every import, for the dependency graph: (module, level, imported names).
     pub imports: Vec<ImportRef>,
-    /// Doctest item names (`module`-relative qualified names) with examples.
+    /// Doctest item names (`module`-relative qualified names) with examples, sorted.
     pub doctests: Vec<String>,
-    /// The docstring parts could not be analysed statically (e.g. `__test__` dict).
-    pub doctest_dynamic: bool,
+    /// Why `--doctest-modules` items of this module are only known at run time
+    /// (`__doc__` assignments, unknown decorators, ... see `doctest.rs`).
+    pub doctest_dynamic: Option<String>,
+    /// Module names this module's objects may claim through `__module__` stores (`*`
+    /// when computed): imported into that module, `DocTestFinder` visits them there.
+    pub module_claims: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
