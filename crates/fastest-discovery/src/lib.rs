@@ -214,12 +214,23 @@ pub fn collect(
         match f {
             Found::DoctestText(path) => {
                 let text = std::fs::read(&path).unwrap_or_default();
-                let items = if doctest::has_examples(&String::from_utf8_lossy(&text)) {
-                    let rel = relpath(&req.config.rootdir, &path);
-                    let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                    vec![StaticItem::plain(format!("{rel}::{name}"))]
-                } else {
-                    vec![]
+                let items = match doctest::parse_examples(&String::from_utf8_lossy(&text)) {
+                    doctest::Examples::Some => {
+                        let rel = relpath(&req.config.rootdir, &path);
+                        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                        vec![StaticItem::plain(format!("{rel}::{name}"))]
+                    }
+                    doctest::Examples::None => vec![],
+                    // DocTestParser raises: pytest reports the error.
+                    doctest::Examples::Broken => {
+                        collection.entries.push(Entry::Dynamic {
+                            path,
+                            selector: None,
+                            reason: "does not parse as a doctest".into(),
+                            doctest_only: false,
+                        });
+                        continue;
+                    }
                 };
                 collection.entries.push(Entry::Items { path, items });
             }
@@ -464,6 +475,29 @@ mod tests {
             })
             .collect();
         assert_eq!(statics, ["other/test_b.py::test_a", "test_top.py::test_a"]);
+    }
+
+    #[test]
+    fn doctest_text_files_follow_the_parser() {
+        let (_tmp, root, c) = collect_project(
+            &[
+                ("pytest.ini", "[pytest]\n"),
+                ("test_ok.txt", ">>> 1\n1\n"),
+                ("test_none.txt", "no examples >>> here\n>>>\n"),
+                ("test_broken.txt", ">>>1\n"),
+            ],
+            &["."],
+        );
+        assert_eq!(dynamic_paths(&root, &c), ["test_broken.txt"]);
+        let items: Vec<&str> = c
+            .entries
+            .iter()
+            .flat_map(|e| match e {
+                Entry::Items { items, .. } => items.iter().map(|i| i.nodeid.as_str()).collect(),
+                Entry::Dynamic { .. } => vec![],
+            })
+            .collect();
+        assert_eq!(items, ["test_ok.txt::test_ok.txt"]);
     }
 
     #[test]
