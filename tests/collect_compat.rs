@@ -459,6 +459,9 @@ struct Case {
     /// Exit code the reference pytest is known to produce (guards against environment drift).
     expect_exit: i32,
     setup: Option<fn(&Path)>,
+    /// When set: the paths (relative to the project root) fastest must hand to Python, as
+    /// listed by `-v`; every other module must be collected statically.
+    dynamic: Option<Vec<&'static str>>,
 }
 
 impl Case {
@@ -470,7 +473,13 @@ impl Case {
             mode: Mode::Exact,
             expect_exit: 0,
             setup: None,
+            dynamic: None,
         }
+    }
+
+    fn dynamic(mut self, paths: &[&'static str]) -> Case {
+        self.dynamic = Some(paths.to_vec());
+        self
     }
 
     fn args(mut self, args: &[&str]) -> Case {
@@ -584,6 +593,35 @@ fn check(case: Case) {
     }
     let actual = run_fastest(&project.root().join(case.cwd), &case.args);
     assert_same(&case, "collect-only", &expected, &actual);
+    if let Some(want) = &case.dynamic {
+        let mut args = case.args.clone();
+        args.push("-v".into());
+        let verbose = run_fastest(&project.root().join(case.cwd), &args);
+        let got = dynamic_paths(&verbose.stderr);
+        assert_eq!(
+            &got,
+            want,
+            "paths collected by Python for {} (fastest -v stderr:\n{})",
+            case.describe(),
+            head(&verbose.stderr, 40)
+        );
+    }
+}
+
+/// The paths fastest's `-v` summary lists as collected by Python
+/// (`fastest: N modules collected statically, M by Python:` then `  path: reason`).
+fn dynamic_paths(stderr: &str) -> Vec<String> {
+    let mut lines = stderr.lines();
+    let mut out = Vec::new();
+    if lines.any(|l| l.contains("collected statically") && l.ends_with("by Python:")) {
+        for l in lines {
+            let Some(entry) = l.strip_prefix("  ") else {
+                break;
+            };
+            out.push(entry.split(": ").next().unwrap_or(entry).to_string());
+        }
+    }
+    out
 }
 
 macro_rules! compat_tests {
@@ -651,8 +689,19 @@ compat_tests! {
     config_pytest_toml => Case::new("config_pytest_toml");
 
     // collect_ignore in conftest.py.
-    collect_ignore => Case::new("collect_ignore");
+    collect_ignore => Case::new("collect_ignore").dynamic(&[]);
     collect_ignore_explicit_arg => Case::new("collect_ignore").args(&["test_ignored.py"]);
+    // collect_ignore(_glob) changed at run time (.extend under an if as attrs does, .append
+    // in a hook, +=, conditional or computed assignment, star import): each such conftest's
+    // directory goes to Python as a whole; the literal one stays static.
+    collect_ignore_runtime => Case::new("collect_ignore_runtime").dynamic(&[
+        "append_hook",
+        "augmented",
+        "computed",
+        "conditional",
+        "extend",
+        "star",
+    ]);
 
     // Command-line filters.
     cli_ignore_dir => Case::new("cli_filters").args(&["--ignore=tests/ui"]);
@@ -709,6 +758,28 @@ compat_tests! {
     doctest_modules_node_id => Case::new("doctest_modules")
         .args(&["--doctest-modules", "mypkg/calc.py::mypkg.calc.add"]);
     doctest_modules_not_enabled => Case::new("doctest_modules");
+    // Doctests only known at run time (`__doc__` assigned after definition as in toolz,
+    // decorators, conditional definitions, property() calls) go to Python; plain defs,
+    // classes, known decorators (lru_cache, marks, property, staticmethod), aliases and
+    // redefinitions stay static. A non-test module handed to Python yields only its doctests.
+    doctest_runtime => Case::new("doctest_runtime")
+        .args(&["--doctest-modules", "--ignore=pkg/broken.py"])
+        .dynamic(&[
+            "pkg/assigned_doc.py",
+            "pkg/conditional.py",
+            "pkg/decorated.py",
+            "pkg/property_call.py",
+            "pkg/reexport.py",
+            "pkg/testing.py",
+        ]);
+    // A docstring DocTestParser rejects is a collection error, reported by Python.
+    doctest_runtime_broken => Case::new("doctest_runtime")
+        .args(&["--doctest-modules", "pkg/broken.py"])
+        .errors()
+        .dynamic(&["pkg/broken.py"]);
+    doctest_modules_static => Case::new("doctest_modules")
+        .args(&["--doctest-modules"])
+        .dynamic(&[]);
     doctest_textfiles => Case::new("doctest_textfiles");
     doctest_textfiles_custom_glob => Case::new("doctest_textfiles").args(&["--doctest-glob=*.txt"]);
 

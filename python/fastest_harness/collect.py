@@ -21,16 +21,47 @@ def main():
         _write(out_path, result)
         return
 
+    # Modules handed over only for --doctest-modules (not test files): pytest collects
+    # Python tests from any file passed explicitly, which it would not do in a walk.
+    doctest_only = {
+        os.path.normpath(os.path.abspath(p))
+        for p in os.environ.pop("FASTEST_DOCTEST_ONLY", "").split("\n")
+        if p
+    }
+
+    def python_part_of_doctest_only(node):
+        if not doctest_only or str(getattr(node, "path", "")) not in doctest_only:
+            return False
+        from _pytest.doctest import DoctestItem, DoctestModule
+
+        if isinstance(node, (DoctestItem, DoctestModule)):
+            return False
+        return isinstance(node, (pytest.Item, pytest.Module, pytest.Class)) and not isinstance(
+            node, getattr(pytest, "Package", ())
+        )
+
     class Recorder:
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_make_collect_report(self, collector):
+            outcome = yield
+            if python_part_of_doctest_only(collector):
+                # Same node id as the DoctestModule: mark the report itself.
+                try:
+                    outcome.get_result()._fastest_ignored = True
+                except BaseException:
+                    pass
+
         def pytest_collectreport(self, report):
-            if report.failed:
+            if report.failed and not getattr(report, "_fastest_ignored", False):
                 result["errors"].append({"nodeid": report.nodeid, "longrepr": str(report.longrepr)})
 
         def pytest_deselected(self, items):
             result["deselected"] += len(items)
 
         def pytest_collection_finish(self, session):
-            result["items"] = [item.nodeid for item in session.items]
+            result["items"] = [
+                item.nodeid for item in session.items if not python_part_of_doctest_only(item)
+            ]
 
     # pytest's own terminal output is not ours to show: silence it at the fd level.
     devnull = os.open(os.devnull, os.O_WRONLY)

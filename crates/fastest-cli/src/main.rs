@@ -456,7 +456,7 @@ fn run() -> anyhow::Result<ExitCode> {
             a.push(format!("--deselect={d}"));
         }
         a.extend(args.iter().cloned());
-        let dc = run_python(&python_for(), &cache_dir, &invocation_dir, &a)?;
+        let dc = run_python(&python_for(), &cache_dir, &invocation_dir, &a, &[])?;
         report.collected = dc.items.len() + dc.deselected;
         report.deselected = dc.deselected;
         report.items = dc.items;
@@ -484,16 +484,32 @@ fn run() -> anyhow::Result<ExitCode> {
                 }
             }
             let mut a = py_args.clone();
+            let mut doctest_only = Vec::new();
             for d in &dynamic {
-                if let Entry::Dynamic { path, selector, .. } = d {
+                if let Entry::Dynamic {
+                    path,
+                    selector,
+                    doctest_only: only,
+                    ..
+                } = d
+                {
                     a.push(
                         selector
                             .clone()
                             .unwrap_or_else(|| path.to_string_lossy().into_owned()),
                     );
+                    if *only {
+                        doctest_only.push(path.clone());
+                    }
                 }
             }
-            let dc = run_python(&python_for(), &cache_dir, &invocation_dir, &a)?;
+            let dc = run_python(
+                &python_for(),
+                &cache_dir,
+                &invocation_dir,
+                &a,
+                &doctest_only,
+            )?;
             for item in dc.items {
                 dynamic_results.push((item, vec![]));
             }
@@ -808,10 +824,15 @@ fn run_python(
     cache_dir: &Path,
     cwd: &Path,
     args: &[String],
+    doctest_only: &[PathBuf],
 ) -> anyhow::Result<fastest_protocol::DynamicCollection> {
     let harness = fastest_runner::install_harness(&harness_root(cache_dir))?;
     Ok(fastest_runner::collect_dynamic(
-        python, &harness, cwd, args,
+        python,
+        &harness,
+        cwd,
+        args,
+        doctest_only,
     )?)
 }
 

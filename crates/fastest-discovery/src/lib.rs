@@ -12,11 +12,11 @@ pub mod walk;
 
 use fastest_config::ProjectConfig;
 pub use link::StaticItem;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 pub use summary::{ModuleSummary, SUMMARY_VERSION};
-use walk::{Found, Walker};
+use walk::{Found, Walked, Walker};
 
 /// Where summaries come from: the graph/cache layer implements this; `DirectSource`
 /// parses on every call.
@@ -73,6 +73,9 @@ pub enum Entry {
         path: PathBuf,
         selector: Option<String>,
         reason: String,
+        /// A module collected only for `--doctest-modules` (not a test file): pytest
+        /// must keep only its doctest items, although the path is passed explicitly.
+        doctest_only: bool,
     },
 }
 
@@ -145,7 +148,7 @@ pub fn collect(
     source: &dyn SummarySource,
 ) -> Result<Collection, CollectError> {
     let mut walker = Walker::new(req, source);
-    let mut found: Vec<(Result<Found, PathBuf>, Option<String>)> = Vec::new();
+    let mut found: Vec<(Walked, Option<String>)> = Vec::new();
     let inv = &req.config.invocation_dir;
     for arg in &req.args {
         let (file_part, selector) = match arg.split_once("::") {
@@ -194,15 +197,17 @@ pub fn collect(
         }
     }
     let linker = link::Linker { req, source };
+    let mut claims = ModuleClaims::default();
     let mut seen: HashSet<(PathBuf, Option<String>)> = HashSet::new();
     for (f, selector) in found {
         let f = match f {
             Ok(f) => f,
-            Err(dir) => {
+            Err((dir, reason)) => {
                 collection.entries.push(Entry::Dynamic {
                     path: dir,
                     selector: None,
-                    reason: "a conftest computes collect_ignore at run time".into(),
+                    reason,
+                    doctest_only: false,
                 });
                 continue;
             }
@@ -210,12 +215,23 @@ pub fn collect(
         match f {
             Found::DoctestText(path) => {
                 let text = std::fs::read(&path).unwrap_or_default();
-                let items = if doctest::has_examples(&String::from_utf8_lossy(&text)) {
-                    let rel = relpath(&req.config.rootdir, &path);
-                    let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                    vec![StaticItem::plain(format!("{rel}::{name}"))]
-                } else {
-                    vec![]
+                let items = match doctest::parse_examples(&String::from_utf8_lossy(&text)) {
+                    doctest::Examples::Some => {
+                        let rel = relpath(&req.config.rootdir, &path);
+                        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                        vec![StaticItem::plain(format!("{rel}::{name}"))]
+                    }
+                    doctest::Examples::None => vec![],
+                    // DocTestParser raises: pytest reports the error.
+                    doctest::Examples::Broken => {
+                        collection.entries.push(Entry::Dynamic {
+                            path,
+                            selector: None,
+                            reason: "does not parse as a doctest".into(),
+                            doctest_only: false,
+                        });
+                        continue;
+                    }
                 };
                 collection.entries.push(Entry::Items { path, items });
             }
@@ -227,6 +243,7 @@ pub fn collect(
                     req,
                     &linker,
                     &walker,
+                    &mut claims,
                     &path,
                     is_test_file,
                     selector,
@@ -238,10 +255,74 @@ pub fn collect(
     Ok(collection)
 }
 
+/// Which module names the objects a project module imports may claim through
+/// `__module__` (then `DocTestFinder` visits them in the module of that name). Memoised
+/// over one collection.
+#[derive(Default)]
+struct ModuleClaims {
+    /// Module → (claimed name, claiming module) over its import closure.
+    claims: HashMap<PathBuf, Vec<(String, PathBuf)>>,
+    /// Modules whose whole import closure claims nothing.
+    clear: HashSet<PathBuf>,
+}
+
+impl ModuleClaims {
+    /// A project module in `start`'s import closure whose objects may claim `name`
+    /// (`start` itself excluded: its own `__module__` stores already make its doctests
+    /// dynamic).
+    fn claiming(&mut self, linker: &link::Linker, start: &Path, name: &str) -> Option<PathBuf> {
+        if !self.claims.contains_key(start) {
+            if self.clear.contains(start) {
+                return None;
+            }
+            let found = self.explore(linker, start);
+            self.claims.insert(start.to_path_buf(), found);
+        }
+        self.claims[start]
+            .iter()
+            .find(|(claim, _)| claim == "*" || claim == name)
+            .map(|(_, m)| m.clone())
+    }
+
+    fn explore(&mut self, linker: &link::Linker, start: &Path) -> Vec<(String, PathBuf)> {
+        let mut found = Vec::new();
+        let mut visited: HashSet<PathBuf> = HashSet::from([start.to_path_buf()]);
+        let mut stack = vec![start.to_path_buf()];
+        while let Some(m) = stack.pop() {
+            let s = linker.source.summary(&m);
+            for imp in &s.imports {
+                let mut targets = vec![linker.resolve_module(&m, &imp.module, imp.level)];
+                for n in imp.names.iter().filter(|n| *n != "*") {
+                    let sub = if imp.module.is_empty() {
+                        n.clone()
+                    } else {
+                        format!("{}.{n}", imp.module)
+                    };
+                    targets.push(linker.resolve_module(&m, &sub, imp.level));
+                }
+                for t in targets.into_iter().flatten() {
+                    if self.clear.contains(&t) || !visited.insert(t.clone()) {
+                        continue;
+                    }
+                    let ts = linker.source.summary(&t);
+                    found.extend(ts.module_claims.iter().map(|c| (c.clone(), t.clone())));
+                    stack.push(t);
+                }
+            }
+        }
+        if found.is_empty() {
+            // Everything reachable was explored: nothing it reaches claims anything either.
+            self.clear.extend(visited);
+        }
+        found
+    }
+}
+
 fn link_entry(
     req: &CollectRequest,
     linker: &link::Linker,
     walker: &Walker,
+    claims: &mut ModuleClaims,
     path: &Path,
     is_test_file: bool,
     selector: Option<String>,
@@ -250,6 +331,7 @@ fn link_entry(
         path: path.to_path_buf(),
         selector: selector.clone(),
         reason,
+        doctest_only: !is_test_file,
     };
     let rel = relpath(&req.config.rootdir, path);
     let summary = linker.source.summary(path);
@@ -258,10 +340,17 @@ fn link_entry(
         if summary.parse_error.is_some() {
             return dynamic("does not parse statically".into());
         }
-        if summary.doctest_dynamic {
-            return dynamic("doctests defined at run time".into());
+        if let Some(why) = &summary.doctest_dynamic {
+            return dynamic(format!("doctests: {why}"));
         }
         let modname = module_name(path);
+        if let Some(m) = claims.claiming(linker, path, &modname) {
+            return dynamic(format!(
+                "doctests: its imports reach {}, whose objects may claim to be of {modname} \
+                 (__module__)",
+                relpath(&req.config.rootdir, &m)
+            ));
+        }
         let mut names: Vec<String> = summary
             .doctests
             .iter()
@@ -307,5 +396,126 @@ fn link_entry(
     Entry::Items {
         path: path.to_path_buf(),
         items,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fastest_config::SetupRequest;
+
+    /// Collects `args` in a temporary project made of `files` (path, content).
+    fn collect_project(
+        files: &[(&str, &str)],
+        args: &[&str],
+    ) -> (tempfile::TempDir, PathBuf, Collection) {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        for (path, text) in files {
+            let p = root.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let config = fastest_config::determine_setup(&SetupRequest {
+            invocation_dir: root.clone(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        })
+        .unwrap();
+        let req = CollectRequest {
+            config,
+            args: args
+                .iter()
+                .map(|a| root.join(a).to_string_lossy().into_owned())
+                .collect(),
+            ignore: vec![],
+            ignore_glob: vec![],
+            doctest_modules: false,
+            doctest_globs: vec!["test*.txt".into()],
+        };
+        let collection = collect(&req, &DirectSource).unwrap();
+        (tmp, root, collection)
+    }
+
+    fn dynamic_paths(root: &Path, c: &Collection) -> Vec<String> {
+        c.entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Dynamic { path, .. } => Some(relpath(root, path)),
+                Entry::Items { .. } => None,
+            })
+            .collect()
+    }
+
+    const TEST: &str = "def test_a():\n    pass\n";
+
+    #[test]
+    fn run_time_collect_ignore_makes_only_its_directory_dynamic() {
+        let (_tmp, root, c) = collect_project(
+            &[
+                ("pytest.ini", "[pytest]\n"),
+                ("test_top.py", TEST),
+                ("tests/data/test_deep.py", TEST),
+                ("tests/test_a.py", TEST),
+                (
+                    "tests/conftest.py",
+                    "import sys\ncollect_ignore = []\nif sys.version_info < (9,):\n    collect_ignore.extend(['test_a.py'])\n",
+                ),
+                ("other/test_b.py", TEST),
+            ],
+            &["."],
+        );
+        // `tests` is handed to Python once, as a whole (not `tests/data` separately).
+        assert_eq!(dynamic_paths(&root, &c), ["tests"]);
+        let statics: Vec<&str> = c
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Items { items, .. } => Some(items[0].nodeid.as_str()),
+                Entry::Dynamic { .. } => None,
+            })
+            .collect();
+        assert_eq!(statics, ["other/test_b.py::test_a", "test_top.py::test_a"]);
+    }
+
+    #[test]
+    fn doctest_text_files_follow_the_parser() {
+        let (_tmp, root, c) = collect_project(
+            &[
+                ("pytest.ini", "[pytest]\n"),
+                ("test_ok.txt", ">>> 1\n1\n"),
+                ("test_none.txt", "no examples >>> here\n>>>\n"),
+                ("test_broken.txt", ">>>1\n"),
+            ],
+            &["."],
+        );
+        assert_eq!(dynamic_paths(&root, &c), ["test_broken.txt"]);
+        let items: Vec<&str> = c
+            .entries
+            .iter()
+            .flat_map(|e| match e {
+                Entry::Items { items, .. } => items.iter().map(|i| i.nodeid.as_str()).collect(),
+                Entry::Dynamic { .. } => vec![],
+            })
+            .collect();
+        assert_eq!(items, ["test_ok.txt::test_ok.txt"]);
+    }
+
+    #[test]
+    fn conftest_star_imports_are_resolved_for_collect_ignore() {
+        let files = |helper: &'static str| {
+            vec![
+                ("pytest.ini", "[pytest]\n"),
+                ("tests/__init__.py", ""),
+                ("tests/helpers.py", helper),
+                ("tests/conftest.py", "from tests.helpers import *\n"),
+                ("tests/test_a.py", TEST),
+            ]
+        };
+        let (_tmp, root, c) = collect_project(&files("def helper():\n    pass\n"), &["tests"]);
+        assert!(dynamic_paths(&root, &c).is_empty());
+        let (_tmp, root, c) =
+            collect_project(&files("collect_ignore = ['test_a.py']\n"), &["tests"]);
+        assert_eq!(dynamic_paths(&root, &c), ["tests"]);
     }
 }

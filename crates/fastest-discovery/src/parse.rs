@@ -3,7 +3,9 @@
 
 use crate::pyrepr::{ascii_escaped_bytes, ascii_escaped_str, float_repr, imag_repr};
 use crate::summary::*;
+use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, Number, Stmt, UnaryOp};
+use ruff_text_size::{Ranged, TextSize};
 use std::collections::HashMap;
 
 /// Summarises one file's bytes. Never fails: undecodable or unparsable input yields a
@@ -32,11 +34,82 @@ pub fn summarize(bytes: &[u8]) -> ModuleSummary {
         aliases: HashMap::new(),
         constants: HashMap::new(),
         summary: ModuleSummary::default(),
+        collect_list_targets: Vec::new(),
     };
     let body = &parsed.syntax().body;
-    s.summary.doctests = crate::doctest::module_doctests(body);
+    let doctests = crate::doctest::module_doctests(body, &source);
+    s.summary.doctests = doctests.names;
+    s.summary.doctest_dynamic = doctests.dynamic;
+    s.summary.module_claims = doctests.module_claims;
     s.module_body(body);
+    s.check_collect_list_uses(body);
     s.summary
+}
+
+/// 1-based line of a byte offset.
+fn line_of(source: &str, offset: TextSize) -> usize {
+    source[..offset.to_usize()].matches('\n').count() + 1
+}
+
+const COLLECT_LISTS: &[&str] = &["collect_ignore", "collect_ignore_glob"];
+
+/// Every place a module binds or reads `collect_ignore` / `collect_ignore_glob`, at any
+/// depth (function bodies included: a hook may mutate the list before collection).
+#[derive(Default)]
+struct CollectListUses {
+    /// (name, offset of the use).
+    uses: Vec<(&'static str, TextSize)>,
+}
+
+impl CollectListUses {
+    fn note(&mut self, name: &str, at: TextSize) {
+        if let Some(n) = COLLECT_LISTS.iter().find(|n| **n == name) {
+            self.uses.push((n, at));
+        }
+    }
+}
+
+impl<'a> Visitor<'a> for CollectListUses {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        let at = stmt.range().start();
+        match stmt {
+            Stmt::FunctionDef(f) => self.note(f.name.id.as_str(), at),
+            Stmt::ClassDef(c) => self.note(c.name.id.as_str(), at),
+            Stmt::Global(g) => g.names.iter().for_each(|n| self.note(n.id.as_str(), at)),
+            Stmt::Nonlocal(g) => g.names.iter().for_each(|n| self.note(n.id.as_str(), at)),
+            Stmt::Import(i) => {
+                for a in &i.names {
+                    let local = match &a.asname {
+                        Some(x) => x.id.as_str(),
+                        None => a.name.id.split('.').next().unwrap_or_default(),
+                    };
+                    self.note(local, at);
+                }
+            }
+            Stmt::ImportFrom(i) => {
+                for a in &i.names {
+                    self.note(a.asname.as_ref().unwrap_or(&a.name).id.as_str(), at);
+                }
+            }
+            _ => {}
+        }
+        visitor::walk_stmt(self, stmt);
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        if let Expr::Name(n) = expr {
+            self.note(n.id.as_str(), n.range.start());
+        }
+        visitor::walk_expr(self, expr);
+    }
+
+    fn visit_except_handler(&mut self, handler: &'a ast::ExceptHandler) {
+        let ast::ExceptHandler::ExceptHandler(h) = handler;
+        if let Some(n) = &h.name {
+            self.note(n.id.as_str(), h.range.start());
+        }
+        visitor::walk_except_handler(self, handler);
+    }
 }
 
 /// Python source decoding: UTF-8 (BOM allowed); a PEP 263 cookie naming another
@@ -151,6 +224,9 @@ struct Summarizer<'a> {
     /// Module-level names bound to statically known values, in definition order.
     constants: HashMap<String, PyVal>,
     summary: ModuleSummary,
+    /// Offsets of the `collect_ignore(_glob)` targets of literal assignments that were
+    /// accepted as static: every other use of the names makes them run-time values.
+    collect_list_targets: Vec<TextSize>,
 }
 
 fn push_binding(bindings: &mut Vec<Binding>, name: &str, value: Value, conditional: bool) {
@@ -303,6 +379,13 @@ impl<'a> Summarizer<'a> {
                     if orig == "*" {
                         if module {
                             self.note_dynamic(format!("star import from {module_name}"));
+                            let star = ImportRef {
+                                module: module_name.clone(),
+                                level: i.level,
+                                names: vec!["*".into()],
+                            };
+                            self.summary.collect_ignore_stars.push(star.clone());
+                            self.summary.collect_ignore_glob_stars.push(star);
                         }
                         continue;
                     }
@@ -410,6 +493,40 @@ impl<'a> Summarizer<'a> {
         for trick in ["globals()", "setattr(", "exec(", "locals()", "vars()"] {
             if text.contains(trick) {
                 self.note_dynamic(format!("module namespace written via {trick}"));
+                for name in COLLECT_LISTS {
+                    self.set_collect_list_dynamic(
+                        name,
+                        &format!("may be written via {trick} (line {})", self.line(stmt)),
+                    );
+                }
+            }
+        }
+    }
+
+    fn line(&self, node: &impl Ranged) -> usize {
+        line_of(self.source, node.range().start())
+    }
+
+    /// After the whole module is summarised: any use of `collect_ignore(_glob)` other
+    /// than the accepted literal assignments (`.append`, `.extend`, `+=`, reads, hooks
+    /// that mutate it, `global`, imports, ...) leaves the list to Python.
+    fn check_collect_list_uses(&mut self, body: &[Stmt]) {
+        let mut uses = CollectListUses::default();
+        uses.visit_body(body);
+        for (name, at) in uses.uses {
+            if self.collect_list_targets.contains(&at) {
+                continue;
+            }
+            let current = match name {
+                "collect_ignore" => &self.summary.collect_ignore,
+                _ => &self.summary.collect_ignore_glob,
+            };
+            if !matches!(current, Some(Err(_))) {
+                let why = format!(
+                    "is used at line {} beyond a literal assignment (e.g. .append/.extend)",
+                    line_of(self.source, at)
+                );
+                self.set_collect_list_dynamic(name, &why);
             }
         }
     }
@@ -469,10 +586,19 @@ impl<'a> Summarizer<'a> {
                     } else {
                         string_list(value).ok_or_else(|| "not a literal list".to_string())
                     };
-                    if name == "collect_ignore" {
+                    if parsed.is_ok() {
+                        self.collect_list_targets.push(n.range.start());
+                    }
+                    // An unconditional assignment replaces whatever star imports bound.
+                    let stars = if name == "collect_ignore" {
                         self.summary.collect_ignore = Some(parsed);
+                        &mut self.summary.collect_ignore_stars
                     } else {
                         self.summary.collect_ignore_glob = Some(parsed);
+                        &mut self.summary.collect_ignore_glob_stars
+                    };
+                    if !conditional {
+                        stars.clear();
                     }
                 }
                 "pytest_plugins" => self.summary.declares_plugins = true,
@@ -1098,6 +1224,50 @@ mod tests {
             summarize(b"def test_b(): pass\ndef test_a(): pass\ndef test_b(): pass\ndel test_a\n");
         let names: Vec<_> = s.bindings.iter().map(|b| b.name.as_str()).collect();
         assert_eq!(names, ["test_b"]);
+    }
+
+    #[test]
+    fn collect_ignore_is_static_only_as_one_literal_assignment() {
+        let s = summarize(b"collect_ignore = ['a.py']\ncollect_ignore_glob = ('*_x.py',)\n");
+        assert_eq!(s.collect_ignore, Some(Ok(vec!["a.py".to_string()])));
+        assert_eq!(s.collect_ignore_glob, Some(Ok(vec!["*_x.py".to_string()])));
+        assert_eq!(summarize(b"x = 1\n").collect_ignore, None);
+        for src in [
+            "collect_ignore = []\nif X:\n    collect_ignore.extend(['a.py'])\n",
+            "collect_ignore = []\ncollect_ignore.append('a.py')\n",
+            "collect_ignore = []\ncollect_ignore += ['a.py']\n",
+            "if X:\n    collect_ignore = ['a.py']\n",
+            "collect_ignore = make()\n",
+            "collect_ignore = ['a.py']\ndef pytest_configure(config):\n    collect_ignore.append('b.py')\n",
+            "def pytest_configure(config):\n    global collect_ignore\n    collect_ignore = ['b.py']\n",
+            "from helpers import collect_ignore\n",
+            "collect_ignore = ['a.py']\nother = collect_ignore\n",
+            "globals()['collect_ignore'] = ['a.py']\n",
+            "collect_ignore = ['a.py']\ndel collect_ignore\n",
+        ] {
+            let s = summarize(src.as_bytes());
+            assert!(
+                matches!(s.collect_ignore, Some(Err(_))),
+                "{src:?} gave {:?}",
+                s.collect_ignore
+            );
+        }
+        let s = summarize(b"collect_ignore = []\ncollect_ignore.append('a')\n");
+        let Some(Err(why)) = s.collect_ignore else {
+            panic!()
+        };
+        assert!(why.contains("line 2"), "{why}");
+    }
+
+    #[test]
+    fn star_imports_after_the_literal_may_rebind_collect_ignore() {
+        let s = summarize(b"from helpers import *\ncollect_ignore = ['a.py']\n");
+        assert_eq!(s.collect_ignore, Some(Ok(vec!["a.py".to_string()])));
+        assert!(s.collect_ignore_stars.is_empty());
+        assert_eq!(s.collect_ignore_glob_stars.len(), 1);
+        let s = summarize(b"collect_ignore = ['a.py']\nfrom .helpers import *\n");
+        assert_eq!(s.collect_ignore_stars[0].module, "helpers");
+        assert_eq!(s.collect_ignore_stars[0].level, 1);
     }
 
     #[test]

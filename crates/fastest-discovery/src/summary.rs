@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the summary format or the rules that produce it change; part of every
 /// cache key, so stale summaries are never read.
-pub const SUMMARY_VERSION: u32 = 4;
+pub const SUMMARY_VERSION: u32 = 6;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ModuleSummary {
@@ -23,18 +23,28 @@ pub struct ModuleSummary {
     pub hooks: Vec<String>,
     /// Fixtures defined in the module (top level and in classes).
     pub fixtures: Vec<FixtureDef>,
-    /// `collect_ignore` / `collect_ignore_glob` (conftest): None when absent,
-    /// Err when not a literal list.
+    /// `collect_ignore` / `collect_ignore_glob` (conftest): None when absent, Ok for one
+    /// unconditional module-level assignment of a literal list of strings, Err when
+    /// anything else touches the name (append/extend/+=, conditional or computed
+    /// assignment, use in a function, import, namespace tricks, ...).
     pub collect_ignore: Option<Result<Vec<String>, String>>,
     pub collect_ignore_glob: Option<Result<Vec<String>, String>>,
+    /// Star imports after the last literal assignment of `collect_ignore` /
+    /// `collect_ignore_glob`: the name is bound by them when their module defines it.
+    pub collect_ignore_stars: Vec<ImportRef>,
+    pub collect_ignore_glob_stars: Vec<ImportRef>,
     /// `pytest_plugins = ...` present.
     pub declares_plugins: bool,
     /// Every import, for the dependency graph: (module, level, imported names).
     pub imports: Vec<ImportRef>,
-    /// Doctest item names (`module`-relative qualified names) with examples.
+    /// Doctest item names (`module`-relative qualified names) with examples, sorted.
     pub doctests: Vec<String>,
-    /// The docstring parts could not be analysed statically (e.g. `__test__` dict).
-    pub doctest_dynamic: bool,
+    /// Why `--doctest-modules` items of this module are only known at run time
+    /// (`__doc__` assignments, unknown decorators, ... see `doctest.rs`).
+    pub doctest_dynamic: Option<String>,
+    /// Module names this module's objects may claim through `__module__` stores (`*`
+    /// when computed): imported into that module, `DocTestFinder` visits them there.
+    pub module_claims: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

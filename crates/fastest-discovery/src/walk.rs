@@ -2,6 +2,8 @@
 //! `__init__.py` first in packages, `norecursedirs`, virtualenvs, `__pycache__`,
 //! `--ignore`/`--ignore-glob`, and conftest `collect_ignore`/`collect_ignore_glob`.
 
+use crate::link::Linker;
+use crate::summary::ImportRef;
 use crate::{CollectRequest, SummarySource};
 use fastest_config::fnmatch::{fnmatch_ex, fnmatchcase};
 use std::collections::HashSet;
@@ -14,6 +16,18 @@ pub enum Found {
     Module { path: PathBuf, is_test_file: bool },
     /// A `test*.txt` doctest text file.
     DoctestText(PathBuf),
+}
+
+/// One result of a walk: a file, or a directory Python must collect as a whole (with why).
+pub type Walked = Result<Found, (PathBuf, String)>;
+
+/// The ignore lists that apply to the entries of one directory.
+#[derive(Debug, Default)]
+pub struct DirIgnores {
+    /// Exact paths (conftest `collect_ignore`, `--ignore`).
+    pub paths: Vec<PathBuf>,
+    /// Patterns matched against the full path (`collect_ignore_glob`, `--ignore-glob`).
+    pub globs: Vec<String>,
 }
 
 pub struct Walker<'a> {
@@ -50,16 +64,21 @@ impl<'a> Walker<'a> {
         chain
     }
 
-    /// The nearest conftest's `collect_ignore`/`collect_ignore_glob`; Err when a
-    /// conftest computes it at run time.
+    /// The nearest conftest's `collect_ignore`/`collect_ignore_glob` (pytest reads the
+    /// attribute from the nearest conftest that has it); Err when it is only known at
+    /// run time.
     fn conftest_ignores(&self, parent: &Path, attr: &str) -> Result<Vec<PathBuf>, String> {
         for conftest in self.conftest_chain(parent) {
             let s = self.source.summary(&conftest);
-            let v = if attr == "collect_ignore" {
-                &s.collect_ignore
+            let (v, stars) = if attr == "collect_ignore" {
+                (&s.collect_ignore, &s.collect_ignore_stars)
             } else {
-                &s.collect_ignore_glob
+                (&s.collect_ignore_glob, &s.collect_ignore_glob_stars)
             };
+            for star in stars {
+                self.star_leaves_unbound(&conftest, star, attr, 0)
+                    .map_err(|e| format!("{}: {attr} {e}", conftest.display()))?;
+            }
             match v {
                 None => continue,
                 Some(Ok(list)) => {
@@ -72,30 +91,73 @@ impl<'a> Walker<'a> {
         Ok(vec![])
     }
 
-    /// pytest's `pytest_ignore_collect`. Err means it depends on run-time values.
-    pub fn ignored(&self, path: &Path, is_dir: bool) -> Result<bool, String> {
-        if path.file_name().is_some_and(|n| n == "__pycache__") {
-            return Ok(true);
+    /// Ok when `from module import *` in `from` certainly does not bind `attr`: the
+    /// module is a project file that never mentions it (through its own star imports
+    /// too). Anything else (outside the project, defines it, too deep) is Err.
+    fn star_leaves_unbound(
+        &self,
+        from: &Path,
+        star: &ImportRef,
+        attr: &str,
+        depth: u32,
+    ) -> Result<(), String> {
+        let linker = Linker {
+            req: self.req,
+            source: self.source,
+        };
+        let what = format!("may be bound by `from {} import *`", star.module);
+        if depth > 8 {
+            return Err(what);
         }
-        let parent = path.parent().unwrap_or(path);
-        let mut ignore_paths = self.conftest_ignores(parent, "collect_ignore")?;
-        ignore_paths.extend(self.req.ignore.iter().cloned());
-        if ignore_paths.iter().any(|p| p == path) {
-            return Ok(true);
+        let Some(target) = linker.resolve_module(from, &star.module, star.level) else {
+            return Err(format!("{what} (module outside the project)"));
+        };
+        let s = self.source.summary(&target);
+        let (v, stars) = if attr == "collect_ignore" {
+            (&s.collect_ignore, &s.collect_ignore_stars)
+        } else {
+            (&s.collect_ignore_glob, &s.collect_ignore_glob_stars)
+        };
+        if s.parse_error.is_some() || v.is_some() {
+            return Err(what);
         }
+        for inner in stars {
+            self.star_leaves_unbound(&target, inner, attr, depth + 1)?;
+        }
+        Ok(())
+    }
+
+    /// The ignore lists that apply to the entries of `dir` (from the conftests of `dir`
+    /// and its ancestors, plus `--ignore`/`--ignore-glob`). Err when a conftest decides
+    /// them at run time: then pytest must collect `dir` as a whole.
+    pub fn dir_ignores(&self, dir: &Path) -> Result<DirIgnores, String> {
+        let mut paths = self.conftest_ignores(dir, "collect_ignore")?;
+        paths.extend(self.req.ignore.iter().cloned());
         let mut globs: Vec<String> = self
-            .conftest_ignores(parent, "collect_ignore_glob")?
+            .conftest_ignores(dir, "collect_ignore_glob")?
             .iter()
             .map(|p| p.to_string_lossy().into_owned())
             .collect();
         globs.extend(self.req.ignore_glob.iter().cloned());
+        Ok(DirIgnores { paths, globs })
+    }
+
+    /// pytest's `pytest_ignore_collect` for an entry of a directory whose ignore lists
+    /// are `ignores`.
+    pub fn ignored(&self, path: &Path, is_dir: bool, ignores: &DirIgnores) -> bool {
+        if path.file_name().is_some_and(|n| n == "__pycache__") {
+            return true;
+        }
+        if ignores.paths.iter().any(|p| p == path) {
+            return true;
+        }
         let full = path.to_string_lossy();
-        if globs.iter().any(|g| fnmatchcase(&full, g)) {
-            return Ok(true);
+        if ignores.globs.iter().any(|g| fnmatchcase(&full, g)) {
+            return true;
         }
         if is_dir {
             if path.join("pyvenv.cfg").is_file() || path.join("conda-meta/history").is_file() {
-                return Ok(true);
+                return true;
             }
             if self
                 .req
@@ -104,10 +166,10 @@ impl<'a> Walker<'a> {
                 .iter()
                 .any(|p| fnmatch_ex(p, path))
             {
-                return Ok(true);
+                return true;
             }
         }
-        Ok(false)
+        false
     }
 
     fn python_file_matches(&self, path: &Path) -> bool {
@@ -142,9 +204,9 @@ impl<'a> Walker<'a> {
         out
     }
 
-    /// Walks a directory argument. `Err(dir)` entries mark subtrees whose collection
-    /// depends on run-time values (handed to Python as a whole).
-    pub fn walk_dir(&mut self, dir: &Path, out: &mut Vec<Result<Found, PathBuf>>) {
+    /// Walks a directory argument. `Err((dir, reason))` entries mark subtrees whose
+    /// collection depends on run-time values (handed to Python as a whole).
+    pub fn walk_dir(&mut self, dir: &Path, out: &mut Vec<Walked>) {
         let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         if !self.visited_dirs.insert(canonical) {
             self.warnings.push(format!(
@@ -164,6 +226,15 @@ impl<'a> Walker<'a> {
                 return;
             }
         };
+        // Every entry of `dir` is checked against the same lists: when a conftest computes
+        // them at run time, nothing in `dir` can be decided statically.
+        let ignores = match self.dir_ignores(dir) {
+            Ok(i) => i,
+            Err(reason) => {
+                out.push(Err((dir.to_path_buf(), reason)));
+                return;
+            }
+        };
         let is_package = dir.join("__init__.py").is_file();
         entries.sort_by(|a, b| {
             if is_package {
@@ -178,20 +249,8 @@ impl<'a> Walker<'a> {
             if !is_dir && !path.is_file() {
                 continue;
             }
-            match self.ignored(&path, is_dir) {
-                Ok(true) => continue,
-                Ok(false) => {}
-                Err(_) => {
-                    out.push(Err(if is_dir {
-                        path
-                    } else {
-                        path.parent().unwrap().to_path_buf()
-                    }));
-                    if is_dir {
-                        continue;
-                    }
-                    return;
-                }
+            if self.ignored(&path, is_dir, &ignores) {
+                continue;
             }
             if is_dir {
                 self.walk_dir(&path, out);

@@ -132,14 +132,21 @@ pub fn install_harness(cache_dir: &Path) -> Result<PathBuf, RunnerError> {
     Ok(root)
 }
 
-/// Runs real pytest collection on `args` in the user's interpreter.
+/// Runs real pytest collection on `args` in the user's interpreter. `doctest_only` are
+/// module paths among the args whose Python tests pytest must not collect (they are not
+/// test files; only their `--doctest-modules` items count).
 pub fn collect_dynamic(
     python: &Path,
     harness: &Path,
     cwd: &Path,
     args: &[String],
+    doctest_only: &[PathBuf],
 ) -> Result<DynamicCollection, RunnerError> {
     let out = tempfile_path(harness);
+    let doctest_only: Vec<String> = doctest_only
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
     let mut pythonpath = harness.as_os_str().to_owned();
     if let Some(existing) = std::env::var_os("PYTHONPATH") {
         pythonpath.push(":");
@@ -153,6 +160,7 @@ pub fn collect_dynamic(
         .current_dir(cwd)
         .env("PYTHONPATH", pythonpath)
         .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("FASTEST_DOCTEST_ONLY", doctest_only.join("\n"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
