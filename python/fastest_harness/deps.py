@@ -30,7 +30,7 @@ class Frame:
         self.dirs = set()
         self.stats = set()
         self.env = set()
-        self.names = set()  # top-level module names project code imported
+        self.names = set()  # top-level module names project code imports
 
     def merge(self, other):
         self.hits |= other.hits
@@ -48,6 +48,18 @@ class _Probes(ast.NodeTransformer):
     def __init__(self, relpath):
         self.relpath = relpath
         self.prefix = []
+        self.imports = []  # (module, level, fromlist) of every import statement
+
+    def visit_Import(self, node):
+        for alias in node.names:
+            self.imports.append((alias.name, 0, ()))
+        return node
+
+    def visit_ImportFrom(self, node):
+        if node.module != "__future__":
+            names = tuple(a.name for a in node.names if a.name != "*")
+            self.imports.append((node.module or "", node.level or 0, names))
+        return node
 
     def _probe(self, block, anchor):
         call = ast.Expr(
@@ -57,13 +69,17 @@ class _Probes(ast.NodeTransformer):
                 keywords=[],
             )
         )
+        return self._located(call, anchor)
+
+    @staticmethod
+    def _located(stmt, anchor):
         # Every node on the anchor's first line (copying the anchor's range would give
         # invalid ranges next to nodes other transformers inserted).
         line = getattr(anchor, "lineno", 1) or 1
-        for node in ast.walk(call):
+        for node in ast.walk(stmt):
             node.lineno = node.end_lineno = line
             node.col_offset = node.end_col_offset = 0
-        return call
+        return stmt
 
     @staticmethod
     def _insert_at(body, module=False):
@@ -80,7 +96,14 @@ class _Probes(ast.NodeTransformer):
         if node.body:
             i = self._insert_at(node.body, module=True)
             anchor = node.body[min(i, len(node.body) - 1)]
-            node.body.insert(i, self._probe(MODULE_BLOCK, anchor))
+            declare = ast.Expr(
+                ast.Call(
+                    func=ast.Name(id="__fastest_imports__", ctx=ast.Load()),
+                    args=[ast.Constant(self.relpath), ast.Constant(tuple(self.imports))],
+                    keywords=[],
+                )
+            )
+            node.body[i:i] = [self._probe(MODULE_BLOCK, anchor), self._located(declare, anchor)]
         return node
 
     def _function(self, node):
@@ -126,6 +149,7 @@ class Recorder:
         self._last_sent = None
         self._paths = {}
         self._busy = False
+        self._declared = {}
         builtins.__fastest_hits__ = self.session.hits
 
     # -- which files are the project's
@@ -180,7 +204,9 @@ class Recorder:
         self.push(frame)
         return frame
 
-    def pop_import(self, relpath, frame):
+    def pop_import(self, relpath, frame, module=None):
+        if module is not None:
+            self._resolve_imports(relpath, module, frame)
         if self.stack and self.stack[-1] is frame:
             self.pop()
         old = self.imports.get(relpath)
@@ -300,7 +326,7 @@ class Recorder:
 
     def install(self):
         sys.addaudithook(self._audit_hook())
-        self._patch_import()
+        builtins.__fastest_imports__ = self._declare_imports
         self._patch_environ()
         self._patch_stat()
 
@@ -316,41 +342,33 @@ class Recorder:
 
         return hook
 
-    def _patch_import(self):
-        """Every executed `import` statement makes the current frame depend on the
-        imported project modules' top level, even when they were imported before (a
-        test module reading a constant of an already imported module)."""
-        recorder = self
-        original = builtins.__import__
+    def _declare_imports(self, relpath, imports):
+        """Called by the probe at the top of every instrumented module with every import
+        statement of the file (at any depth): resolved when the module's import ends."""
+        self._declared[relpath] = imports
+
+    def _resolve_imports(self, relpath, module, frame):
+        """The module depends on the top level of the project modules it imports, even
+        when they were imported before, and on no file shadowing the names it imports.
+        Resolved from the import statements the probes declared, not by wrapping
+        `__import__` (which would add a frame to import tracebacks)."""
+        package = getattr(module, "__package__", None) or ""
         modules = sys.modules
-
-        def __import__(name, globals=None, locals=None, fromlist=(), level=0):
-            __tracebackhide__ = True  # noqa: F841  (pytest hides this frame)
-            module = original(name, globals, locals, fromlist, level)
-            try:
+        for name, level, fromlist in self._declared.pop(relpath, ()):
+            if level:
+                bits = package.split(".") if package else []
+                if level - 1 > len(bits):
+                    continue
+                base = ".".join(bits[: len(bits) - (level - 1)])
+                target = "%s.%s" % (base, name) if name and base else (name or base)
+            else:
                 target = name
-                if level and globals:
-                    package = globals.get("__package__") or globals.get("__name__", "")
-                    if not globals.get("__path__") and "." in package and not globals.get("__package__"):
-                        package = package.rpartition(".")[0]
-                    bits = package.rsplit(".", level - 1)
-                    base = bits[0] if len(bits) >= level else package
-                    target = "%s.%s" % (base, name) if name else base
-                frame = recorder.stack[-1]
-                hits = frame.hits
-                if not level and globals and recorder.relpath(globals.get("__file__") or "") is not None:
-                    frame.names.add(name.partition(".")[0])
-                recorder._note_module(modules.get(target), hits)
-                if fromlist:
-                    for attr in fromlist:
-                        sub = modules.get("%s.%s" % (target, attr))
-                        if sub is not None:
-                            recorder._note_module(sub, hits)
-            except Exception:
-                pass
-            return module
-
-        builtins.__import__ = __import__
+                frame.names.add(name.partition(".")[0])
+            self._note_module(modules.get(target), frame.hits)
+            for attr in fromlist:
+                sub = modules.get("%s.%s" % (target, attr))
+                if sub is not None:
+                    self._note_module(sub, frame.hits)
 
     def _note_module(self, module, hits):
         path = getattr(module, "__file__", None)
@@ -434,7 +452,7 @@ def _cache_key(source, relpath):
     import hashlib
 
     h = hashlib.blake2b(digest_size=20)
-    for part in (b"probes-1", sys.version.encode(), relpath.encode(), source):
+    for part in (b"probes-2", sys.version.encode(), relpath.encode(), source):
         h.update(len(part).to_bytes(8, "little"))
         h.update(part)
     return h.hexdigest()
@@ -477,7 +495,7 @@ def exec_recorded(code, module, relpath):
     try:
         exec(code, module.__dict__)
     finally:
-        recorder.pop_import(relpath, frame)
+        recorder.pop_import(relpath, frame, module)
 
 
 class _InstrumentingFinder:
@@ -554,7 +572,7 @@ def patch_pytest_rewrite():
             add_probes(mod, rel)
 
     rewrite.rewrite_asserts = rewrite_asserts
-    rewrite.PYTEST_TAG = rewrite.PYTEST_TAG + "-fastest1"
+    rewrite.PYTEST_TAG = rewrite.PYTEST_TAG + "-fastest2"
     hook_type = rewrite.AssertionRewritingHook
     original_exec = hook_type.exec_module
 
@@ -566,6 +584,6 @@ def patch_pytest_rewrite():
         try:
             return original_exec(self, module)
         finally:
-            RECORDER.pop_import(rel, frame)
+            RECORDER.pop_import(rel, frame, module)
 
     hook_type.exec_module = exec_module

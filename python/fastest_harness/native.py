@@ -136,7 +136,7 @@ class RewritingLoader:
         relpath = deps.RECORDER.relpath(self.path) if deps.RECORDER else None
         cached = None
         if CODE_CACHE_DIR:
-            key = _code_cache_key(source + (b"\0probes:" + relpath.encode() if relpath else b""), self.path)
+            key = _code_cache_key(source + (b"\0probes2:" + relpath.encode() if relpath else b""), self.path)
             cached = os.path.join(CODE_CACHE_DIR, key + ".code")
             try:
                 with open(cached, "rb") as f:
