@@ -228,6 +228,26 @@ fn session_fixture_in_conftest() {
 }
 
 #[test]
+fn data_file_read_by_a_session_fixture() {
+    check(
+        |d| std::fs::write(d.join("tests/settings.txt"), "release\n").unwrap(),
+        &[],
+        "tests.test_things::test_session_fixture_reading_a_file",
+        "tests.test_things::test_add",
+    );
+}
+
+#[test]
+fn constant_imported_inside_a_function_after_another_test_imported_it() {
+    check(
+        |d| edit(&d.join("pkg/late.py"), "FLAG = True", "FLAG = False"),
+        &[],
+        "tests.test_things::test_late_import_second",
+        "tests.test_things::test_add",
+    );
+}
+
+#[test]
 fn data_file_read_by_a_test() {
     check(
         |d| std::fs::write(d.join("tests/data.txt"), "changed\n").unwrap(),
@@ -291,13 +311,13 @@ fn plain_run_reports_unchanged_tests_as_cached_and_no_cache_runs_all() {
     assert_eq!(out.status.code(), Some(0), "{t}");
     let last = t.lines().last().unwrap_or("");
     assert!(
-        last.contains("1 passed") && last.contains("11 cached"),
+        last.contains("1 passed") && last.contains("14 cached"),
         "{t}"
     );
     let all = fastest(dir.path(), &["--no-cache"], &[]);
     let last = text(&all).lines().last().unwrap_or("").to_string();
     assert!(
-        last.contains("12 passed") && !last.contains("cached"),
+        last.contains("15 passed") && !last.contains("cached"),
         "{last}"
     );
     let explain = fastest(
@@ -318,7 +338,7 @@ fn fresh_checkout_with_a_copied_cache_runs_nothing() {
     let plain = fastest(ci.path(), &[], &[]);
     let last = text(&plain).lines().last().unwrap_or("").to_string();
     assert!(
-        last.contains("12 cached") && !last.contains("passed"),
+        last.contains("15 cached") && !last.contains("passed"),
         "{last}"
     );
 }

@@ -142,14 +142,17 @@ class Recorder:
         self._root_prefix = self.rootdir.rstrip(os.sep) + os.sep
         self.exclude = tuple(os.path.realpath(e).rstrip(os.sep) + os.sep for e in exclude if e)
         self.session = Frame()
-        self.frames = {"": self.session}  # node key -> frame of its higher-scope setup
+        # node key -> frame of its higher-scope setup; "" (session-scoped fixtures) is not
+        # the session frame, which records no file access.
+        self.frames = {"": Frame()}
         self.imports = {}  # relpath -> frame of its import
         self.stack = [self.session]
         self.test = None
         self._last_sent = None
         self._paths = {}
         self._busy = False
-        self._declared = {}
+        self._declared = {}  # relpath -> import statements its probe declared
+        self._packages = {}  # relpath -> the module's __package__
         builtins.__fastest_hits__ = self.session.hits
 
     # -- which files are the project's
@@ -162,15 +165,20 @@ class Recorder:
         if cached is not None:
             return cached or None
         rel = ""
+        busy, self._busy = self._busy, True  # realpath() stats: don't record those
         try:
-            full = os.path.realpath(os.fspath(path))
+            path = os.fspath(path)
+            full = os.path.realpath(path)
         except (TypeError, ValueError, OSError):
             full = ""
+        finally:
+            self._busy = busy
         if full.startswith(self._root_prefix) and not full.startswith(self.exclude):
             rel = full[len(self._root_prefix):].replace(os.sep, "/")
             if "/__pycache__/" in "/" + rel or rel.startswith(".fastest_cache/") or "/site-packages/" in "/" + rel:
                 rel = ""
-        if len(self._paths) < 100000:
+        # A relative path means something else after a chdir: cache absolute ones only.
+        if len(self._paths) < 100000 and isinstance(path, str) and os.path.isabs(path):
             self._paths[path] = rel
         return rel or None
 
@@ -206,7 +214,8 @@ class Recorder:
 
     def pop_import(self, relpath, frame, module=None):
         if module is not None:
-            self._resolve_imports(relpath, module, frame)
+            self._packages[relpath] = getattr(module, "__package__", None) or ""
+            self._resolve_imports(relpath, frame)
         if self.stack and self.stack[-1] is frame:
             self.pop()
         old = self.imports.get(relpath)
@@ -246,6 +255,8 @@ class Recorder:
                 frame = self.imports.get(f)
                 if frame is not None:
                     total.merge(frame)
+                # Imports inside functions may target modules imported only later.
+                self._resolve_imports(f, total)
         # A file created later in a project directory on sys.path could shadow any of
         # the modules project code imported: depend on those candidate paths not existing.
         for directory in self._project_paths():
@@ -314,7 +325,9 @@ class Recorder:
             if isinstance(path, int) or path is None:
                 return
             rel = self.relpath(path)
-            if rel is not None and not self._from_import_machinery():
+            # Sources read by imports, tracebacks and assertion rewriting are covered by
+            # their blocks; any other file is data, whoever reads it (importlib.resources).
+            if rel is not None and not (rel.endswith((".py", ".pyc")) and self._from_import_machinery()):
                 frame.files.add(rel)
         elif event in ("os.listdir", "os.scandir"):
             path = args[0] if args and args[0] is not None else "."
@@ -347,14 +360,14 @@ class Recorder:
         statement of the file (at any depth): resolved when the module's import ends."""
         self._declared[relpath] = imports
 
-    def _resolve_imports(self, relpath, module, frame):
+    def _resolve_imports(self, relpath, frame):
         """The module depends on the top level of the project modules it imports, even
         when they were imported before, and on no file shadowing the names it imports.
         Resolved from the import statements the probes declared, not by wrapping
         `__import__` (which would add a frame to import tracebacks)."""
-        package = getattr(module, "__package__", None) or ""
+        package = self._packages.get(relpath, "")
         modules = sys.modules
-        for name, level, fromlist in self._declared.pop(relpath, ()):
+        for name, level, fromlist in self._declared.get(relpath, ()):
             if level:
                 bits = package.split(".") if package else []
                 if level - 1 > len(bits):
@@ -399,12 +412,7 @@ class Recorder:
             def wrapper(path, *args, _original=original, **kwargs):
                 frame = recorder._io_frame()
                 if frame is not None and not recorder._busy and not isinstance(path, int):
-                    # relpath() itself stats (realpath): don't record or recurse there.
-                    recorder._busy = True
-                    try:
-                        rel = recorder.relpath(path)
-                    finally:
-                        recorder._busy = False
+                    rel = recorder.relpath(path)
                     if rel is not None:
                         frame.stats.add(rel)
                 return _original(path, *args, **kwargs)
@@ -429,7 +437,6 @@ def ancestor_keys(nodeid):
 
 def node_key_for_scope(nodeid, scope):
     """The key of the node a fixture of `scope` belongs to, for the test `nodeid`."""
-    keys = ancestor_keys(nodeid)
     if scope == "session":
         return ""
     if scope == "package":
@@ -438,7 +445,7 @@ def node_key_for_scope(nodeid, scope):
     if scope == "module":
         return nodeid.split("::")[0]
     if scope == "class":
-        return keys[-1]
+        return nodeid.rsplit("::", 1)[0]  # the class, or the module for a plain function
     return None
 
 

@@ -75,10 +75,12 @@ class PytestEngine:
                 # What a higher-scope fixture runs belongs to every test under its node.
                 key = None
                 if recorder is not None and fixturedef.scope != "function":
-                    node = getattr(request, "node", None)
-                    key = getattr(node, "nodeid", None)
-                    if key is None:
-                        key = node_key_for_scope(request._pyfuncitem.nodeid, fixturedef.scope)
+                    # The test's ancestor key for that scope (pytest's request.node falls
+                    # back to the item itself for a class fixture on a plain function);
+                    # a package is pytest's own Package node.
+                    key = node_key_for_scope(request._pyfuncitem.nodeid, fixturedef.scope)
+                    if fixturedef.scope == "package":
+                        key = getattr(request.node, "nodeid", key)
                 if key is None:
                     yield
                     return

@@ -18,7 +18,7 @@ struct InterpreterInfo {
     site_dirs: Vec<PathBuf>,
 }
 
-const PROBE: &str = "import sys, site, json\nd = []\ntry:\n    d += site.getsitepackages()\nexcept Exception:\n    pass\nd += [p for p in sys.path if p.endswith(('site-packages', 'dist-packages'))]\nprint(json.dumps([sys.version + ' ' + sys.platform + ' ' + sys.implementation.cache_tag, sorted(set(d))]))";
+const PROBE: &str = "import sys, site, json\nd = []\ntry:\n    d += site.getsitepackages()\nexcept Exception:\n    pass\nd += [site.getusersitepackages()]\nd += [p for p in sys.path if p.endswith(('site-packages', 'dist-packages'))]\nprint(json.dumps([sys.version + ' ' + sys.platform + ' ' + sys.implementation.cache_tag, sorted(set(d))]))";
 
 fn mtime_ns(path: &Path) -> u128 {
     std::fs::metadata(path)

@@ -712,6 +712,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 .collect();
             options.push(format!("--engine={}", cli.engine));
             options.push(format!("--capture={capture}"));
+            options.push(format!("--timeout={:?}", timeout));
             let config_files: Vec<(String, PathBuf)> = config
                 .inifile
                 .iter()

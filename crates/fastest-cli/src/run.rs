@@ -215,9 +215,12 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
     let initial_errors = req.collect_errors.clone();
     let outcome = run_pool(&pool, decide, &INTERRUPTED, |event| {
         // Stop only once the failing test has finished, so its report (and teardown) is shown.
-        let test_done = !matches!(
+        let test_done = matches!(
             event,
-            RunEvent::Report(_) | RunEvent::Started { .. } | RunEvent::WorkerReady { .. }
+            RunEvent::Finished { .. }
+                | RunEvent::Crashed { .. }
+                | RunEvent::Unreported { .. }
+                | RunEvent::CollectError { .. }
         );
         match event {
             RunEvent::WorkerReady { python, pytest, .. } => {

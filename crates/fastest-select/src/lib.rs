@@ -131,6 +131,8 @@ pub struct Selector {
     graph: Arc<GraphDb>,
     rootdir: PathBuf,
     environment: Digest,
+    /// When this run started (see `RACY`).
+    started: std::time::SystemTime,
     memo: Mutex<HashMap<Dep, Digest>>,
     depsets: Mutex<HashMap<Digest, Option<Arc<DepSet>>>>,
     /// Recorded digest → (digest with current hashes, dependencies that changed).
@@ -141,6 +143,13 @@ pub struct Selector {
 }
 
 const MISSING: Digest = [0u8; 32];
+
+/// Recorded for a file modified after the run started: the test may have run either
+/// version, so the recorded set must never match again.
+const RACY: Digest = [0xffu8; 32];
+
+/// Directory entries left out of listing hashes (written by test runs themselves).
+const TOOL_DIRS: &[&str] = &["__pycache__", ".pytest_cache", ".fastest_cache"];
 
 impl Selector {
     /// `environment`: the digest of everything global (see `environment_digest`).
@@ -155,6 +164,7 @@ impl Selector {
             graph,
             rootdir: rootdir.to_path_buf(),
             environment,
+            started: std::time::SystemTime::now(),
             memo: Mutex::new(HashMap::new()),
             depsets: Mutex::new(HashMap::new()),
             checked: Mutex::new(HashMap::new()),
@@ -185,9 +195,11 @@ impl Selector {
             }
             Dep::Dir(p) => match std::fs::read_dir(self.rootdir.join(p)) {
                 Ok(rd) => {
+                    // Caches written by the run itself would make every listing change.
                     let names: BTreeSet<String> = rd
                         .filter_map(|e| e.ok())
                         .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .filter(|n| !TOOL_DIRS.contains(&n.as_str()))
                         .collect();
                     let joined = names.into_iter().collect::<Vec<_>>().join("\0");
                     digest(&[b"listing", joined.as_bytes()])
@@ -210,6 +222,17 @@ impl Selector {
         };
         self.memo.lock().insert(dep.clone(), h);
         h
+    }
+
+    /// Whether a file dependency changed on disk after the run started.
+    fn modified_during_run(&self, dep: &Dep) -> bool {
+        let path = match dep {
+            Dep::Block { file, .. } | Dep::File(file) => file,
+            _ => return false,
+        };
+        std::fs::metadata(self.rootdir.join(path))
+            .and_then(|m| m.modified())
+            .is_ok_and(|m| m >= self.started)
     }
 
     /// The dependency list of a test from what its worker recorded, plus what is always
@@ -286,7 +309,17 @@ impl Selector {
         }
         let deps = self.deps_of(recorded);
         let set = DepSet {
-            deps: deps.iter().map(|d| (d.clone(), self.current(d))).collect(),
+            deps: deps
+                .iter()
+                .map(|d| {
+                    let h = if self.modified_during_run(d) {
+                        RACY
+                    } else {
+                        self.current(d)
+                    };
+                    (d.clone(), h)
+                })
+                .collect(),
         };
         let d = set.digest();
         if !self.depsets.lock().contains_key(&d) {

@@ -55,3 +55,19 @@ class TestSetupClass:
 
     def test_value(self):
         assert self.value == 3
+
+
+def test_session_fixture_reading_a_file(settings):
+    assert settings == "debug"
+
+
+def test_late_import_first():
+    from pkg.late import FLAG
+
+    assert FLAG
+
+
+def test_late_import_second():
+    from pkg.late import FLAG
+
+    assert FLAG
