@@ -7,51 +7,19 @@
 //! Interpreter: `$FASTEST_TEST_PYTHON` (default `.venv-test/bin/python`, created by
 //! `bash scripts/test.sh`).
 
+mod common;
+
+use common::{copy_dir, junit_outcomes, python, repo_root};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn python() -> PathBuf {
-    let p = std::env::var_os("FASTEST_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv-test/bin/python"));
-    let p = if p.is_relative() && p.components().count() > 1 {
-        repo_root().join(p)
-    } else {
-        p
-    };
-    assert!(
-        p.components().count() == 1 || p.exists(),
-        "reference interpreter {} missing: run `bash scripts/test.sh`",
-        p.display()
-    );
-    p
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            if e.file_name() != "__pycache__" {
-                copy_dir(&e.path(), &dest);
-            }
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
 
 fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(
         &repo_root().join("tests/incremental_fixtures/proj"),
         dir.path(),
+        &[],
     );
     dir
 }
@@ -84,52 +52,29 @@ fn text(o: &Output) -> String {
     )
 }
 
-/// Node id → outcome of the tests a run executed (JUnit, cached tests excluded).
+/// Node id → `passed`/`failed` of the tests in a run's JUnit report (cached tests are
+/// listed there as passed); empty when `run --changed` had nothing to run.
 fn executed(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> BTreeMap<String, String> {
     let xml_path = dir.join("run.xml");
     let _ = std::fs::remove_file(&xml_path);
     let mut a = args.to_vec();
     a.extend(["--junitxml", "run.xml"]);
     let out = fastest(dir, &a, env);
-    let mut ran = BTreeMap::new();
-    let Ok(xml) = std::fs::read_to_string(&xml_path) else {
-        // `run --changed` with nothing to run writes no report.
+    if !xml_path.exists() {
         assert!(
             text(&out).contains("nothing to run"),
             "no JUnit file and no 'nothing to run':\n{}",
             text(&out)
         );
-        return ran;
-    };
-    for case in xml.split("<testcase").skip(1) {
-        let attr = |name: &str| -> String {
-            let key = format!(" {name}=\"");
-            let start = case.find(&key).expect("attribute present") + key.len();
-            case[start..start + case[start..].find('"').unwrap()].to_string()
-        };
-        let body = case.split("</testcase>").next().unwrap_or("");
-        let outcome = if body.contains("<failure") || body.contains("<error") {
-            "failed"
-        } else {
-            "passed"
-        };
-        ran.insert(
-            format!("{}::{}", attr("classname"), attr("name")),
-            outcome.to_string(),
-        );
+        return BTreeMap::new();
     }
-    // Cached tests are in the JUnit file too; the terminal line tells how many.
-    let out_text = text(&out);
-    let cached = out_text
-        .lines()
-        .last()
-        .unwrap_or("")
-        .split(", ")
-        .find_map(|p| p.trim_start_matches('=').trim().strip_suffix(" cached"))
-        .and_then(|n| n.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-    assert!(cached <= ran.len(), "{out_text}");
-    ran
+    junit_outcomes(&xml_path)
+        .into_iter()
+        .map(|(id, outcome)| {
+            let failed = outcome.split('+').any(|o| o == "failed" || o == "error");
+            (id, if failed { "failed" } else { "passed" }.to_string())
+        })
+        .collect()
 }
 
 fn edit(path: &Path, from: &str, to: &str) {
@@ -332,7 +277,7 @@ fn plain_run_reports_unchanged_tests_as_cached_and_no_cache_runs_all() {
 fn fresh_checkout_with_a_copied_cache_runs_nothing() {
     let dir = recorded_project();
     let ci = tempfile::tempdir().unwrap();
-    copy_dir(dir.path(), ci.path());
+    copy_dir(dir.path(), ci.path(), &[]);
     let out = fastest(ci.path(), &["run", "--changed"], &[]);
     assert!(text(&out).contains("nothing to run"), "{}", text(&out));
     let plain = fastest(ci.path(), &[], &[]);

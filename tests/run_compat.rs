@@ -7,31 +7,12 @@
 //! created by `bash scripts/test.sh` with pytest 9.0.3). "Without pytest" runs use a
 //! wrapper that starts the same interpreter with `-S`, so `import pytest` fails.
 
-use std::collections::BTreeMap;
+mod common;
+
+use common::{copy_dir, junit_outcomes, python, repo_root};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn python() -> PathBuf {
-    let p = std::env::var_os("FASTEST_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv-test/bin/python"));
-    let p = if p.is_relative() && p.components().count() > 1 {
-        repo_root().join(p)
-    } else {
-        p
-    };
-    assert!(
-        p.components().count() == 1 || p.exists(),
-        "reference interpreter {} missing: run `bash scripts/test.sh`",
-        p.display()
-    );
-    p
-}
 
 /// A copy of `tests/run_fixtures/<name>` in a fresh temporary directory.
 fn project(name: &str) -> tempfile::TempDir {
@@ -39,23 +20,9 @@ fn project(name: &str) -> tempfile::TempDir {
     copy_dir(
         &repo_root().join("tests/run_fixtures").join(name),
         dir.path(),
+        &[".fastest_cache"],
     );
     dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            if e.file_name() != "__pycache__" && e.file_name() != ".fastest_cache" {
-                copy_dir(&e.path(), &dest);
-            }
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -98,42 +65,6 @@ fn python_without_pytest(dir: &Path) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
     wrapper
-}
-
-/// JUnit testcases → outcome set ("passed", "failed", "error", "skipped", "xfailed"),
-/// parsed with plain string scanning (the files are small and machine-written).
-fn junit_outcomes(path: &Path) -> BTreeMap<String, String> {
-    let xml =
-        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    let mut out: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-    for case in xml.split("<testcase").skip(1) {
-        let attr = |name: &str| -> String {
-            let key = format!(" {name}=\"");
-            let start = case.find(&key).expect("attribute present") + key.len();
-            case[start..start + case[start..].find('"').unwrap()].to_string()
-        };
-        let key = format!("{}::{}", attr("classname"), attr("name"));
-        let body = case.split("</testcase>").next().unwrap_or("");
-        let outcome = if body.contains("<failure") {
-            "failed"
-        } else if body.contains("<error") {
-            "error"
-        } else if body.contains("type=\"pytest.xfail\"") {
-            "xfailed"
-        } else if body.contains("<skipped") {
-            "skipped"
-        } else {
-            "passed"
-        };
-        out.entry(key).or_default().push(outcome);
-    }
-    out.into_iter()
-        .map(|(k, mut v)| {
-            v.sort();
-            v.dedup();
-            (k, v.join("+"))
-        })
-        .collect()
 }
 
 fn text(o: &Output) -> String {
@@ -397,7 +328,11 @@ fn stepwise_and_new_first_follow_pytest() {
 #[test]
 fn demo_runs_with_only_python3_and_reads_like_pytest() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&repo_root().join("examples/demo"), dir.path());
+    copy_dir(
+        &repo_root().join("examples/demo"),
+        dir.path(),
+        &[".fastest_cache"],
+    );
     let bare = python_without_pytest(dir.path());
     let out = fastest(dir.path(), &bare, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

@@ -14,6 +14,7 @@ ancestor nodes, the import frames of every file it touched, and the session fram
 """
 import ast
 import builtins
+import contextlib
 import os
 import sys
 
@@ -205,6 +206,15 @@ class Recorder:
         if frame is None:
             frame = self.frames[key] = Frame()
         self.push(frame)
+
+    @contextlib.contextmanager
+    def node_frame(self, key):
+        """A higher-scope setup for the node `key`, as a context."""
+        self.push_node(key)
+        try:
+            yield
+        finally:
+            self.pop()
 
     def push_import(self, relpath):
         frame = Frame()

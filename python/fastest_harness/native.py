@@ -682,18 +682,7 @@ class NativeEngine:
             return contextlib.nullcontext()
         from fastest_harness.deps import node_key_for_scope
 
-        recorder = self.recorder
-        key = node_key_for_scope(item.nodeid, scope)
-
-        @contextlib.contextmanager
-        def frame():
-            recorder.push_node(key)
-            try:
-                yield
-            finally:
-                recorder.pop()
-
-        return frame()
+        return self.recorder.node_frame(node_key_for_scope(item.nodeid, scope))
 
     def _peek(self, spec):
         """Just enough of the next item to decide which scopes end (no import errors)."""

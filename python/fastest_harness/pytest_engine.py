@@ -84,11 +84,8 @@ class PytestEngine:
                 if key is None:
                     yield
                     return
-                recorder.push_node(key)
-                try:
+                with recorder.node_frame(key):
                     yield
-                finally:
-                    recorder.pop()
 
         args = list(self.config.get("pytest_args", []))
         args += ["--continue-on-collection-errors"]
