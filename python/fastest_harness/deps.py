@@ -222,7 +222,7 @@ class Recorder:
         self.push(frame)
         return frame
 
-    def pop_import(self, relpath, frame, module=None):
+    def pop_import(self, relpath, frame, module=None, merge=True):
         if module is not None:
             self._packages[relpath] = getattr(module, "__package__", None) or ""
             self._resolve_imports(relpath, frame)
@@ -233,8 +233,12 @@ class Recorder:
             self.imports[relpath] = frame
         else:
             old.merge(frame)
-        # Whatever imported this module depends on what its import ran.
-        self.current.merge(frame)
+        # Whatever imported this module depends on what its import ran. A test module
+        # imported by pytest's collection is not merged into the session frame (that
+        # would make every test depend on every test module's top level); its own
+        # tests get it through the file's import frame.
+        if merge or self.current is not self.session:
+            self.current.merge(frame)
 
     def begin_test(self):
         self.test = Frame()
@@ -601,6 +605,8 @@ def patch_pytest_rewrite():
         try:
             return original_exec(self, module)
         finally:
-            RECORDER.pop_import(rel, frame, module)
+            # conftests' import-time effects reach every test; test modules' do not.
+            is_conftest = rel.rsplit("/", 1)[-1] == "conftest.py"
+            RECORDER.pop_import(rel, frame, module, merge=is_conftest)
 
     hook_type.exec_module = exec_module

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Bumped when block boundaries or hashing change; part of the cache key.
-pub const BLOCKS_VERSION: u32 = 1;
+pub const BLOCKS_VERSION: u32 = 2;
 
 /// The name of the module-level block (what runs at import).
 pub const MODULE_BLOCK: &str = "<module>";
@@ -109,8 +109,19 @@ impl Walker<'_> {
                 h.update(&(text.len() as u64).to_le_bytes());
                 h.update(text.as_bytes());
                 if top {
-                    if let Some(first) = f.body.first() {
-                        self.cuts.push(TextRange::new(first.start(), f.end()));
+                    // From just after the header's `:`, so comments before the first
+                    // statement belong to the body, not the skeleton.
+                    let header = f
+                        .returns
+                        .as_ref()
+                        .map(|r| r.end())
+                        .unwrap_or(f.parameters.end());
+                    let colon = self.source[usize::from(header)..]
+                        .find(':')
+                        .map(|i| header + ruff_text_size::TextSize::from(i as u32 + 1));
+                    if let (Some(first), Some(colon)) = (f.body.first(), colon) {
+                        self.cuts
+                            .push(TextRange::new(colon.min(first.start()), f.end()));
                     }
                 }
                 self.body(&f.body, false);
@@ -174,6 +185,17 @@ mod tests {
         let b = file_blocks(SRC.replace("return X", "return X + 1").as_bytes());
         assert_ne!(a.block("f"), b.block("f"));
         assert_eq!(a.block("C.m"), b.block("C.m"));
+        assert_eq!(a.block(MODULE_BLOCK), b.block(MODULE_BLOCK));
+    }
+
+    #[test]
+    fn a_comment_at_the_top_of_a_body_is_part_of_the_body() {
+        let a = file_blocks(SRC.as_bytes());
+        let b = file_blocks(
+            SRC.replace("def f():\n", "def f():\n    # note\n")
+                .as_bytes(),
+        );
+        assert_ne!(a.block("f"), b.block("f"));
         assert_eq!(a.block(MODULE_BLOCK), b.block(MODULE_BLOCK));
     }
 

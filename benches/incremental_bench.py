@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Incremental runs on real projects: wall time of pytest, fastest with and without
+recording, a run where everything is cached, `run --changed` with no change, and
+`run --changed` after editing one function body — and whether the tests the edit
+selected pass as they do under pytest.
+
+Usage: python3 benches/incremental_bench.py [--corpus /tmp/corpus] [--projects a,b]
+(corpus from `bash ../shared/corpus/setup_corpus.sh /tmp/corpus public`). The edit
+adds a comment line to the body of one function per project (EDITS below), so every
+outcome stays the same and only the selection is measured. Each command runs once.
+"""
+import argparse
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FASTEST = os.path.join(HERE, "..", "target", "release", "fastest")
+
+# project -> (file under src/, function name or None for the first `def test_`): the
+# function whose body gets edited. Test code, because the corpus venvs install each
+# project non-editable: its own sources under src/ are not what the tests import.
+EDITS = {
+    "humanize": ("tests/test_number.py", None),
+    "flask": ("tests/test_helpers.py", None),
+    "attrs": ("tests/test_funcs.py", None),
+    "arrow": ("tests/utils.py", "make_full_tz_list"),
+    "click": ("tests/test_utils.py", None),
+}
+
+
+def pytest_args(run_sh):
+    """The pytest arguments from the corpus run.sh (after `pytest`)."""
+    text = open(run_sh).read()
+    line = [l for l in text.splitlines() if "/pytest " in l][-1]
+    words = shlex.split(line.split("/pytest ", 1)[1].replace('"$@"', ""))
+    return words
+
+
+def timed(cmd, cwd, env=None):
+    start = time.perf_counter()
+    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    return time.perf_counter() - start, out
+
+
+def last_line(out):
+    lines = [l for l in out.stdout.strip().splitlines() if l.strip()]
+    return lines[-1].strip("= ") if lines else out.stderr.strip()[-200:]
+
+
+def edit_function(path, name):
+    """Adds a comment as the first line of `def name(...)`'s body; returns the old text."""
+    src = open(path).read()
+    lines = src.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if re.match(r"\s*def %s\(" % (re.escape(name) if name else r"test_\w*"), line):
+            j = i
+            while not lines[j].rstrip().endswith(":"):
+                j += 1
+            indent = re.match(r"\s*", lines[j + 1]).group(0) or "    "
+            lines.insert(j + 1, indent + "# fastest incremental_bench edit\n")
+            open(path, "w").write("".join(lines))
+            return src
+    raise SystemExit("%s: no def %s" % (path, name))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", default="/tmp/corpus")
+    ap.add_argument("--projects", default=",".join(EDITS))
+    args = ap.parse_args()
+    env = dict(os.environ)
+    env.pop("PYTEST_ADDOPTS", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    rows = []
+    for name in args.projects.split(","):
+        root = os.path.join(args.corpus, name)
+        src = os.path.join(root, "src")
+        py = os.path.join(root, "venv", "bin", "python")
+        pargs = pytest_args(os.path.join(root, "run.sh"))
+        fast = [FASTEST, "--python", py] + pargs
+        t_pytest, o = timed([py, "-m", "pytest"] + pargs + ["-q"], src, env)
+        pytest_line = last_line(o)
+        timed(fast + ["--no-record", "--no-cache", "-q"], src, env)  # warm-up
+        t_norec, _ = timed(fast + ["--no-record", "--no-cache", "-q"], src, env)
+        t_rec, o = timed(fast + ["--no-cache", "-q"], src, env)
+        rec_line = last_line(o)
+        t_cached, o = timed(fast + ["-q"], src, env)
+        cached_line = last_line(o)
+        changed = [FASTEST, "run", "--changed", "--python", py] + pargs + ["-q"]
+        t_nochange, o = timed(changed, src, env)
+        nochange_line = last_line(o)
+        path, func = EDITS[name]
+        original = edit_function(os.path.join(src, path), func)
+        try:
+            t_edit, o = timed(changed, src, env)
+            edit_line = last_line(o)
+        finally:
+            open(os.path.join(src, path), "w").write(original)
+        rows.append((name, t_pytest, pytest_line, t_norec, t_rec, rec_line, t_cached, cached_line, t_nochange, nochange_line, t_edit, edit_line))
+        print(rows[-1], file=sys.stderr)
+    print("| project | pytest s | fastest --no-record s | fastest recording s (overhead) | all cached s | --changed, no change s | --changed after editing one function s | selected after the edit |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    for r in rows:
+        name, tp, pl, tn, tr, rl, tc, cl, tnc, ncl, te, el = r
+        print("| %s | %.2f | %.2f | %.2f (%+.0f%%) | %.2f | %.2f | %.2f | %s |" % (name, tp, tn, tr, (tr / tn - 1) * 100, tc, tnc, te, el))
+    print()
+    for r in rows:
+        print("- %s: pytest `%s`; recording run `%s`; cached run `%s`; no change `%s`; after the edit `%s`" % (r[0], r[2], r[5], r[7], r[9], r[11]))
+
+
+if __name__ == "__main__":
+    main()
