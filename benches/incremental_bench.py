@@ -28,7 +28,7 @@ EDITS = {
     "flask": ("tests/test_helpers.py", None),
     "attrs": ("tests/test_funcs.py", None),
     "arrow": ("tests/utils.py", "make_full_tz_list"),
-    "click": ("tests/test_utils.py", None),
+    "click": ("tests/test_basic.py", None),
 }
 
 

@@ -27,7 +27,9 @@ fn project() -> tempfile::TempDir {
 fn fastest(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_fastest"));
     cmd.current_dir(dir)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
+        // Bytecode is written as in a normal checkout: pytest's pyc cache must not hide
+        // the probed code from the pytest engine.
+        .env_remove("PYTHONDONTWRITEBYTECODE")
         .env("NO_COLOR", "1")
         .env_remove("PYTEST_ADDOPTS")
         .env_remove("APP_MODE")
@@ -230,6 +232,33 @@ fn new_file_shadowing_an_import() {
         "tests.test_things::test_shadowable_import",
         UNRELATED,
     );
+}
+
+#[test]
+fn test_body_edit_on_the_pytest_engine_with_pyc_files() {
+    let dir = project();
+    // Plain pytest first: it leaves its own (probe-less) pyc files in __pycache__.
+    let plain = Command::new(python())
+        .current_dir(dir.path())
+        .env_remove("PYTHONDONTWRITEBYTECODE")
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .output()
+        .unwrap();
+    assert_eq!(plain.status.code(), Some(0), "{}", text(&plain));
+    let out = fastest(dir.path(), &["--engine", "pytest"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    edit(
+        &dir.path().join("tests/test_things.py"),
+        "    assert add(1, 2) == 3",
+        "    assert add(1, 2) == 4",
+    );
+    let ran = executed(dir.path(), &["run", "--changed", "--engine", "pytest"], &[]);
+    assert_eq!(
+        ran.get("tests.test_things::test_add").map(String::as_str),
+        Some("failed"),
+        "{ran:?}"
+    );
+    assert!(!ran.contains_key(UNRELATED), "{ran:?}");
 }
 
 #[test]

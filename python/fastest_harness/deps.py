@@ -594,6 +594,9 @@ def patch_pytest_rewrite():
 
     rewrite.rewrite_asserts = rewrite_asserts
     rewrite.PYTEST_TAG = rewrite.PYTEST_TAG + "-fastest2"
+    # The pyc name uses PYC_TAIL, computed from PYTEST_TAG at import: without this,
+    # pytest would load its own probe-less pyc files and record nothing for tests.
+    rewrite.PYC_TAIL = "." + rewrite.PYTEST_TAG + rewrite.PYC_EXT
     hook_type = rewrite.AssertionRewritingHook
     original_exec = hook_type.exec_module
 

@@ -70,7 +70,8 @@ pub fn environment(
 }
 
 /// `fastest explain`: why each selected test would run or be skipped.
-pub fn explain(selector: &Selector, nodeids: &[String]) -> String {
+/// With `verbose`, every recorded dependency is listed too.
+pub fn explain(selector: &Selector, nodeids: &[String], verbose: bool) -> String {
     let mut out = String::new();
     for id in nodeids {
         let line = match selector.verdict(id) {
@@ -107,6 +108,11 @@ pub fn explain(selector: &Selector, nodeids: &[String]) -> String {
                 },
                 set.deps.len()
             ));
+            if verbose {
+                for (dep, _) in &set.deps {
+                    out.push_str(&format!("      {dep}\n"));
+                }
+            }
         }
     }
     out

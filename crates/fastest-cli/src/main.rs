@@ -773,7 +773,9 @@ fn run() -> anyhow::Result<ExitCode> {
         if command == Command::Explain {
             let ids: Vec<String> = request.items.iter().map(|i| i.nodeid.clone()).collect();
             match &request.selector {
-                Some(selector) => print!("{}", incremental::explain(selector, &ids)),
+                Some(selector) => {
+                    print!("{}", incremental::explain(selector, &ids, cli.verbose > 0))
+                }
                 None => println!("fastest: --no-record: nothing is recorded, every test runs"),
             }
             return Ok(ExitCode::Ok);
