@@ -25,6 +25,10 @@ fn project() -> tempfile::TempDir {
 }
 
 fn fastest(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    fastest_with(&python(), dir, args, env)
+}
+
+fn fastest_with(python: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_fastest"));
     cmd.current_dir(dir)
         // Bytecode is written as in a normal checkout: pytest's pyc cache must not hide
@@ -36,7 +40,7 @@ fn fastest(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         // A subcommand (`run`, `explain`) comes first.
         .args(args)
         .arg("--python")
-        .arg(python())
+        .arg(python)
         // The same options on every run: options are part of the environment digest.
         .args(["-p", "no:cacheprovider"])
         .stdin(Stdio::null());
@@ -302,6 +306,56 @@ fn plain_run_reports_unchanged_tests_as_cached_and_no_cache_runs_all() {
         &[],
     );
     assert!(text(&explain).contains("cached"), "{}", text(&explain));
+}
+
+#[test]
+fn dependency_version_change_reruns_everything() {
+    // A venv of its own: the change is a renamed dist-info directory in its site-packages,
+    // as `pip install dep==2.0` leaves it.
+    let env_dir = tempfile::tempdir().unwrap();
+    let venv = env_dir.path().join("venv");
+    let made = Command::new(python())
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let venv_python = venv.join("bin/python");
+    let site = Command::new(&venv_python)
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ])
+        .output()
+        .unwrap();
+    let site = Path::new(String::from_utf8_lossy(&site.stdout).trim()).to_path_buf();
+    std::fs::create_dir(site.join("fakedep-1.0.dist-info")).unwrap();
+    std::fs::write(
+        site.join("fakedep-1.0.dist-info/METADATA"),
+        "Metadata-Version: 2.1\nName: fakedep\nVersion: 1.0\n",
+    )
+    .unwrap();
+    let dir = project();
+    let first = fastest_with(&venv_python, dir.path(), &[], &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let unchanged = fastest_with(&venv_python, dir.path(), &["run", "--changed"], &[]);
+    assert!(
+        text(&unchanged).contains("nothing to run"),
+        "{}",
+        text(&unchanged)
+    );
+    std::fs::rename(
+        site.join("fakedep-1.0.dist-info"),
+        site.join("fakedep-2.0.dist-info"),
+    )
+    .unwrap();
+    let upgraded = fastest_with(&venv_python, dir.path(), &["run", "--changed", "-q"], &[]);
+    let last = text(&upgraded).lines().last().unwrap_or("").to_string();
+    assert!(
+        last.contains("15 passed") && !last.contains("cached"),
+        "every test must rerun after a dependency upgrade: {}",
+        text(&upgraded)
+    );
 }
 
 #[test]

@@ -10,6 +10,35 @@ use std::time::UNIX_EPOCH;
 
 const TREE_INTERPRETERS: &str = "interpreters";
 
+/// Environment variables read by the interpreter or the C library at start-up (time zone,
+/// locale, hash seed, import path, warnings): they change outcomes without any
+/// `os.environ` read a test could record, so they are part of the environment digest.
+pub const STARTUP_ENV_VARS: &[&str] = &[
+    "TZ",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_COLLATE",
+    "LC_CTYPE",
+    "LC_MESSAGES",
+    "LC_MONETARY",
+    "LC_NUMERIC",
+    "LC_TIME",
+    "PYTHONHASHSEED",
+    "PYTHONPATH",
+    "PYTHONSAFEPATH",
+    "PYTHONHOME",
+    "PYTHONUTF8",
+    "PYTHONIOENCODING",
+    "PYTHONWARNINGS",
+    "PYTHONOPTIMIZE",
+    "PYTHONDEVMODE",
+    "PYTHONASYNCIODEBUG",
+    "PYTHONINTMAXSTRDIGITS",
+    "PYTEST_PLUGINS",
+    "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
+];
+
 /// What the environment digest needs from an interpreter (asked once per interpreter
 /// file version, then cached).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,6 +64,7 @@ fn interpreter_info(python: &Path, cache: &Cache) -> Option<InterpreterInfo> {
         .and_then(Path::parent)
         .map(|p| p.join("pyvenv.cfg"));
     let key = digest(&[
+        PROBE.as_bytes(),
         python.to_string_lossy().as_bytes(),
         &mtime_ns(python).to_le_bytes(),
         &cfg.as_deref().map(mtime_ns).unwrap_or(0).to_le_bytes(),
@@ -43,7 +73,9 @@ fn interpreter_info(python: &Path, cache: &Cache) -> Option<InterpreterInfo> {
         return Some(info);
     }
     let out = std::process::Command::new(python)
-        .args(["-S", "-c", PROBE])
+        // Without -S: `site` is what turns a venv's prefix into the venv (with -S a
+        // venv interpreter reports the base installation's site-packages).
+        .args(["-c", PROBE])
         .output()
         .ok()?;
     let (version, site_dirs): (String, Vec<PathBuf>) = serde_json::from_slice(&out.stdout).ok()?;

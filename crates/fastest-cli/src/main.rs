@@ -713,6 +713,14 @@ fn run() -> anyhow::Result<ExitCode> {
             options.push(format!("--engine={}", cli.engine));
             options.push(format!("--capture={capture}"));
             options.push(format!("--timeout={:?}", timeout));
+            // Variables the interpreter and C library read at start-up (never through
+            // os.environ, so the harness cannot record them per test).
+            for name in incremental::STARTUP_ENV_VARS {
+                if let Some(value) = std::env::var_os(name) {
+                    let value = value.to_string_lossy().replace(&root, "<rootdir>");
+                    options.push(format!("env:{name}={value}"));
+                }
+            }
             let config_files: Vec<(String, PathBuf)> = config
                 .inifile
                 .iter()
