@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """Incremental runs on real projects: wall time of pytest, fastest with and without
 recording, a run where everything is cached, `run --changed` with no change, and
-`run --changed` after editing one function body — and whether the tests the edit
-selected pass as they do under pytest.
+`run --changed` after editing one function body — and pytest-testmon on the same edit
+(its recording run, no change, after the edit).
 
 Usage: python3 benches/incremental_bench.py [--corpus /tmp/corpus] [--projects a,b]
 (corpus from `bash ../shared/corpus/setup_corpus.sh /tmp/corpus public`). The edit
 adds a comment line to the body of one function per project (EDITS below), so every
 outcome stays the same and only the selection is measured. Each command runs once after
 an untimed warm-up run.
+
+pytest-testmon (2.2.0, with coverage 7.13.0) is installed with `pip install --target
+bench-out/testmon-site --no-deps` and put on PYTHONPATH for its runs only, so the corpus
+venvs stay untouched (an installed plugin would change fastest's environment digest).
 """
 import argparse
 import os
@@ -20,6 +24,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FASTEST = os.path.join(HERE, "..", "target", "release", "fastest")
+TESTMON_SITE = os.path.join(HERE, "..", "bench-out", "testmon-site")
+TESTMON_PINS = ["pytest-testmon==2.2.0", "coverage==7.13.0"]
 
 # project -> (file under src/, function name or None for the first `def test_`): the
 # function whose body gets edited. Test code, because the corpus venvs install each
@@ -74,6 +80,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", default="/tmp/corpus")
     ap.add_argument("--projects", default=",".join(EDITS))
+    ap.add_argument("--no-testmon", action="store_true", help="skip the pytest-testmon runs")
     args = ap.parse_args()
     env = dict(os.environ)
     env.pop("PYTEST_ADDOPTS", None)
@@ -106,16 +113,47 @@ def main():
             edit_line = last_line(o)
         finally:
             open(os.path.join(src, path), "w").write(original)
-        rows.append((name, t_pytest, pytest_line, t_norec, t_rec, rec_line, t_cached, cached_line, t_nochange, nochange_line, t_edit, edit_line))
+        tm = testmon_runs(py, pargs, src, env, EDITS[name]) if not args.no_testmon else ("-",) * 6
+        rows.append((name, t_pytest, pytest_line, t_norec, t_rec, rec_line, t_cached, cached_line, t_nochange, nochange_line, t_edit, edit_line) + tm)
         print(rows[-1], file=sys.stderr)
-    print("| project | pytest s | fastest --no-record s | fastest recording s (overhead) | all cached s | --changed, no change s | --changed after editing one function s | selected after the edit |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    print("| project | pytest s | fastest --no-record s | fastest recording s (overhead) | all cached s | --changed, no change s | --changed after editing one function s | selected after the edit | testmon first run s | testmon no change s | testmon after the edit s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
     for r in rows:
-        name, tp, pl, tn, tr, rl, tc, cl, tnc, ncl, te, el = r
-        print("| %s | %.2f | %.2f | %.2f (%+.0f%%) | %.2f | %.2f | %.2f | %s |" % (name, tp, tn, tr, (tr / tn - 1) * 100, tc, tnc, te, el))
+        name, tp, pl, tn, tr, rl, tc, cl, tnc, ncl, te, el, tm1, _, tm2, _, tm3, _ = r
+        print("| %s | %.2f | %.2f | %.2f (%+.0f%%) | %.2f | %.2f | %.2f | %s | %s | %s | %s |" % (
+            name, tp, tn, tr, (tr / tn - 1) * 100, tc, tnc, te, el, fmt(tm1), fmt(tm2), fmt(tm3)))
     print()
     for r in rows:
-        print("- %s: pytest `%s`; recording run `%s`; cached run `%s`; no change `%s`; after the edit `%s`" % (r[0], r[2], r[5], r[7], r[9], r[11]))
+        print("- %s: pytest `%s`; recording run `%s`; cached run `%s`; no change `%s`; after the edit `%s`; testmon first `%s`, no change `%s`, after the edit `%s`"
+              % (r[0], r[2], r[5], r[7], r[9], r[11], r[13], r[15], r[17]))
+
+
+def fmt(t):
+    return "%.2f" % t if isinstance(t, float) else t
+
+
+def testmon_runs(py, pargs, src, env, edit):
+    """pytest --testmon: the recording run, a run with no change, a run after the edit."""
+    if not os.path.isdir(TESTMON_SITE):
+        subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", "--target", TESTMON_SITE] + TESTMON_PINS,
+                       check=True)
+    env = dict(env, PYTHONPATH=TESTMON_SITE)
+    cmd = [py, "-m", "pytest"] + pargs + ["-q", "--testmon"]
+    for leftover in (".testmondata", ".testmondata-shm", ".testmondata-wal"):
+        if os.path.exists(os.path.join(src, leftover)):
+            os.remove(os.path.join(src, leftover))
+    t_first, o = timed(cmd, src, env)
+    first_line = last_line(o)
+    t_same, o = timed(cmd, src, env)
+    same_line = last_line(o)
+    path, func = edit
+    original = edit_function(os.path.join(src, path), func)
+    try:
+        t_edit, o = timed(cmd, src, env)
+        edit_line = last_line(o)
+    finally:
+        open(os.path.join(src, path), "w").write(original)
+    return (t_first, first_line, t_same, same_line, t_edit, edit_line)
 
 
 if __name__ == "__main__":

@@ -146,6 +146,8 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             header: Vec::new(),
             junit_path: req.junitxml.as_ref().map(|p| p.display().to_string()),
             deselected,
+            live_after: live_status_after(&req.capture),
+            live_redraw: std::time::Duration::from_millis(100),
         },
         order.clone(),
     );
@@ -829,4 +831,14 @@ fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "localhost".into())
+}
+
+/// When to show the live status line: only on a terminal (not `TERM=dumb`), not with
+/// `-s` (test output goes straight to the terminal) and only for runs longer than a
+/// second. `FASTEST_NO_PROGRESS=1` turns it off.
+fn live_status_after(capture: &str) -> Option<std::time::Duration> {
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+    let off = std::env::var_os("FASTEST_NO_PROGRESS").is_some_and(|v| v != "0" && !v.is_empty());
+    (tty && !dumb && !off && capture != "no").then_some(std::time::Duration::from_secs(1))
 }

@@ -1,11 +1,14 @@
 //! The terminal reporter for test runs: pytest's header, per-file progress, FAILURES and
 //! ERRORS sections, short summary, durations and the final counts line. Results may
 //! arrive in any order from parallel workers; they are printed in collection order.
+//! On a terminal, a live status line under the output shows how many tests finished
+//! (a slow early test would otherwise hide all later results until it ends).
 
 use crate::{format_duration, sep, ExitCode, WIDTH};
 use fastest_protocol::{Outcome, PhaseReport, When};
 use std::collections::HashMap;
 use std::io::Write;
+use std::time::{Duration, Instant};
 
 /// Options that shape the output (pytest's spellings).
 #[derive(Debug, Clone)]
@@ -24,6 +27,10 @@ pub struct RunOptions {
     pub junit_path: Option<String>,
     /// Items deselected by `-k`/`-m`/`--deselect`/`--lf` (shown in the counts line).
     pub deselected: usize,
+    /// Show the live status line after this long (stdout is a terminal); `None`: never.
+    pub live_after: Option<Duration>,
+    /// Redraw the live status line no more often than this.
+    pub live_redraw: Duration,
 }
 
 /// How a finished test is categorised in the summary.
@@ -92,6 +99,18 @@ pub struct RunReporter<W: Write> {
     collect_errors: Vec<(String, String)>,
     extra: Vec<PhaseReport>,
     warnings: Vec<String>,
+    live: LiveStatus,
+}
+
+/// The live status line: drawn on the line below the cursor and erased (ESC [J) before
+/// any other output, so the normal output reads exactly as without it.
+#[derive(Debug)]
+struct LiveStatus {
+    started: Instant,
+    shown: bool,
+    last_draw: Option<Instant>,
+    finished: usize,
+    failed: usize,
 }
 
 const GREEN: &str = "\x1b[32m";
@@ -122,6 +141,13 @@ impl<W: Write> RunReporter<W> {
             collect_errors: Vec::new(),
             extra: Vec::new(),
             warnings: Vec::new(),
+            live: LiveStatus {
+                started: Instant::now(),
+                shown: false,
+                last_draw: None,
+                finished: 0,
+                failed: 0,
+            },
         }
     }
 
@@ -168,13 +194,82 @@ impl<W: Write> RunReporter<W> {
     /// A test is complete (all phases reported, or it crashed): print what is ready.
     pub fn finish(&mut self, nodeid: &str) {
         if let Some(&i) = self.index.get(nodeid) {
+            if !self.slots[i].done {
+                self.live.finished += 1;
+                if self.slots[i]
+                    .reports
+                    .iter()
+                    .any(|r| r.outcome == Outcome::Failed)
+                {
+                    self.live.failed += 1;
+                }
+            }
             self.slots[i].done = true;
+        }
+        let ready = self.cursor < self.slots.len() && self.slots[self.cursor].done;
+        if ready {
+            self.clear_live();
         }
         while self.cursor < self.slots.len() && self.slots[self.cursor].done {
             self.print_item(self.cursor);
             self.cursor += 1;
         }
+        self.draw_live(ready);
         let _ = self.out.flush();
+    }
+
+    /// Erases the live status line (everything below the cursor).
+    fn clear_live(&mut self) {
+        if self.live.shown {
+            let _ = write!(self.out, "\x1b[J");
+            self.live.shown = false;
+        }
+    }
+
+    /// Draws the live status line below the current output line and puts the cursor back
+    /// where it was; `now` forces a redraw (the line was just erased).
+    fn draw_live(&mut self, now: bool) {
+        let Some(after) = self.opts.live_after else {
+            return;
+        };
+        let elapsed = self.live.started.elapsed();
+        if elapsed < after || self.cursor >= self.slots.len() {
+            return;
+        }
+        let due = self
+            .live
+            .last_draw
+            .is_none_or(|t| t.elapsed() >= self.opts.live_redraw);
+        if !now && !due {
+            return;
+        }
+        let total = self.order.len().max(1);
+        let width = 20;
+        let filled = self.live.finished * width / total;
+        let mut line = format!(
+            "[{}{}] {}/{} tests",
+            "#".repeat(filled),
+            "-".repeat(width - filled),
+            self.live.finished,
+            total
+        );
+        if self.live.failed > 0 {
+            line.push_str(&format!(", {} failed", self.live.failed));
+        }
+        line.push_str(&format!(", {:.0}s", elapsed.as_secs_f64()));
+        let column = if self.opts.verbosity <= 0 {
+            self.line_width
+        } else {
+            0
+        };
+        let back = if column > 0 {
+            format!("\x1b[{column}C")
+        } else {
+            String::new()
+        };
+        let _ = write!(self.out, "\x1b[J\n{line}\x1b[1A\r{back}");
+        self.live.shown = true;
+        self.live.last_draw = Some(Instant::now());
     }
 
     fn paint(&self, color: &str, text: &str) -> String {
@@ -263,6 +358,7 @@ impl<W: Write> RunReporter<W> {
 
     /// Prints everything after the progress lines; returns pytest's exit code.
     pub fn finish_run(&mut self, seconds: f64, how: Ending) -> ExitCode {
+        self.clear_live();
         // Anything that never finished (stopped or interrupted) is not printed.
         if self.opts.verbosity <= 0 && self.line_width > 0 {
             self.end_progress_line();
@@ -716,11 +812,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn out_of_order_results_print_in_collection_order_like_pytest() {
-        let order = vec!["t.py::a".to_string(), "t.py::b".to_string()];
-        let opts = RunOptions {
-            verbosity: 0,
+    fn options(verbosity: i32, live_after: Option<Duration>) -> RunOptions {
+        RunOptions {
+            verbosity,
             reportchars: expand_reportchars(None),
             tbstyle: "auto".into(),
             durations: None,
@@ -729,7 +823,15 @@ mod tests {
             header: vec!["rootdir: /r".into()],
             junit_path: None,
             deselected: 0,
-        };
+            live_after,
+            live_redraw: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn out_of_order_results_print_in_collection_order_like_pytest() {
+        let order = vec!["t.py::a".to_string(), "t.py::b".to_string()];
+        let opts = options(0, None);
         let mut r = RunReporter::new(Vec::new(), opts, order);
         r.header("collected 2 items");
         for (id, outcome) in [("t.py::b", Outcome::Failed), ("t.py::a", Outcome::Passed)] {
@@ -755,6 +857,105 @@ mod tests {
         FAILED t.py::b - assert 1 == 2
         ========================= 1 failed, 1 passed in 0.50s ==========================
         ");
+    }
+
+    /// What a terminal shows after `bytes`: printable text, `\n` (with the tty's
+    /// newline translation), `\r`, and the escapes the live line uses (ESC[J, ESC[nA,
+    /// ESC[nC; colours ignored).
+    fn screen(bytes: &[u8]) -> String {
+        let text = String::from_utf8_lossy(bytes);
+        let mut lines: Vec<Vec<char>> = vec![Vec::new()];
+        let (mut row, mut col) = (0usize, 0usize);
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\n' => {
+                    row += 1;
+                    col = 0;
+                    if lines.len() <= row {
+                        lines.push(Vec::new());
+                    }
+                }
+                '\r' => col = 0,
+                '\x1b' => {
+                    assert_eq!(chars.next(), Some('['));
+                    let mut arg = String::new();
+                    while let Some(d) = chars.next_if(|d| d.is_ascii_digit() || *d == ';') {
+                        arg.push(d);
+                    }
+                    let n: usize = arg.parse().unwrap_or(1);
+                    match chars.next() {
+                        Some('J') => {
+                            lines[row].truncate(col);
+                            lines.truncate(row + 1);
+                        }
+                        Some('A') => row -= n,
+                        Some('C') => col += n,
+                        Some('m') => {}
+                        other => panic!("unexpected escape {other:?}"),
+                    }
+                }
+                c => {
+                    let line = &mut lines[row];
+                    while line.len() < col {
+                        line.push(' ');
+                    }
+                    if col < line.len() {
+                        line[col] = c;
+                    } else {
+                        line.push(c);
+                    }
+                    col += 1;
+                }
+            }
+        }
+        let rows: Vec<String> = lines.into_iter().map(|l| l.into_iter().collect()).collect();
+        rows.join("\n").trim_end_matches('\n').to_string()
+    }
+
+    #[test]
+    fn live_status_line_leaves_the_same_output_as_without_it() {
+        let order: Vec<String> = (0..6).map(|i| format!("t.py::t{i}")).collect();
+        for verbosity in [-1, 0, 1] {
+            let mut plain = RunReporter::new(Vec::new(), options(verbosity, None), order.clone());
+            let mut live = RunReporter::new(
+                Vec::new(),
+                options(verbosity, Some(Duration::ZERO)),
+                order.clone(),
+            );
+            let mut mid_run = String::new();
+            for r in [&mut plain, &mut live] {
+                r.header("collected 6 items");
+            }
+            // t0 is slow: t1..t5 finish first and wait for it.
+            for (step, id) in [1, 2, 3, 0, 4, 5].iter().enumerate() {
+                for r in [&mut plain, &mut live] {
+                    let id = &order[*id];
+                    let outcome = if id.ends_with('3') {
+                        Outcome::Failed
+                    } else {
+                        Outcome::Passed
+                    };
+                    r.report(rep(id, When::Setup, Outcome::Passed));
+                    r.report(rep(id, When::Call, outcome));
+                    r.report(rep(id, When::Teardown, Outcome::Passed));
+                    r.finish(id);
+                }
+                if step == 2 {
+                    mid_run = screen(&live.out);
+                }
+            }
+            // Head-of-line blocking: nothing printed yet, but the status line counts.
+            assert!(
+                mid_run.ends_with("[##########----------] 3/6 tests, 1 failed, 0s"),
+                "{mid_run}"
+            );
+            plain.finish_run(0.5, Ending::Completed);
+            live.finish_run(0.5, Ending::Completed);
+            assert!(live.out.windows(3).any(|w| w == b"\x1b[J"));
+            let expected = String::from_utf8(plain.out).unwrap();
+            assert_eq!(screen(&live.out), expected.trim_end_matches('\n'));
+        }
     }
 
     #[test]
