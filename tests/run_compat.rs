@@ -371,3 +371,44 @@ fn demo_runs_with_only_python3_and_reads_like_pytest() {
     =================== 6 passed, 1 skipped, 1 xfailed in <t> ====================
     ");
 }
+
+#[test]
+fn conftest_that_fails_to_import_stops_the_run_like_pytest() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("conftest.py"), "import missing_module_xyz\n").unwrap();
+    std::fs::write(d.join("test_static.py"), "def test_a():\n    pass\n").unwrap();
+    // Non-literal parametrize arguments: this module is collected by Python.
+    std::fs::write(
+        d.join("test_dynamic.py"),
+        "import pytest\nVALUES = list(range(2))\n\n@pytest.mark.parametrize('v', VALUES)\ndef test_v(v):\n    pass\n",
+    )
+    .unwrap();
+    let reference = run(Command::new(python()).current_dir(d).args([
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+    ]));
+    assert_eq!(reference.status.code(), Some(4));
+    let expected = "ImportError while loading conftest";
+    assert!(String::from_utf8_lossy(&reference.stderr).contains(expected));
+    let only_static = ["-p", "no:cacheprovider", "-q", "test_static.py"];
+    let all = ["-p", "no:cacheprovider", "-q"];
+    for (engine, args) in [
+        // A static-only selection: the worker's pytest stops the session.
+        ("pytest", &only_static[..]),
+        // The dynamic module's collection stops it before any worker starts.
+        ("pytest", &all[..]),
+        ("native", &all[..]),
+    ] {
+        let mut a = vec!["--engine", engine];
+        a.extend(args);
+        let out = fastest(d, &python(), &a);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{engine} {args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{engine} {args:?}: {stderr}");
+        assert!(stderr.contains("E   ModuleNotFoundError"), "{stderr}");
+    }
+}

@@ -508,6 +508,7 @@ def compile_with_probes(source, path, relpath):
 
 def exec_recorded(code, module, relpath):
     """Runs a module's code inside an import frame."""
+    __tracebackhide__ = True
     recorder = RECORDER
     if recorder is None or relpath is None:
         exec(code, module.__dict__)
@@ -601,6 +602,7 @@ def patch_pytest_rewrite():
     original_exec = hook_type.exec_module
 
     def exec_module(self, module):
+        __tracebackhide__ = True  # pytest leaves this frame out of import-error tracebacks
         rel = RECORDER.relpath(module.__spec__.origin) if (RECORDER and module.__spec__ and module.__spec__.origin) else None
         if rel is None:
             return original_exec(self, module)

@@ -5,6 +5,55 @@ import os
 from fastest_harness.reports import report_fields
 
 
+class _ExitCode(int):
+    """pytest.main's exit code, with what pytest wrote to sys.stderr meanwhile."""
+
+    stderr_text = ""
+
+
+def _main_keeping_stderr(pytest, args, plugin, forward):
+    import io
+    import sys
+
+    class Tee(io.TextIOBase):
+        def __init__(self, inner, forward):
+            self.inner = inner
+            self.forward = forward
+            self.text = io.StringIO()
+
+        def write(self, s):
+            if self.text.tell() < 65536:  # only pytest's own message is wanted
+                self.text.write(s)
+            # Outside tests this is the worker's stderr, shown only for a crash; the
+            # message is sent over the protocol instead.
+            return self.inner.write(s) if self.forward else len(s)
+
+        def flush(self):
+            self.inner.flush()
+
+        def fileno(self):
+            return self.inner.fileno()
+
+        def isatty(self):
+            return self.inner.isatty()
+
+        @property
+        def encoding(self):
+            return getattr(self.inner, "encoding", "utf-8")
+
+    saved = sys.stderr
+    tee = Tee(saved, forward)
+    sys.stderr = tee
+    try:
+        code = pytest.main(args, plugins=[plugin])
+    finally:
+        if sys.stderr is tee:
+            sys.stderr = saved
+    result = _ExitCode(int(code))
+    result.stderr_text = tee.text.getvalue()
+    return result
+
+
 class PytestEngine:
     def __init__(self, config, channel):
         import pytest  # noqa: F401  (fails loudly if missing: the runner checked already)
@@ -98,7 +147,11 @@ class PytestEngine:
         verbose = int(self.config.get("verbose", 0))
         if verbose > 0:
             args.append("-" + "v" * verbose)
-        pytest.main(args + (self.config.get("collect_args") or files), plugins=[Plugin()])
+        code = _main_keeping_stderr(pytest, args + (self.config.get("collect_args") or files), Plugin(), self.config.get("capture") == "no")
+        if code in (3, 4):
+            # pytest stopped before running anything (a conftest that fails to import, a
+            # usage error): the run ends with its message and exit code, as pytest's would.
+            channel.send("fatal", message=code.stderr_text.rstrip(), exit_code=int(code))
 
     def shutdown(self):
         pass

@@ -161,6 +161,22 @@ fn main() {
     let code = match run() {
         Ok(code) => code as i32,
         Err(e) => {
+            // pytest stopped the session (collection or a worker): its message and its
+            // exit code, as under pytest.
+            let pytest_exit = match (
+                e.downcast_ref::<fastest_runner::RunnerError>(),
+                e.downcast_ref::<fastest_runner::pool::PoolError>(),
+            ) {
+                (Some(fastest_runner::RunnerError::PytestExit { code, stderr }), _)
+                | (_, Some(fastest_runner::pool::PoolError::PytestExit { code, stderr })) => {
+                    Some((*code, stderr))
+                }
+                _ => None,
+            };
+            if let Some((code, stderr)) = pytest_exit {
+                eprintln!("{stderr}");
+                std::process::exit(code);
+            }
             eprintln!("ERROR: {e:#}");
             if e.downcast_ref::<UsageError>().is_some() {
                 ExitCode::UsageError as i32

@@ -216,6 +216,10 @@ pub enum FromWorker {
     /// Unrecoverable worker problem (the run stops with exit code 3).
     Fatal {
         message: String,
+        /// pytest's own exit code when pytest stopped the session (usage error 4, e.g. a
+        /// conftest that fails to import): the run ends with it, as pytest's would.
+        #[serde(default)]
+        exit_code: Option<i32>,
     },
 }
 

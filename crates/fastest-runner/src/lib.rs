@@ -74,6 +74,10 @@ pub enum RunnerError {
     Protocol(#[from] ProtocolError),
     #[error("{0}")]
     Fatal(String),
+    /// pytest itself stopped before collecting (a conftest that fails to import, a usage
+    /// error): its message and exit code are the run's, as with pytest.
+    #[error("{stderr}")]
+    PytestExit { code: i32, stderr: String },
 }
 
 /// Interpreter discovery: `--python`, else `$VIRTUAL_ENV`, else `.venv`/`venv` under the
@@ -181,6 +185,16 @@ pub fn collect_dynamic(
     let result = DynamicCollection::from_json(&text)?;
     if let Some(f) = &result.fatal {
         return Err(RunnerError::Fatal(f.clone()));
+    }
+    // 3 = internal error, 4 = usage error (e.g. "ImportError while loading conftest"):
+    // pytest collected nothing, so the modules handed to it would silently vanish.
+    if let Some(code @ (3 | 4)) = result.exit_code {
+        return Err(RunnerError::PytestExit {
+            code,
+            stderr: String::from_utf8_lossy(&output.stderr)
+                .trim_end()
+                .to_string(),
+        });
     }
     Ok(result)
 }

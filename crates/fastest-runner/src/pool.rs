@@ -87,6 +87,9 @@ pub enum PoolError {
     Pipe(std::io::Error),
     #[error("worker failed: {0}")]
     Fatal(String),
+    /// pytest stopped the session in a worker (e.g. "ImportError while loading conftest").
+    #[error("{stderr}")]
+    PytestExit { code: i32, stderr: String },
 }
 
 /// How the run ended.
@@ -288,9 +291,15 @@ pub fn run_pool(
                             send(worker, &ToWorker::Shutdown);
                         }
                     }
-                    FromWorker::Fatal { message } => {
+                    FromWorker::Fatal { message, exit_code } => {
                         kill_all(&mut workers);
-                        return Err(PoolError::Fatal(message));
+                        return Err(match exit_code {
+                            Some(code) => PoolError::PytestExit {
+                                code,
+                                stderr: message,
+                            },
+                            None => PoolError::Fatal(message),
+                        });
                     }
                 }
             }
