@@ -78,7 +78,7 @@ PROJECTS = {
     "pygments": dict(pkg=["pygments"], path=".", shadow=("wcag_contrast_ratio.py", ""),
                      env=("COLORTERM", "truecolor"),
                      data=["tests/contrast/min_contrasts.json",
-                           "tests/html_linenos_expected_output/table_cls_step_1_start_1_special_0_noanchor.html"],
+                           "tests/html_linenos_expected_output/inline_cls_step_1_start_1_special_0_anchor_filename.html"],
                      dep="wcag-contrast-ratio",
                      tests=["tests/test_html_formatter_linenos_elements.py", "tests/contrast",
                             "tests/test_html_formatter.py", "tests/test_token.py", "tests/test_util.py",
@@ -327,7 +327,9 @@ def run_project(name, cfg, args, kinds):
     work = os.path.join(OUT, "oracle", name + ".work")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
-    pytest_cmd = [py, "-m", "pytest"] + pargs + ["-q"]
+    # Per-test outcomes even when a module fails to collect (pytest would otherwise
+    # interrupt the session and every test would look changed).
+    pytest_cmd = [py, "-m", "pytest"] + pargs + ["-q", "--continue-on-collection-errors"]
     fastest_cmd = [FASTEST, "--python", py] + pargs + ["-q"]
 
     def pytest_outcomes(tag, env=env):
@@ -382,11 +384,14 @@ def run_project(name, cfg, args, kinds):
             errors = {k[1] for k, v in sel.items() if k[0] == "" and "error" in v}
             changed = {k for k in set(base) | set(mutated) if base.get(k) != mutated.get(k)} - flaky
             changed = {k for k in changed if k[0] != ""}  # error entries are module-level
-            escapes = sorted(k for k in changed if k not in sel and not covered(k, errors))
-            selected = sum(1 for k in base if k in sel or covered(k, errors))
+            # Exit 4 with no JUnit file: fastest stopped the whole session with pytest's
+            # usage error (a conftest that fails to import) -- every test is reported.
+            stopped = code == 4 and not sel
+            escapes = sorted(k for k in changed if not stopped and k not in sel and not covered(k, errors))
+            selected = sum(1 for k in base if stopped or k in sel or covered(k, errors))
             row = dict(project=name, kind=kind, desc=desc, suite=len(base), changed=len(changed),
                        selected=selected, escapes=["::".join(k) for k in escapes], fastest_exit=code,
-                       fastest_s=round(t_sel, 2), fastest_tail=tail if code not in (0, 1, 2) else "")
+                       fastest_s=round(t_sel, 2), fastest_tail=tail if code not in (0, 1, 2) else "", stopped=stopped)
             results.append(row)
             print("  %-16s %-60s changed %4d selected %4d/%d escapes %d (exit %s, %.1fs)"
                   % (kind, desc[:60], len(changed), selected, len(base), len(escapes), code, t_sel), file=sys.stderr)

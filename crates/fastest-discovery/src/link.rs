@@ -599,13 +599,15 @@ impl<'a> Linker<'a> {
             return Ok(vec![StaticItem::plain(base.to_string())]);
         }
         let mut ids: Vec<(String, Vec<u32>)> = vec![(String::new(), Vec::new())];
-        for call in calls {
+        for (nth, call) in calls.iter().enumerate() {
             let mut next = Vec::with_capacity(ids.len() * call.len());
             for (prefix, index) in &ids {
                 for (i, id) in call.iter().enumerate() {
                     let mut idx = index.clone();
                     idx.push(i as u32);
-                    let joined = if prefix.is_empty() {
+                    // By position, not emptiness: an empty-string parameter has the
+                    // empty id, and pytest still joins it with "-" (`[-False]`).
+                    let joined = if nth == 0 {
                         id.clone()
                     } else {
                         format!("{prefix}-{id}")
