@@ -412,3 +412,93 @@ fn conftest_that_fails_to_import_stops_the_run_like_pytest() {
         assert!(stderr.contains("E   ModuleNotFoundError"), "{stderr}");
     }
 }
+
+#[test]
+fn a_worker_left_without_work_does_not_hold_up_the_run() {
+    // The second worker starts late (its interpreter wrapper sleeps), so the first one has
+    // run both groups by the time it is ready: it finds nothing to do and must be shut
+    // down rather than waited for.
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["test_one.py", "test_two.py"] {
+        std::fs::write(dir.path().join(name), "def test_a():\n    pass\n").unwrap();
+    }
+    let slow_second_worker = dir.path().join("python-slow-gw1");
+    std::fs::write(
+        &slow_second_worker,
+        format!(
+            "#!/bin/sh\n[ \"$FASTEST_WORKER\" = 1 ] && sleep 3\nexec {} \"$@\"\n",
+            python().display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&slow_second_worker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fastest"))
+        .current_dir(dir.path())
+        .args(["-n", "2", "-q", "-p", "no:cacheprovider", "--python"])
+        .arg(&slow_second_worker)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("fastest -n 2 with a late second worker did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn warnings_summary_reads_like_pytest() {
+    let dir = project("warnings");
+    let strip_time = |s: &str| {
+        s.lines()
+            .map(|l| match l.find(" in ") {
+                Some(i) if l.contains("passed") => l[..i].to_string(),
+                _ => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let reference = run(Command::new(python()).current_dir(dir.path()).args([
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+    ]));
+    let expected = strip_time(&text(&reference));
+    assert!(expected.contains("warnings summary"), "{expected}");
+    for engine in ["native", "pytest"] {
+        let out = fastest(
+            dir.path(),
+            &python(),
+            &[
+                "--engine",
+                engine,
+                "-n",
+                "2",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+            ],
+        );
+        assert_eq!(strip_time(&text(&out)), expected, "engine {engine}");
+    }
+    let quiet = fastest(
+        dir.path(),
+        &python(),
+        &["--disable-warnings", "-q", "-p", "no:cacheprovider"],
+    );
+    assert!(!text(&quiet).contains("warnings summary"));
+    assert!(text(&quiet).contains("14 warnings"), "{}", text(&quiet));
+}

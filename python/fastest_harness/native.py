@@ -665,7 +665,15 @@ class NativeEngine:
             next_item = self._peek(next_spec)
         except BaseException:
             next_item = None
-        self._run_item(item, next_item, next_spec)
+        with warnings.catch_warnings(record=True) as log:
+            # pytest's defaults for the whole protocol of an item (setup, call, teardown).
+            if not sys.warnoptions:
+                warnings.filterwarnings("always", category=DeprecationWarning)
+                warnings.filterwarnings("always", category=PendingDeprecationWarning)
+            self.apply_filterwarnings(item)
+            self._run_item(item, next_item, next_spec)
+        for w in log:
+            self.channel.send("warning", message=warning_text(w), location=nodeid, nodeid=nodeid)
         self._finish(nodeid)
 
     def _finish(self, nodeid):
@@ -1217,6 +1225,24 @@ def _call_optional(fn, arg):
     except (TypeError, ValueError):
         n = 1
     return fn(arg) if n else fn()
+
+
+def warning_text(w):
+    """A recorded warning as pytest prints it in the warnings summary."""
+    text = warnings.formatwarning(str(w.message), w.category, w.filename, w.lineno, w.line)
+    source = getattr(w, "source", None)
+    if source is not None:
+        try:
+            import tracemalloc
+
+            tb = tracemalloc.get_object_traceback(source)
+        except ImportError:
+            return text
+        if tb is not None:
+            return text + "\nObject allocated at:\n" + "\n".join(tb.format())
+        url = "https://docs.pytest.org/en/stable/how-to/capture-warnings.html#resource-warnings"
+        text += "Enable tracemalloc to get traceback where the object was allocated.\nSee %s for more info." % url
+    return text
 
 
 def _apply_warning_filter(spec):

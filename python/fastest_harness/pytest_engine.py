@@ -113,6 +113,16 @@ class PytestEngine:
                 fields = report_fields(report, want_sections)
                 channel.send("report", **fields)
 
+            def pytest_warning_recorded(self, warning_message, when, nodeid, location):
+                from _pytest.warnings import warning_record_to_str
+
+                where = nodeid
+                if not where and warning_message.filename:
+                    # pytest's bestrelpath from the invocation directory.
+                    rel = os.path.relpath(os.path.abspath(warning_message.filename))
+                    where = "%s:%s" % (rel, warning_message.lineno)
+                channel.send("warning", message=warning_record_to_str(warning_message), location=where or None, nodeid=nodeid)
+
             def pytest_runtest_logfinish(self, nodeid, location):
                 if recorder is None:
                     channel.send("finish", nodeid=nodeid)

@@ -153,6 +153,9 @@ struct Cli {
     /// Minimum duration in seconds for inclusion in --durations.
     #[arg(long = "durations-min")]
     durations_min: Option<f64>,
+    /// Disable the warnings summary.
+    #[arg(long = "disable-warnings", alias = "disable-pytest-warnings")]
+    disable_warnings: bool,
     /// Files, directories or node ids.
     paths: Vec<String>,
 }
@@ -780,6 +783,7 @@ fn run() -> anyhow::Result<ExitCode> {
                     None => None,
                 },
                 durations_min: cli.durations_min.unwrap_or(0.005),
+                disable_warnings: cli.disable_warnings,
                 color,
                 junitxml: cli.junitxml.as_ref().map(|p| invocation_dir.join(p)),
                 report_log: cli.report_log.as_ref().map(|p| invocation_dir.join(p)),

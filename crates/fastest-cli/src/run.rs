@@ -54,6 +54,7 @@ pub struct RunRequest {
     pub reportchars: String,
     pub durations: Option<usize>,
     pub durations_min: f64,
+    pub disable_warnings: bool,
     pub color: bool,
     pub junitxml: Option<PathBuf>,
     pub report_log: Option<PathBuf>,
@@ -142,6 +143,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             tbstyle: req.tbstyle.clone(),
             durations: req.durations,
             durations_min: req.durations_min,
+            disable_warnings: req.disable_warnings,
             color: req.color,
             header: Vec::new(),
             junit_path: req.junitxml.as_ref().map(|p| p.display().to_string()),
@@ -309,7 +311,12 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                 reporter.report(r);
                 reporter.finish(&nodeid);
             }
-            RunEvent::Warning(w) => reporter.warning(w),
+            RunEvent::Warning(w) => eprintln!("fastest: warning: {w}"),
+            RunEvent::TestWarning {
+                nodeid,
+                location,
+                message,
+            } => reporter.test_warning(nodeid, location, message),
         }
         if test_done && req.maxfail > 0 && failures >= req.maxfail {
             stopped_at = Some(failures);

@@ -207,9 +207,16 @@ pub enum FromWorker {
         nodeid: String,
         longrepr: String,
     },
-    /// A warning to show in the warnings summary.
+    /// A warning for the warnings summary, as pytest records it: `message` is
+    /// `warnings.formatwarning(...)`, `location` what pytest prints above it (the test's
+    /// node id, or `path:lineno` outside a test), `nodeid` the test it happened in
+    /// (empty outside a test; orders the summary).
     Warning {
         message: String,
+        #[serde(default)]
+        location: Option<String>,
+        #[serde(default)]
+        nodeid: String,
     },
     /// The worker finished its items and wants more.
     Idle,

@@ -31,6 +31,8 @@ pub struct RunOptions {
     pub live_after: Option<Duration>,
     /// Redraw the live status line no more often than this.
     pub live_redraw: Duration,
+    /// `--disable-warnings`: no warnings summary (still counted).
+    pub disable_warnings: bool,
 }
 
 /// How a finished test is categorised in the summary.
@@ -98,8 +100,16 @@ pub struct RunReporter<W: Write> {
     printed: Vec<PhaseReport>,
     collect_errors: Vec<(String, String)>,
     extra: Vec<PhaseReport>,
-    warnings: Vec<String>,
+    warnings: Vec<TestWarning>,
     live: LiveStatus,
+}
+
+/// One recorded warning (see `FromWorker::Warning`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TestWarning {
+    nodeid: String,
+    location: Option<String>,
+    message: String,
 }
 
 /// The live status line: drawn on the line below the cursor and erased (ESC [J) before
@@ -180,8 +190,74 @@ impl<W: Write> RunReporter<W> {
         self.collect_errors.push((nodeid, longrepr));
     }
 
-    pub fn warning(&mut self, message: String) {
-        self.warnings.push(message);
+    /// A warning raised by test code (or at collection, `nodeid` empty).
+    pub fn test_warning(&mut self, nodeid: String, location: Option<String>, message: String) {
+        let w = TestWarning {
+            nodeid,
+            location,
+            message,
+        };
+        // Outside a test, several workers may see the same one (each imports the module).
+        if w.nodeid.is_empty() && self.warnings.contains(&w) {
+            return;
+        }
+        self.warnings.push(w);
+    }
+
+    /// pytest's "warnings summary": grouped by message in order of occurrence (here:
+    /// collection order, whatever order workers ran in), each under its locations, or
+    /// per-file counts when there are ten or more.
+    fn write_warnings_summary(&mut self) {
+        let mut warnings = std::mem::take(&mut self.warnings);
+        warnings.sort_by_key(|w| self.index.get(&w.nodeid).map_or(0, |i| i + 1));
+        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+        for w in &warnings {
+            let locations = match groups.iter_mut().find(|(m, _)| *m == w.message) {
+                Some((_, locations)) => locations,
+                None => {
+                    groups.push((w.message.clone(), Vec::new()));
+                    &mut groups.last_mut().expect("just pushed").1
+                }
+            };
+            if let Some(loc) = &w.location {
+                locations.push(loc.clone());
+            }
+        }
+        let _ = writeln!(
+            self.out,
+            "{}",
+            self.paint(YELLOW, &sep('=', "warnings summary"))
+        );
+        for (message, locations) in &groups {
+            if locations.is_empty() {
+                let _ = writeln!(self.out, "{}", message.trim_end());
+            } else {
+                if locations.len() < 10 {
+                    let _ = writeln!(self.out, "{}", locations.join("\n"));
+                } else {
+                    let mut per_file: Vec<(String, usize)> = Vec::new();
+                    for loc in locations {
+                        let file = loc.split("::").next().unwrap_or(loc).to_string();
+                        match per_file.iter_mut().find(|(f, _)| *f == file) {
+                            Some((_, n)) => *n += 1,
+                            None => per_file.push((file, 1)),
+                        }
+                    }
+                    for (file, n) in per_file {
+                        let s = if n > 1 { "s" } else { "" };
+                        let _ = writeln!(self.out, "{file}: {n} warning{s}");
+                    }
+                }
+                let indented: Vec<String> = message.lines().map(|l| format!("  {l}")).collect();
+                let _ = writeln!(self.out, "{}", indented.join("\n").trim_end());
+            }
+            let _ = writeln!(self.out);
+        }
+        let _ = writeln!(
+            self.out,
+            "-- Docs: https://docs.pytest.org/en/stable/how-to/capture-warnings.html"
+        );
+        self.warnings = warnings;
     }
 
     pub fn report(&mut self, r: PhaseReport) {
@@ -428,16 +504,8 @@ impl<W: Write> RunReporter<W> {
                 }
             }
         }
-        if !self.warnings.is_empty() {
-            let _ = writeln!(self.out, "{}", sep('=', "warnings summary"));
-            for w in &self.warnings {
-                let _ = writeln!(self.out, "{w}");
-            }
-            let _ = writeln!(self.out);
-            let _ = writeln!(
-                self.out,
-                "-- Docs: https://docs.pytest.org/en/stable/how-to/capture-warnings.html"
-            );
+        if !self.warnings.is_empty() && !self.opts.disable_warnings {
+            self.write_warnings_summary();
         }
         if self.opts.reportchars.contains('P') && self.opts.tbstyle != "no" {
             let passes: Vec<&&PhaseReport> = all
@@ -482,6 +550,12 @@ impl<W: Write> RunReporter<W> {
             if cat == Category::XFailed && self.opts.deselected > 0 {
                 parts.push((cat, format!("{} deselected", self.opts.deselected)));
             }
+            if cat == Category::Error && !self.warnings.is_empty() {
+                let n = self.warnings.len();
+                let s = if n == 1 { "" } else { "s" };
+                // Counted as XPassed: the same yellow, and not a failure.
+                parts.push((Category::XPassed, format!("{n} warning{s}")));
+            }
             if n > 0 {
                 let word = if cat == Category::Error && n != 1 {
                     "errors".to_string()
@@ -496,6 +570,7 @@ impl<W: Write> RunReporter<W> {
         {
             RED
         } else if counts.get(&Category::XPassed).copied().unwrap_or(0) > 0
+            || !self.warnings.is_empty()
             || counts.get(&Category::Skipped).copied().unwrap_or(0) > 0
             || parts.is_empty()
         {
@@ -825,6 +900,7 @@ mod tests {
             deselected: 0,
             live_after,
             live_redraw: Duration::ZERO,
+            disable_warnings: false,
         }
     }
 

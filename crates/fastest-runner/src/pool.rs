@@ -65,7 +65,14 @@ pub enum RunEvent {
     Unreported {
         nodeid: String,
     },
+    /// A problem of fastest's own (shown on stderr).
     Warning(String),
+    /// A warning raised by test code, for pytest's warnings summary.
+    TestWarning {
+        nodeid: String,
+        location: Option<String>,
+        message: String,
+    },
 }
 
 /// What the consumer answers to each event.
@@ -252,8 +259,10 @@ pub fn run_pool(
                             worker.busy_since = Some(Instant::now());
                             let items: Vec<RunItem> = worker.assigned.iter().cloned().collect();
                             send(worker, &ToWorker::Run { items });
-                        } else {
-                            dispatch(worker, idx, &mut queue, &mut preassigned);
+                        } else if !dispatch(worker, idx, &mut queue, &mut preassigned) {
+                            // Nothing left (the other workers took it all while this one
+                            // started): it must exit, or the run would wait for it forever.
+                            send(worker, &ToWorker::Shutdown);
                         }
                     }
                     FromWorker::Start { nodeid } => {
@@ -282,7 +291,17 @@ pub fn run_pool(
                     FromWorker::CollectError { nodeid, longrepr } => {
                         control = sink(RunEvent::CollectError { nodeid, longrepr });
                     }
-                    FromWorker::Warning { message } => control = sink(RunEvent::Warning(message)),
+                    FromWorker::Warning {
+                        message,
+                        location,
+                        nodeid,
+                    } => {
+                        control = sink(RunEvent::TestWarning {
+                            nodeid,
+                            location,
+                            message,
+                        })
+                    }
                     FromWorker::Idle => {
                         // The native engine holds back its last item until it knows the
                         // next one (to tear down only the scopes that end), so `assigned`
