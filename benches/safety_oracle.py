@@ -420,6 +420,23 @@ def dependency_candidates(py, dist):
             return
 
 
+def per_kind_table(report):
+    """Escapes and precision per mutation kind over all projects."""
+    lines = ["| kind | projects | mutations applied | mutations that changed an outcome | tests with changed outcome | escapes | precision: selected / suite (mean) |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for kind in KINDS:
+        rows = [m for p in report["projects"] for m in p["mutations"] if m["kind"] == kind and "suite" in m]
+        if not rows:
+            continue
+        projects = len({m["project"] for m in rows})
+        changing = [m for m in rows if m["changed"]]
+        precision = sum(m["selected"] / max(m["suite"], 1) for m in rows) / len(rows)
+        lines.append("| %s | %d | %d | %d | %d | %d | %.0f%% |" % (
+            kind, projects, len(rows), len(changing), sum(m["changed"] for m in rows),
+            sum(len(m["escapes"]) for m in rows), 100 * precision))
+    return "\n".join(lines)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", default="/tmp/corpus")
@@ -427,13 +444,17 @@ def main():
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--tries", type=int, default=4)
     ap.add_argument("--seed", default="1")
+    ap.add_argument("--from-json", metavar="PATH", help="only print the tables of an earlier run's oracle.json")
     args = ap.parse_args()
     kinds = args.kinds.split(",")
-    report = dict(date=time.strftime("%Y-%m-%d %H:%M"), cpus=os.cpu_count(), seed=args.seed, projects=[])
-    for name in args.projects.split(","):
-        report["projects"].append(run_project(name, PROJECTS[name], args, kinds))
-        os.makedirs(OUT, exist_ok=True)
-        json.dump(report, open(os.path.join(OUT, "oracle.json"), "w"), indent=1)
+    if args.from_json:
+        report = json.load(open(args.from_json))
+    else:
+        report = dict(date=time.strftime("%Y-%m-%d %H:%M"), cpus=os.cpu_count(), seed=args.seed, projects=[])
+        for name in args.projects.split(","):
+            report["projects"].append(run_project(name, PROJECTS[name], args, kinds))
+            os.makedirs(OUT, exist_ok=True)
+            json.dump(report, open(os.path.join(OUT, "oracle.json"), "w"), indent=1)
     print("| project | kind | mutation | tests with changed outcome | selected / suite | escapes |")
     print("|---|---|---|---:|---:|---:|")
     for p in report["projects"]:
@@ -444,6 +465,8 @@ def main():
             print("| %s | %s | %s | %d | %d / %d (%.0f%%) | %d |" % (
                 p["project"], m["kind"], m["desc"].replace("|", "\\|"), m["changed"], m["selected"], m["suite"],
                 100.0 * m["selected"] / max(m["suite"], 1), len(m["escapes"])))
+    print()
+    print(per_kind_table(report))
     total = sum(len(m.get("escapes", [])) for p in report["projects"] for m in p["mutations"])
     print("\nescapes in total: %d" % total)
     return 1 if total else 0
