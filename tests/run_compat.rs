@@ -500,5 +500,5 @@ fn warnings_summary_reads_like_pytest() {
         &["--disable-warnings", "-q", "-p", "no:cacheprovider"],
     );
     assert!(!text(&quiet).contains("warnings summary"));
-    assert!(text(&quiet).contains("14 warnings"), "{}", text(&quiet));
+    assert!(text(&quiet).contains("15 warnings"), "{}", text(&quiet));
 }

@@ -494,7 +494,20 @@ class NativeEngine:
         mod = self.module_cache.get(path)
         if mod is None:
             self.load_conftests(os.path.dirname(path))
-            mod = import_path(path)
+            # Warnings at import belong to collection in pytest: no node id, reported
+            # at the place they were raised.
+            with warnings.catch_warnings(record=True) as log:
+                if not sys.warnoptions:
+                    warnings.filterwarnings("always", category=DeprecationWarning)
+                    warnings.filterwarnings("always", category=PendingDeprecationWarning)
+                for spec in self.ini.get("filterwarnings") or []:
+                    _apply_warning_filter(spec)
+                try:
+                    mod = import_path(path)
+                finally:
+                    for w in log:
+                        where = "%s:%s" % (os.path.relpath(os.path.abspath(w.filename)), w.lineno)
+                        self.channel.send("warning", message=warning_text(w), location=where, nodeid="")
             self.module_cache[path] = mod
         return mod
 
