@@ -7,6 +7,7 @@ pub mod doctest;
 pub mod link;
 pub mod parse;
 pub mod pyrepr;
+pub mod runtime_scan;
 pub mod summary;
 pub mod walk;
 
@@ -194,6 +195,27 @@ pub fn collect(
         }
         if s.parse_error.is_some() {
             collection.session_dynamic = Some(format!("{} does not parse statically", c.display()));
+        }
+        if let Some(why) = &s.cross_module_order {
+            collection.session_dynamic = Some(format!(
+                "{}: {why} (items may be reordered across modules)",
+                c.display()
+            ));
+        }
+    }
+    for (f, _) in &found {
+        if let Ok(Found::Module {
+            path,
+            is_test_file: true,
+        }) = f
+        {
+            if let Some(why) = &source.summary(path).cross_module_order {
+                collection.session_dynamic = Some(format!(
+                    "{}: {why} (items may be reordered across modules)",
+                    path.display()
+                ));
+                break;
+            }
         }
     }
     let linker = link::Linker { req, source };

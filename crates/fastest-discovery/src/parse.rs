@@ -43,6 +43,14 @@ pub fn summarize(bytes: &[u8]) -> ModuleSummary {
     s.summary.module_claims = doctests.module_claims;
     s.module_body(body);
     s.check_collect_list_uses(body);
+    if let Some(why) = crate::runtime_scan::import_abort(body, &s.aliases) {
+        // pytest imports the module for its tests and for its doctests alike.
+        if s.summary.doctest_dynamic.is_none() {
+            s.summary.doctest_dynamic = Some(format!("the module {why}"));
+        }
+        s.note_dynamic(format!("module {why}"));
+    }
+    s.summary.cross_module_order = crate::runtime_scan::cross_module_order(body, &s.aliases);
     s.summary
 }
 

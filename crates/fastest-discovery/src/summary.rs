@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the summary format or the rules that produce it change; part of every
 /// cache key, so stale summaries are never read.
-pub const SUMMARY_VERSION: u32 = 6;
+pub const SUMMARY_VERSION: u32 = 7;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ModuleSummary {
@@ -45,6 +45,11 @@ pub struct ModuleSummary {
     /// Module names this module's objects may claim through `__module__` stores (`*`
     /// when computed): imported into that module, `DocTestFinder` visits them there.
     pub module_claims: Vec<String>,
+    /// Why pytest's `reorder_items` may interleave this module's items with other
+    /// modules' (session/package-scoped parameter keys: fixture `params=` with a wide or
+    /// computed scope, `parametrize` with `scope=`/`indirect=`); then the whole session's
+    /// order comes from Python.
+    pub cross_module_order: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
