@@ -678,6 +678,23 @@ compat_tests! {
     param_fixtures => Case::new("param_fixtures");
     dynamic_params => Case::new("dynamic_params");
     collection_hooks => Case::new("collection_hooks");
+    // Session/package-scoped parametrization (a conftest fixture with params= as in
+    // markupsafe, parametrize with scope="session") reorders items across modules: the
+    // whole session is collected by Python. Module-scoped params stay per module.
+    cross_module_fixture_params => Case::new("cross_module_order").cwd("fixture_params");
+    cross_module_parametrize_scope => Case::new("cross_module_order").cwd("parametrize_scope");
+    cross_module_module_scope => Case::new("cross_module_order")
+        .cwd("module_scope")
+        .dynamic(&["test_e.py", "test_f.py"]);
+    // Import-time code that may skip the module (pytest.skip(allow_module_level=True) as in
+    // asgiref, importorskip, a skip in a class body): such modules go to Python; calls in
+    // functions and lambdas do not count.
+    import_time_skip => Case::new("import_time_skip").dynamic(&[
+        "pkg/test_class_body.py",
+        "test_importorskip.py",
+        "test_importorskip_present.py",
+        "test_skip_module.py",
+    ]);
 
     // Configuration files.
     config_pytest_ini => Case::new("config_pytest_ini");

@@ -196,3 +196,87 @@ pub fn cross_module_order(body: &[Stmt], aliases: &HashMap<String, String>) -> O
     v.visit_body(body);
     v.found
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::parse::summarize;
+
+    fn abort(src: &str) -> Vec<String> {
+        summarize(src.as_bytes()).dynamic_reasons
+    }
+
+    fn order(src: &str) -> Option<String> {
+        summarize(src.as_bytes()).cross_module_order
+    }
+
+    #[test]
+    fn import_time_aborts() {
+        assert_eq!(
+            abort("import pytest\nif x:\n    pytest.skip('no', allow_module_level=True)\n"),
+            ["module calls pytest.skip() at import time"]
+        );
+        assert_eq!(
+            abort("import pytest as p\nnp = p.importorskip('numpy')\n"),
+            ["module calls pytest.importorskip() at import time"]
+        );
+        assert_eq!(
+            abort("try:\n    import a\nexcept ImportError:\n    raise\n"),
+            ["module raises at import time"]
+        );
+        assert_eq!(
+            abort("import sys\nclass T:\n    sys.exit(1)\n"),
+            ["module calls sys.exit() at import time"]
+        );
+        // Function bodies and lambdas do not run at import; other modules' `skip` neither.
+        assert!(abort(
+            "import pytest\nfrom unittest import skip\ndef f():\n    raise ValueError\n\
+             g = lambda: pytest.skip('x')\n@skip('r')\ndef test_a():\n    pass\n"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn doctests_of_an_aborting_module_are_dynamic() {
+        let s = summarize(b"\"\"\"\n>>> 1\n1\n\"\"\"\nimport sys\nif sys.platform == 'x':\n    raise ImportError\n");
+        assert_eq!(
+            s.doctest_dynamic.as_deref(),
+            Some("the module raises at import time")
+        );
+    }
+
+    #[test]
+    fn cross_module_parametrization() {
+        let fx = |args: &str| {
+            order(&format!(
+                "import pytest\n@pytest.fixture({args})\ndef f(request):\n    pass\n"
+            ))
+        };
+        assert_eq!(fx("params=[1]"), None);
+        assert_eq!(fx("scope='module', params=[1]"), None);
+        assert_eq!(fx("'class', params=[1]"), None);
+        assert_eq!(fx("scope='session'"), None);
+        assert_eq!(
+            fx("scope='package', params=[1]").as_deref(),
+            Some("a fixture with params= has scope \"package\"")
+        );
+        assert_eq!(
+            fx("scope=pick, params=[1]").as_deref(),
+            Some("a fixture with params= has a scope computed at run time")
+        );
+        let pz = |args: &str| {
+            order(&format!(
+                "import pytest\n@pytest.mark.parametrize('a', [1], {args})\ndef test_a(a):\n    pass\n"
+            ))
+        };
+        assert_eq!(pz("ids=['x']"), None);
+        assert_eq!(pz("indirect=False"), None);
+        assert_eq!(pz("indirect=True, scope='function'"), None);
+        assert!(pz("indirect=['a']").is_some());
+        assert!(pz("scope='session'").is_some());
+        // metafunc.parametrize inside a hook counts too.
+        assert!(order(
+            "def pytest_generate_tests(metafunc):\n    metafunc.parametrize('a', [1], scope='session')\n"
+        )
+        .is_some());
+    }
+}
