@@ -688,6 +688,15 @@ compat_tests! {
     cross_module_module_scope => Case::new("cross_module_order")
         .cwd("module_scope")
         .dynamic(&["test_e.py", "test_f.py"]);
+    // Parametrized fixtures imported into a conftest (by name or star import) or a test
+    // module are registered there: the modules that see them go to Python; imported with
+    // session scope, the whole session does. A fixture without params stays static.
+    imported_fixtures => Case::new("imported_fixtures").cwd("local").dynamic(&[
+        "named/test_named.py",
+        "star/test_star.py",
+        "test_module_import.py",
+    ]);
+    imported_fixtures_session_scope => Case::new("imported_fixtures").cwd("wide");
     // Import-time code that may skip the module (pytest.skip(allow_module_level=True) as in
     // asgiref, importorskip, a skip in a class body): such modules go to Python; calls in
     // functions and lambdas do not count.

@@ -141,7 +141,7 @@ impl<'a> Linker<'a> {
     }
 
     /// Resolves `name` in `module`'s namespace (following imports) to a value.
-    fn resolve_name(
+    pub(crate) fn resolve_name(
         &self,
         module: &Path,
         summary: &Arc<ModuleSummary>,

@@ -320,7 +320,7 @@ impl<'a> Summarizer<'a> {
     fn walk_stmt(&mut self, stmt: &Stmt, out: &mut Vec<Binding>, conditional: bool, module: bool) {
         match stmt {
             Stmt::FunctionDef(f) => {
-                let def = self.function_def(f);
+                let mut def = self.function_def(f);
                 let name = f.name.id.to_string();
                 if module {
                     if name.starts_with("pytest_") {
@@ -331,6 +331,12 @@ impl<'a> Summarizer<'a> {
                 }
                 if def.is_fixture {
                     self.record_fixture(f, None);
+                    def.fixture_param_scope = self
+                        .summary
+                        .fixtures
+                        .last()
+                        .filter(|fx| fx.has_params)
+                        .map(|fx| fx.scope.clone());
                 }
                 push_binding(out, &name, Value::Function(def), conditional);
             }
@@ -645,6 +651,7 @@ impl<'a> Summarizer<'a> {
                 params: vec![],
                 unknown_decorators: vec![],
                 lineno: 0,
+                fixture_param_scope: None,
             }),
             _ => Value::Unknown,
         };
@@ -670,6 +677,7 @@ impl<'a> Summarizer<'a> {
                 .collect(),
             unknown_decorators: vec![],
             lineno: 0,
+            fixture_param_scope: None,
         };
         // Decorators apply bottom-up: the closest to `def` adds its mark first.
         for dec in f.decorator_list.iter().rev() {

@@ -99,6 +99,10 @@ pub struct FunctionDef {
     /// Decorators we do not understand (they might replace the function).
     pub unknown_decorators: Vec<String>,
     pub lineno: u32,
+    /// For a fixture with `params=`: its scope (`dynamic` when computed). A module that
+    /// imports it gets a parametrized fixture.
+    #[serde(default)]
+    pub fixture_param_scope: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
