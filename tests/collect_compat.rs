@@ -697,6 +697,10 @@ compat_tests! {
         "test_module_import.py",
     ]);
     imported_fixtures_session_scope => Case::new("imported_fixtures").cwd("wide");
+    // A conftest whose import may skip or raise: pytest skips or fails its directory, so
+    // the whole session is collected by Python.
+    conftest_import_skip => Case::new("conftest_import_time").cwd("skipping");
+    conftest_import_raise => Case::new("conftest_import_time").cwd("raising").errors();
     // Import-time code that may skip the module (pytest.skip(allow_module_level=True) as in
     // asgiref, importorskip, a skip in a class body): such modules go to Python; calls in
     // functions and lambdas do not count.

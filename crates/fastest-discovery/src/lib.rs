@@ -196,6 +196,12 @@ pub fn collect(
         if s.parse_error.is_some() {
             collection.session_dynamic = Some(format!("{} does not parse statically", c.display()));
         }
+        if let Some(why) = &s.import_abort {
+            collection.session_dynamic = Some(format!(
+                "{} {why} (pytest may skip or fail its directory)",
+                c.display()
+            ));
+        }
         if let Some(why) = &s.cross_module_order {
             collection.session_dynamic = Some(format!(
                 "{}: {why} (items may be reordered across modules)",

@@ -49,6 +49,7 @@ pub fn summarize(bytes: &[u8]) -> ModuleSummary {
             s.summary.doctest_dynamic = Some(format!("the module {why}"));
         }
         s.note_dynamic(format!("module {why}"));
+        s.summary.import_abort = Some(why);
     }
     s.summary.cross_module_order = crate::runtime_scan::cross_module_order(body, &s.aliases);
     s.summary

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the summary format or the rules that produce it change; part of every
 /// cache key, so stale summaries are never read.
-pub const SUMMARY_VERSION: u32 = 7;
+pub const SUMMARY_VERSION: u32 = 8;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ModuleSummary {
@@ -50,6 +50,9 @@ pub struct ModuleSummary {
     /// computed scope, `parametrize` with `scope=`/`indirect=`); then the whole session's
     /// order comes from Python.
     pub cross_module_order: Option<String>,
+    /// Why importing the module may end in a skip or an error (`runtime_scan::import_abort`).
+    /// For a conftest pytest then skips or errors its whole directory.
+    pub import_abort: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
