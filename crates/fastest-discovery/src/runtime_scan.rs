@@ -65,6 +65,20 @@ impl<'a, 'b> Visitor<'b> for Calls<'a> {
     }
 }
 
+/// `__name__ == "__main__"` (either operand order).
+fn is_main_guard(test: &Expr) -> bool {
+    let Expr::Compare(c) = test else {
+        return false;
+    };
+    if c.ops.len() != 1 || !matches!(c.ops[0], ast::CmpOp::Eq) {
+        return false;
+    }
+    let is_name = |e: &Expr| matches!(e, Expr::Name(n) if n.id.as_str() == "__name__");
+    let is_main = |e: &Expr| matches!(e, Expr::StringLiteral(s) if s.value.to_str() == "__main__");
+    let (l, r) = (&*c.left, &c.comparators[0]);
+    (is_name(l) && is_main(r)) || (is_main(l) && is_name(r))
+}
+
 /// Why importing the module may end in a skip or an error: a `raise` or an aborting call
 /// in code run at import (module level, nested blocks and class bodies; not function
 /// bodies). `None` when there is none.
@@ -77,7 +91,12 @@ pub fn import_abort(body: &[Stmt], aliases: &HashMap<String, String>) -> Option<
             }
             Stmt::ClassDef(c) => vec![&c.body],
             Stmt::If(i) => {
-                let mut v: Vec<&[Stmt]> = vec![&i.body];
+                // `if __name__ == "__main__":` never runs when pytest imports the module.
+                let mut v: Vec<&[Stmt]> = if is_main_guard(&i.test) {
+                    vec![]
+                } else {
+                    vec![&i.body]
+                };
                 v.extend(i.elif_else_clauses.iter().map(|c| c.body.as_slice()));
                 v
             }
@@ -226,6 +245,12 @@ mod tests {
         assert_eq!(
             abort("import sys\nclass T:\n    sys.exit(1)\n"),
             ["module calls sys.exit() at import time"]
+        );
+        // A main guard never runs under pytest; its else branch does.
+        assert!(abort("import sys\nif __name__ == '__main__':\n    sys.exit(main())\n").is_empty());
+        assert_eq!(
+            abort("if '__main__' == __name__:\n    pass\nelse:\n    raise ImportError\n"),
+            ["module raises at import time"]
         );
         // Function bodies and lambdas do not run at import; other modules' `skip` neither.
         assert!(abort(
