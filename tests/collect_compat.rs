@@ -657,7 +657,9 @@ compat_tests! {
     test_classes => Case::new("test_classes");
     #[ignore = "known difference: PytestCollectionWarning summary for classes with __init__ is not printed yet"]
     class_with_init_warns => Case::new("class_with_init");
-    inheritance => Case::new("inheritance");
+    // Bases through import aliases (`import m as x`, `from m import A as B`, package
+    // modules) are resolved statically; a name rebound after its import goes to Python.
+    inheritance => Case::new("inheritance").dynamic(&["test_rebound_base.py"]);
     unittest_cases => Case::new("unittest_cases");
     #[ignore = "known difference: __test__ = True opt-in on non-matching names is not honoured statically yet"]
     dunder_test => Case::new("dunder_test");
@@ -678,6 +680,36 @@ compat_tests! {
     param_fixtures => Case::new("param_fixtures");
     dynamic_params => Case::new("dynamic_params");
     collection_hooks => Case::new("collection_hooks");
+    // Session/package-scoped parametrization (a conftest fixture with params= as in
+    // markupsafe, parametrize with scope="session") reorders items across modules: the
+    // whole session is collected by Python. Module-scoped params stay per module.
+    cross_module_fixture_params => Case::new("cross_module_order").cwd("fixture_params");
+    cross_module_parametrize_scope => Case::new("cross_module_order").cwd("parametrize_scope");
+    cross_module_module_scope => Case::new("cross_module_order")
+        .cwd("module_scope")
+        .dynamic(&["test_e.py", "test_f.py"]);
+    // Parametrized fixtures imported into a conftest (by name or star import) or a test
+    // module are registered there: the modules that see them go to Python; imported with
+    // session scope, the whole session does. A fixture without params stays static.
+    imported_fixtures => Case::new("imported_fixtures").cwd("local").dynamic(&[
+        "named/test_named.py",
+        "star/test_star.py",
+        "test_module_import.py",
+    ]);
+    imported_fixtures_session_scope => Case::new("imported_fixtures").cwd("wide");
+    // A conftest whose import may skip or raise: pytest skips or fails its directory, so
+    // the whole session is collected by Python.
+    conftest_import_skip => Case::new("conftest_import_time").cwd("skipping");
+    conftest_import_raise => Case::new("conftest_import_time").cwd("raising").errors();
+    // Import-time code that may skip the module (pytest.skip(allow_module_level=True) as in
+    // asgiref, importorskip, a skip in a class body): such modules go to Python; calls in
+    // functions and lambdas do not count.
+    import_time_skip => Case::new("import_time_skip").dynamic(&[
+        "pkg/test_class_body.py",
+        "test_importorskip.py",
+        "test_importorskip_present.py",
+        "test_skip_module.py",
+    ]);
 
     // Configuration files.
     config_pytest_ini => Case::new("config_pytest_ini");

@@ -7,6 +7,7 @@ pub mod doctest;
 pub mod link;
 pub mod parse;
 pub mod pyrepr;
+pub mod runtime_scan;
 pub mod summary;
 pub mod walk;
 
@@ -195,8 +196,71 @@ pub fn collect(
         if s.parse_error.is_some() {
             collection.session_dynamic = Some(format!("{} does not parse statically", c.display()));
         }
+        if let Some(why) = &s.import_abort {
+            collection.session_dynamic = Some(format!(
+                "{} {why} (pytest may skip or fail its directory)",
+                c.display()
+            ));
+        }
+        if let Some(why) = &s.cross_module_order {
+            collection.session_dynamic = Some(format!(
+                "{}: {why} (items may be reordered across modules)",
+                c.display()
+            ));
+        }
+    }
+    for (f, _) in &found {
+        if let Ok(Found::Module {
+            path,
+            is_test_file: true,
+        }) = f
+        {
+            if let Some(why) = &source.summary(path).cross_module_order {
+                collection.session_dynamic = Some(format!(
+                    "{}: {why} (items may be reordered across modules)",
+                    path.display()
+                ));
+                break;
+            }
+        }
     }
     let linker = link::Linker { req, source };
+    // Parametrized fixtures imported into conftests or test modules: with a session or
+    // package scope they reorder items across modules; a conftest's star import of
+    // unknown fixtures might bring such a fixture.
+    for c in &conftests {
+        let s = source.summary(c);
+        match imported_param_fixtures(&linker, c, &s, &mut HashSet::new()) {
+            Err(why) => collection.session_dynamic = Some(format!("{} {why}", c.display())),
+            Ok(found) => {
+                if let Some((name, scope)) = found.iter().find(|(_, s)| !module_local_scope(s)) {
+                    collection.session_dynamic = Some(format!(
+                        "{} imports the fixture {name} with params= and scope {scope} \
+                         (items may be reordered across modules)",
+                        c.display()
+                    ));
+                }
+            }
+        }
+    }
+    for (f, _) in &found {
+        if let Ok(Found::Module {
+            path,
+            is_test_file: true,
+        }) = f
+        {
+            let s = source.summary(path);
+            if let Ok(found) = imported_param_fixtures(&linker, path, &s, &mut HashSet::new()) {
+                if let Some((name, scope)) = found.iter().find(|(_, s)| !module_local_scope(s)) {
+                    collection.session_dynamic = Some(format!(
+                        "{} imports the fixture {name} with params= and scope {scope} \
+                         (items may be reordered across modules)",
+                        path.display()
+                    ));
+                }
+            }
+        }
+    }
     let mut claims = ModuleClaims::default();
     let mut seen: HashSet<(PathBuf, Option<String>)> = HashSet::new();
     for (f, selector) in found {
@@ -318,6 +382,67 @@ impl ModuleClaims {
     }
 }
 
+/// Scopes whose parameter keys stay within one module (see `runtime_scan`).
+fn module_local_scope(scope: &str) -> bool {
+    matches!(scope, "function" | "class" | "module")
+}
+
+/// Parametrized fixtures a conftest's or test module's namespace gets by import (pytest
+/// registers every fixture object it finds there, imported ones included), as
+/// (name, scope): named `from m import f` of a project fixture with `params=`, and every
+/// module-level one a star import of a project module brings (followed through further
+/// star imports; `__all__` is ignored, which can only add fixtures). Err when a star
+/// import's module is outside the project or does not parse: its fixtures are unknown.
+/// A named import that is conditional or leaves the project is not followed.
+fn imported_param_fixtures(
+    linker: &link::Linker,
+    path: &Path,
+    summary: &Arc<ModuleSummary>,
+    visited: &mut HashSet<PathBuf>,
+) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    if !visited.insert(path.to_path_buf()) {
+        return Ok(out);
+    }
+    for b in &summary.bindings {
+        if !matches!(b.value, summary::Value::Import { name: Some(_), .. }) {
+            continue;
+        }
+        if let Ok(Some((_, _, rb))) = linker.resolve_name(path, summary, &b.name, 0) {
+            if let summary::Value::Function(f) = &rb.value {
+                if let (true, Some(scope)) = (f.is_fixture, &f.fixture_param_scope) {
+                    out.push((b.name.clone(), scope.clone()));
+                }
+            }
+        }
+    }
+    for imp in summary.imports.iter().filter(|i| i.names == ["*"]) {
+        let dots = ".".repeat(imp.level as usize);
+        let Some(target) = linker.resolve_module(path, &imp.module, imp.level) else {
+            return Err(format!(
+                "star-imports {dots}{}, outside the project: the fixtures it brings are unknown",
+                imp.module
+            ));
+        };
+        let ts = linker.source.summary(&target);
+        if ts.parse_error.is_some() {
+            return Err(format!(
+                "star-imports {dots}{}, which does not parse",
+                imp.module
+            ));
+        }
+        for b in &ts.bindings {
+            if let summary::Value::Function(f) = &b.value {
+                if let (true, Some(scope)) = (f.is_fixture, &f.fixture_param_scope) {
+                    out.push((b.name.clone(), scope.clone()));
+                }
+            }
+        }
+        out.extend(imported_param_fixtures(linker, &target, &ts, visited)?);
+    }
+    Ok(out)
+}
+
 fn link_entry(
     req: &CollectRequest,
     linker: &link::Linker,
@@ -381,6 +506,23 @@ fn link_entry(
         }
         if summary.fixtures.iter().any(|f| f.has_params) {
             return dynamic("module has parametrized fixtures".into());
+        }
+        let chain = walker.conftest_chain(path.parent().unwrap());
+        for m in chain.iter().map(PathBuf::as_path).chain([path]) {
+            let s = linker.source.summary(m);
+            let who = if m == path {
+                "module".to_string()
+            } else {
+                m.display().to_string()
+            };
+            match imported_param_fixtures(linker, m, &s, &mut HashSet::new()) {
+                Err(why) => return dynamic(format!("{who} {why}")),
+                Ok(found) => {
+                    if let Some((name, _)) = found.first() {
+                        return dynamic(format!("{who} imports the parametrized fixture {name}"));
+                    }
+                }
+            }
         }
         match linker.link_module(path, &rel) {
             Ok(test_items) => items.extend(test_items),

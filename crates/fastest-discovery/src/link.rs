@@ -141,7 +141,7 @@ impl<'a> Linker<'a> {
     }
 
     /// Resolves `name` in `module`'s namespace (following imports) to a value.
-    fn resolve_name(
+    pub(crate) fn resolve_name(
         &self,
         module: &Path,
         summary: &Arc<ModuleSummary>,
@@ -217,16 +217,25 @@ impl<'a> Linker<'a> {
         if INERT_BASES.contains(&dotted.as_str()) {
             return Ok(self.inert(&dotted));
         }
-        let mut parts = dotted.split('.');
-        let head = parts.next().unwrap();
-        let rest: Vec<&str> = parts.collect();
+        let all: Vec<&str> = dotted.split('.').collect();
+        let head = all[0];
+        let mut rest: Vec<&str> = all[1..].to_vec();
         // Names in an enclosing class body first (nested classes), then the module.
         let local = enclosing.iter().find(|b| b.name == head).cloned();
         let (mut m, mut s, mut b) = match local {
             Some(b) => (module.to_path_buf(), summary.clone(), b),
             None => match self.resolve_name(module, summary, head, 0)? {
                 Some(x) => x,
-                None => return Err(format!("base {dotted} not found")),
+                // Not a name of this module: the summary writes bases through import
+                // aliases (`from pkg.base import Base` gives `pkg.base.Base`), so find the
+                // import binding that alias came from, if it is still the name's value.
+                None => match self.resolve_aliased(module, summary, &all)? {
+                    Some((x, consumed)) => {
+                        rest = all[consumed..].to_vec();
+                        x
+                    }
+                    None => return Err(format!("base {dotted} not found")),
+                },
             },
         };
         let mut qual = vec![b.name.clone()];
@@ -297,6 +306,42 @@ impl<'a> Linker<'a> {
             }
             _ => Err(format!("base {dotted} is not a class definition")),
         }
+    }
+
+    /// Resolves a base written through an import alias (`pkg.base.Base` for
+    /// `from pkg.base import Base`, `pkg.mod.Base` for `import pkg.mod as m; m.Base`):
+    /// the module binding whose import spells a prefix of `parts`, followed as
+    /// `resolve_name` does, with how many parts it consumed. None when no current binding
+    /// matches (e.g. the name was rebound after the import).
+    #[allow(clippy::type_complexity)]
+    fn resolve_aliased(
+        &self,
+        module: &Path,
+        summary: &Arc<ModuleSummary>,
+        parts: &[&str],
+    ) -> Result<Option<((PathBuf, Arc<ModuleSummary>, Binding), usize)>, String> {
+        for b in &summary.bindings {
+            let Value::Import {
+                module: m,
+                level: 0,
+                name,
+            } = &b.value
+            else {
+                continue;
+            };
+            let spelled = match name {
+                Some(n) => format!("{m}.{n}"),
+                None => m.clone(),
+            };
+            let n = spelled.split('.').count();
+            if n > parts.len() || parts[..n].join(".") != spelled {
+                continue;
+            }
+            if let Some(found) = self.resolve_name(module, summary, &b.name, 0)? {
+                return Ok(Some((found, n)));
+            }
+        }
+        Ok(None)
     }
 
     fn inert(&self, name: &str) -> RClass {

@@ -43,6 +43,15 @@ pub fn summarize(bytes: &[u8]) -> ModuleSummary {
     s.summary.module_claims = doctests.module_claims;
     s.module_body(body);
     s.check_collect_list_uses(body);
+    if let Some(why) = crate::runtime_scan::import_abort(body, &s.aliases) {
+        // pytest imports the module for its tests and for its doctests alike.
+        if s.summary.doctest_dynamic.is_none() {
+            s.summary.doctest_dynamic = Some(format!("the module {why}"));
+        }
+        s.note_dynamic(format!("module {why}"));
+        s.summary.import_abort = Some(why);
+    }
+    s.summary.cross_module_order = crate::runtime_scan::cross_module_order(body, &s.aliases);
     s.summary
 }
 
@@ -312,7 +321,7 @@ impl<'a> Summarizer<'a> {
     fn walk_stmt(&mut self, stmt: &Stmt, out: &mut Vec<Binding>, conditional: bool, module: bool) {
         match stmt {
             Stmt::FunctionDef(f) => {
-                let def = self.function_def(f);
+                let mut def = self.function_def(f);
                 let name = f.name.id.to_string();
                 if module {
                     if name.starts_with("pytest_") {
@@ -323,6 +332,12 @@ impl<'a> Summarizer<'a> {
                 }
                 if def.is_fixture {
                     self.record_fixture(f, None);
+                    def.fixture_param_scope = self
+                        .summary
+                        .fixtures
+                        .last()
+                        .filter(|fx| fx.has_params)
+                        .map(|fx| fx.scope.clone());
                 }
                 push_binding(out, &name, Value::Function(def), conditional);
             }
@@ -637,6 +652,7 @@ impl<'a> Summarizer<'a> {
                 params: vec![],
                 unknown_decorators: vec![],
                 lineno: 0,
+                fixture_param_scope: None,
             }),
             _ => Value::Unknown,
         };
@@ -662,6 +678,7 @@ impl<'a> Summarizer<'a> {
                 .collect(),
             unknown_decorators: vec![],
             lineno: 0,
+            fixture_param_scope: None,
         };
         // Decorators apply bottom-up: the closest to `def` adds its mark first.
         for dec in f.decorator_list.iter().rev() {

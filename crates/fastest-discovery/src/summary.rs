@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the summary format or the rules that produce it change; part of every
 /// cache key, so stale summaries are never read.
-pub const SUMMARY_VERSION: u32 = 6;
+pub const SUMMARY_VERSION: u32 = 8;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ModuleSummary {
@@ -45,6 +45,14 @@ pub struct ModuleSummary {
     /// Module names this module's objects may claim through `__module__` stores (`*`
     /// when computed): imported into that module, `DocTestFinder` visits them there.
     pub module_claims: Vec<String>,
+    /// Why pytest's `reorder_items` may interleave this module's items with other
+    /// modules' (session/package-scoped parameter keys: fixture `params=` with a wide or
+    /// computed scope, `parametrize` with `scope=`/`indirect=`); then the whole session's
+    /// order comes from Python.
+    pub cross_module_order: Option<String>,
+    /// Why importing the module may end in a skip or an error (`runtime_scan::import_abort`).
+    /// For a conftest pytest then skips or errors its whole directory.
+    pub import_abort: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -94,6 +102,10 @@ pub struct FunctionDef {
     /// Decorators we do not understand (they might replace the function).
     pub unknown_decorators: Vec<String>,
     pub lineno: u32,
+    /// For a fixture with `params=`: its scope (`dynamic` when computed). A module that
+    /// imports it gets a parametrized fixture.
+    #[serde(default)]
+    pub fixture_param_scope: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
