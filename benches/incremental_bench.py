@@ -6,7 +6,7 @@ recording, a run where everything is cached, `run --changed` with no change, and
 
 Usage: python3 benches/incremental_bench.py [--corpus /tmp/corpus] [--projects a,b]
 (corpus from `bash ../shared/corpus/setup_corpus.sh /tmp/corpus public`). The edit
-adds a comment line to the body of one function per project (EDITS below), so every
+adds a no-op assignment to the body of one function per project (EDITS below), so every
 outcome stays the same and only the selection is measured. Each command runs once after
 an untimed warm-up run.
 
@@ -59,7 +59,7 @@ def last_line(out):
 
 
 def edit_function(path, name):
-    """Adds a comment as the first line of `def name(...)`'s body; returns the old text."""
+    """Adds a no-op assignment as the first line of `def name(...)`'s body; returns the old text."""
     src = open(path).read()
     lines = src.splitlines(keepends=True)
     for i, line in enumerate(lines):
@@ -70,7 +70,8 @@ def edit_function(path, name):
             indent = re.match(r"\s*", lines[j + 1]).group(0) or "    "
             # A fresh comment each time: content seen before would be a legitimate
             # cache hit (results are keyed by content), not a change.
-            lines.insert(j + 1, indent + "# fastest incremental_bench edit %d\n" % time.time_ns())
+            # A statement, not a comment: testmon (rightly) ignores comment-only edits.
+            lines.insert(j + 1, indent + "_fastest_bench_edit = %d\n" % time.time_ns())
             open(path, "w").write("".join(lines))
             return src
     raise SystemExit("%s: no def %s" % (path, name))
@@ -138,7 +139,13 @@ def testmon_runs(py, pargs, src, env, edit):
         subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", "--target", TESTMON_SITE] + TESTMON_PINS,
                        check=True)
     env = dict(env, PYTHONPATH=TESTMON_SITE)
-    cmd = [py, "-m", "pytest"] + pargs + ["-q", "--testmon"]
+    # testmon needs pytest's cacheprovider (it reads its --lf option).
+    args = list(pargs)
+    for i in range(len(args) - 1):
+        if args[i] == "-p" and args[i + 1] == "no:cacheprovider":
+            del args[i:i + 2]
+            break
+    cmd = [py, "-m", "pytest"] + args + ["-q", "--testmon"]
     for leftover in (".testmondata", ".testmondata-shm", ".testmondata-wal"):
         if os.path.exists(os.path.join(src, leftover)):
             os.remove(os.path.join(src, leftover))
