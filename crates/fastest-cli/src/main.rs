@@ -440,7 +440,37 @@ fn run() -> anyhow::Result<ExitCode> {
         quiet: cli.quiet,
         ..Default::default()
     };
-    let filter_in_python = cli.keyword.is_some() || cli.markexpr.is_some();
+    // `-m` is evaluated here when the expression and every static item's marks are known
+    // and no name in it is one a plugin adds to items at collection (pytest-asyncio's
+    // `asyncio`, hypothesis's `hypothesis`, ...); the dynamic modules get it in Python.
+    let static_markexpr = cli.markexpr.as_deref().and_then(|m| {
+        let expr = fastest_discovery::markexpr::MarkExpr::parse(m)?;
+        let plugin_marks = [
+            "asyncio",
+            "anyio",
+            "trio",
+            "hypothesis",
+            "django_db",
+            "benchmark",
+        ];
+        if expr.names().iter().any(|n| plugin_marks.contains(n)) {
+            return None;
+        }
+        let unknown = collection.entries.iter().find_map(|e| match e {
+            Entry::Items { items, .. } => items.iter().find(|i| i.marks.is_none()),
+            Entry::Dynamic { .. } => None,
+        });
+        if let (Some(item), true) = (unknown, cli.verbose > 0) {
+            eprintln!(
+                "fastest: -m is evaluated by Python: the marks of {} are not known statically",
+                item.nodeid
+            );
+        }
+        let all_known = unknown.is_none();
+        all_known.then_some(expr)
+    });
+    let filter_in_python =
+        cli.keyword.is_some() || (cli.markexpr.is_some() && static_markexpr.is_none());
     let mut python_reasons: Vec<String> = Vec::new();
     let static_modules = collection
         .entries
@@ -486,6 +516,7 @@ fn run() -> anyhow::Result<ExitCode> {
             .collect();
     } else {
         let mut dynamic_results: Vec<(String, Vec<String>)> = Vec::new();
+        let mut python_deselected = 0;
         if !dynamic.is_empty() {
             if let Some(Entry::Dynamic { path, reason, .. }) = dynamic.first() {
                 python_reasons.push(format!("{}: {reason}", relpath(&config.rootdir, path)));
@@ -503,6 +534,9 @@ fn run() -> anyhow::Result<ExitCode> {
                 }
             }
             let mut a = py_args.clone();
+            if let (Some(m), Some(_)) = (&cli.markexpr, &static_markexpr) {
+                a.extend(["-m".into(), m.clone()]);
+            }
             let mut doctest_only = Vec::new();
             for d in &dynamic {
                 if let Entry::Dynamic {
@@ -529,6 +563,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 &a,
                 &doctest_only,
             )?;
+            python_deselected = dc.deselected;
             for item in dc.items {
                 dynamic_results.push((item, vec![]));
             }
@@ -539,9 +574,18 @@ fn run() -> anyhow::Result<ExitCode> {
             eprintln!("fastest: {static_modules} modules collected statically, 0 by Python");
         }
         let mut items = Vec::new();
+        let mut mark_deselected = 0;
         for entry in &collection.entries {
             match entry {
-                Entry::Items { items: it, .. } => items.extend(it.iter().map(|i| i.nodeid.clone())),
+                Entry::Items { items: it, .. } => {
+                    for i in it {
+                        let marks = i.marks.as_deref().unwrap_or_default();
+                        match &static_markexpr {
+                            Some(expr) if !expr.matches(marks) => mark_deselected += 1,
+                            _ => items.push(i.nodeid.clone()),
+                        }
+                    }
+                }
                 Entry::Dynamic { path, .. } => {
                     let rel = relpath(&config.rootdir, path);
                     for (id, err) in &dynamic_results {
@@ -558,10 +602,10 @@ fn run() -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        report.collected = items.len();
+        report.collected = items.len() + mark_deselected + python_deselected;
         let before = items.len();
         items.retain(|i| !cli.deselect.iter().any(|d| i.starts_with(d.as_str())));
-        report.deselected = before - items.len();
+        report.deselected = before - items.len() + mark_deselected + python_deselected;
         report.items = items;
     }
     cache.flush();

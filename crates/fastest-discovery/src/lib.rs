@@ -5,6 +5,7 @@
 pub mod blocks;
 pub mod doctest;
 pub mod link;
+pub mod markexpr;
 pub mod parse;
 pub mod pyrepr;
 pub mod runtime_scan;

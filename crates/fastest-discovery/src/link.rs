@@ -18,6 +18,11 @@ pub struct StaticItem {
     /// Which parameter set of each parametrize mark (function, class, module order)
     /// this item runs: the worker looks the values up by index instead of by id.
     pub param_index: Vec<u32>,
+    /// Names of the marks pytest's `item.iter_markers()` yields (function, class along
+    /// the MRO, module, and the parameter sets' own), for `-m`; None when they are not
+    /// all known statically (unknown decorators, non-literal `pytest.param` marks,
+    /// unittest methods).
+    pub marks: Option<Vec<String>>,
 }
 
 impl StaticItem {
@@ -25,6 +30,7 @@ impl StaticItem {
         StaticItem {
             nodeid,
             param_index: Vec::new(),
+            marks: None,
         }
     }
 }
@@ -454,7 +460,8 @@ impl<'a> Linker<'a> {
                         continue;
                     }
                     let base = format!("{relpath}::{}", b.name);
-                    items.extend(self.expand(&base, &[&f.marks, &module_marks])?);
+                    let known = f.unknown_decorators.is_empty();
+                    items.extend(self.expand(&base, &[&f.marks, &module_marks], known)?);
                 }
                 Value::Class(c) => {
                     let class = RClass {
@@ -590,7 +597,12 @@ impl<'a> Linker<'a> {
                             continue;
                         }
                         let base = format!("{node}::{}", b.name);
-                        values.extend(self.expand(&base, &[&f.marks, &class_marks, module_marks])?);
+                        let known = f.unknown_decorators.is_empty();
+                        values.extend(self.expand(
+                            &base,
+                            &[&f.marks, &class_marks, module_marks],
+                            known,
+                        )?);
                     }
                     Value::Class(c) => {
                         let owner = &mro[mro.iter().position(|x| matches!(&x.kind, ClassKind::Project(dd) if std::ptr::eq(dd, *d) || dd == *d)).unwrap_or(ci)];
@@ -624,10 +636,22 @@ impl<'a> Linker<'a> {
     }
 
     /// Applies parametrize marks (function, class, module order) to one function.
-    fn expand(&self, base: &str, mark_lists: &[&[Mark]]) -> Result<Vec<StaticItem>, String> {
+    /// `marks_known`: the function's own marks are all in `mark_lists[0]` (no decorator
+    /// that could add one).
+    fn expand(
+        &self,
+        base: &str,
+        mark_lists: &[&[Mark]],
+        marks_known: bool,
+    ) -> Result<Vec<StaticItem>, String> {
         let mut calls: Vec<Vec<String>> = Vec::new();
+        let mut call_marks: Vec<Option<Vec<Vec<String>>>> = Vec::new();
+        let mut names: Vec<String> = Vec::new();
         for marks in mark_lists {
             for m in marks.iter() {
+                if !names.contains(&m.name) {
+                    names.push(m.name.clone());
+                }
                 match &m.parametrize {
                     None => {}
                     Some(Err(e)) => return Err(format!("parametrize: {e}")),
@@ -636,12 +660,17 @@ impl<'a> Linker<'a> {
                             return Err("parametrize with indirect/scope".into());
                         }
                         calls.push(p.ids.clone());
+                        call_marks.push(p.param_marks.clone());
                     }
                 }
             }
         }
+        let known = marks_known && call_marks.iter().all(Option::is_some);
         if calls.is_empty() {
-            return Ok(vec![StaticItem::plain(base.to_string())]);
+            return Ok(vec![StaticItem {
+                marks: known.then_some(names),
+                ..StaticItem::plain(base.to_string())
+            }]);
         }
         let mut ids: Vec<(String, Vec<u32>)> = vec![(String::new(), Vec::new())];
         for (nth, call) in calls.iter().enumerate() {
@@ -664,9 +693,24 @@ impl<'a> Linker<'a> {
         }
         Ok(ids
             .into_iter()
-            .map(|(id, param_index)| StaticItem {
-                nodeid: format!("{base}[{id}]"),
-                param_index,
+            .map(|(id, param_index)| {
+                let marks = known.then(|| {
+                    let mut all = names.clone();
+                    for (call, &i) in call_marks.iter().zip(&param_index) {
+                        let set = call.as_ref().and_then(|c| c.get(i as usize));
+                        for n in set.into_iter().flatten() {
+                            if !all.contains(n) {
+                                all.push(n.clone());
+                            }
+                        }
+                    }
+                    all
+                });
+                StaticItem {
+                    nodeid: format!("{base}[{id}]"),
+                    param_index,
+                    marks,
+                }
             })
             .collect())
     }

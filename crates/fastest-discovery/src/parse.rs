@@ -33,6 +33,7 @@ pub fn summarize(bytes: &[u8]) -> ModuleSummary {
         source: &source,
         aliases: HashMap::new(),
         constants: HashMap::new(),
+        mark_aliases: HashMap::new(),
         summary: ModuleSummary::default(),
         collect_list_targets: Vec::new(),
     };
@@ -161,6 +162,8 @@ enum PyVal {
     Param {
         values: Vec<PyVal>,
         id: Option<Box<PyVal>>,
+        /// Names of its `marks=` (None: not a literal `pytest.mark.NAME` or list of them).
+        marks: Option<Vec<String>>,
     },
 }
 
@@ -232,6 +235,9 @@ struct Summarizer<'a> {
     aliases: HashMap<String, String>,
     /// Module-level names bound to statically known values, in definition order.
     constants: HashMap<String, PyVal>,
+    /// Module-level names bound to a mark (`needs_x = pytest.mark.skipif(...)`): a
+    /// decorator `@needs_x` adds that mark (for `-m`); parametrize/usefixtures excluded.
+    mark_aliases: HashMap<String, String>,
     summary: ModuleSummary,
     /// Offsets of the `collect_ignore(_glob)` targets of literal assignments that were
     /// accepted as static: every other use of the names makes them run-time values.
@@ -429,6 +435,9 @@ impl<'a> Summarizer<'a> {
             Stmt::Assign(a) => {
                 for target in &a.targets {
                     self.assign(target, Some(&a.value), out, conditional, module);
+                }
+                if module {
+                    self.track_mark_alias(&a.targets, &a.value);
                 }
                 self.check_namespace_tricks(stmt, module);
             }
@@ -659,6 +668,25 @@ impl<'a> Summarizer<'a> {
         push_binding(out, name, kind, conditional);
     }
 
+    fn track_mark_alias(&mut self, targets: &[Expr], value: &Expr) {
+        let callee = match value {
+            Expr::Call(c) => &*c.func,
+            other => other,
+        };
+        let mark = self
+            .canonical(callee)
+            .and_then(|c| c.strip_prefix("pytest.mark.").map(str::to_string))
+            .filter(|m| !m.contains('.') && m != "parametrize" && m != "usefixtures");
+        for t in targets {
+            if let Expr::Name(n) = t {
+                match &mark {
+                    Some(m) => self.mark_aliases.insert(n.id.to_string(), m.clone()),
+                    None => self.mark_aliases.remove(n.id.as_str()),
+                };
+            }
+        }
+    }
+
     fn function_def(&mut self, f: &ast::StmtFunctionDef) -> FunctionDef {
         let mut def = FunctionDef {
             is_async: f.is_async,
@@ -696,6 +724,9 @@ impl<'a> Summarizer<'a> {
                 def.is_classmethod = true;
             } else if let Some(mark) = canon.strip_prefix("pytest.mark.") {
                 def.marks.push(self.mark(mark, call));
+            } else if let (Some(mark), None) = (self.mark_aliases.get(&canon), call) {
+                let mark = mark.clone();
+                def.marks.push(self.mark(&mark, None));
             } else {
                 def.unknown_decorators.push(canon);
             }
@@ -866,6 +897,26 @@ impl<'a> Summarizer<'a> {
         marks
     }
 
+    /// `marks=` of `pytest.param`: `pytest.mark.NAME`, `pytest.mark.NAME(...)` or a list
+    /// or tuple of them; None for anything else.
+    fn param_mark_names(&self, expr: &Expr) -> Option<Vec<String>> {
+        let one = |e: &Expr| -> Option<String> {
+            let target = match e {
+                Expr::Call(c) => &*c.func,
+                other => other,
+            };
+            self.canonical(target)?
+                .strip_prefix("pytest.mark.")
+                .filter(|n| !n.contains('.'))
+                .map(str::to_string)
+        };
+        match expr {
+            Expr::List(l) => l.elts.iter().map(one).collect(),
+            Expr::Tuple(t) => t.elts.iter().map(one).collect(),
+            other => one(other).map(|n| vec![n]),
+        }
+    }
+
     fn mark(&mut self, name: &str, call: Option<&ast::ExprCall>) -> Mark {
         let mut mark = Mark {
             name: name.to_string(),
@@ -957,9 +1008,21 @@ impl<'a> Summarizer<'a> {
         };
         // Each parameter set: (explicit id, values).
         let mut sets: Vec<(Option<PyVal>, Vec<PyVal>)> = Vec::new();
+        let mut param_marks: Option<Vec<Vec<String>>> = Some(Vec::new());
         for v in values {
+            let set_marks = match &v {
+                PyVal::Param { marks, .. } => marks.clone(),
+                _ => Some(Vec::new()),
+            };
+            param_marks = match (param_marks, set_marks) {
+                (Some(mut all), Some(m)) => {
+                    all.push(m);
+                    Some(all)
+                }
+                _ => None,
+            };
             let (id, vals) = match v {
-                PyVal::Param { values, id } => {
+                PyVal::Param { values, id, .. } => {
                     let vals = if force_tuple {
                         vec![match values.len() {
                             1 => values.into_iter().next().unwrap(),
@@ -1005,6 +1068,7 @@ impl<'a> Summarizer<'a> {
             argnames,
             ids: make_unique(ids),
             indirect_or_scoped,
+            param_marks,
         })
     }
 
@@ -1066,6 +1130,7 @@ impl<'a> Summarizer<'a> {
                             .map(|a| self.eval(a))
                             .collect::<Option<Vec<_>>>()?;
                         let mut id = None;
+                        let mut marks = Some(Vec::new());
                         for kw in &c.arguments.keywords {
                             match kw.arg.as_ref()?.id.as_str() {
                                 "id" => {
@@ -1073,11 +1138,11 @@ impl<'a> Summarizer<'a> {
                                         id = Some(Box::new(self.eval(&kw.value)?));
                                     }
                                 }
-                                "marks" => {}
+                                "marks" => marks = self.param_mark_names(&kw.value),
                                 _ => return None,
                             }
                         }
-                        PyVal::Param { values, id }
+                        PyVal::Param { values, id, marks }
                     }
                     "range" => {
                         let nums: Vec<i64> = c

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the summary format or the rules that produce it change; part of every
 /// cache key, so stale summaries are never read.
-pub const SUMMARY_VERSION: u32 = 8;
+pub const SUMMARY_VERSION: u32 = 10;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ModuleSummary {
@@ -149,6 +149,10 @@ pub struct Parametrize {
     pub ids: Vec<String>,
     /// `indirect=` or `scope=` were given (can reorder items).
     pub indirect_or_scoped: bool,
+    /// Mark names of each parameter set (`pytest.param(..., marks=...)`), for `-m`;
+    /// None when some set's marks are not literal.
+    #[serde(default)]
+    pub param_marks: Option<Vec<Vec<String>>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
