@@ -438,14 +438,17 @@ def per_kind_table(report):
 
 
 def main():
+    global FASTEST
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", default="/tmp/corpus")
     ap.add_argument("--projects", default="humanize,flask,arrow,click,toolz,async-lru,pygments")
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--tries", type=int, default=4)
     ap.add_argument("--seed", default="1")
+    ap.add_argument("--fastest", default=FASTEST, help="the fastest binary (default: target/release/fastest)")
     ap.add_argument("--from-json", metavar="PATH", help="only print the tables of an earlier run's oracle.json")
     args = ap.parse_args()
+    FASTEST = os.path.abspath(args.fastest)
     kinds = args.kinds.split(",")
     if args.from_json:
         report = json.load(open(args.from_json))
