@@ -399,3 +399,19 @@ fn killed_run_is_followed_by_a_clean_one() {
     let again = fastest(dir.path(), &["run", "--changed"], &[]);
     assert!(text(&again).contains("nothing to run"), "{}", text(&again));
 }
+
+#[test]
+fn files_hypothesis_rewrites_are_not_dependencies() {
+    // Hypothesis keeps its caches and example database under `.hypothesis/` and rewrites
+    // them while tests run: depending on them, its tests would never be reused.
+    let dir = project();
+    std::fs::write(
+        dir.path().join("tests/test_hypothesis_dir.py"),
+        "import os, time\n\ndef test_rewrites_its_cache():\n    os.makedirs('.hypothesis/examples', exist_ok=True)\n    with open('.hypothesis/examples/entry', 'w') as f:\n        f.write(str(time.time_ns()))\n    assert os.listdir('.hypothesis/examples')\n    open('.hypothesis/examples/entry').read()\n",
+    )
+    .unwrap();
+    let first = fastest(dir.path(), &[], &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let again = fastest(dir.path(), &["run", "--changed"], &[]);
+    assert!(text(&again).contains("nothing to run"), "{}", text(&again));
+}

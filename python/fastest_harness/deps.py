@@ -566,7 +566,10 @@ def install(rootdir, code_cache_dir, exclude=()):
     """Starts recording for this worker; returns the recorder."""
     global RECORDER, CODE_CACHE_DIR
     CODE_CACHE_DIR = code_cache_dir
-    RECORDER = Recorder(rootdir, exclude)
+    # Hypothesis's own cache and example database, rewritten by the runs themselves: a
+    # dependency on it would make every property-based test rerun every time. (Saved
+    # examples only exist for a test that failed, and failures are never cached.)
+    RECORDER = Recorder(rootdir, tuple(exclude) + (os.path.join(rootdir, ".hypothesis"),))
     RECORDER.install()
     from importlib.machinery import PathFinder
 

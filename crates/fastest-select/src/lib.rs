@@ -149,7 +149,12 @@ const MISSING: Digest = [0u8; 32];
 const RACY: Digest = [0xffu8; 32];
 
 /// Directory entries left out of listing hashes (written by test runs themselves).
-const TOOL_DIRS: &[&str] = &["__pycache__", ".pytest_cache", ".fastest_cache"];
+const TOOL_DIRS: &[&str] = &[
+    "__pycache__",
+    ".pytest_cache",
+    ".fastest_cache",
+    ".hypothesis",
+];
 
 impl Selector {
     /// `environment`: the digest of everything global (see `environment_digest`).
