@@ -402,6 +402,8 @@ fn conftest_that_fails_to_import_stops_the_run_like_pytest() {
         // The dynamic module's collection stops it before any worker starts.
         ("pytest", &all[..]),
         ("native", &all[..]),
+        // The native worker imports the conftest itself.
+        ("native", &only_static[..]),
     ] {
         let mut a = vec!["--engine", engine];
         a.extend(args);

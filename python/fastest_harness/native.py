@@ -533,7 +533,10 @@ class NativeEngine:
                 basedir, name = module_name_for(path)
                 if name == "conftest":
                     sys.modules.pop("conftest", None)
-                mod = import_path(path)
+                try:
+                    mod = import_path(path)
+                except Exception as exc:
+                    raise ConftestImportFailure(path, exc) from exc
                 plugins = getattr(mod, "pytest_plugins", None)
                 if plugins:
                     import importlib
@@ -668,7 +671,13 @@ class NativeEngine:
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
+            if isinstance(exc, ConftestImportFailure) and self._initial_conftest(exc.path):
+                # pytest loads these before collecting and stops with a usage error.
+                self.channel.send("fatal", message=exc.describe(), exit_code=4)
+                return
             info = sys.exc_info()
+            if isinstance(exc, ConftestImportFailure):
+                info = (type(exc.cause), exc.cause, exc.cause.__traceback__)
             outcome, longrepr, message, skip = self.classify_error(info, None, "setup")
             self.send_report(nodeid, "setup", outcome, 0.0, longrepr, message, skip, None, [], (nodeid.split("::")[0], 0, nodeid.split("::")[-1]))
             self.send_report(nodeid, "teardown", "passed", 0.0, "", "", None, None, [], None)
@@ -688,6 +697,13 @@ class NativeEngine:
         for w in log:
             self.channel.send("warning", message=warning_text(w), location=nodeid, nodeid=nodeid)
         self._finish(nodeid)
+
+    def _initial_conftest(self, path):
+        """Whether pytest loads this conftest at start-up (run from the rootdir without
+        arguments: the rootdir's own and those of its `test*` directories)."""
+        d = os.path.dirname(os.path.abspath(path))
+        root = os.path.abspath(self.rootdir)
+        return d == root or (os.path.dirname(d) == root and os.path.basename(d).startswith("test"))
 
     def _finish(self, nodeid):
         if self.recorder is None:
@@ -1238,6 +1254,32 @@ def _call_optional(fn, arg):
     except (TypeError, ValueError):
         n = 1
     return fn(arg) if n else fn()
+
+
+class ConftestImportFailure(Exception):
+    """A conftest raised while being imported (pytest's exception of the same name)."""
+
+    def __init__(self, path, cause):
+        super().__init__(path)
+        self.path = path
+        self.cause = cause
+
+    def describe(self):
+        """pytest's message: `ImportError while loading conftest '...'.` and a short
+        traceback without the import machinery's and the harness's frames."""
+        head = "ImportError while loading conftest '%s'." % self.path
+        harness = os.path.dirname(os.path.abspath(__file__))
+        try:
+            from _pytest._code import ExceptionInfo
+
+            info = ExceptionInfo.from_exception(self.cause)
+            info.traceback = info.traceback.filter(
+                lambda e: not str(e.path).startswith(harness) and "importlib" not in str(e.path).split(os.sep)
+            )
+            body = str(info.getrepr(style="short", chain=False)) if info.traceback else info.exconly()
+        except ImportError:
+            body = "".join(traceback.format_exception_only(type(self.cause), self.cause))
+        return head + "\n" + "\n".join(line.rstrip() for line in body.splitlines())
 
 
 def warning_text(w):
