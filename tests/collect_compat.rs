@@ -673,6 +673,10 @@ compat_tests! {
     marks_m_or => Case::new("marks").args(&["-m", "slow or network"]);
     marks_m_parenthesised => Case::new("marks").args(&["-m", "(db or smoke) and not network"]);
     marks_m_no_match => Case::new("marks").args(&["-m", "nonexistent"]).exit(5);
+    // -k matches mark names too, and `pytestmark` (in the __dict__ of a marked function).
+    marks_k_mark_name => Case::new("marks").args(&["-k", "slow"]);
+    marks_k_pytestmark => Case::new("marks").args(&["-k", "pytestmark"]);
+    marks_k_mark_and_name => Case::new("marks").args(&["-k", "db and not derived"]);
 
     // Parametrization.
     parametrize_ids => Case::new("parametrize_ids");

@@ -191,6 +191,33 @@ fn main() {
     std::process::exit(code);
 }
 
+/// The names `-k` matches for a statically collected item (pytest's
+/// `KeywordMatcher.from_item`): directories below the rootdir, the module's file name,
+/// classes, the function's name with its parameter id, its marks, and `pytestmark` when
+/// the function carries marks itself. None when the node id is outside the rootdir.
+fn item_keywords(item: &fastest_discovery::link::StaticItem) -> Option<Vec<String>> {
+    let (path, rest) = item.nodeid.split_once("::")?;
+    let mut names: Vec<String> = path.split('/').map(str::to_string).collect();
+    if names.iter().any(|n| n == ".." || n.is_empty()) {
+        return None;
+    }
+    // Classes and the function; a parameter id may itself contain "::".
+    let (head, params) = match rest.find('[') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let mut parts: Vec<String> = head.split("::").map(str::to_string).collect();
+    if let Some(last) = parts.last_mut() {
+        last.push_str(params);
+    }
+    names.extend(parts);
+    names.extend(item.marks.iter().flatten().cloned());
+    if item.own_marks {
+        names.push("pytestmark".into());
+    }
+    Some(names)
+}
+
 /// A command-line or configuration mistake: exit code 4, like pytest.
 #[derive(Debug)]
 struct UsageError(String);
@@ -469,8 +496,21 @@ fn run() -> anyhow::Result<ExitCode> {
         let all_known = unknown.is_none();
         all_known.then_some(expr)
     });
-    let filter_in_python =
-        cli.keyword.is_some() || (cli.markexpr.is_some() && static_markexpr.is_none());
+    // `-k` likewise, when every static item's keywords are known: the names of its node
+    // chain below the rootdir, its marks, and `pytestmark` when the function has marks
+    // of its own (its `__dict__`; other decorators could add names: marks unknown then).
+    let static_keyword = cli.keyword.as_deref().and_then(|k| {
+        let expr = fastest_discovery::markexpr::MarkExpr::parse(k)?;
+        let all_known = collection.entries.iter().all(|e| match e {
+            Entry::Items { items, .. } => items
+                .iter()
+                .all(|i| i.marks.is_some() && item_keywords(i).is_some()),
+            Entry::Dynamic { .. } => true,
+        });
+        all_known.then_some(expr)
+    });
+    let filter_in_python = (cli.keyword.is_some() && static_keyword.is_none())
+        || (cli.markexpr.is_some() && static_markexpr.is_none());
     let mut python_reasons: Vec<String> = Vec::new();
     let static_modules = collection
         .entries
@@ -487,7 +527,7 @@ fn run() -> anyhow::Result<ExitCode> {
         let reason = collection
             .session_dynamic
             .clone()
-            .unwrap_or_else(|| "-k/-m are evaluated by Python".into());
+            .unwrap_or_else(|| "-k/-m could not be evaluated statically".into());
         if cli.verbose > 0 {
             eprintln!("fastest: whole session collected by Python: {reason}");
         }
@@ -537,6 +577,9 @@ fn run() -> anyhow::Result<ExitCode> {
             if let (Some(m), Some(_)) = (&cli.markexpr, &static_markexpr) {
                 a.extend(["-m".into(), m.clone()]);
             }
+            if let (Some(k), Some(_)) = (&cli.keyword, &static_keyword) {
+                a.extend(["-k".into(), k.clone()]);
+            }
             let mut doctest_only = Vec::new();
             for d in &dynamic {
                 if let Entry::Dynamic {
@@ -580,9 +623,14 @@ fn run() -> anyhow::Result<ExitCode> {
                 Entry::Items { items: it, .. } => {
                     for i in it {
                         let marks = i.marks.as_deref().unwrap_or_default();
-                        match &static_markexpr {
-                            Some(expr) if !expr.matches(marks) => mark_deselected += 1,
-                            _ => items.push(i.nodeid.clone()),
+                        let by_mark = static_markexpr.as_ref().is_none_or(|e| e.matches(marks));
+                        let by_keyword = static_keyword.as_ref().is_none_or(|e| {
+                            e.matches_keywords(&item_keywords(i).unwrap_or_default())
+                        });
+                        if by_mark && by_keyword {
+                            items.push(i.nodeid.clone());
+                        } else {
+                            mark_deselected += 1;
                         }
                     }
                 }

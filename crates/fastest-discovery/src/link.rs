@@ -23,6 +23,9 @@ pub struct StaticItem {
     /// all known statically (unknown decorators, non-literal `pytest.param` marks,
     /// unittest methods).
     pub marks: Option<Vec<String>>,
+    /// The test function carries marks of its own (then `pytestmark` is in its
+    /// `__dict__`, one of the names `-k` matches).
+    pub own_marks: bool,
 }
 
 impl StaticItem {
@@ -31,6 +34,7 @@ impl StaticItem {
             nodeid,
             param_index: Vec::new(),
             marks: None,
+            own_marks: false,
         }
     }
 }
@@ -666,9 +670,11 @@ impl<'a> Linker<'a> {
             }
         }
         let known = marks_known && call_marks.iter().all(Option::is_some);
+        let own_marks = mark_lists.first().is_some_and(|m| !m.is_empty());
         if calls.is_empty() {
             return Ok(vec![StaticItem {
                 marks: known.then_some(names),
+                own_marks,
                 ..StaticItem::plain(base.to_string())
             }]);
         }
@@ -710,6 +716,7 @@ impl<'a> Linker<'a> {
                     nodeid: format!("{base}[{id}]"),
                     param_index,
                     marks,
+                    own_marks,
                 }
             })
             .collect())

@@ -1,4 +1,4 @@
-//! `-m` expressions evaluated in Rust, with pytest's grammar (`_pytest/mark/expression.py`):
+//! `-m` and `-k` expressions evaluated in Rust, with pytest's grammar (`_pytest/mark/expression.py`):
 //! `expr := and ('or' and)*`, `and := not ('and' not)*`, `not := 'not' not | '(' expr ')'
 //! | ident`. Anything else pytest accepts (keyword arguments `mark(x=1)`, strings) or
 //! rejects (syntax errors, which pytest reports) is left to Python: `parse` returns None.
@@ -148,12 +148,26 @@ impl MarkExpr {
 
     /// Whether an item with these mark names matches (pytest's `MarkMatcher`: exact names).
     pub fn matches(&self, marks: &[String]) -> bool {
+        self.eval(&|n| marks.iter().any(|m| m == n))
+    }
+
+    /// `-k`: whether an identifier is a case-insensitive substring of one of the item's
+    /// keywords (pytest's `KeywordMatcher`).
+    pub fn matches_keywords(&self, keywords: &[String]) -> bool {
+        let lowered: Vec<String> = keywords.iter().map(|k| k.to_lowercase()).collect();
+        self.eval(&|n| {
+            let n = n.to_lowercase();
+            lowered.iter().any(|k| k.contains(&n))
+        })
+    }
+
+    fn eval(&self, ident: &dyn Fn(&str) -> bool) -> bool {
         match self {
             MarkExpr::True => true,
-            MarkExpr::Ident(n) => marks.iter().any(|m| m == n),
-            MarkExpr::Not(e) => !e.matches(marks),
-            MarkExpr::And(a, b) => a.matches(marks) && b.matches(marks),
-            MarkExpr::Or(a, b) => a.matches(marks) || b.matches(marks),
+            MarkExpr::Ident(n) => ident(n),
+            MarkExpr::Not(e) => !e.eval(ident),
+            MarkExpr::And(a, b) => a.eval(ident) && b.eval(ident),
+            MarkExpr::Or(a, b) => a.eval(ident) || b.eval(ident),
         }
     }
 }
@@ -181,6 +195,19 @@ mod tests {
         assert!(e.matches(&m(&[])));
         assert_eq!(MarkExpr::parse("  "), Some(MarkExpr::True));
         assert_eq!(e.names(), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn keywords_match_case_insensitive_substrings() {
+        let kw = m(&["tests", "test_users.py", "TestUserAdmin", "test_demote[x]"]);
+        assert!(MarkExpr::parse("admin").unwrap().matches_keywords(&kw));
+        assert!(MarkExpr::parse("users and not orders")
+            .unwrap()
+            .matches_keywords(&kw));
+        assert!(!MarkExpr::parse("not demote").unwrap().matches_keywords(&kw));
+        assert!(MarkExpr::parse("test_demote[x]")
+            .unwrap()
+            .matches_keywords(&kw));
     }
 
     #[test]
