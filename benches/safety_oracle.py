@@ -43,7 +43,6 @@ import glob
 import json
 import os
 import random
-import shlex
 import shutil
 import subprocess
 import sys
@@ -51,6 +50,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from incremental_bench import pytest_args  # noqa: E402
 from junit_compare import parse_junit  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
@@ -86,12 +86,6 @@ PROJECTS = {
 }
 KINDS = ["function_body", "module_constant", "class_attribute", "setup_class", "conftest_fixture",
          "data_file", "env_var", "dependency", "shadow", "deleted_module"]
-
-
-def pytest_args(run_sh):
-    text = open(run_sh).read()
-    line = [l for l in text.splitlines() if "/pytest " in l][-1]
-    return shlex.split(line.split("/pytest ", 1)[1].replace('"$@"', ""))
 
 
 def run(cmd, cwd, env, timeout=1200):

@@ -3,6 +3,7 @@ semantics (fixtures of every scope, parametrize, marks, xunit setup, unittest, o
 capture, assertion rewriting), using the real pytest objects when pytest is installed
 and the built-in stand-in otherwise."""
 import ast
+import contextlib
 import inspect
 import io
 import os
@@ -496,18 +497,8 @@ class NativeEngine:
             self.load_conftests(os.path.dirname(path))
             # Warnings at import belong to collection in pytest: no node id, reported
             # at the place they were raised.
-            with warnings.catch_warnings(record=True) as log:
-                if not sys.warnoptions:
-                    warnings.filterwarnings("always", category=DeprecationWarning)
-                    warnings.filterwarnings("always", category=PendingDeprecationWarning)
-                for spec in self.ini.get("filterwarnings") or []:
-                    _apply_warning_filter(spec)
-                try:
-                    mod = import_path(path)
-                finally:
-                    for w in log:
-                        where = "%s:%s" % (os.path.relpath(os.path.abspath(w.filename)), w.lineno)
-                        self.channel.send("warning", message=warning_text(w), location=where, nodeid="")
+            with self.recorded_warnings(None):
+                mod = import_path(path)
             self.module_cache[path] = mod
         return mod
 
@@ -687,16 +678,32 @@ class NativeEngine:
             next_item = self._peek(next_spec)
         except BaseException:
             next_item = None
+        # One record for the whole protocol of an item (setup, call, teardown), as pytest.
+        with self.recorded_warnings(item):
+            self._run_item(item, next_item, next_spec)
+        self._finish(nodeid)
+
+    @contextlib.contextmanager
+    def recorded_warnings(self, item):
+        """pytest's `catch_warnings_for_item`: its default filters, the ini's and (for an
+        item) its marks'; every warning is sent for the summary, under the item's node id
+        or, outside an item, under the place it was raised."""
         with warnings.catch_warnings(record=True) as log:
-            # pytest's defaults for the whole protocol of an item (setup, call, teardown).
             if not sys.warnoptions:
                 warnings.filterwarnings("always", category=DeprecationWarning)
                 warnings.filterwarnings("always", category=PendingDeprecationWarning)
-            self.apply_filterwarnings(item)
-            self._run_item(item, next_item, next_spec)
-        for w in log:
-            self.channel.send("warning", message=warning_text(w), location=nodeid, nodeid=nodeid)
-        self._finish(nodeid)
+            if item is None:
+                for spec in self.ini.get("filterwarnings") or []:
+                    _apply_warning_filter(spec)
+            else:
+                self.apply_filterwarnings(item)
+            try:
+                yield
+            finally:
+                for w in log:
+                    nodeid = item.nodeid if item is not None else ""
+                    where = nodeid or "%s:%s" % (os.path.relpath(os.path.abspath(w.filename)), w.lineno)
+                    self.channel.send("warning", message=warning_text(w), location=where, nodeid=nodeid)
 
     def _initial_conftest(self, path):
         """Whether pytest loads this conftest at start-up (run from the rootdir without
@@ -713,8 +720,6 @@ class NativeEngine:
 
     def _scope_frame(self, item, scope):
         """Context for a higher-scope setup: what it runs belongs to its node's frame."""
-        import contextlib
-
         if self.recorder is None or scope == "function":
             return contextlib.nullcontext()
         from fastest_harness.deps import node_key_for_scope

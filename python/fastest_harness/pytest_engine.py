@@ -5,13 +5,8 @@ import os
 from fastest_harness.reports import report_fields
 
 
-class _ExitCode(int):
-    """pytest.main's exit code, with what pytest wrote to sys.stderr meanwhile."""
-
-    stderr_text = ""
-
-
 def _main_keeping_stderr(pytest, args, plugin, forward):
+    """pytest.main's exit code and what pytest wrote to sys.stderr meanwhile."""
     import io
     import sys
 
@@ -49,9 +44,7 @@ def _main_keeping_stderr(pytest, args, plugin, forward):
     finally:
         if sys.stderr is tee:
             sys.stderr = saved
-    result = _ExitCode(int(code))
-    result.stderr_text = tee.text.getvalue()
-    return result
+    return int(code), tee.text.getvalue()
 
 
 class PytestEngine:
@@ -157,11 +150,11 @@ class PytestEngine:
         verbose = int(self.config.get("verbose", 0))
         if verbose > 0:
             args.append("-" + "v" * verbose)
-        code = _main_keeping_stderr(pytest, args + (self.config.get("collect_args") or files), Plugin(), self.config.get("capture") == "no")
+        code, stderr_text = _main_keeping_stderr(pytest, args + (self.config.get("collect_args") or files), Plugin(), self.config.get("capture") == "no")
         if code in (3, 4):
             # pytest stopped before running anything (a conftest that fails to import, a
             # usage error): the run ends with its message and exit code, as pytest's would.
-            channel.send("fatal", message=code.stderr_text.rstrip(), exit_code=int(code))
+            channel.send("fatal", message=stderr_text.rstrip(), exit_code=code)
 
     def shutdown(self):
         pass

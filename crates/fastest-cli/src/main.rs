@@ -5,7 +5,7 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser};
 use fastest_cache::Cache;
 use fastest_config::{determine_setup, SetupRequest};
-use fastest_discovery::{collect, relpath, CollectRequest, Entry};
+use fastest_discovery::{collect, relpath, CollectRequest, Collection, Entry};
 use fastest_graph::GraphDb;
 use fastest_report::{CollectReport, ExitCode};
 use std::collections::HashMap;
@@ -166,19 +166,11 @@ fn main() {
         Err(e) => {
             // pytest stopped the session (collection or a worker): its message and its
             // exit code, as under pytest.
-            let pytest_exit = match (
-                e.downcast_ref::<fastest_runner::RunnerError>(),
-                e.downcast_ref::<fastest_runner::pool::PoolError>(),
-            ) {
-                (Some(fastest_runner::RunnerError::PytestExit { code, stderr }), _)
-                | (_, Some(fastest_runner::pool::PoolError::PytestExit { code, stderr })) => {
-                    Some((*code, stderr))
-                }
-                _ => None,
-            };
-            if let Some((code, stderr)) = pytest_exit {
+            if let Some(fastest_runner::RunnerError::PytestExit { code, stderr }) =
+                e.downcast_ref::<fastest_runner::RunnerError>()
+            {
                 eprintln!("{stderr}");
-                std::process::exit(code);
+                std::process::exit(*code);
             }
             eprintln!("ERROR: {e:#}");
             if e.downcast_ref::<UsageError>().is_some() {
@@ -189,6 +181,46 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// Marks that plugins add to items at collection (pytest-asyncio's `asyncio` in auto
+/// mode, hypothesis's `hypothesis`, ...): an expression that could match one is left to
+/// Python.
+const PLUGIN_MARKS: &[&str] = &[
+    "asyncio",
+    "anyio",
+    "trio",
+    "hypothesis",
+    "django_db",
+    "benchmark",
+];
+
+/// `expr` (`-k` when `keyword`, else `-m`) parsed for evaluation in Rust, or None when
+/// Python must evaluate it (see the caller).
+fn static_filter(
+    expr: &str,
+    collection: &Collection,
+    keyword: bool,
+    verbose: bool,
+) -> Option<fastest_discovery::markexpr::MarkExpr> {
+    let parsed = fastest_discovery::markexpr::MarkExpr::parse(expr)?;
+    if !keyword && parsed.names().iter().any(|n| PLUGIN_MARKS.contains(n)) {
+        return None;
+    }
+    let unknown = collection.entries.iter().find_map(|e| match e {
+        Entry::Items { items, .. } => items
+            .iter()
+            .find(|i| i.marks.is_none() || (keyword && item_keywords(i).is_none())),
+        Entry::Dynamic { .. } => None,
+    });
+    if let (Some(item), true) = (unknown, verbose) {
+        eprintln!(
+            "fastest: {} is evaluated by Python: the marks of {} are not known statically",
+            if keyword { "-k" } else { "-m" },
+            item.nodeid
+        );
+    }
+    unknown.is_none().then_some(parsed)
 }
 
 /// The names `-k` matches for a statically collected item (pytest's
@@ -467,48 +499,17 @@ fn run() -> anyhow::Result<ExitCode> {
         quiet: cli.quiet,
         ..Default::default()
     };
-    // `-m` is evaluated here when the expression and every static item's marks are known
-    // and no name in it is one a plugin adds to items at collection (pytest-asyncio's
-    // `asyncio`, hypothesis's `hypothesis`, ...); the dynamic modules get it in Python.
-    let static_markexpr = cli.markexpr.as_deref().and_then(|m| {
-        let expr = fastest_discovery::markexpr::MarkExpr::parse(m)?;
-        let plugin_marks = [
-            "asyncio",
-            "anyio",
-            "trio",
-            "hypothesis",
-            "django_db",
-            "benchmark",
-        ];
-        if expr.names().iter().any(|n| plugin_marks.contains(n)) {
-            return None;
-        }
-        let unknown = collection.entries.iter().find_map(|e| match e {
-            Entry::Items { items, .. } => items.iter().find(|i| i.marks.is_none()),
-            Entry::Dynamic { .. } => None,
-        });
-        if let (Some(item), true) = (unknown, cli.verbose > 0) {
-            eprintln!(
-                "fastest: -m is evaluated by Python: the marks of {} are not known statically",
-                item.nodeid
-            );
-        }
-        let all_known = unknown.is_none();
-        all_known.then_some(expr)
-    });
-    // `-k` likewise, when every static item's keywords are known: the names of its node
-    // chain below the rootdir, its marks, and `pytestmark` when the function has marks
-    // of its own (its `__dict__`; other decorators could add names: marks unknown then).
-    let static_keyword = cli.keyword.as_deref().and_then(|k| {
-        let expr = fastest_discovery::markexpr::MarkExpr::parse(k)?;
-        let all_known = collection.entries.iter().all(|e| match e {
-            Entry::Items { items, .. } => items
-                .iter()
-                .all(|i| i.marks.is_some() && item_keywords(i).is_some()),
-            Entry::Dynamic { .. } => true,
-        });
-        all_known.then_some(expr)
-    });
+    // `-m` and `-k` are evaluated here when the expression parses, every static item's
+    // marks (and for `-k` its node-id names) are known, and no name in it could match a
+    // mark a plugin adds at collection; the dynamic modules get them in Python.
+    let static_markexpr = cli
+        .markexpr
+        .as_deref()
+        .and_then(|m| static_filter(m, &collection, false, cli.verbose > 0));
+    let static_keyword = cli
+        .keyword
+        .as_deref()
+        .and_then(|k| static_filter(k, &collection, true, cli.verbose > 0));
     let filter_in_python = (cli.keyword.is_some() && static_keyword.is_none())
         || (cli.markexpr.is_some() && static_markexpr.is_none());
     let mut python_reasons: Vec<String> = Vec::new();

@@ -327,7 +327,9 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
     let outcome = match outcome {
         Ok(o) => o,
         // pytest's own stop (its message, its exit code): handled by main.
-        Err(e @ fastest_runner::pool::PoolError::PytestExit { .. }) => return Err(e.into()),
+        Err(fastest_runner::pool::PoolError::PytestExit { code, stderr }) => {
+            return Err(fastest_runner::RunnerError::PytestExit { code, stderr }.into())
+        }
         Err(e) => {
             eprintln!("INTERNAL ERROR: {e}");
             return Ok(ExitCode::InternalError);
