@@ -195,6 +195,19 @@ const PLUGIN_MARKS: &[&str] = &[
     "benchmark",
 ];
 
+/// Whether identifier `name` could match a mark in `PLUGIN_MARKS`: `-m` compares names,
+/// `-k` (`keyword`) matches case-insensitive substrings ("sync" matches `asyncio`).
+fn could_match_plugin_mark(name: &str, keyword: bool) -> bool {
+    let lowered = name.to_lowercase();
+    PLUGIN_MARKS.iter().any(|p| {
+        if keyword {
+            p.contains(&lowered)
+        } else {
+            *p == name
+        }
+    })
+}
+
 /// `expr` (`-k` when `keyword`, else `-m`) parsed for evaluation in Rust, or None when
 /// Python must evaluate it (see the caller).
 fn static_filter(
@@ -204,7 +217,11 @@ fn static_filter(
     verbose: bool,
 ) -> Option<fastest_discovery::markexpr::MarkExpr> {
     let parsed = fastest_discovery::markexpr::MarkExpr::parse(expr)?;
-    if !keyword && parsed.names().iter().any(|n| PLUGIN_MARKS.contains(n)) {
+    if parsed
+        .names()
+        .iter()
+        .any(|n| could_match_plugin_mark(n, keyword))
+    {
         return None;
     }
     let unknown = collection.entries.iter().find_map(|e| match e {
@@ -1012,4 +1029,19 @@ fn glob_paths(pattern: &str) -> Vec<String> {
         .into_iter()
         .map(|p| p.to_string_lossy().into_owned())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_marks_keep_k_and_m_in_python() {
+        assert!(could_match_plugin_mark("asyncio", false));
+        assert!(!could_match_plugin_mark("sync", false));
+        // -k matches the marks plugins add by substring, whatever the case.
+        assert!(could_match_plugin_mark("sync", true));
+        assert!(could_match_plugin_mark("Hypo", true));
+        assert!(!could_match_plugin_mark("user", true));
+    }
 }
