@@ -84,6 +84,16 @@ def main():
         channel.send("fatal", message="expected configure, got %r" % cmd.get("op"))
         return
     config = cmd
+    cov = None
+    if config.get("coverage"):
+        from fastest_harness import coverage_support
+
+        try:
+            cov = coverage_support.start_worker(config["coverage"])
+        except RuntimeError as exc:  # coverage.py missing: a usage error, as pytest's
+            channel.send("fatal", message="ERROR: %s" % exc, exit_code=4)
+            return
+        channel = coverage_support.ContextChannel(channel, cov)
     try:
         if config["engine"] == "pytest":
             from fastest_harness.pytest_engine import PytestEngine as Engine
@@ -103,6 +113,8 @@ def main():
             channel.send("idle")
         elif op == "shutdown":
             engine.shutdown()
+            if cov is not None:
+                coverage_support.stop_worker(cov)
             break
     sys.stdout.flush()
     sys.stderr.flush()

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod coverage;
 mod incremental;
 mod run;
 use std::time::Instant;
@@ -156,6 +157,28 @@ struct Cli {
     /// Disable the warnings summary.
     #[arg(long = "disable-warnings", alias = "disable-pytest-warnings")]
     disable_warnings: bool,
+    /// Measure coverage with coverage.py (repeatable; a bare `--cov` measures everything).
+    #[arg(long = "cov", num_args = 0..=1, default_missing_value = "", action = clap::ArgAction::Append)]
+    cov: Vec<String>,
+    /// Coverage report: term, term-missing, annotate, html, xml, json, lcov (`TYPE:DEST`,
+    /// `term:skip-covered`); repeatable; an empty value means no report.
+    #[arg(long = "cov-report", action = clap::ArgAction::Append)]
+    cov_report: Vec<String>,
+    /// coverage.py config file (default `.coveragerc`, then setup.cfg, tox.ini, pyproject.toml).
+    #[arg(long = "cov-config", default_value = ".coveragerc")]
+    cov_config: String,
+    /// Measure branch coverage.
+    #[arg(long = "cov-branch")]
+    cov_branch: bool,
+    /// Fail (exit 1) when the total coverage is below this.
+    #[arg(long = "cov-fail-under")]
+    cov_fail_under: Option<String>,
+    /// Digits after the decimal point in coverage reports.
+    #[arg(long = "cov-precision")]
+    cov_precision: Option<u32>,
+    /// Disable coverage (overrides `--cov`, e.g. from addopts).
+    #[arg(long = "no-cov")]
+    no_cov: bool,
     /// Files, directories or node ids.
     paths: Vec<String>,
 }
@@ -863,6 +886,20 @@ fn run() -> anyhow::Result<ExitCode> {
                 environment,
             )))
         };
+        let coverage = coverage::CoverageRun::from_options(
+            &coverage::CoverageOptions {
+                cov: &cli.cov,
+                reports: &cli.cov_report,
+                config: &cli.cov_config,
+                branch: cli.cov_branch,
+                fail_under: cli.cov_fail_under.as_deref(),
+                precision: cli.cov_precision,
+                no_cov: cli.no_cov,
+            },
+            &invocation_dir,
+            &cache_dir,
+        )
+        .map_err(UsageError)?;
         let mut pytest_args = py_args.clone();
         pytest_args.extend(["-p".into(), "no:xdist".into()]);
         let request =
@@ -907,6 +944,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 selector,
                 reuse: !cli.no_cache,
                 changed_only: cli.changed,
+                coverage,
             };
         if command == Command::Explain {
             let ids: Vec<String> = request.items.iter().map(|i| i.nodeid.clone()).collect();

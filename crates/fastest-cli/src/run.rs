@@ -2,6 +2,8 @@
 //! items onto workers, feeds their events to the reporter, writes JUnit XML, and
 //! records durations and last-failed state in the cache.
 
+use crate::coverage::{self, CoverageRun};
+use anyhow::Context;
 use fastest_cache::Cache;
 use fastest_discovery::{ModuleSummary, SummarySource};
 use fastest_protocol::{Engine, Outcome, PhaseReport, RunItem, When, WorkerConfig};
@@ -71,6 +73,8 @@ pub struct RunRequest {
     pub reuse: bool,
     /// `--changed`: run only tests affected by changes (plus new and failing ones).
     pub changed_only: bool,
+    /// `--cov`: measure in the workers, report after them.
+    pub coverage: Option<CoverageRun>,
 }
 
 /// Plugins that change nothing about which tests run or how they turn out when their
@@ -87,16 +91,50 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let durations = load_durations(cache);
     let mut deselected = req.deselected;
+    let mut stored_coverage = req
+        .coverage
+        .as_ref()
+        .map(|c| coverage::Stored::new(cache, c, &req.rootdir));
+    // Tests left out of this run (cached or unaffected): their stored coverage is merged.
+    let mut not_run: Vec<String> = Vec::new();
     let (to_run, cached) = match (&req.selector, req.reuse) {
         (Some(selector), true) => {
+            // With --cov a test is left out only if its coverage is stored and current.
+            let may_skip = |id: &str| stored_coverage.as_mut().is_none_or(|s| s.usable(id));
             let (to_run, cached, unaffected) =
-                partition_by_verdict(selector, &req.items, req.changed_only);
-            deselected += unaffected;
+                partition_by_verdict(selector, &req.items, req.changed_only, may_skip);
+            deselected += unaffected.len();
+            not_run.extend(cached.iter().map(|(id, _)| id.clone()));
+            not_run.extend(unaffected.iter().cloned());
             if req.changed_only && to_run.is_empty() && req.collect_errors.is_empty() {
                 println!(
                     "fastest: no changes affect the {} selected tests; nothing to run",
-                    unaffected
+                    unaffected.len()
                 );
+                if let (Some(run), Some(stored)) = (&req.coverage, stored_coverage.as_mut()) {
+                    let merged = stored.merged(&not_run, true);
+                    return match coverage::report(
+                        &req.python,
+                        &req.harness,
+                        &req.invocation_dir,
+                        &req.rootdir,
+                        run,
+                        merged,
+                    ) {
+                        Ok(result) => {
+                            let mut out = std::io::stdout().lock();
+                            for (text, _) in coverage::summary(&result) {
+                                let _ = std::io::Write::write_all(&mut out, text.as_bytes());
+                            }
+                            Ok(if result.failure.is_some() {
+                                ExitCode::TestsFailed
+                            } else {
+                                ExitCode::Ok
+                            })
+                        }
+                        Err(e) => coverage_error(&e),
+                    };
+                }
                 return Ok(ExitCode::Ok);
             }
             (to_run, cached)
@@ -168,7 +206,14 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             &req.collect_errors,
         );
         report_cached(&mut reporter, &mut results, &cached);
-        let code = reporter.finish_run(start.elapsed().as_secs_f64(), Ending::Completed);
+        let coverage_failed = match stored_coverage.as_mut() {
+            Some(stored) => finish_coverage(&req, stored, &not_run, false, &[], &mut reporter)?,
+            None => false,
+        };
+        let mut code = reporter.finish_run(start.elapsed().as_secs_f64(), Ending::Completed);
+        if coverage_failed && code == ExitCode::Ok {
+            code = ExitCode::TestsFailed;
+        }
         write_outputs(&req, &order, &results, &req.collect_errors, code, start)?;
         return Ok(if req.collect_errors.is_empty() && order.is_empty() {
             ExitCode::NoTestsCollected
@@ -208,11 +253,22 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             ini: req.ini.clone(),
             record: req.selector.is_some(),
             code_cache: req.cache_dir.join("code").to_string_lossy().into_owned(),
+            coverage: req.coverage.as_ref().map(|c| c.settings.clone()),
         };
         Ok((plan, config))
     };
 
+    if let Some(run) = &req.coverage {
+        run.prepare().with_context(|| {
+            format!(
+                "creating the coverage data directory under {}",
+                req.cache_dir.display()
+            )
+        })?;
+    }
     let mut collect_errors: Vec<(String, String)> = req.collect_errors.clone();
+    // Tests that finished in a worker (their coverage is stored after the run).
+    let mut finished: Vec<String> = Vec::new();
     let mut failures = 0usize;
     let mut stopped_at: Option<usize> = None;
     let header_lines = req.header.clone();
@@ -276,6 +332,9 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                     });
                     let duration = reports.iter().map(|r| r.duration).sum();
                     selector.record(&nodeid, deps, failed, passed && !failed, duration);
+                }
+                if req.coverage.is_some() {
+                    finished.push(nodeid.clone());
                 }
                 reporter.finish(&nodeid)
             }
@@ -341,9 +400,15 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
         PoolOutcome::Stopped => Ending::Stopped(stopped_at.unwrap_or(failures)),
         PoolOutcome::Interrupted => Ending::Interrupted,
     };
+    let coverage_failed = match stored_coverage.as_mut() {
+        Some(stored) if !matches!(ending, Ending::Interrupted) => {
+            finish_coverage(&req, stored, &not_run, true, &finished, &mut reporter)?
+        }
+        _ => false,
+    };
     let seconds = start.elapsed().as_secs_f64();
     let mut code = reporter.finish_run(seconds, ending);
-    if matches!(ending, Ending::Stopped(_)) && code == ExitCode::Ok {
+    if (matches!(ending, Ending::Stopped(_)) || coverage_failed) && code == ExitCode::Ok {
         code = ExitCode::TestsFailed;
     }
     save_state(cache, &results);
@@ -389,29 +454,90 @@ fn write_outputs(
 
 /// Splits the items into those to run and cached passes; with `changed_only`, tests no
 /// change affects are left out (counted as deselected) instead of shown as cached.
+/// `may_skip` can veto leaving a test out (its stored coverage is missing).
 fn partition_by_verdict(
     selector: &Selector,
     items: &[RunItem],
     changed_only: bool,
-) -> (Vec<RunItem>, Vec<(String, f64)>, usize) {
+    mut may_skip: impl FnMut(&str) -> bool,
+) -> (Vec<RunItem>, Vec<(String, f64)>, Vec<String>) {
     let mut to_run = Vec::new();
     let mut cached = Vec::new();
-    let mut unaffected = 0;
+    let mut unaffected = Vec::new();
     for item in items {
         let verdict = selector.verdict(&item.nodeid);
         if changed_only {
-            if verdict.affected() {
-                to_run.push(item.clone());
+            if !verdict.affected() && may_skip(&item.nodeid) {
+                unaffected.push(item.nodeid.clone());
             } else {
-                unaffected += 1;
+                to_run.push(item.clone());
             }
         } else if let Verdict::Cached { duration } = verdict {
-            cached.push((item.nodeid.clone(), duration));
+            if may_skip(&item.nodeid) {
+                cached.push((item.nodeid.clone(), duration));
+            } else {
+                to_run.push(item.clone());
+            }
         } else {
             to_run.push(item.clone());
         }
     }
     (to_run, cached, unaffected)
+}
+
+/// Runs the coverage report step over this run's worker data and the stored coverage of
+/// the tests left out, stores what the finished tests measured, and hands pytest-cov's
+/// output to the reporter. True when the total is below `--cov-fail-under`.
+fn finish_coverage<W: std::io::Write>(
+    req: &RunRequest,
+    stored: &mut coverage::Stored,
+    not_run: &[String],
+    workers_ran: bool,
+    finished: &[String],
+    reporter: &mut RunReporter<W>,
+) -> anyhow::Result<bool> {
+    let Some(run) = &req.coverage else {
+        return Ok(false);
+    };
+    let merged = stored.merged(not_run, !workers_ran);
+    let result = match coverage::report(
+        &req.python,
+        &req.harness,
+        &req.invocation_dir,
+        &req.rootdir,
+        run,
+        merged,
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            coverage_error(&e)?;
+            return Ok(false);
+        }
+    };
+    if workers_ran {
+        stored.save(&result, finished);
+    }
+    if let Some(message) = &result.failure {
+        reporter.loop_end_message(&format!("ERROR: {message}"));
+    }
+    for (text, tone) in coverage::summary(&result) {
+        reporter.plugin_summary(text, tone);
+    }
+    Ok(result.failure.is_some())
+}
+
+/// The report step failed: coverage.py missing is a usage error (as pytest without
+/// pytest-cov rejects `--cov`); anything else is reported and the run's code stands.
+fn coverage_error(message: &str) -> anyhow::Result<ExitCode> {
+    if message.starts_with("coverage.py is not installed") {
+        return Err(fastest_runner::RunnerError::PytestExit {
+            code: ExitCode::UsageError as i32,
+            stderr: format!("ERROR: {message}"),
+        }
+        .into());
+    }
+    eprintln!("fastest: WARNING: Failed to generate coverage report: {message}");
+    Ok(ExitCode::Ok)
 }
 
 /// Cached passes, reported as pytest would report a pass, marked `cached`.

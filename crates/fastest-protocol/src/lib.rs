@@ -87,6 +87,78 @@ pub struct WorkerConfig {
     /// Where compiled, instrumented project modules are cached (by source hash).
     #[serde(default)]
     pub code_cache: String,
+    /// `--cov`: measure with coverage.py, one dynamic context per test.
+    #[serde(default)]
+    pub coverage: Option<CoverageSettings>,
+}
+
+/// How coverage.py measures (`--cov`, `--cov-branch`, `--cov-config`), as pytest-cov
+/// passes them to `coverage.Coverage`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CoverageSettings {
+    /// `--cov=SOURCE` values; None for a bare `--cov` (measure everything).
+    pub source: Option<Vec<String>>,
+    pub branch: bool,
+    /// `--cov-config` (pytest-cov's default `.coveragerc` also finds setup.cfg, tox.ini
+    /// and pyproject.toml).
+    pub config_file: String,
+    /// Workers write `<data_file>.<suffix>`; the report step combines them.
+    pub data_file: String,
+}
+
+/// What one test (or the session, outside any test) executed in one file: lines, or
+/// arcs with `--cov-branch` (coverage.py records one or the other).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, Hash)]
+pub struct Measured {
+    // No `skip_serializing_if`: the cache stores this with bincode, which needs every field.
+    #[serde(default)]
+    pub lines: Vec<i64>,
+    #[serde(default)]
+    pub arcs: Vec<(i64, i64)>,
+}
+
+/// Runner → `python -m fastest_harness.coverage_support REQUEST RESULT`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CoverageReportRequest {
+    pub rootdir: String,
+    /// Where the workers' data files are.
+    pub data_dir: String,
+    pub settings: CoverageSettings,
+    /// `--cov-report` as pytest-cov stores it: type → destination / modifier.
+    pub reports: std::collections::BTreeMap<String, Option<String>>,
+    pub precision: Option<u32>,
+    /// `--cov-fail-under` as typed.
+    pub fail_under: Option<String>,
+    /// What the tests this run did not execute measured when they last ran (file paths
+    /// relative to the rootdir where inside it).
+    pub stored: std::collections::BTreeMap<String, Measured>,
+}
+
+/// The report step's answer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CoverageReportResult {
+    /// Set when no report could be made (coverage.py missing, a broken config).
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub total: f64,
+    /// pytest-cov's report text (section header, table, "written to" lines).
+    #[serde(default)]
+    pub report: String,
+    /// `Coverage failure: ...` when the total is below `--cov-fail-under`.
+    #[serde(default)]
+    pub failure: Option<String>,
+    /// `Required test coverage of N% reached. ...`
+    #[serde(default)]
+    pub required: Option<String>,
+    #[serde(default)]
+    pub required_failed: bool,
+    /// Per test (node id): what it executed, by file.
+    #[serde(default)]
+    pub tests: std::collections::HashMap<String, std::collections::BTreeMap<String, Measured>>,
+    /// Executed outside any test (start-up, collection), and every measured file.
+    #[serde(default)]
+    pub session: std::collections::BTreeMap<String, Measured>,
 }
 
 /// What one test depended on, as recorded by the worker: code blocks

@@ -102,6 +102,8 @@ pub struct RunReporter<W: Write> {
     extra: Vec<PhaseReport>,
     warnings: Vec<TestWarning>,
     live: LiveStatus,
+    /// Text a plugin adds to the terminal summary (coverage), with its colour.
+    plugin_summaries: Vec<(String, Option<&'static str>)>,
 }
 
 /// One recorded warning (see `FromWorker::Warning`).
@@ -110,6 +112,14 @@ struct TestWarning {
     nodeid: String,
     location: Option<String>,
     message: String,
+}
+
+/// How a plugin's summary line is coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Plain,
+    Good,
+    Bad,
 }
 
 /// The live status line: drawn on the line below the cursor and erased (ESC [J) before
@@ -127,6 +137,7 @@ const GREEN: &str = "\x1b[32m";
 const RED: &str = "\x1b[31m";
 const YELLOW: &str = "\x1b[33m";
 const BOLD: &str = "\x1b[1m";
+const RED_BOLD: &str = "\x1b[31m\x1b[1m";
 const RESET: &str = "\x1b[0m";
 
 impl<W: Write> RunReporter<W> {
@@ -158,6 +169,44 @@ impl<W: Write> RunReporter<W> {
                 finished: 0,
                 failed: 0,
             },
+            plugin_summaries: Vec::new(),
+        }
+    }
+
+    /// Text for the terminal summary, where pytest prints its plugins' sections
+    /// (after the junitxml line, before durations): pytest-cov's report.
+    pub fn plugin_summary(&mut self, text: String, tone: Tone) {
+        let color = match tone {
+            Tone::Plain => None,
+            Tone::Good => Some(GREEN),
+            Tone::Bad => Some(RED_BOLD),
+        };
+        self.plugin_summaries.push((text, color));
+    }
+
+    /// A message written at the end of the test loop, as a plugin writes it with
+    /// `terminalreporter.write("\nERROR: ...\n")` (pytest-cov's fail-under): in the
+    /// middle of an unfinished progress line, whose `[100%]` then follows on its own line.
+    pub fn loop_end_message(&mut self, text: &str) {
+        self.clear_live();
+        let open_line = self.opts.verbosity <= 0 && self.line_width > 0;
+        let painted = if self.opts.color {
+            format!("{RED_BOLD}{text}{RESET}")
+        } else {
+            text.to_string()
+        };
+        if self.opts.verbosity > 0 {
+            // pytest had not ended the last verbose line yet: its "\n" ends it, and the
+            // line break pytest writes at the end of the session follows as a blank line.
+            let _ = write!(self.out, "{painted}\n\n");
+        } else if open_line && self.current_file.is_some() {
+            let _ = write!(self.out, "\n{painted}\n");
+            // The progress line's `[100%]` then fills a line of its own.
+            self.line_width = 0;
+            let p = self.progress();
+            let _ = writeln!(self.out, "{:>fill$}", p, fill = WIDTH - 1);
+        } else {
+            let _ = write!(self.out, "\n{painted}\n");
         }
     }
 
@@ -524,15 +573,27 @@ impl<W: Write> RunReporter<W> {
                 }
             }
         }
-        if let Some(n) = self.opts.durations {
-            self.write_durations(&all, n);
-        }
+        // pytest's order: junitxml's line, plugins' summaries (pytest-cov), durations.
         if let Some(path) = &self.opts.junit_path {
             let _ = writeln!(
                 self.out,
                 "{}",
                 sep('-', &format!("generated xml file: {path}"))
             );
+        }
+        for (text, color) in std::mem::take(&mut self.plugin_summaries) {
+            match color {
+                Some(c) => {
+                    let painted = self.paint(c, &text);
+                    let _ = write!(self.out, "{painted}");
+                }
+                None => {
+                    let _ = write!(self.out, "{text}");
+                }
+            }
+        }
+        if let Some(n) = self.opts.durations {
+            self.write_durations(&all, n);
         }
         self.write_short_summary(&all, &collect_errors);
 

@@ -43,6 +43,10 @@ const HARNESS_FILES: &[(&str, &str)] = &[
         include_str!("../../../python/fastest_harness/builtins.py"),
     ),
     (
+        "coverage_support.py",
+        include_str!("../../../python/fastest_harness/coverage_support.py"),
+    ),
+    (
         "native.py",
         include_str!("../../../python/fastest_harness/native.py"),
     ),

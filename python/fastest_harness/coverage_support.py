@@ -1,0 +1,277 @@
+"""Coverage (`--cov`) with the user's coverage.py: measurement in each worker (one dynamic
+context per test, so each test's lines can be stored beside its cached result) and the
+report step the runner starts once after the workers, which combines the workers' data
+with the stored data of the tests it did not run and prints pytest-cov's report.
+
+Report layout, options and fail-under logic follow pytest-cov 7 (`pytest_cov/engine.py`,
+`pytest_cov/plugin.py`); the wire shapes are `fastest-protocol`'s `CoverageSettings`,
+`CoverageReportRequest` and `CoverageReportResult`.
+"""
+import io
+import json
+import os
+import shutil
+import sqlite3
+import sys
+
+MISSING = (
+    "coverage.py is not installed in %s (needed by --cov); install it with "
+    "`%s -m pip install coverage` (or pytest-cov, which depends on it)"
+)
+
+
+def _import_coverage():
+    try:
+        import coverage
+    except ImportError:
+        raise RuntimeError(MISSING % (sys.executable, sys.executable)) from None
+    return coverage
+
+
+def _new_coverage(settings, **extra):
+    coverage = _import_coverage()
+    return coverage.Coverage(
+        source=settings.get("source"),
+        branch=settings.get("branch") or None,
+        config_file=settings.get("config_file") or True,
+        **extra
+    )
+
+
+def start_worker(settings):
+    """Starts measuring in this worker; data goes to `<data_file>.<suffix>`."""
+    cov = _new_coverage(settings, data_file=settings["data_file"], data_suffix=True)
+    # Like pytest-cov's xdist workers: a worker that measured nothing is not a warning.
+    cov._warn_no_data = False
+    cov._warn_unimported_source = False
+    cov._warn_preimported_source = False
+    cov.start()
+    return cov
+
+
+class ContextChannel:
+    """Wraps the protocol channel: a test's `start` event switches coverage to a context
+    named by its node id, so everything done on the test's behalf (its fixtures, the
+    imports it triggers) is attributed to it."""
+
+    def __init__(self, channel, cov):
+        self._channel = channel
+        self._cov = cov
+
+    def send(self, ev, **fields):
+        if ev == "start":
+            self._cov.switch_context(fields["nodeid"])
+        self._channel.send(ev, **fields)
+
+    def receive(self):
+        return self._channel.receive()
+
+
+def stop_worker(cov):
+    cov.stop()
+    cov.save()
+
+
+# --- the report step -------------------------------------------------------------------
+
+
+def _numbits_to_nums(blob):
+    from coverage.numbits import numbits_to_nums
+
+    return numbits_to_nums(blob)
+
+
+def per_context_data(data_files, relpath):
+    """{context: {file: [lines] or [[from, to], ...]}} from workers' data files (the
+    documented SQLite schema of coverage.py), plus every measured file under "" so
+    that files measured without lines (unexecuted source files) are kept too."""
+    out = {}
+    for path in data_files:
+        db = sqlite3.connect(path)
+        try:
+            files = dict(db.execute("select id, path from file"))
+            contexts = dict(db.execute("select id, context from context"))
+            session = out.setdefault("", {})
+            for name in files.values():
+                session.setdefault(relpath(name), {})
+            for file_id, context_id, numbits in db.execute(
+                "select file_id, context_id, numbits from line_bits"
+            ):
+                target = out.setdefault(contexts.get(context_id, ""), {})
+                measured = target.setdefault(relpath(files[file_id]), {})
+                measured.setdefault("lines", set()).update(_numbits_to_nums(numbits))
+            for file_id, context_id, a, b in db.execute("select file_id, context_id, fromno, tono from arc"):
+                target = out.setdefault(contexts.get(context_id, ""), {})
+                measured = target.setdefault(relpath(files[file_id]), {})
+                measured.setdefault("arcs", set()).add((a, b))
+        finally:
+            db.close()
+    for files in out.values():
+        for measured in files.values():
+            for key in measured:
+                measured[key] = sorted(measured[key])
+    return out
+
+
+def _sep(stream, s, txt, width):
+    """pytest-cov's `CovController.sep` for a stream without `sep`."""
+    n = max((width - len(txt) - 2) // (2 * len(s)), 1)
+    fill = s * n
+    line = "%s %s %s" % (fill, txt, fill)
+    if len(line) + len(s.rstrip()) <= width:
+        line += s.rstrip()
+    stream.write(line + "\n\n")
+
+
+def _width():
+    width, _ = shutil.get_terminal_size(fallback=(80, 24))
+    return 80 if width < 40 else width
+
+
+def report(request):
+    """Combines, merges the stored data, writes the reports; returns the result dict."""
+    settings = request["settings"]
+    rootdir = request["rootdir"]
+
+    def relpath(path):
+        absolute = os.path.abspath(path)
+        rel = os.path.relpath(absolute, rootdir)
+        return absolute if rel.startswith("..") else rel
+
+    data_dir = request["data_dir"]
+    names = os.listdir(data_dir) if os.path.isdir(data_dir) else []
+    data_files = sorted(os.path.join(data_dir, f) for f in names if f.startswith(".coverage."))
+    contexts = per_context_data(data_files, relpath)
+
+    coverage = _import_coverage()
+    from coverage.results import display_covered, should_fail_under
+
+    cov = _new_coverage(settings, data_suffix=False)
+    cov._warn_no_data = False
+    cov._warn_unimported_source = False
+    cov._warn_preimported_source = False
+    cov.erase()
+    # Measuring nothing, but `save` then adds the source files nothing imported (0%),
+    # as a measuring pytest-cov process does.
+    cov.start()
+    cov.stop()
+    cov.combine(data_paths=data_files, keep=False)
+    data = cov.get_data()
+    relative = bool(getattr(cov.config, "relative_files", False))
+
+    def native(name):
+        path = name if os.path.isabs(name) else os.path.join(rootdir, name)
+        return os.path.relpath(path) if relative else path
+
+    stored = request.get("stored") or {}
+    if stored:
+        if settings.get("branch"):
+            data.add_arcs({native(f): [tuple(a) for a in m.get("arcs", ())] for f, m in stored.items()})
+        else:
+            data.add_lines({native(f): m.get("lines", []) for f, m in stored.items()})
+    cov.save()
+
+    stream = io.StringIO()
+    precision = request.get("precision")
+    if precision is None:
+        precision = getattr(cov.config, "precision", 0)
+    total = cov.report(ignore_errors=True, output_format="total", precision=precision, file=io.StringIO())
+    width = _width()
+    node = "platform %s, python %s" % (sys.platform, "%d.%d.%d-%s-%d" % tuple(sys.version_info[:5]))
+    _sep(stream, "_", "coverage: %s" % node, width)
+    reports = request["reports"]
+    if "term" in reports or "term-missing" in reports:
+        skip_covered = "skip-covered" in reports.values()
+        cov.report(
+            show_missing=("term-missing" in reports) or None,
+            ignore_errors=True,
+            file=stream,
+            precision=precision,
+            skip_covered=skip_covered or None,
+        )
+    if "annotate" in reports:
+        cov.annotate(ignore_errors=True, directory=reports["annotate"])
+        if reports["annotate"]:
+            stream.write("Coverage annotated source written to dir %s\n" % reports["annotate"])
+        else:
+            stream.write("Coverage annotated source written next to source\n")
+    if "html" in reports:
+        out = reports["html"]
+        cov.html_report(ignore_errors=True, directory=out)
+        stream.write("Coverage HTML written to dir %s\n" % (cov.config.html_dir if out is None else out))
+    if "xml" in reports:
+        out = reports["xml"]
+        cov.xml_report(ignore_errors=True, outfile=out)
+        stream.write("Coverage XML written to file %s\n" % (cov.config.xml_output if out is None else out))
+    if "json" in reports:
+        out = reports["json"]
+        cov.json_report(ignore_errors=True, outfile=out)
+        stream.write("Coverage JSON written to file %s\n" % (cov.config.json_output if out is None else out))
+    for kind, verb, mode in (("markdown", "written", "w"), ("markdown-append", "appended", "a")):
+        if kind in reports:
+            with open(reports[kind], mode, encoding="utf-8") as out:
+                cov.report(ignore_errors=True, file=out, output_format="markdown")
+            stream.write("Coverage Markdown information %s to file %s\n" % (verb, reports[kind]))
+    if "lcov" in reports:
+        out = reports["lcov"]
+        cov.lcov_report(ignore_errors=True, outfile=out)
+        stream.write("Coverage LCOV written to file %s\n" % (cov.config.lcov_output if out is None else out))
+
+    fail_under = _fail_under(request.get("fail_under"))
+    if fail_under is None and getattr(cov.config, "fail_under", None):
+        fail_under = cov.config.fail_under
+    failure = None
+    required = None
+    if fail_under is not None:
+        if should_fail_under(total, fail_under, precision):
+            failure = "Coverage failure: total of {total} is less than fail-under={fu:.{p}f}".format(
+                total=display_covered(total, precision), fu=fail_under, p=precision
+            )
+        if fail_under > 0:
+            required = "{fail}Required test coverage of {req}% {reached}. Total coverage: {actual:.2f}%".format(
+                req=fail_under,
+                actual=total,
+                fail="FAIL " if total < fail_under else "",
+                reached="not reached" if total < fail_under else "reached",
+            )
+    del coverage
+    return {
+        "total": total,
+        "report": stream.getvalue() if reports else "",
+        "failure": failure,
+        "required": required,
+        "required_failed": fail_under is not None and total < fail_under,
+        "tests": {ctx: files for ctx, files in contexts.items() if ctx},
+        "session": contexts.get("", {}),
+    }
+
+
+def _fail_under(text):
+    """`--cov-fail-under` as pytest-cov's `validate_fail_under` parses it (an int when it
+    is one: the message prints it as given)."""
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def main():
+    request_path, result_path = sys.argv[1], sys.argv[2]
+    with open(request_path, encoding="utf-8") as f:
+        request = json.load(f)
+    try:
+        result = report(request)
+    except Exception as exc:  # a broken config or data file: say what, keep the run's exit code
+        import traceback
+
+        result = {"error": "".join(traceback.format_exception_only(type(exc), exc)).strip()}
+        if not isinstance(exc, RuntimeError):
+            result["error"] += "\n" + traceback.format_exc()
+    with open(result_path, "w", encoding="utf-8") as f:
+        json.dump(result, f)
+
+
+if __name__ == "__main__":
+    main()
