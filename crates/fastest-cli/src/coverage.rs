@@ -166,6 +166,9 @@ fn parse_reports(values: &[String]) -> Result<BTreeMap<String, Option<String>>, 
     Ok(reports)
 }
 
+/// A file's executed lines and arcs, as sets while merging.
+type LinesAndArcs = (BTreeSet<i64>, BTreeSet<(i64, i64)>);
+
 /// Content digests of files, read once per run.
 #[derive(Default)]
 pub struct FileDigests {
@@ -244,7 +247,7 @@ impl<'a> Stored<'a> {
     /// The union of what `nodeids` (not run now) measured, plus the stored session
     /// when no worker ran.
     pub fn merged(&mut self, nodeids: &[String], with_session: bool) -> BTreeMap<String, Measured> {
-        let mut lines: BTreeMap<String, (BTreeSet<i64>, BTreeSet<(i64, i64)>)> = BTreeMap::new();
+        let mut lines: BTreeMap<String, LinesAndArcs> = BTreeMap::new();
         let mut keys: Vec<&[u8]> = nodeids.iter().map(|n| n.as_bytes()).collect();
         if with_session {
             keys.push(SESSION_KEY);

@@ -197,7 +197,7 @@ pub struct RunItem {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum ToWorker {
-    Configure(WorkerConfig),
+    Configure(Box<WorkerConfig>),
     Run { items: Vec<RunItem> },
     Shutdown,
 }

@@ -253,7 +253,7 @@ pub fn run_pool(
                         let worker = workers[idx].as_mut().expect("present");
                         let mut wc = worker_config.clone().expect("decided above");
                         wc.capture_prefix = worker.capture_prefix.to_string_lossy().into_owned();
-                        send(worker, &ToWorker::Configure(wc));
+                        send(worker, &ToWorker::Configure(Box::new(wc)));
                         // A replacement worker first resumes what its predecessor left.
                         if !worker.assigned.is_empty() {
                             worker.busy_since = Some(Instant::now());
