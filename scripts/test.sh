@@ -6,10 +6,14 @@
 #   cargo fmt --all -- --check
 #   cargo clippy --all-targets -- -D warnings
 #   cargo test --workspace
-# with FASTEST_TEST_PYTHON pointing at the venv interpreter.
+# with FASTEST_TEST_PYTHON pointing at the venv interpreter (pytest-cov and coverage pinned
+# too, for the --cov comparisons).
 set -euo pipefail
 
 PYTEST_VERSION="9.0.3"
+# The --cov tests compare with pytest-cov on the same coverage.py.
+PYTEST_COV_VERSION="7.1.0"
+COVERAGE_VERSION="7.13.0"
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
@@ -37,13 +41,17 @@ if [ ! -x "$PYTHON" ]; then
 fi
 
 installed="$("$PYTHON" -c 'import importlib.metadata as m
-try:
-    print(m.version("pytest"))
-except m.PackageNotFoundError:
-    print("none")')"
-if [ "$installed" != "$PYTEST_VERSION" ]; then
-    step "installing pytest==$PYTEST_VERSION into $VENV (found: $installed)"
-    "$PYTHON" -m pip install -q --disable-pip-version-check "pytest==$PYTEST_VERSION"
+def version(name):
+    try:
+        return m.version(name)
+    except m.PackageNotFoundError:
+        return "none"
+print(" ".join(version(n) for n in ("pytest", "pytest-cov", "coverage")))')"
+wanted="$PYTEST_VERSION $PYTEST_COV_VERSION $COVERAGE_VERSION"
+if [ "$installed" != "$wanted" ]; then
+    step "installing pytest==$PYTEST_VERSION pytest-cov==$PYTEST_COV_VERSION coverage==$COVERAGE_VERSION into $VENV (found: $installed)"
+    "$PYTHON" -m pip install -q --disable-pip-version-check "pytest==$PYTEST_VERSION" \
+        "pytest-cov==$PYTEST_COV_VERSION" "coverage==$COVERAGE_VERSION"
 fi
 
 export FASTEST_TEST_PYTHON="$PYTHON"

@@ -1,0 +1,220 @@
+//! Integration tests for `--cov`: the built `fastest` binary against pytest-cov on
+//! `tests/run_fixtures/coverage` — the same coverage section (report table, fail-under
+//! lines) and exit code on both engines, with one and two workers, with branch coverage,
+//! and on later runs served from the cache (also after an edit that shifts line numbers);
+//! coverage.py missing is a usage error.
+//!
+//! Interpreter: `$FASTEST_TEST_PYTHON` (default `.venv-test/bin/python`, created by
+//! `bash scripts/test.sh` with pytest-cov and coverage pinned).
+
+mod common;
+
+use common::{copy_dir, python, repo_root};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &repo_root().join("tests/run_fixtures/coverage"),
+        dir.path(),
+        &[".fastest_cache"],
+    );
+    dir
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "80")
+        .env_remove("PYTEST_ADDOPTS")
+        .stdin(Stdio::null())
+        .output()
+        .expect("process starts")
+}
+
+fn fastest(dir: &Path, args: &[&str]) -> Output {
+    run(Command::new(env!("CARGO_BIN_EXE_fastest"))
+        .current_dir(dir)
+        .arg("--python")
+        .arg(python())
+        .args(args))
+}
+
+fn pytest(dir: &Path, args: &[&str]) -> Output {
+    run(Command::new(python())
+        .current_dir(dir)
+        .args(["-m", "pytest", "-p", "no:cacheprovider"])
+        .args(args))
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}\n--- stderr:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// pytest-cov's part of the output: the `Coverage failure` line written at the end of
+/// the test loop, and the `tests coverage` section up to the next `=` separator.
+fn coverage_output(o: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let mut out = String::new();
+    let mut inside = false;
+    for line in stdout.lines() {
+        if line.starts_with("ERROR: Coverage failure") {
+            out.push_str(line);
+            out.push('\n');
+        }
+        if line.contains(" tests coverage ") {
+            inside = true;
+        } else if inside && line.starts_with('=') {
+            break;
+        }
+        if inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    assert!(
+        out.contains("TOTAL"),
+        "no coverage report in the output:\n{}",
+        text(o)
+    );
+    out
+}
+
+fn assert_same_coverage(reference: &Output, ours: &Output, what: &str) {
+    assert_eq!(
+        coverage_output(ours),
+        coverage_output(reference),
+        "{what}: coverage output differs from pytest-cov's\n--- fastest:\n{}",
+        text(ours)
+    );
+    assert_eq!(
+        ours.status.code(),
+        reference.status.code(),
+        "{what}: exit codes differ\n{}",
+        text(ours)
+    );
+}
+
+const TERM_MISSING: &[&str] = &["--cov=pkg", "--cov-report=term-missing"];
+
+#[test]
+fn report_matches_pytest_cov_on_both_engines_and_worker_counts() {
+    let dir = project();
+    let reference = pytest(dir.path(), TERM_MISSING);
+    // The engine is part of what a cached result depends on: each engine's first run
+    // measures everything, its second reuses the passes.
+    for (engine, workers) in [("native", "1"), ("native", "2"), ("pytest", "2")] {
+        let mut args = TERM_MISSING.to_vec();
+        args.extend(["--no-cache", "--engine", engine, "-n", workers]);
+        let ours = fastest(dir.path(), &args);
+        assert_same_coverage(&reference, &ours, &format!("{engine} engine, -n {workers}"));
+        if workers == "1" {
+            continue;
+        }
+        // Only the failing test runs now; the report still counts what the cached
+        // tests executed.
+        let mut args = TERM_MISSING.to_vec();
+        args.extend(["--engine", engine, "-n", workers]);
+        let warm = fastest(dir.path(), &args);
+        assert!(
+            String::from_utf8_lossy(&warm.stdout).contains("4 cached"),
+            "expected the passes to be cached\n{}",
+            text(&warm)
+        );
+        assert_same_coverage(&reference, &warm, &format!("cached run, {engine} engine"));
+    }
+}
+
+#[test]
+fn branch_coverage_and_fail_under_match_pytest_cov() {
+    let dir = project();
+    let args = [
+        "--cov=pkg",
+        "--cov-branch",
+        "--cov-report=term-missing",
+        "--cov-fail-under=95",
+    ];
+    let reference = pytest(dir.path(), &args);
+    assert!(String::from_utf8_lossy(&reference.stdout).contains("FAIL Required test coverage"));
+    let first = fastest(dir.path(), &args);
+    assert_same_coverage(&reference, &first, "first run");
+    let warm = fastest(dir.path(), &args);
+    assert!(String::from_utf8_lossy(&warm.stdout).contains("cached"));
+    assert_same_coverage(&reference, &warm, "cached run");
+
+    // A threshold that is met: exit code of the tests alone, a green "reached" line.
+    std::fs::remove_file(dir.path().join("tests/test_fail.py")).unwrap();
+    let met = ["--cov=pkg", "--cov-fail-under=50"];
+    assert_same_coverage(&pytest(dir.path(), &met), &fastest(dir.path(), &met), "met");
+}
+
+#[test]
+fn an_edit_that_shifts_lines_reruns_the_tests_that_cover_the_file() {
+    let dir = project();
+    let first = fastest(dir.path(), TERM_MISSING);
+    assert_eq!(first.status.code(), Some(1), "{}", text(&first));
+    // A line added to a function no test calls: the dependency records alone would
+    // reuse every pass, whose stored lines below it would then be off by one.
+    let calc = dir.path().join("pkg/calc.py");
+    let source = std::fs::read_to_string(&calc).unwrap();
+    let edited = source.replace("    value = 1\n", "    value = 1\n    value += 1\n");
+    assert_ne!(edited, source);
+    std::fs::write(&calc, edited).unwrap();
+    let reference = pytest(dir.path(), TERM_MISSING);
+    let after = fastest(dir.path(), TERM_MISSING);
+    assert_same_coverage(&reference, &after, "after the edit");
+    let out = String::from_utf8_lossy(&after.stdout);
+    assert!(
+        !out.contains("cached"),
+        "tests covering the edited file must rerun\n{out}"
+    );
+    // Nothing changed since: everything that passed is served from the cache.
+    let again = fastest(dir.path(), TERM_MISSING);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("4 cached"));
+    assert_same_coverage(&reference, &again, "cached after the edit");
+}
+
+#[test]
+fn run_changed_with_nothing_to_run_still_reports_coverage() {
+    let dir = project();
+    std::fs::remove_file(dir.path().join("tests/test_fail.py")).unwrap();
+    let reference = pytest(dir.path(), TERM_MISSING);
+    fastest(dir.path(), TERM_MISSING);
+    let changed = run(Command::new(env!("CARGO_BIN_EXE_fastest"))
+        .current_dir(dir.path())
+        .args(["run", "--changed", "--python"])
+        .arg(python())
+        .args(TERM_MISSING));
+    assert!(String::from_utf8_lossy(&changed.stdout).contains("nothing to run"));
+    assert_same_coverage(&reference, &changed, "run --changed");
+}
+
+#[test]
+fn coverage_py_missing_is_a_usage_error_that_says_how_to_install_it() {
+    let dir = project();
+    let wrapper = dir.path().join("python-no-site");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\nexec {} -S \"$@\"\n", python().display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = run(Command::new(env!("CARGO_BIN_EXE_fastest"))
+        .current_dir(dir.path())
+        .arg("--python")
+        .arg(&wrapper)
+        .args(["--cov=pkg", "--engine", "native"]));
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("coverage.py is not installed") && err.contains("pip install coverage"),
+        "{}",
+        text(&out)
+    );
+}

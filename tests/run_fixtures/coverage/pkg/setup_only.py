@@ -1,0 +1,2 @@
+def make_config():
+    return {"debug": False}

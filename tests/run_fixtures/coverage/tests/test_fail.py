@@ -1,0 +1,5 @@
+from pkg import calc
+
+
+def test_fails():
+    assert calc.add(1, 1) == 3
