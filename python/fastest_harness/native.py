@@ -358,6 +358,12 @@ class Item:
 
 class NativeEngine:
     def __init__(self, config, channel):
+        self.debugger = None
+        self._pending_info = None
+        if config.get("debugger"):
+            from fastest_harness.debugger import Debugger
+
+            self.debugger = Debugger(channel, config["debugger"])
         self.config = config
         self.channel = channel
         self.rootdir = config["rootdir"]
@@ -679,8 +685,17 @@ class NativeEngine:
         except BaseException:
             next_item = None
         # One record for the whole protocol of an item (setup, call, teardown), as pytest.
-        with self.recorded_warnings(item):
-            self._run_item(item, next_item, next_spec)
+        try:
+            with self.recorded_warnings(item):
+                self._run_item(item, next_item, next_spec)
+        except KeyboardInterrupt as exc:
+            from fastest_harness.debugger import QuitDebugger, quit_message
+
+            if not isinstance(exc, QuitDebugger):
+                raise
+            self._finish(nodeid)
+            self.channel.send("fatal", message=quit_message(), exit_code=2)
+            os._exit(2)
         self._finish(nodeid)
 
     @contextlib.contextmanager
@@ -904,6 +919,9 @@ class NativeEngine:
         if outcome == "failed" or self.ini.get("report_passes") or teardown_output:
             fields["sections"] = [list(s) for s in sections]
         self.channel.send("report", **fields)
+        info, self._pending_info = self._pending_info, None
+        if outcome == "failed" and self.debugger is not None and self.debugger.mode == "pdb":
+            self.debugger.post_mortem(nodeid, info, longrepr, sections, self._capture)
 
     # -- marks
     def evaluate_condition(self, item, mark, condition):
@@ -1014,7 +1032,10 @@ class NativeEngine:
         func = item.function
         if item.instance is not None:
             func = func.__get__(item.instance)
-        result = func(**item.funcargs)
+        if self.debugger is not None and self.debugger.mode == "trace":
+            result = self.debugger.run_traced(item.nodeid, func, item.funcargs, self._capture)
+        else:
+            result = func(**item.funcargs)
         if inspect.iscoroutine(result):
             result.close()
             raise FailException(
@@ -1104,6 +1125,8 @@ class NativeEngine:
     # -- failure formatting
     def classify_error(self, info, item, when):
         """(outcome, longrepr, message, skip) for an exception raised in a phase."""
+        # `--pdb` opens it on this exception once the failure is reported.
+        self._pending_info = info if item is not None else None
         etype, value, tb = info
         if isinstance(value, SkipException):
             path, lineno = self._crash_location(tb)

@@ -53,6 +53,11 @@ class PytestEngine:
 
         self.config = config
         self.channel = channel
+        self.debugger = config.get("debugger")
+        # `--pdb` / `--trace`: pytest's own debugging plugin runs the debugger; it writes
+        # the failure through the terminal reporter, so that writer is pointed at the
+        # terminal (a copy of fd 1 taken before pytest's capture) while it does.
+        self.terminal = os.fdopen(os.dup(1), "w", buffering=1) if self.debugger else None
         self.recorder = None
         if config.get("record"):
             from fastest_harness import deps
@@ -64,6 +69,7 @@ class PytestEngine:
         import pytest
 
         channel = self.channel
+        engine = self
         wanted = [it["nodeid"] for it in items]
         wanted_set = set(wanted)
         files = []
@@ -88,6 +94,30 @@ class PytestEngine:
                     from _pytest.config import create_terminal_writer
 
                     reporter._tw = create_terminal_writer(config, open(os.devnull, "w"))
+
+            @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+            def pytest_exception_interact(self, node, call, report):
+                if engine.debugger != "pdb":
+                    yield
+                    return
+                engine.take_terminal(report.nodeid)
+                from _pytest.config import create_terminal_writer
+
+                reporter = node.config.pluginmanager.get_plugin("terminalreporter")
+                saved = reporter._tw if reporter is not None else None
+                if reporter is not None:
+                    reporter._tw = create_terminal_writer(node.config, engine.terminal)
+                try:
+                    yield
+                finally:
+                    if reporter is not None:
+                        reporter._tw = saved
+
+            @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+            def pytest_pyfunc_call(self, pyfuncitem):
+                if engine.debugger == "trace":
+                    engine.take_terminal(pyfuncitem.nodeid)
+                yield
 
             @pytest.hookimpl(trylast=True)
             def pytest_collection_modifyitems(self, session, config, items):
@@ -150,11 +180,22 @@ class PytestEngine:
         verbose = int(self.config.get("verbose", 0))
         if verbose > 0:
             args.append("-" + "v" * verbose)
+        if self.debugger:
+            args.append("--" + self.debugger)
         code, stderr_text = _main_keeping_stderr(pytest, args + (self.config.get("collect_args") or files), Plugin(), self.config.get("capture") == "no")
-        if code in (3, 4):
+        if self.debugger and code == 2:
+            from fastest_harness.debugger import quit_message
+
+            channel.send("fatal", message=quit_message(), exit_code=2)
+        elif code in (3, 4):
             # pytest stopped before running anything (a conftest that fails to import, a
             # usage error): the run ends with its message and exit code, as pytest's would.
             channel.send("fatal", message=stderr_text.rstrip(), exit_code=code)
+
+    def take_terminal(self, nodeid):
+        """Waits until the runner has flushed its output (see `debugger.py`)."""
+        self.channel.send("interact", nodeid=nodeid)
+        self.channel.receive()
 
     def shutdown(self):
         pass

@@ -22,7 +22,7 @@ class Channel:
 
     # Events the runner needs at once; the others (start, per-phase reports) are flushed
     # with the test's `finish`, one write per test instead of five.
-    _FLUSH = frozenset(("ready", "finish", "idle", "fatal", "collect_error", "warning"))
+    _FLUSH = frozenset(("ready", "finish", "idle", "fatal", "collect_error", "warning", "interact"))
 
     def send(self, ev, **fields):
         fields["ev"] = ev

@@ -176,6 +176,12 @@ struct Cli {
     /// Digits after the decimal point in coverage reports.
     #[arg(long = "cov-precision")]
     cov_precision: Option<u32>,
+    /// Start the debugger (pdb) on failures and errors, in the worker, on this terminal.
+    #[arg(long)]
+    pdb: bool,
+    /// Stop in the debugger at the start of every test.
+    #[arg(long)]
+    trace: bool,
     /// Disable coverage (overrides `--cov`, e.g. from addopts).
     #[arg(long = "no-cov")]
     no_cov: bool,
@@ -945,6 +951,13 @@ fn run() -> anyhow::Result<ExitCode> {
                 reuse: !cli.no_cache,
                 changed_only: cli.changed,
                 coverage,
+                debugger: if cli.trace {
+                    Some("trace".into())
+                } else if cli.pdb {
+                    Some("pdb".into())
+                } else {
+                    None
+                },
             };
         if command == Command::Explain {
             let ids: Vec<String> = request.items.iter().map(|i| i.nodeid.clone()).collect();

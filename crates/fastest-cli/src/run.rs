@@ -75,6 +75,8 @@ pub struct RunRequest {
     pub changed_only: bool,
     /// `--cov`: measure in the workers, report after them.
     pub coverage: Option<CoverageRun>,
+    /// `--pdb` / `--trace`: the debugger on the terminal, one worker.
+    pub debugger: Option<String>,
 }
 
 /// Plugins that change nothing about which tests run or how they turn out when their
@@ -171,7 +173,14 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    let workers = workers.max(1).min(n.max(1));
+    let mut workers = workers.max(1).min(n.max(1));
+    if let (Some(debugger), true) = (&req.debugger, workers > 1) {
+        // As with pytest-xdist, where --pdb cannot work: one terminal, one debugger.
+        eprintln!("fastest: --{debugger}: running on one worker (the debugger needs the terminal)");
+        workers = 1;
+    }
+    // The terminal is the worker's: a debugger, or `breakpoint()` with `-s`.
+    let interactive = req.debugger.is_some() || (req.capture == "no" && workers == 1);
 
     let mut reporter = RunReporter::new(
         std::io::stdout().lock(),
@@ -186,7 +195,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             header: Vec::new(),
             junit_path: req.junitxml.as_ref().map(|p| p.display().to_string()),
             deselected,
-            live_after: live_status_after(&req.capture),
+            live_after: live_status_after(&req.capture).filter(|_| !interactive),
             live_redraw: std::time::Duration::from_millis(100),
         },
         order.clone(),
@@ -228,7 +237,9 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
         cwd: req.invocation_dir.clone(),
         workers,
         capture_dir: req.cache_dir.join("capture"),
-        timeout: req.timeout,
+        // Time spent in a debugger is not a hang.
+        timeout: req.timeout.filter(|_| req.debugger.is_none()),
+        interactive,
     };
     let chosen: std::cell::RefCell<Option<(Engine, String)>> = std::cell::RefCell::new(None);
     let items = to_run.clone();
@@ -254,6 +265,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             record: req.selector.is_some(),
             code_cache: req.cache_dir.join("code").to_string_lossy().into_owned(),
             coverage: req.coverage.as_ref().map(|c| c.settings.clone()),
+            debugger: req.debugger.clone(),
         };
         Ok((plan, config))
     };
@@ -369,6 +381,9 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                 results.entry(nodeid.clone()).or_default().push(r.clone());
                 reporter.report(r);
                 reporter.finish(&nodeid);
+            }
+            RunEvent::Interact { nodeid } => {
+                reporter.before_interaction(&nodeid, req.debugger.as_deref() == Some("pdb"))
             }
             RunEvent::Warning(w) => eprintln!("fastest: warning: {w}"),
             RunEvent::TestWarning {

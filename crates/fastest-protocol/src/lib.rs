@@ -90,6 +90,10 @@ pub struct WorkerConfig {
     /// `--cov`: measure with coverage.py, one dynamic context per test.
     #[serde(default)]
     pub coverage: Option<CoverageSettings>,
+    /// `--pdb` ("pdb": post-mortem on failures and errors) or `--trace` ("trace": stop
+    /// at the start of every test): the debugger runs in the worker, on the terminal.
+    #[serde(default)]
+    pub debugger: Option<String>,
 }
 
 /// How coverage.py measures (`--cov`, `--cov-branch`, `--cov-config`), as pytest-cov
@@ -198,7 +202,12 @@ pub struct RunItem {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum ToWorker {
     Configure(Box<WorkerConfig>),
-    Run { items: Vec<RunItem> },
+    Run {
+        items: Vec<RunItem>,
+    },
+    /// Answer to `FromWorker::Interact`: the runner's output is flushed, the terminal
+    /// is the worker's until the test finishes.
+    Resume,
     Shutdown,
 }
 
@@ -288,6 +297,11 @@ pub enum FromWorker {
         #[serde(default)]
         location: Option<String>,
         #[serde(default)]
+        nodeid: String,
+    },
+    /// The worker is about to use the terminal (a debugger on `nodeid`); it waits for
+    /// `ToWorker::Resume`.
+    Interact {
         nodeid: String,
     },
     /// The worker finished its items and wants more.

@@ -6,7 +6,7 @@
 
 use crate::{format_duration, sep, ExitCode, WIDTH};
 use fastest_protocol::{Outcome, PhaseReport, When};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -104,6 +104,8 @@ pub struct RunReporter<W: Write> {
     live: LiveStatus,
     /// Text a plugin adds to the terminal summary (coverage), with its colour.
     plugin_summaries: Vec<(String, Option<&'static str>)>,
+    /// Failures already shown in the debugger (`--pdb`).
+    debugged: HashSet<(String, When)>,
 }
 
 /// One recorded warning (see `FromWorker::Warning`).
@@ -170,6 +172,7 @@ impl<W: Write> RunReporter<W> {
                 failed: 0,
             },
             plugin_summaries: Vec::new(),
+            debugged: HashSet::new(),
         }
     }
 
@@ -182,6 +185,25 @@ impl<W: Write> RunReporter<W> {
             Tone::Bad => Some(RED_BOLD),
         };
         self.plugin_summaries.push((text, color));
+    }
+
+    /// A worker is about to use the terminal (a debugger): erase the live line and
+    /// flush, so its output follows ours. With `post_mortem`, the debugger shows the
+    /// failure just reported for `nodeid`, which the FAILURES/ERRORS sections then leave
+    /// out (pytest's `_pdbshown`).
+    pub fn before_interaction(&mut self, nodeid: &str, post_mortem: bool) {
+        self.clear_live();
+        let _ = self.out.flush();
+        if !post_mortem {
+            return;
+        }
+        let last = match self.index.get(nodeid) {
+            Some(&i) => self.slots[i].reports.last(),
+            None => self.extra.iter().rev().find(|r| r.nodeid == nodeid),
+        };
+        if let Some(r) = last {
+            self.debugged.insert((r.nodeid.clone(), r.when));
+        }
     }
 
     /// A message written at the end of the test loop, as a plugin writes it with
@@ -506,9 +528,12 @@ impl<W: Write> RunReporter<W> {
             let _ = writeln!(self.out, "{}", sep('!', "KeyboardInterrupt"));
         }
 
+        let debugged = std::mem::take(&mut self.debugged);
+        let shown = |r: &&&PhaseReport| !debugged.contains(&(r.nodeid.clone(), r.when));
         let errors: Vec<&&PhaseReport> = all
             .iter()
             .filter(|r| r.outcome == Outcome::Failed && r.when != When::Call)
+            .filter(shown)
             .collect();
         if !collect_errors.is_empty() || !errors.is_empty() {
             let _ = writeln!(self.out, "{}", sep('=', "ERRORS"));
@@ -534,6 +559,7 @@ impl<W: Write> RunReporter<W> {
         let failures: Vec<&&PhaseReport> = all
             .iter()
             .filter(|r| r.outcome == Outcome::Failed && r.when == When::Call)
+            .filter(shown)
             .collect();
         if !failures.is_empty() && self.opts.tbstyle != "no" {
             let _ = writeln!(self.out, "{}", sep('=', "FAILURES"));

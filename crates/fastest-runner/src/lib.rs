@@ -47,6 +47,10 @@ const HARNESS_FILES: &[(&str, &str)] = &[
         include_str!("../../../python/fastest_harness/coverage_support.py"),
     ),
     (
+        "debugger.py",
+        include_str!("../../../python/fastest_harness/debugger.py"),
+    ),
+    (
         "native.py",
         include_str!("../../../python/fastest_harness/native.py"),
     ),

@@ -30,6 +30,9 @@ pub struct PoolConfig {
     /// Directory for the workers' capture files.
     pub capture_dir: PathBuf,
     pub timeout: Option<Duration>,
+    /// Workers share the runner's terminal (stdin and foreground process group): for a
+    /// debugger (`--pdb`, `--trace`, `breakpoint()` with `-s`).
+    pub interactive: bool,
 }
 
 /// What the pool tells its consumer (the reporter), in the order it happens.
@@ -63,6 +66,11 @@ pub enum RunEvent {
     },
     /// Items a worker went idle without reporting (e.g. not found at run time).
     Unreported {
+        nodeid: String,
+    },
+    /// A worker is about to use the terminal for `nodeid` (a debugger): the consumer
+    /// flushes its output; the worker goes on when the sink returns.
+    Interact {
         nodeid: String,
     },
     /// A problem of fastest's own (shown on stderr).
@@ -302,6 +310,14 @@ pub fn run_pool(
                             message,
                         })
                     }
+                    FromWorker::Interact { nodeid } => {
+                        control = sink(RunEvent::Interact { nodeid });
+                        let worker = workers[idx].as_mut().expect("present");
+                        // The debugger may take minutes: the test is not hanging.
+                        worker.current = None;
+                        worker.busy_since = None;
+                        send(worker, &ToWorker::Resume);
+                    }
                     FromWorker::Idle => {
                         // The native engine holds back its last item until it knows the
                         // next one (to tear down only the scopes that end), so `assigned`
@@ -506,9 +522,17 @@ fn spawn(
         .env("FASTEST_WORKER", idx.to_string())
         .env("PYTEST_XDIST_WORKER", format!("gw{idx}"))
         .env("PYTEST_XDIST_WORKER_COUNT", config.workers.to_string())
-        .stdin(Stdio::null())
-        // Workers ignore the terminal's Ctrl-C; the runner stops them itself.
-        .process_group(0);
+        .stdin(if config.interactive {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        });
+    if !config.interactive {
+        // Workers ignore the terminal's Ctrl-C; the runner stops them itself. (An
+        // interactive worker stays in the terminal's foreground group: a background
+        // process reading the terminal would be stopped by SIGTTIN.)
+        command.process_group(0);
+    }
     // SAFETY: only async-signal-safe calls (fcntl, dup2) between fork and exec.
     unsafe {
         command.pre_exec(move || {
