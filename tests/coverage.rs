@@ -154,6 +154,18 @@ fn branch_coverage_and_fail_under_match_pytest_cov() {
 }
 
 #[test]
+fn branch_coverage_from_the_config_file_matches_pytest_cov_when_cached() {
+    let dir = project();
+    std::fs::write(dir.path().join(".coveragerc"), "[run]\nbranch = True\n").unwrap();
+    let reference = pytest(dir.path(), TERM_MISSING);
+    assert!(String::from_utf8_lossy(&reference.stdout).contains("Branch"));
+    assert_same_coverage(&reference, &fastest(dir.path(), TERM_MISSING), "first run");
+    let warm = fastest(dir.path(), TERM_MISSING);
+    assert!(String::from_utf8_lossy(&warm.stdout).contains("4 cached"));
+    assert_same_coverage(&reference, &warm, "cached run");
+}
+
+#[test]
 fn an_edit_that_shifts_lines_reruns_the_tests_that_cover_the_file() {
     let dir = project();
     let first = fastest(dir.path(), TERM_MISSING);

@@ -165,7 +165,8 @@ def report(request):
 
     stored = request.get("stored") or {}
     if stored:
-        if settings.get("branch"):
+        # Branch coverage may come from the config file as well as --cov-branch.
+        if cov.config.branch:
             data.add_arcs({native(f): [tuple(a) for a in m.get("arcs", ())] for f, m in stored.items()})
         else:
             data.add_lines({native(f): m.get("lines", []) for f, m in stored.items()})
