@@ -356,17 +356,12 @@ pub fn report(
         serde_json::to_vec(&request).map_err(|e| e.to_string())?,
     )
     .map_err(|e| format!("writing {}: {e}", request_path.display()))?;
-    let mut pythonpath = harness.as_os_str().to_owned();
-    if let Some(existing) = std::env::var_os("PYTHONPATH") {
-        pythonpath.push(":");
-        pythonpath.push(existing);
-    }
     let output = Command::new(python)
         .args(["-m", "fastest_harness.coverage_support"])
         .arg(&request_path)
         .arg(&result_path)
         .current_dir(cwd)
-        .env("PYTHONPATH", pythonpath)
+        .env("PYTHONPATH", fastest_runner::harness_pythonpath(harness))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -159,18 +159,13 @@ pub fn collect_dynamic(
         .iter()
         .map(|p| p.to_string_lossy().into_owned())
         .collect();
-    let mut pythonpath = harness.as_os_str().to_owned();
-    if let Some(existing) = std::env::var_os("PYTHONPATH") {
-        pythonpath.push(":");
-        pythonpath.push(existing);
-    }
     let output = Command::new(python)
         .arg("-m")
         .arg("fastest_harness.collect")
         .arg(&out)
         .args(args)
         .current_dir(cwd)
-        .env("PYTHONPATH", pythonpath)
+        .env("PYTHONPATH", harness_pythonpath(harness))
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("FASTEST_DOCTEST_ONLY", doctest_only.join("\n"))
         .stdin(Stdio::null())
@@ -205,6 +200,17 @@ pub fn collect_dynamic(
         });
     }
     Ok(result)
+}
+
+/// `PYTHONPATH` for a `python -m fastest_harness.X` process: the harness first, then
+/// the user's own `PYTHONPATH`.
+pub fn harness_pythonpath(harness: &Path) -> std::ffi::OsString {
+    let mut pythonpath = harness.as_os_str().to_owned();
+    if let Some(existing) = std::env::var_os("PYTHONPATH") {
+        pythonpath.push(":");
+        pythonpath.push(existing);
+    }
+    pythonpath
 }
 
 fn tempfile_path(dir: &Path) -> PathBuf {
