@@ -62,7 +62,7 @@ def junit_path(pdir: Path, side: str, rep: int) -> Path:
 def run_project(name: str, proj: Path, fastest: str, opts) -> dict:
     src = proj / "src"
     cache_dir = src / ".fastest_cache"
-    pdir = opts.out / "run_compare" / name
+    pdir = opts.out / opts.run_dir / name
     row = {"project": name, "cwd": str(src), "error": None, "sides": {}, "compare": None,
            "xdist_compare": None}
 
@@ -85,7 +85,8 @@ def run_project(name: str, proj: Path, fastest: str, opts) -> dict:
     cmds = {
         "pytest": lambda j: pytest_base + ["--junitxml", str(j)],
         "xdist": lambda j: pytest_base + ["-n", str(opts.xdist_n), "--junitxml", str(j)],
-        "fastest": lambda j: [fastest, "--python", "../venv/bin/python"] + args + ["--junitxml", str(j)],
+        "fastest": lambda j: ([fastest, "--python", "../venv/bin/python"] + opts.fastest_args + args
+                              + ["--junitxml", str(j)]),
     }
     sides = [s for s in SIDES if not (s == "xdist" and opts.no_xdist)]
     fastest_ok = os.path.isfile(fastest) and os.access(fastest, os.X_OK)
@@ -357,7 +358,13 @@ def main(argv=None):
                     help="skip the untimed `pytest --collect-only` run that primes __pycache__ before timing")
     ap.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default {DEFAULT_OUT})")
     ap.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
+    ap.add_argument("--fastest-arg", dest="fastest_args", action="append", default=[],
+                    help="extra argument for fastest only, before the project's (repeatable), "
+                         "e.g. --fastest-arg=--engine --fastest-arg=pytest")
+    ap.add_argument("--tag", default="",
+                    help="suffix for the outputs: bench-out/run_compare-TAG.json and run_compare-TAG/NAME/")
     opts = ap.parse_args(argv)
+    opts.run_dir = "run_compare" + (f"-{opts.tag}" if opts.tag else "")
     opts.out = Path(opts.out).resolve()
     opts.out.mkdir(parents=True, exist_ok=True)
     corpus = Path(opts.corpus).resolve()
@@ -370,11 +377,11 @@ def main(argv=None):
         return 2
 
     info = environment_info(fastest)
-    info.update(corpus=str(corpus), repeat=opts.repeat, cold=opts.cold, xdist_n=opts.xdist_n,
+    info.update(corpus=str(corpus), fastest_args=opts.fastest_args, repeat=opts.repeat, cold=opts.cold, xdist_n=opts.xdist_n,
                 warmup=opts.warmup, timeout=opts.timeout, cache_mode=cache_mode_line(opts),
                 started=time.strftime("%Y-%m-%dT%H:%M:%S"))
     rows = []
-    json_path = opts.out / "run_compare.json"
+    json_path = opts.out / f"{opts.run_dir}.json"
     for name in names:
         if name not in available:
             rows.append({"project": name, "error": f"no {corpus / name / 'run.sh'}", "sides": {}, "compare": None})
@@ -389,7 +396,7 @@ def main(argv=None):
     print(table)
     print()
     print(details(rows, opts))
-    print(f"\nJSON: {json_path}; per project: {opts.out / 'run_compare'}/NAME/(report.txt, *.xml, *.log)")
+    print(f"\nJSON: {json_path}; per project: {opts.out / opts.run_dir}/NAME/(report.txt, *.xml, *.log)")
     return 0
 
 

@@ -54,7 +54,21 @@ if [ "$installed" != "$wanted" ]; then
         "pytest-cov==$PYTEST_COV_VERSION" "coverage==$COVERAGE_VERSION"
 fi
 
+# Plugins for tests/plugins.rs (pytest-html, a Django app through pytest-django) live in
+# their own directory, put on PYTHONPATH only by those tests: installed in the venv they
+# would change the engine every other test expects.
+PLUGINS_SITE="$VENV/plugins-site"
+PLUGIN_PINS="pytest-html==4.2.0 pytest-metadata==3.1.1 jinja2==3.1.6 markupsafe==3.0.3 pytest-django==4.14.0 django==5.2.8 asgiref==3.10.0 sqlparse==0.5.3"
+if [ "$(cat "$PLUGINS_SITE/.pins" 2>/dev/null)" != "$PLUGIN_PINS" ]; then
+    step "installing $PLUGIN_PINS into $PLUGINS_SITE"
+    rm -rf "$PLUGINS_SITE"
+    # shellcheck disable=SC2086  # the pins are separate words
+    "$PYTHON" -m pip install -q --disable-pip-version-check --no-deps --target "$PLUGINS_SITE" $PLUGIN_PINS
+    echo "$PLUGIN_PINS" > "$PLUGINS_SITE/.pins"
+fi
+
 export FASTEST_TEST_PYTHON="$PYTHON"
+export FASTEST_TEST_PLUGINS_SITE="$PLUGINS_SITE"
 
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check

@@ -504,3 +504,42 @@ fn warnings_summary_reads_like_pytest() {
     assert!(!text(&quiet).contains("warnings summary"));
     assert!(text(&quiet).contains("15 warnings"), "{}", text(&quiet));
 }
+
+#[test]
+fn modules_that_skip_at_import_are_counted_and_listed_like_pytest() {
+    for engine in ["auto", "pytest"] {
+        compare_with_pytest("module_skip", None, &["--engine", engine]);
+    }
+    let dir = project("module_skip");
+    let strip_time = |s: &str| {
+        s.lines()
+            .map(|l| match l.find(" in ") {
+                Some(i) if l.contains("skipped") => l[..i].to_string(),
+                _ => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let tail_from_collected = |s: &str| {
+        let s = strip_time(s);
+        s[s.find("collected").expect("a collected line")..].to_string()
+    };
+    for args in [
+        &["-rs"][..],
+        &["-rs", "-k", "one"],
+        &["-rs", "test_skip_reason.py"],
+    ] {
+        let reference = run(Command::new(python())
+            .current_dir(dir.path())
+            .args(["-m", "pytest", "-p", "no:cacheprovider"])
+            .args(args));
+        let ours_args: Vec<&str> = args.iter().copied().chain(["--no-cache"]).collect();
+        let ours = fastest(dir.path(), &python(), &ours_args);
+        assert_eq!(
+            tail_from_collected(&text(&ours)),
+            tail_from_collected(&text(&reference)),
+            "{args:?}"
+        );
+        assert_eq!(ours.status.code(), reference.status.code(), "{args:?}");
+    }
+}

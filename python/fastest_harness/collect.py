@@ -13,7 +13,7 @@ PROTOCOL_VERSION = 3
 def main():
     out_path = sys.argv[1]
     args = sys.argv[2:]
-    result = {"protocol": PROTOCOL_VERSION, "items": [], "errors": [], "deselected": 0, "fatal": None}
+    result = {"protocol": PROTOCOL_VERSION, "items": [], "errors": [], "skipped": [], "deselected": 0, "fatal": None}
     try:
         import pytest
     except ImportError as exc:
@@ -54,6 +54,10 @@ def main():
         def pytest_collectreport(self, report):
             if report.failed and not getattr(report, "_fastest_ignored", False):
                 result["errors"].append({"nodeid": report.nodeid, "longrepr": str(report.longrepr)})
+            elif report.skipped and isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+                # A module that skips itself at import (`allow_module_level=True`).
+                path, lineno, reason = report.longrepr
+                result["skipped"].append({"nodeid": report.nodeid, "skip": [str(path), int(lineno or 0), str(reason)]})
 
         def pytest_deselected(self, items):
             result["deselected"] += len(items)

@@ -168,10 +168,16 @@ class Recorder:
         rel = ""
         busy, self._busy = self._busy, True  # realpath() stats: don't record those
         try:
-            path = os.fspath(path)
+            path = os.fsdecode(path)  # bytes paths (os.stat(b"...")) too
             full = os.path.realpath(path)
-        except (TypeError, ValueError, OSError):
-            full = ""
+        except Exception:  # noqa: BLE001
+            # Never the test's problem: also a plugin's own exception from a wrapped
+            # os.path function (blockbuster raises BlockingError inside an event loop).
+            # The path as written, normalised, is the best remaining guess.
+            try:
+                full = os.path.normpath(path if os.path.isabs(path) else os.path.join(os.getcwd(), path))
+            except Exception:  # noqa: BLE001
+                full = ""
         finally:
             self._busy = busy
         if full.startswith(self._root_prefix) and not full.startswith(self.exclude):

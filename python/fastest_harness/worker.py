@@ -66,6 +66,11 @@ def main():
     harness_dir = os.environ.get("FASTEST_HARNESS_DIR")
     # Like the `pytest` entry point: neither the harness nor the cwd is importable.
     sys.path[:] = [p for p in sys.path if p not in ("", harness_dir)]
+    # Under the `pytest` script `__main__` is a file; code that finds its program through
+    # `__main__.__file__` (multiprocessing's spawn, anyio's to_process) expects one.
+    main_module = sys.modules.get("__main__")
+    if main_module is not None and not hasattr(main_module, "__file__") and harness_dir:
+        main_module.__file__ = os.path.join(harness_dir, "fastest_harness", "main_stub.py")
     try:
         import pytest  # noqa: F401
 

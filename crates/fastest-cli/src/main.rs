@@ -15,6 +15,7 @@ use std::sync::Arc;
 mod coverage;
 mod incremental;
 mod run;
+mod session_plugins;
 use std::time::Instant;
 
 /// A pytest-compatible test runner with static collection and a content-addressed cache.
@@ -307,6 +308,71 @@ impl std::fmt::Display for UsageError {
 }
 impl std::error::Error for UsageError {}
 
+/// Options of pytest and common plugins that fastest does not define and that take a
+/// value; the value may be given as the next argument (`--ds mysite.settings`).
+const VALUE_OPTIONS: &[&str] = &[
+    // pytest
+    "--log-level",
+    "--log-format",
+    "--log-date-format",
+    "--log-cli-level",
+    "--log-cli-format",
+    "--log-cli-date-format",
+    "--log-file",
+    "--log-file-mode",
+    "--log-file-level",
+    "--log-file-format",
+    "--log-file-date-format",
+    "--basetemp",
+    "--confcutdir",
+    "--junit-prefix",
+    "--show-capture",
+    "--color",
+    "--code-highlight",
+    "--assert",
+    "--pdbcls",
+    "--doctest-report",
+    "--last-failed-no-failures",
+    "--lfnf",
+    // pytest-django
+    "--ds",
+    "--dc",
+    "--liveserver",
+    // pytest-timeout
+    "--timeout-method",
+    // pytest-rerunfailures
+    "--reruns",
+    "--reruns-delay",
+    "--only-rerun",
+    // pytest-randomly, hypothesis
+    "--randomly-seed",
+    "--hypothesis-seed",
+    "--hypothesis-profile",
+    "--hypothesis-verbosity",
+    // pytest-repeat, pytest-split
+    "--count",
+    "--repeat-scope",
+    "--splits",
+    "--group",
+    // others
+    "--alluredir",
+    "--base-url",
+    "--json-report-file",
+];
+
+/// Whether an unknown option given without `=` takes `next` as its value. Known: the
+/// tables above. Otherwise, as a user means it: the next argument is the value unless it
+/// is an option or names an existing path (a test path or node id).
+fn unknown_option_takes(option: &str, next: Option<&str>) -> bool {
+    let Some(next) = next else {
+        return false;
+    };
+    if session_plugins::takes_value(option) || VALUE_OPTIONS.contains(&option) {
+        return true;
+    }
+    !next.starts_with('-') && !Path::new(next.split("::").next().unwrap_or(next)).exists()
+}
+
 /// Splits argv into what our clap definition knows and unknown long options, which
 /// belong to pytest plugins: they are forwarded to Python collection.
 fn split_known(args: &[String]) -> (Vec<String>, Vec<String>) {
@@ -331,11 +397,21 @@ fn split_known(args: &[String]) -> (Vec<String>, Vec<String>) {
     let mut known = Vec::new();
     let mut unknown = Vec::new();
     let mut after_dashdash = false;
-    for a in args {
+    // The next argument is the value of an unknown option we know the arity of.
+    let mut pending_value = false;
+    for (i, a) in args.iter().enumerate() {
+        if std::mem::take(&mut pending_value) {
+            unknown.push(a.clone());
+            continue;
+        }
         if !after_dashdash && a.starts_with("--") && a.len() > 2 {
             let name = a[2..].split('=').next().unwrap();
             if !known_long.iter().any(|k| k == name) {
                 unknown.push(a.clone());
+                let next = args.get(i + 1).map(String::as_str);
+                if !a.contains('=') && unknown_option_takes(a, next) {
+                    pending_value = true;
+                }
                 continue;
             }
         }
@@ -495,6 +571,8 @@ fn run() -> anyhow::Result<ExitCode> {
         eprintln!("fastest: warning: {w}");
     }
 
+    // Session-report plugin options (pytest-html) go to the replay step only.
+    let (passthrough, replayed_options) = session_plugins::split_replayed(&passthrough);
     // Options Python collection needs to reproduce the same session.
     let mut py_args: Vec<String> = vec![
         "--rootdir".into(),
@@ -601,6 +679,7 @@ fn run() -> anyhow::Result<ExitCode> {
             .into_iter()
             .map(|e| (e.nodeid, e.longrepr))
             .collect();
+        report.skipped = dc.skipped;
     } else {
         let mut dynamic_results: Vec<(String, Vec<String>)> = Vec::new();
         let mut python_deselected = 0;
@@ -654,6 +733,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 &doctest_only,
             )?;
             python_deselected = dc.deselected;
+            report.skipped = dc.skipped;
             for item in dc.items {
                 dynamic_results.push((item, vec![]));
             }
@@ -908,6 +988,13 @@ fn run() -> anyhow::Result<ExitCode> {
         .map_err(UsageError)?;
         let mut pytest_args = py_args.clone();
         pytest_args.extend(["-p".into(), "no:xdist".into()]);
+        let session_replay = (!replayed_options.is_empty()).then(|| {
+            let mut replay_args = pytest_args.clone();
+            replay_args.extend(replayed_options.iter().cloned());
+            replay_args.extend(["-p".into(), "no:cacheprovider".into()]);
+            replay_args.extend(args.iter().cloned());
+            replay_args
+        });
         let request =
             run::RunRequest {
                 rootdir: config.rootdir.clone(),
@@ -917,6 +1004,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 cache_dir: cache_dir.clone(),
                 items: run_items,
                 collect_errors: report.errors.clone(),
+                collect_skips: report.skipped.clone(),
                 deselected,
                 native_blockers: blockers,
                 engine: cli.engine.clone(),
@@ -951,6 +1039,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 reuse: !cli.no_cache,
                 changed_only: cli.changed,
                 coverage,
+                session_replay,
                 debugger: if cli.trace {
                     Some("trace".into())
                 } else if cli.pdb {
@@ -1094,5 +1183,29 @@ mod tests {
         assert!(could_match_plugin_mark("sync", true));
         assert!(could_match_plugin_mark("Hypo", true));
         assert!(!could_match_plugin_mark("user", true));
+    }
+
+    fn split(args: &[&str]) -> (Vec<String>, Vec<String>) {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        split_known(&args)
+    }
+
+    #[test]
+    fn plugin_options_keep_their_separate_values() {
+        let (known, unknown) = split(&["--ds", "mysite.settings", "-q", "--html", "r.html"]);
+        assert_eq!(known, vec!["-q"]);
+        assert_eq!(unknown, vec!["--ds", "mysite.settings", "--html", "r.html"]);
+    }
+
+    #[test]
+    fn an_unknown_flag_before_a_path_leaves_the_path_positional() {
+        // `Cargo.toml` exists in the crate directory tests run in.
+        let (known, unknown) = split(&["--reuse-db", "Cargo.toml", "--nomigrations", "-x"]);
+        assert_eq!(known, vec!["Cargo.toml", "-x"]);
+        assert_eq!(unknown, vec!["--reuse-db", "--nomigrations"]);
+        // An unknown option followed by something that is not a path takes it as its value.
+        let (known, unknown) = split(&["--some-plugin-level", "high", "Cargo.toml"]);
+        assert_eq!(known, vec!["Cargo.toml"]);
+        assert_eq!(unknown, vec!["--some-plugin-level", "high"]);
     }
 }

@@ -3,11 +3,12 @@
 //! records durations and last-failed state in the cache.
 
 use crate::coverage::{self, CoverageRun};
+use crate::session_plugins;
 use anyhow::Context;
 use fastest_cache::Cache;
 use fastest_discovery::{ModuleSummary, SummarySource};
-use fastest_protocol::{Engine, Outcome, PhaseReport, RunItem, When, WorkerConfig};
-use fastest_report::run::{Ending, RunOptions, RunReporter};
+use fastest_protocol::{CollectionSkip, Engine, Outcome, PhaseReport, RunItem, When, WorkerConfig};
+use fastest_report::run::{Ending, RunOptions, RunReporter, Tone};
 use fastest_report::ExitCode;
 use fastest_runner::pool::{run_pool, Control, PoolConfig, PoolOutcome, RunEvent, WorkerInfo};
 use fastest_runner::schedule::{bucket_plan, group, shared_plan, Dist};
@@ -41,6 +42,8 @@ pub struct RunRequest {
     pub cache_dir: PathBuf,
     pub items: Vec<RunItem>,
     pub collect_errors: Vec<(String, String)>,
+    /// Modules that skipped themselves at import (pytest counts each as one skip).
+    pub collect_skips: Vec<CollectionSkip>,
     pub deselected: usize,
     /// Why the native engine cannot run this session (None: it can).
     pub native_blockers: Vec<String>,
@@ -77,6 +80,9 @@ pub struct RunRequest {
     pub coverage: Option<CoverageRun>,
     /// `--pdb` / `--trace`: the debugger on the terminal, one worker.
     pub debugger: Option<String>,
+    /// pytest's arguments for replaying the run into session-report plugins
+    /// (`--html`); None when none of their options was given.
+    pub session_replay: Option<Vec<String>>,
 }
 
 /// Plugins that change nothing about which tests run or how they turn out when their
@@ -213,12 +219,28 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             order.len(),
             deselected,
             &req.collect_errors,
+            &req.collect_skips,
+            &req.invocation_dir,
         );
         report_cached(&mut reporter, &mut results, &cached);
         let coverage_failed = match stored_coverage.as_mut() {
             Some(stored) => finish_coverage(&req, stored, &not_run, false, &[], &mut reporter)?,
             None => false,
         };
+        let exitstatus = if coverage_failed {
+            ExitCode::TestsFailed
+        } else {
+            ExitCode::Ok
+        };
+        replay_session(
+            &req,
+            &order,
+            &results,
+            &req.collect_errors,
+            exitstatus,
+            start,
+            &mut reporter,
+        );
         let mut code = reporter.finish_run(start.elapsed().as_secs_f64(), Ending::Completed);
         if coverage_failed && code == ExitCode::Ok {
             code = ExitCode::TestsFailed;
@@ -324,6 +346,8 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                     order.len(),
                     deselected,
                     &initial_errors,
+                    &req.collect_skips,
+                    &req.invocation_dir,
                 );
                 report_cached(&mut reporter, &mut results, &cached);
             }
@@ -421,6 +445,20 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
         }
         _ => false,
     };
+    let exitstatus = match ending {
+        Ending::Interrupted => ExitCode::Interrupted,
+        _ if failures > 0 || coverage_failed || !collect_errors.is_empty() => ExitCode::TestsFailed,
+        _ => ExitCode::Ok,
+    };
+    replay_session(
+        &req,
+        &order,
+        &results,
+        &collect_errors,
+        exitstatus,
+        start,
+        &mut reporter,
+    );
     let seconds = start.elapsed().as_secs_f64();
     let mut code = reporter.finish_run(seconds, ending);
     if (matches!(ending, Ending::Stopped(_)) || coverage_failed) && code == ExitCode::Ok {
@@ -454,6 +492,7 @@ fn write_outputs(
         let xml = fastest_report::junit::render(
             &tests,
             collect_errors,
+            &req.collect_skips,
             start.elapsed().as_secs_f64(),
             &timestamp(),
             &hostname(),
@@ -539,6 +578,48 @@ fn finish_coverage<W: std::io::Write>(
         reporter.plugin_summary(text, tone);
     }
     Ok(result.failure.is_some())
+}
+
+/// Replays the run into session-report plugins (`--html`) and hands what they print in
+/// the terminal summary to the reporter. A failure is a warning: the run's code stands.
+fn replay_session<W: std::io::Write>(
+    req: &RunRequest,
+    order: &[String],
+    results: &HashMap<String, Vec<PhaseReport>>,
+    collect_errors: &[(String, String)],
+    exitstatus: ExitCode,
+    started: Instant,
+    reporter: &mut RunReporter<W>,
+) {
+    let Some(args) = &req.session_replay else {
+        return;
+    };
+    let replay = session_plugins::Replay {
+        python: &req.python,
+        harness: &req.harness,
+        cwd: &req.invocation_dir,
+        work_dir: &req.cache_dir.join("replay"),
+        args: args.clone(),
+    };
+    let duration = started.elapsed().as_secs_f64();
+    // pytest's `session.testsfailed`: tests with a failed phase, and collection errors.
+    let failed = collect_errors.len()
+        + results
+            .values()
+            .filter(|phases| phases.iter().any(|p| p.outcome == Outcome::Failed))
+            .count();
+    match replay.run(
+        order,
+        results,
+        collect_errors,
+        failed,
+        exitstatus as i32,
+        duration,
+    ) {
+        Ok(summary) if !summary.is_empty() => reporter.plugin_summary(summary, Tone::Plain),
+        Ok(_) => {}
+        Err(e) => eprintln!("fastest: warning: the plugin report step (--html) failed: {e}"),
+    }
 }
 
 /// The report step failed: coverage.py missing is a usage error (as pytest without
@@ -664,6 +745,8 @@ fn reporter_header<W: std::io::Write>(
     n: usize,
     deselected: usize,
     errors: &[(String, String)],
+    skips: &[CollectionSkip],
+    invocation_dir: &Path,
 ) {
     let total = n + deselected;
     let mut line = format!(
@@ -677,11 +760,45 @@ fn reporter_header<W: std::io::Write>(
             if errors.len() == 1 { "" } else { "s" }
         ));
     }
+    // pytest's order: errors, deselected, skipped, selected.
     if deselected > 0 {
-        line.push_str(&format!(" / {deselected} deselected / {n} selected"));
+        line.push_str(&format!(" / {deselected} deselected"));
+    }
+    if !skips.is_empty() {
+        line.push_str(&format!(" / {} skipped", skips.len()));
+    }
+    if deselected > 0 {
+        line.push_str(&format!(" / {n} selected"));
     }
     reporter.set_header_lines(header.to_vec());
     reporter.header(&line);
+    for skip in skips {
+        // Counted and listed by `-rs` like a skipped test, shown in no progress line.
+        reporter.report(collection_skip_report(skip, invocation_dir));
+    }
+}
+
+/// A module's skip at import as the phase report the reporter counts; its path as
+/// pytest's short summary shows it (relative to where fastest was started).
+pub fn collection_skip_report(skip: &CollectionSkip, invocation_dir: &Path) -> PhaseReport {
+    let (path, line, reason) = skip.skip.clone();
+    let path = Path::new(&path)
+        .strip_prefix(invocation_dir)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or(path);
+    PhaseReport {
+        nodeid: skip.nodeid.clone(),
+        when: When::Setup,
+        outcome: Outcome::Skipped,
+        longrepr: String::new(),
+        message: String::new(),
+        skip: Some((path, line, reason)),
+        wasxfail: None,
+        sections: Vec::new(),
+        duration: 0.0,
+        location: None,
+        cached: false,
+    }
 }
 
 /// Native when nothing in the session needs pytest itself; otherwise the pytest engine,

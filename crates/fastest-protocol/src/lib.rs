@@ -11,6 +11,9 @@ pub struct DynamicCollection {
     pub protocol: u32,
     pub items: Vec<String>,
     pub errors: Vec<CollectionErrorReport>,
+    /// Collectors that skipped themselves (a module calling `pytest.skip` at import).
+    #[serde(default)]
+    pub skipped: Vec<CollectionSkip>,
     #[serde(default)]
     pub deselected: usize,
     /// Set when collection could not run at all (e.g. pytest missing).
@@ -26,6 +29,14 @@ pub struct CollectionErrorReport {
     pub nodeid: String,
     /// pytest's formatted long representation of the error.
     pub longrepr: String,
+}
+
+/// A collector pytest reports as skipped: no items, one `skipped` in the counts.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CollectionSkip {
+    pub nodeid: String,
+    /// pytest's skip location and reason: `(path, lineno, "Skipped: reason")`.
+    pub skip: (String, u32, String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +147,37 @@ pub struct CoverageReportRequest {
     /// What the tests this run did not execute measured when they last ran (file paths
     /// relative to the rootdir where inside it).
     pub stored: std::collections::BTreeMap<String, Measured>,
+}
+
+/// Runner → `python -m fastest_harness.session_plugins REQUEST RESULT`: the finished run,
+/// replayed into pytest plugins that write session-level output (pytest-html).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SessionReplayRequest {
+    /// pytest's arguments: the user's plugin options, `-p`, `-o`, paths.
+    pub args: Vec<String>,
+    /// Node ids in collection order (also those served from the cache).
+    pub order: Vec<String>,
+    /// Every phase reported for each node id.
+    pub results: std::collections::BTreeMap<String, Vec<PhaseReport>>,
+    /// `(nodeid, longrepr)` of collection errors.
+    pub collect_errors: Vec<(String, String)>,
+    pub failed: usize,
+    /// The session's exit status as pytest would pass it to `pytest_sessionfinish`.
+    pub exitstatus: i32,
+    pub width: usize,
+    /// Seconds since the run started (pytest-html shows the session's duration).
+    pub duration: f64,
+}
+
+/// The replay step's answer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SessionReplayResult {
+    /// What the plugins wrote in the terminal summary.
+    #[serde(default)]
+    pub summary: String,
+    /// Set when the replay failed (with the Python traceback).
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 /// The report step's answer.

@@ -1,6 +1,6 @@
 //! `--junitxml`: the xunit2 XML pytest writes, one `<testcase>` per test.
 
-use fastest_protocol::{Outcome, PhaseReport, When};
+use fastest_protocol::{CollectionSkip, Outcome, PhaseReport, When};
 
 /// pytest's `mangle_test_address` → (classname, name).
 pub fn junit_names(nodeid: &str) -> (String, String) {
@@ -15,6 +15,35 @@ pub fn junit_names(nodeid: &str) -> (String, String) {
     names[last].push_str(params);
     let name = names.pop().expect("non-empty");
     (names.join("."), name)
+}
+
+/// Python's `repr()` of a str (pytest writes a collection skip's longrepr tuple as is).
+fn py_str_repr(text: &str) -> String {
+    let quote = if text.contains('\'') && !text.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push(quote);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
 }
 
 fn escape(text: &str) -> String {
@@ -39,6 +68,7 @@ fn escape(text: &str) -> String {
 pub fn render(
     tests: &[(String, Vec<PhaseReport>)],
     collect_errors: &[(String, String)],
+    collect_skips: &[CollectionSkip],
     seconds: f64,
     timestamp: &str,
     hostname: &str,
@@ -53,6 +83,17 @@ pub fn render(
             escape(&classname),
             escape(&n),
             escape(name)
+        ));
+    }
+    for skip in collect_skips {
+        let (classname, n) = junit_names(&skip.nodeid);
+        skipped += 1;
+        let (path, line, reason) = &skip.skip;
+        cases.push_str(&format!(
+            "<testcase classname=\"{}\" name=\"{}\" time=\"0.000\"><skipped message=\"collection skipped\">{}</skipped></testcase>",
+            escape(&classname),
+            escape(&n),
+            escape(&format!("({}, {line}, {})", py_str_repr(path), py_str_repr(reason)))
         ));
     }
     for (nodeid, reports) in tests {
@@ -118,7 +159,7 @@ pub fn render(
             ));
         }
     }
-    let total = tests.len() + collect_errors.len();
+    let total = tests.len() + collect_errors.len() + collect_skips.len();
     format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?><testsuites name=\"pytest tests\"><testsuite name=\"pytest\" errors=\"{errors}\" failures=\"{failures}\" skipped=\"{skipped}\" tests=\"{total}\" time=\"{seconds:.3}\" timestamp=\"{timestamp}\" hostname=\"{}\">{cases}</testsuite></testsuites>",
         escape(hostname)
@@ -168,6 +209,7 @@ mod tests {
                 ("t.py::g".into(), vec![skip]),
             ],
             &[],
+            &[],
             1.0,
             "2026-01-01T00:00:00",
             "h",
@@ -177,6 +219,24 @@ mod tests {
             .contains("<failure message=\"assert '&lt;' == 1\">E   assert '&lt;' == 1</failure>"));
         assert!(
             xml.contains("<skipped type=\"pytest.skip\" message=\"nope\">t.py:3: nope</skipped>")
+        );
+    }
+
+    #[test]
+    fn a_module_skipped_at_import_is_one_testcase_as_pytest_writes_it() {
+        let skip = CollectionSkip {
+            nodeid: "tests/test_bench.py".into(),
+            skip: (
+                "/src/tests/test_bench.py".into(),
+                16,
+                "Skipped: pytest-benchmark isn't installed".into(),
+            ),
+        };
+        let xml = render(&[], &[], &[skip], 1.0, "2026-01-01T00:00:00", "h");
+        assert!(xml.contains("skipped=\"1\" tests=\"1\""), "{xml}");
+        assert!(
+            xml.contains("<testcase classname=\"\" name=\"tests.test_bench\" time=\"0.000\"><skipped message=\"collection skipped\">('/src/tests/test_bench.py', 16, &quot;Skipped: pytest-benchmark isn't installed&quot;)</skipped></testcase>"),
+            "{xml}"
         );
     }
 }

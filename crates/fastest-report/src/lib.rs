@@ -20,6 +20,8 @@ pub struct CollectReport {
     pub items: Vec<String>,
     /// (collector node id, formatted error) in collection order.
     pub errors: Vec<(String, String)>,
+    /// Collectors that skipped themselves at import.
+    pub skipped: Vec<fastest_protocol::CollectionSkip>,
     pub deselected: usize,
     /// Items before deselection.
     pub collected: usize,

@@ -510,10 +510,12 @@ impl<W: Write> RunReporter<W> {
         if self.opts.verbosity <= 0 && self.line_width > 0 {
             self.end_progress_line();
         }
-        if self.opts.verbosity >= 0 {
+        let printed = std::mem::take(&mut self.printed);
+        // pytest's blank line at session finish; with no progress output at all the
+        // header's blank line already stands there.
+        if self.opts.verbosity >= 0 && !printed.is_empty() {
             let _ = writeln!(self.out);
         }
-        let printed = std::mem::take(&mut self.printed);
         let extra = std::mem::take(&mut self.extra);
         let all: Vec<&PhaseReport> = printed.iter().chain(extra.iter()).collect();
         let mut counts: HashMap<Category, usize> = HashMap::new();

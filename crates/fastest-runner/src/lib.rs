@@ -47,6 +47,14 @@ const HARNESS_FILES: &[(&str, &str)] = &[
         include_str!("../../../python/fastest_harness/coverage_support.py"),
     ),
     (
+        "main_stub.py",
+        include_str!("../../../python/fastest_harness/main_stub.py"),
+    ),
+    (
+        "session_plugins.py",
+        include_str!("../../../python/fastest_harness/session_plugins.py"),
+    ),
+    (
         "debugger.py",
         include_str!("../../../python/fastest_harness/debugger.py"),
     ),

@@ -1,0 +1,201 @@
+//! Integration tests for third-party plugins a pytest user passes options to: pytest-html's
+//! `--html` report (written once from every test's report, also with `-n 2` and from the
+//! cache) and a Django app's suite through pytest-django's `--ds`, compared with real
+//! pytest running the same plugins.
+//!
+//! The plugins come from `$FASTEST_TEST_PLUGINS_SITE` (default `.venv-test/plugins-site`,
+//! installed by `bash scripts/test.sh`), put on `PYTHONPATH` for both pytest and fastest.
+
+mod common;
+
+use common::{copy_dir, junit_outcomes, python, repo_root};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn plugins_site() -> PathBuf {
+    let site = std::env::var_os("FASTEST_TEST_PLUGINS_SITE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv-test/plugins-site"));
+    assert!(
+        site.join("pytest_html").is_dir() && site.join("pytest_django").is_dir(),
+        "plugins missing under {}: run `bash scripts/test.sh` once",
+        site.display()
+    );
+    site
+}
+
+fn project(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &repo_root().join("tests/run_fixtures").join(name),
+        dir.path(),
+        &[".fastest_cache"],
+    );
+    dir
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("NO_COLOR", "1")
+        .env("PYTHONPATH", plugins_site())
+        .env_remove("PYTEST_ADDOPTS")
+        .stdin(Stdio::null())
+        .output()
+        .expect("process starts")
+}
+
+fn fastest(dir: &Path, args: &[&str]) -> Output {
+    run(Command::new(env!("CARGO_BIN_EXE_fastest"))
+        .current_dir(dir)
+        .arg("--python")
+        .arg(python())
+        .args(args))
+}
+
+fn pytest(dir: &Path, args: &[&str]) -> Output {
+    run(Command::new(python())
+        .current_dir(dir)
+        .args(["-m", "pytest", "-p", "no:cacheprovider"])
+        .args(args))
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}\n--- stderr:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The results table of a pytest-html report: test id → results (its JSON data blob).
+fn html_results(path: &Path) -> BTreeMap<String, Vec<String>> {
+    let page =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let start = page.find("data-jsonblob=\"").expect("a data blob") + "data-jsonblob=\"".len();
+    let end = start + page[start..].find('"').expect("end of the blob");
+    let blob = unescape(&page[start..end]);
+    let data: serde_json::Value = serde_json::from_str(&blob).expect("the blob is JSON");
+    data["tests"]
+        .as_object()
+        .expect("a tests table")
+        .iter()
+        .map(|(id, rows)| {
+            let results = rows
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["result"].as_str().unwrap().to_string())
+                .collect();
+            (id.clone(), results)
+        })
+        .collect()
+}
+
+/// HTML character references: named (`&quot;`) and numeric (`&#34;`, `&#x27;`).
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let Some(end) = rest.find(';') else { break };
+        let entity = &rest[1..end];
+        let decoded = match entity {
+            "quot" => Some('"'),
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "apos" => Some('\''),
+            _ => entity
+                .strip_prefix("#x")
+                .map(|h| u32::from_str_radix(h, 16))
+                .or_else(|| entity.strip_prefix('#').map(str::parse::<u32>))
+                .and_then(Result::ok)
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn generated_line(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .find(|l| l.contains("Generated html report"))
+        .unwrap_or_else(|| panic!("no 'Generated html report' line\n{}", text(o)))
+        .to_string()
+}
+
+#[test]
+fn html_report_lists_every_test_as_pytest_html_does() {
+    let dir = project("html_report");
+    let reference = pytest(
+        dir.path(),
+        &["--html=ref/report.html", "--self-contained-html"],
+    );
+    let expected = html_results(&dir.path().join("ref/report.html"));
+    assert_eq!(expected.len(), 9, "{}", text(&reference));
+    let uri = format!("file://{}", dir.path().join("ours/report.html").display());
+    for (args, label) in [
+        (&["-n", "2"][..], "two workers"),
+        (&["-n", "2"][..], "second run, passes from the cache"),
+        (&["--engine", "native", "--no-cache"][..], "native engine"),
+        (&["--engine", "pytest", "--no-cache"][..], "pytest engine"),
+    ] {
+        let _ = std::fs::remove_dir_all(dir.path().join("ours"));
+        let mut all = vec!["--html", "ours/report.html", "--self-contained-html"];
+        all.extend_from_slice(args);
+        let ours = fastest(dir.path(), &all);
+        assert_eq!(
+            html_results(&dir.path().join("ours/report.html")),
+            expected,
+            "{label}\n{}",
+            text(&ours)
+        );
+        assert_eq!(ours.status.code(), reference.status.code(), "{label}");
+        let line = generated_line(&ours);
+        assert!(line.contains(&uri), "{label}: {line}");
+        if label.starts_with("second run") {
+            assert!(text(&ours).contains("5 cached"), "{}", text(&ours));
+        }
+    }
+}
+
+#[test]
+fn django_app_suite_matches_pytest_django() {
+    let dir = project("django_app");
+    let reference = pytest(dir.path(), &["--ds=mysite.settings", "--junitxml=ref.xml"]);
+    let expected = junit_outcomes(&dir.path().join("ref.xml"));
+    assert_eq!(expected.len(), 11, "{}", text(&reference));
+    for args in [
+        &["--ds=mysite.settings", "-n", "2"][..],
+        &["--ds", "mysite.settings", "-n", "1", "--engine", "pytest"],
+    ] {
+        let mut all = vec!["--junitxml=ours.xml", "--no-cache"];
+        all.extend_from_slice(args);
+        let ours = fastest(dir.path(), &all);
+        assert_eq!(
+            junit_outcomes(&dir.path().join("ours.xml")),
+            expected,
+            "{args:?}\n{}",
+            text(&ours)
+        );
+        assert_eq!(ours.status.code(), reference.status.code(), "{args:?}");
+        assert!(
+            text(&ours).contains("engine: pytest"),
+            "pytest-django's fixtures need the pytest engine\n{}",
+            text(&ours)
+        );
+    }
+}
