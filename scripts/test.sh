@@ -58,7 +58,7 @@ fi
 # their own directory, put on PYTHONPATH only by those tests: installed in the venv they
 # would change the engine every other test expects.
 PLUGINS_SITE="$VENV/plugins-site"
-PLUGIN_PINS="pytest-html==4.2.0 pytest-metadata==3.1.1 jinja2==3.1.6 markupsafe==3.0.3 pytest-django==4.14.0 django==5.2.8 asgiref==3.10.0 sqlparse==0.5.3"
+PLUGIN_PINS="pytest-html==4.2.0 pytest-metadata==3.1.1 pytest-timeout==2.4.0 jinja2==3.1.6 markupsafe==3.0.3 pytest-django==4.14.0 django==5.2.8 asgiref==3.10.0 sqlparse==0.5.3"
 if [ "$(cat "$PLUGINS_SITE/.pins" 2>/dev/null)" != "$PLUGIN_PINS" ]; then
     step "installing $PLUGIN_PINS into $PLUGINS_SITE"
     rm -rf "$PLUGINS_SITE"

@@ -1,7 +1,7 @@
 //! Integration tests for third-party plugins a pytest user passes options to: pytest-html's
 //! `--html` report (written once from every test's report, also with `-n 2` and from the
-//! cache) and a Django app's suite through pytest-django's `--ds`, compared with real
-//! pytest running the same plugins.
+//! cache), a Django app's suite through pytest-django's `--ds`, and pytest-timeout's
+//! `--timeout` with its `timeout` marks, compared with real pytest running the same plugins.
 //!
 //! The plugins come from `$FASTEST_TEST_PLUGINS_SITE` (default `.venv-test/plugins-site`,
 //! installed by `bash scripts/test.sh`), put on `PYTHONPATH` for both pytest and fastest.
@@ -198,4 +198,36 @@ fn django_app_suite_matches_pytest_django() {
             text(&ours)
         );
     }
+}
+
+#[test]
+fn pytest_timeout_times_tests_out_with_its_marks() {
+    let dir = project("timeouts");
+    let reference = pytest(dir.path(), &["--timeout=1", "--junitxml=ref.xml"]);
+    let expected = junit_outcomes(&dir.path().join("ref.xml"));
+    assert_eq!(expected.len(), 4, "{}", text(&reference));
+    let ours = fastest(
+        dir.path(),
+        &[
+            "--timeout",
+            "1",
+            "-n",
+            "2",
+            "--junitxml=ours.xml",
+            "--no-cache",
+        ],
+    );
+    assert_eq!(
+        junit_outcomes(&dir.path().join("ours.xml")),
+        expected,
+        "{}",
+        text(&ours)
+    );
+    assert_eq!(ours.status.code(), reference.status.code());
+    let out = text(&ours);
+    assert!(out.contains("Timeout (>1.0s) from pytest-timeout"), "{out}");
+    assert!(
+        out.contains("engine: pytest (auto: a timeout is set and pytest-timeout is installed)"),
+        "{out}"
+    );
 }

@@ -123,6 +123,26 @@ def main():
             break
     sys.stdout.flush()
     sys.stderr.flush()
+    if getattr(engine, "recorder", None) is not None and not os.environ.get("FASTEST_PROFILE"):
+        _exit_before_finalization()
+
+
+def _exit_before_finalization():
+    """Ends a recording worker without interpreter finalization. The probes compiled into
+    project code name `builtins.__fastest_hits__`, which finalization removes before it
+    destroys the modules' objects: a `__del__` in project code would then print
+    `NameError` noise. atexit handlers still run, as in a normal exit."""
+    import atexit
+    import gc
+
+    gc.collect()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001  (a closed or replaced stream)
+            pass
+    os._exit(0)
 
 
 def profiled_main():

@@ -273,6 +273,15 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             Engine::Pytest => bucket_plan(groups, workers, &durations),
         };
         *chosen.borrow_mut() = Some((engine, why));
+        // With the pytest engine, pytest-timeout (when installed and not disabled) times
+        // tests out as under pytest: its marks, its method, its failure report.
+        let timeout_in_worker = engine == Engine::Pytest
+            && info.plugins.iter().any(|p| p == "pytest-timeout")
+            && !plugin_disabled(&req.pytest_args, &["timeout", "pytest_timeout"]);
+        let mut pytest_args = req.pytest_args.clone();
+        if let (true, Some(limit)) = (timeout_in_worker, req.timeout) {
+            pytest_args.push(format!("--timeout={}", limit.as_secs_f64()));
+        }
         let config = WorkerConfig {
             rootdir: req.rootdir.to_string_lossy().into_owned(),
             engine,
@@ -281,13 +290,14 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             showlocals: req.showlocals,
             verbose: req.verbosity.max(0),
             capture_prefix: String::new(),
-            pytest_args: req.pytest_args.clone(),
+            pytest_args,
             collect_args: req.collect_args.clone(),
             ini: req.ini.clone(),
             record: req.selector.is_some(),
             code_cache: req.cache_dir.join("code").to_string_lossy().into_owned(),
             coverage: req.coverage.as_ref().map(|c| c.settings.clone()),
             debugger: req.debugger.clone(),
+            timeout_in_worker,
         };
         Ok((plan, config))
     };
@@ -580,6 +590,18 @@ fn finish_coverage<W: std::io::Write>(
     Ok(result.failure.is_some())
 }
 
+/// Whether `-p no:NAME` disables one of the plugin's `names` in these pytest arguments.
+fn plugin_disabled(args: &[String], names: &[&str]) -> bool {
+    let disabled = |spec: &str| {
+        spec.strip_prefix("no:")
+            .is_some_and(|name| names.contains(&name))
+    };
+    args.iter().enumerate().any(|(i, a)| {
+        (a == "-p" && args.get(i + 1).is_some_and(|v| disabled(v)))
+            || a.strip_prefix("-p").is_some_and(disabled)
+    })
+}
+
 /// Replays the run into session-report plugins (`--html`) and hands what they print in
 /// the terminal summary to the reporter. A failure is a warning: the run's code stands.
 fn replay_session<W: std::io::Write>(
@@ -810,6 +832,14 @@ fn choose_engine(req: &RunRequest, info: &WorkerInfo) -> Result<(Engine, String)
         .filter(|p| !INERT_PLUGINS.contains(&p.to_lowercase().as_str()))
         .collect();
     let mut blockers = req.native_blockers.clone();
+    if req.timeout.is_some()
+        && info.plugins.iter().any(|p| p == "pytest-timeout")
+        && !plugin_disabled(&req.pytest_args, &["timeout", "pytest_timeout"])
+    {
+        // Its `timeout` marks and methods are pytest-timeout's; the native engine only
+        // has the runner's one limit for every test.
+        blockers.push("a timeout is set and pytest-timeout is installed".into());
+    }
     if !foreign.is_empty() {
         blockers.push(format!(
             "plugins installed: {}",

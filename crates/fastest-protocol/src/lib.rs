@@ -105,6 +105,10 @@ pub struct WorkerConfig {
     /// at the start of every test): the debugger runs in the worker, on the terminal.
     #[serde(default)]
     pub debugger: Option<String>,
+    /// pytest-timeout in the workers times tests out (its marks, its method); the runner
+    /// then kills no worker for taking too long.
+    #[serde(default)]
+    pub timeout_in_worker: bool,
 }
 
 /// How coverage.py measures (`--cov`, `--cov-branch`, `--cov-config`), as pytest-cov

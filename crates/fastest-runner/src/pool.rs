@@ -179,7 +179,8 @@ pub fn run_pool(
             break;
         }
         // Timeouts: kill the worker; its EOF is then reported as a crash.
-        if let Some(limit) = config.timeout {
+        let plugin_times_out = worker_config.as_ref().is_some_and(|c| c.timeout_in_worker);
+        if let (Some(limit), false) = (config.timeout, plugin_times_out) {
             for w in workers.iter_mut().flatten() {
                 let started = w.current.as_ref().map(|(_, t)| *t).or(w.busy_since);
                 if let (Some(started), false) = (started, w.assigned.is_empty()) {
