@@ -39,6 +39,7 @@ PACKAGES = {
     "async-lru": "async_lru",
     "more-itertools": "more_itertools",
     "pygments": "pygments",
+    "packaging": "packaging",
 }
 
 

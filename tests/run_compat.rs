@@ -543,3 +543,11 @@ fn modules_that_skip_at_import_are_counted_and_listed_like_pytest() {
         assert_eq!(ours.status.code(), reference.status.code(), "{args:?}");
     }
 }
+
+#[test]
+fn parameter_sets_known_only_at_run_time_run_natively_like_pytest() {
+    for args in [&["-n", "2"][..], &["-n", "1", "-v"]] {
+        let out = compare_with_pytest("runtime_params", None, args);
+        assert!(out.contains("engine: native (auto)"), "{out}");
+    }
+}

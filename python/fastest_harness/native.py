@@ -5,6 +5,7 @@ and the built-in stand-in otherwise."""
 import ast
 import contextlib
 import inspect
+import itertools
 import io
 import os
 import sys
@@ -462,13 +463,46 @@ class NativeEngine:
         own = unpacked_marks(func)
         class_marks = unpacked_marks(chain[-1]) if chain else []
         module_marks = unpacked_marks(module)
-        callspec, param_marks, indirect = self.callspec_for(
-            own + class_marks + module_marks, spec.get("param_index") or []
-        )
+        indices = spec.get("param_index") or []
+        if bracket and not indices:
+            # Collected by Python (arguments not known statically): find the parameter
+            # sets whose ids, as pytest makes them, give this node id.
+            indices = self.param_indices_for_id(own + class_marks + module_marks, _params[:-1], nodeid, func)
+        callspec, param_marks, indirect = self.callspec_for(own + class_marks + module_marks, indices)
         marks = own + param_marks + class_marks + module_marks
         item = Item(nodeid, path, module, chain, names[-1], func, callspec, marks)
         item.indirect = indirect
         return item
+
+    def param_indices_for_id(self, marks, wanted, nodeid, func):
+        """The parameter-set index per parametrize mark whose ids join to `wanted` (the
+        bracket of the node id), computed with pytest's own id maker; [] if none does."""
+        try:
+            from _pytest.mark.structures import ParameterSet
+            from _pytest.python import IdMaker
+        except ImportError:
+            return []
+        definition = nodeid.split("[", 1)[0]
+        per_mark = []
+        for mark in (m for m in marks if m.name == "parametrize"):
+            argnames = mark.args[0] if mark.args else mark.kwargs["argnames"]
+            argvalues = mark.args[1] if len(mark.args) > 1 else mark.kwargs["argvalues"]
+            try:
+                names, sets = ParameterSet._for_parametrize(argnames, argvalues, func, self.config_obj, definition)
+            except Exception:  # noqa: BLE001  (pytest reports these at collection)
+                return []
+            ids = mark.kwargs.get("ids")
+            idfn, id_list = (ids, None) if callable(ids) else (None, None if ids is None else list(ids)[: len(sets)])
+            try:
+                made = IdMaker(names, sets, idfn, id_list, None, nodeid=definition, func_name=func.__name__).make_unique_parameterset_ids()
+            except Exception:  # noqa: BLE001
+                return []
+            per_mark.append(list(made))
+        for combo in itertools.product(*[list(enumerate(ids)) for ids in per_mark]):
+            text = "-".join(i for _, i in combo if isinstance(i, str))
+            if text == wanted:
+                return [index for index, _ in combo]
+        return []
 
     def callspec_for(self, marks, indices):
         """Argument values of the parameter sets picked by `indices` (one per parametrize

@@ -684,7 +684,10 @@ fn run() -> anyhow::Result<ExitCode> {
         let mut dynamic_results: Vec<(String, Vec<String>)> = Vec::new();
         let mut python_deselected = 0;
         if !dynamic.is_empty() {
-            if let Some(Entry::Dynamic { path, reason, .. }) = dynamic.first() {
+            // The first module the native engine could not run either.
+            if let Some(Entry::Dynamic { path, reason, .. }) = dynamic.iter().find(|e| {
+                !matches!(e, Entry::Dynamic { reason, .. } if fastest_discovery::parametrized_at_run_time(reason))
+            }) {
                 python_reasons.push(format!("{}: {reason}", relpath(&config.rootdir, path)));
             }
             if cli.verbose > 0 {
@@ -797,11 +800,29 @@ fn run() -> anyhow::Result<ExitCode> {
             })
             .collect();
         let mut blockers = python_reasons.clone();
-        if report
-            .items
+        // Modules collected by Python only because their parameter sets are not literal:
+        // the native engine expands those itself.
+        let runtime_parametrized: Vec<&PathBuf> = collection
+            .entries
             .iter()
-            .any(|i| !static_items.contains_key(i.as_str()))
-        {
+            .filter_map(|e| match e {
+                Entry::Dynamic { path, reason, .. }
+                    if collection.session_dynamic.is_none()
+                        && fastest_discovery::parametrized_at_run_time(reason) =>
+                {
+                    Some(path)
+                }
+                _ => None,
+            })
+            .collect();
+        let runtime_parametrized_files: std::collections::HashSet<String> = runtime_parametrized
+            .iter()
+            .map(|p| relpath(&config.rootdir, p))
+            .collect();
+        if report.items.iter().any(|i| {
+            !static_items.contains_key(i.as_str())
+                && !runtime_parametrized_files.contains(i.split("::").next().unwrap_or(i))
+        }) {
             blockers.push("some items were collected by Python".into());
         }
         let test_files: Vec<PathBuf> = collection
@@ -811,6 +832,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 Entry::Items { path, items } if !items.is_empty() => Some(path.clone()),
                 _ => None,
             })
+            .chain(runtime_parametrized.iter().map(|p| (*p).clone()))
             .collect();
         blockers.extend(run::native_blockers(
             &*graph,

@@ -908,8 +908,13 @@ pub fn native_blockers(
     let mut defined: HashSet<String> = builtins.iter().map(|s| s.to_string()).collect();
     let mut requested: Vec<(String, PathBuf)> = Vec::new();
     let mut scan = |path: &Path, summary: &ModuleSummary, is_conftest: bool| {
-        if is_conftest {
-            if let Some(h) = summary.hooks.first() {
+        // In a test module only `pytest_generate_tests` is a hook pytest calls.
+        {
+            let hook = summary
+                .hooks
+                .iter()
+                .find(|h| is_conftest || h.as_str() == "pytest_generate_tests");
+            if let Some(h) = hook {
                 blockers.push(format!(
                     "{} defines the hook {h}",
                     fastest_discovery::relpath(rootdir, path)
@@ -935,10 +940,8 @@ pub fn native_blockers(
                     visit_function(inner, path, &mut blockers, &mut requested, &mut defined);
                 }
                 for m in &c.marks {
-                    if let Some(Ok(p)) = &m.parametrize {
-                        for a in &p.argnames {
-                            defined.insert(a.clone());
-                        }
+                    for a in &m.param_argnames {
+                        defined.insert(a.clone());
                     }
                 }
             }
@@ -996,10 +999,8 @@ fn visit_function(
         }
     }
     for m in &f.marks {
-        if let Some(Ok(p)) = &m.parametrize {
-            for a in &p.argnames {
-                defined.insert(a.clone());
-            }
+        for a in &m.param_argnames {
+            defined.insert(a.clone());
         }
         for a in &m.args {
             requested.push((a.clone(), path.to_path_buf()));

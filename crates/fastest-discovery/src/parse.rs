@@ -265,6 +265,42 @@ fn dotted(expr: &Expr) -> Option<String> {
     }
 }
 
+/// Reasons `parametrize` gives for not expanding statically when its argument names are
+/// literal and only the parameter sets or ids are not: the native engine expands these at
+/// run time with pytest's own id rules.
+pub const RUNTIME_PARAMETRIZE_REASONS: &[&str] = &[
+    "argvalues not a literal sequence",
+    "ids element not literal",
+    "ids is not a literal list",
+    "parameter set is not a sequence",
+    "parameter set length differs from argnames",
+    "pytest.param id not a string",
+    "unsupported ids value",
+];
+
+/// The argument names of a `parametrize(...)` call when literal (positional or keyword).
+fn literal_argnames(call: &ast::ExprCall) -> Option<Vec<String>> {
+    let expr = call.arguments.args.first().or_else(|| {
+        call.arguments
+            .keywords
+            .iter()
+            .find(|k| k.arg.as_ref().is_some_and(|a| a.id.as_str() == "argnames"))
+            .map(|k| &k.value)
+    })?;
+    match expr {
+        Expr::StringLiteral(s) => Some(
+            s.value
+                .to_str()
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+                .collect(),
+        ),
+        other => string_list(other),
+    }
+}
+
 fn string_list(expr: &Expr) -> Option<Vec<String>> {
     let elts = match expr {
         Expr::List(l) => &l.elts,
@@ -577,6 +613,7 @@ impl<'a> Summarizer<'a> {
                     name: "<dynamic pytestmark>".into(),
                     parametrize: Some(Err(format!("pytestmark built by {why}"))),
                     args: vec![],
+                    param_argnames: vec![],
                 }]
             }
         }
@@ -891,6 +928,7 @@ impl<'a> Summarizer<'a> {
                     name: "<unknown>".into(),
                     parametrize: Some(Err("pytestmark holds a non-literal mark".into())),
                     args: vec![],
+                    param_argnames: vec![],
                 }),
             }
         }
@@ -922,6 +960,7 @@ impl<'a> Summarizer<'a> {
             name: name.to_string(),
             parametrize: None,
             args: vec![],
+            param_argnames: vec![],
         };
         if name == "usefixtures" {
             if let Some(c) = call {
@@ -941,6 +980,10 @@ impl<'a> Summarizer<'a> {
                 Some(c) => self.parametrize(c),
                 None => Err("bare parametrize mark".into()),
             });
+            mark.param_argnames = match &mark.parametrize {
+                Some(Ok(p)) => p.argnames.clone(),
+                _ => call.and_then(literal_argnames).unwrap_or_default(),
+            };
         }
         mark
     }

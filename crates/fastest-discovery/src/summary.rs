@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the summary format or the rules that produce it change; part of every
 /// cache key, so stale summaries are never read.
-pub const SUMMARY_VERSION: u32 = 10;
+pub const SUMMARY_VERSION: u32 = 11;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ModuleSummary {
@@ -140,6 +140,10 @@ pub struct Mark {
     pub parametrize: Option<Result<Parametrize, String>>,
     /// `usefixtures` argument names.
     pub args: Vec<String>,
+    /// For `parametrize`: the argument names when they are literal, also when the
+    /// parameter sets are not (they are then expanded at run time).
+    #[serde(default)]
+    pub param_argnames: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
