@@ -542,6 +542,15 @@ fn link_entry(
     }
 }
 
+/// Whether a module collected by Python for this `reason` (an `Entry::Dynamic` reason)
+/// can still run on the native engine: only its parameter sets or ids were not literal,
+/// and the native engine expands those at run time with pytest's id rules.
+pub fn parametrized_at_run_time(reason: &str) -> bool {
+    reason
+        .strip_prefix("parametrize: ")
+        .is_some_and(|why| parse::RUNTIME_PARAMETRIZE_REASONS.contains(&why))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -661,13 +670,4 @@ mod tests {
             collect_project(&files("collect_ignore = ['test_a.py']\n"), &["tests"]);
         assert_eq!(dynamic_paths(&root, &c), ["tests"]);
     }
-}
-
-/// Whether a module collected by Python for this `reason` (an `Entry::Dynamic` reason)
-/// can still run on the native engine: only its parameter sets or ids were not literal,
-/// and the native engine expands those at run time with pytest's id rules.
-pub fn parametrized_at_run_time(reason: &str) -> bool {
-    reason
-        .strip_prefix("parametrize: ")
-        .is_some_and(|why| parse::RUNTIME_PARAMETRIZE_REASONS.contains(&why))
 }
