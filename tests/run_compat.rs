@@ -551,3 +551,11 @@ fn parameter_sets_known_only_at_run_time_run_natively_like_pytest() {
         assert!(out.contains("engine: native (auto)"), "{out}");
     }
 }
+
+#[test]
+fn parametrized_fixtures_run_natively_like_pytest() {
+    for args in [&["-n", "2"][..], &["-n", "1"]] {
+        let out = compare_with_pytest("fixture_params", None, args);
+        assert!(out.contains("engine: native (auto)"), "{out}");
+    }
+}

@@ -212,6 +212,16 @@ def import_path(path, rewrite=True):
 # ------------------------------------------------------------------------- fixtures
 
 
+def mark_spec(mark):
+    """A parametrize mark as the parameter spec `callspec_for` and the id match use."""
+    return {
+        "argnames": mark.args[0] if mark.args else mark.kwargs["argnames"],
+        "argvalues": mark.args[1] if len(mark.args) > 1 else mark.kwargs["argvalues"],
+        "ids": mark.kwargs.get("ids"),
+        "indirect": mark.kwargs.get("indirect", False),
+    }
+
+
 class FixtureDef:
     def __init__(self, name, func, marker, owner, is_method=False):
         self.name = name
@@ -219,6 +229,9 @@ class FixtureDef:
         scope = getattr(marker, "scope", "function") or "function"
         self.scope = scope if isinstance(scope, str) else "function"
         self.params = getattr(marker, "params", None)
+        if self.params is not None:
+            self.params = list(self.params)
+        self.ids = getattr(marker, "ids", None)
         self.autouse = bool(getattr(marker, "autouse", False))
         self.owner = owner  # the module, class or conftest defining it
         self.is_method = is_method
@@ -300,8 +313,41 @@ class ScopeStack:
         self.values = {s: {} for s in SCOPES}
         self.finalizers = {s: [] for s in SCOPES}
 
+        # Per value: the finalizer count when it was set up, and its fixture param.
+        self.marks = {s: {} for s in SCOPES}
+        self.params = {s: {} for s in SCOPES}
+
     def add_finalizer(self, scope, fn):
         self.finalizers[scope].append(fn)
+
+    def begin(self, scope, key, param_index):
+        """A fixture value of `scope` is about to be set up."""
+        self._seq = getattr(self, "_seq", 0) + 1
+        self.marks[scope][key] = (self._seq, len(self.finalizers[scope]))
+        self.params[scope][key] = param_index
+
+    def unwind(self, scope, key):
+        """Tears down the value `key` of `scope`, everything set up in that scope after
+        it, and every narrower scope but the function's; returns the exceptions raised."""
+        errors = []
+        for narrower in SCOPES[SCOPES.index(scope) + 1 : -1]:
+            errors += self.teardown(narrower)
+        seq, mark = self.marks[scope].get(key, (0, 0))
+        fins = self.finalizers[scope]
+        while len(fins) > mark:
+            fn = fins.pop()
+            try:
+                fn()
+            except BaseException as exc:  # noqa: B902 - reported as a setup error
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                errors.append(sys.exc_info())
+        for k, (later, _) in list(self.marks[scope].items()):
+            if later >= seq:
+                self.values[scope].pop(k, None)
+                self.marks[scope].pop(k, None)
+                self.params[scope].pop(k, None)
+        return errors
 
     def teardown(self, scope):
         """Runs finalizers of `scope` (LIFO); returns the exceptions raised."""
@@ -316,6 +362,8 @@ class ScopeStack:
                     raise
                 errors.append(sys.exc_info())
         self.values[scope].clear()
+        self.marks[scope].clear()
+        self.params[scope].clear()
         return errors
 
 
@@ -463,19 +511,84 @@ class NativeEngine:
         own = unpacked_marks(func)
         class_marks = unpacked_marks(chain[-1]) if chain else []
         module_marks = unpacked_marks(module)
+        item = Item(nodeid, path, module, chain, names[-1], func, {}, own + class_marks + module_marks)
+        specs = [mark_spec(m) for m in item.marks if m.name == "parametrize"]
         indices = spec.get("param_index") or []
         if bracket and not indices:
-            # Collected by Python (arguments not known statically): find the parameter
-            # sets whose ids, as pytest makes them, give this node id.
-            indices = self.param_indices_for_id(own + class_marks + module_marks, _params[:-1], nodeid, func)
-        callspec, param_marks, indirect = self.callspec_for(own + class_marks + module_marks, indices)
-        marks = own + param_marks + class_marks + module_marks
-        item = Item(nodeid, path, module, chain, names[-1], func, callspec, marks)
+            # Collected by Python (arguments not known statically, or parametrized
+            # fixtures): find the parameter sets whose ids, as pytest makes them, give
+            # this node id. pytest applies fixture params before the marks.
+            specs = self.fixture_param_specs(item, specs) + specs
+            indices = self.param_indices_for_id(specs, _params[:-1], nodeid, func)
+            if not indices:
+                raise FixtureLookupError(
+                    "[fastest] no parameter set of %s has the id [%s] at run time (parametrize "
+                    "arguments or fixture params that differ between processes?)" % (nodeid.split("[", 1)[0], _params[:-1])
+                )
+        callspec, param_marks, indirect, chosen = self.callspec_for(specs, indices)
+        item.callspec = callspec
+        item.marks = own + param_marks + class_marks + module_marks
         item.indirect = indirect
+        item.param_index = chosen
         return item
 
-    def param_indices_for_id(self, marks, wanted, nodeid, func):
-        """The parameter-set index per parametrize mark whose ids join to `wanted` (the
+    def fixture_param_specs(self, item, mark_specs):
+        """Parameter specs of the parametrized fixtures in the item's fixture closure, in
+        pytest's order (its `getfixtureclosure`, then `FixtureManager.pytest_generate_tests`)."""
+        self._defs = defs = self.fixture_defs(item)
+        by_name = {}
+        for d in defs:  # closest first
+            by_name.setdefault(d.name, []).append(d)
+        direct = set()
+        for spec in mark_specs:
+            argnames = spec["argnames"]
+            if isinstance(argnames, str):
+                argnames = argnames.split(",")
+            direct.update(n.strip() for n in argnames)
+        names = []
+        for d in reversed(defs):
+            if d.autouse and d.name not in names:
+                names.append(d.name)
+        for mark in item.iter_markers("usefixtures"):
+            for n in mark.args:
+                if n not in names:
+                    names.append(n)
+        for n in self.ini.get("usefixtures") or []:
+            if n not in names:
+                names.append(n)
+        for n in argnames_of(item.function, is_method=item.cls is not None):
+            if n not in names:
+                names.append(n)
+        i = 0
+        while i < len(names):
+            name = names[i]
+            i += 1
+            if name in direct or name not in by_name:
+                continue
+            for arg in by_name[name][0].argnames:
+                if arg not in names:
+                    names.append(arg)
+        order = {sc: k for k, sc in enumerate(SCOPES)}
+
+        def scope_rank(name):
+            d = by_name.get(name)
+            return order.get(d[0].scope, 4) if d else 4
+
+        names.sort(key=scope_rank)
+        specs = []
+        for name in names:
+            if name in direct:
+                continue
+            for d in by_name.get(name, ()):
+                if d.params is not None:
+                    specs.append({"argnames": name, "argvalues": d.params, "ids": d.ids, "indirect": True, "fixture": d})
+                    break
+                if name not in d.argnames:
+                    break
+        return specs
+
+    def param_indices_for_id(self, specs, wanted, nodeid, func):
+        """The parameter-set index per parametrize spec whose ids join to `wanted` (the
         bracket of the node id), computed with pytest's own id maker; [] if none does."""
         try:
             from _pytest.mark.structures import ParameterSet
@@ -484,14 +597,14 @@ class NativeEngine:
             return []
         definition = nodeid.split("[", 1)[0]
         per_mark = []
-        for mark in (m for m in marks if m.name == "parametrize"):
-            argnames = mark.args[0] if mark.args else mark.kwargs["argnames"]
-            argvalues = mark.args[1] if len(mark.args) > 1 else mark.kwargs["argvalues"]
+        for spec in specs:
             try:
-                names, sets = ParameterSet._for_parametrize(argnames, argvalues, func, self.config_obj, definition)
+                names, sets = ParameterSet._for_parametrize(spec["argnames"], spec["argvalues"], func, self.config_obj, definition)
             except Exception:  # noqa: BLE001  (pytest reports these at collection)
                 return []
-            ids = mark.kwargs.get("ids")
+            # The sets as pytest parsed them (a generator of argvalues is read only once).
+            spec["argnames"], spec["argvalues"] = list(names), sets
+            ids = spec["ids"]
             idfn, id_list = (ids, None) if callable(ids) else (None, None if ids is None else list(ids)[: len(sets)])
             try:
                 made = IdMaker(names, sets, idfn, id_list, None, nodeid=definition, func_name=func.__name__).make_unique_parameterset_ids()
@@ -504,14 +617,15 @@ class NativeEngine:
                 return [index for index, _ in combo]
         return []
 
-    def callspec_for(self, marks, indices):
-        """Argument values of the parameter sets picked by `indices` (one per parametrize
-        mark in `marks`' order, as static collection expanded them)."""
-        callspec, param_marks, indirect = {}, [], {}
-        pmarks = [m for m in marks if m.name == "parametrize"]
-        for mark, idx in zip(pmarks, indices):
-            argnames = mark.args[0] if mark.args else mark.kwargs["argnames"]
-            argvalues = mark.args[1] if len(mark.args) > 1 else mark.kwargs["argvalues"]
+    def callspec_for(self, specs, indices):
+        """Argument values of the parameter sets picked by `indices` (one per spec, as
+        static collection or the id match chose them); also {fixture name: index} of the
+        parametrized fixtures' picks."""
+        callspec, param_marks, indirect, chosen = {}, [], {}, {}
+        for spec, idx in zip(specs, indices):
+            argnames, argvalues = spec["argnames"], spec["argvalues"]
+            if spec.get("fixture") is not None:
+                chosen[spec["fixture"].name] = idx
             if isinstance(argnames, str):
                 argnames = [a.strip() for a in argnames.split(",") if a.strip()]
             argnames = list(argnames)
@@ -523,13 +637,13 @@ class NativeEngine:
                 values = (value,)
             else:
                 values = tuple(value)
-            ind = mark.kwargs.get("indirect", False)
+            ind = spec["indirect"]
             for name, v in zip(argnames, values):
                 if ind is True or (isinstance(ind, (list, tuple)) and name in ind):
                     indirect[name] = v
                 else:
                     callspec[name] = v
-        return callspec, param_marks, indirect
+        return callspec, param_marks, indirect, chosen
 
     def load_module(self, path):
         mod = self.module_cache.get(path)
@@ -637,8 +751,16 @@ class NativeEngine:
         scope = fdef.scope
         store = self.scopes.values[scope]
         key = id(fdef)
+        param_index = getattr(item, "param_index", {}).get(name) if fdef.params is not None else None
         if key in store:
-            return store[key]
+            if self.scopes.params[scope].get(key) == param_index:
+                return store[key]
+            # Another parameter of a higher-scope fixture: what was set up since this
+            # one is torn down (pytest finishes the fixture and what depends on it).
+            errors = self.scopes.unwind(scope, key)
+            if errors:
+                raise errors[0][1].with_traceback(errors[0][2])
+        self.scopes.begin(scope, key, param_index)
         if fdef in requester_chain:
             raise FixtureLookupError("recursive dependency involving fixture '%s' detected" % name)
         kwargs = {}
@@ -857,6 +979,9 @@ class NativeEngine:
             wasxfail = None
             if isinstance(setup_info[1], XFailException):
                 outcome, wasxfail = "skipped", setup_info[1].msg
+            elif outcome == "failed" and self._xfail_covers(xfail, setup_info[1]):
+                # pytest's skipping plugin: an xfail mark also covers a setup failure.
+                outcome, wasxfail = "skipped", xfail["reason"]
             self.send_report(item.nodeid, "setup", outcome, duration, longrepr, message, skip, wasxfail, sections, loc)
             setup_outcome = outcome
         else:
@@ -895,11 +1020,20 @@ class NativeEngine:
         out, err = capture.read_and_reset()
         td_sections = list(sections)
         self._add_sections(td_sections, "teardown", out, err)
-        if errors:
+        if errors and self._xfail_covers(xfail, errors[0][1]):
+            self.send_report(item.nodeid, "teardown", "skipped", duration, "", "", None, xfail["reason"], [], loc)
+        elif errors:
             outcome, longrepr, message, skip = self.classify_error(errors[0], item, "teardown")
             self.send_report(item.nodeid, "teardown", "failed", duration, longrepr, message, None, None, td_sections, loc)
         else:
             self.send_report(item.nodeid, "teardown", "passed", duration, "", "", None, None, td_sections, loc)
+
+    @staticmethod
+    def _xfail_covers(xfail, exc):
+        """Whether the item's xfail mark turns this failure into an expected one."""
+        if xfail is None or isinstance(exc, (SkipException, XFailException)):
+            return False
+        return xfail["raises"] is None or isinstance(exc, xfail["raises"])
 
     def _rel(self, path):
         return os.path.relpath(path, os.getcwd()).replace(os.sep, "/")

@@ -927,11 +927,10 @@ pub fn native_blockers(
                 fastest_discovery::relpath(rootdir, path)
             ));
         }
+        // Parametrized fixtures run natively: the modules that see them are collected by
+        // Python, and wider scopes than the module make the whole session so.
         for fx in &summary.fixtures {
             defined.insert(fx.name.clone());
-            if fx.has_params {
-                blockers.push(format!("fixture {} is parametrized", fx.name));
-            }
         }
         for b in &summary.bindings {
             visit_function(b, path, &mut blockers, &mut requested, &mut defined);

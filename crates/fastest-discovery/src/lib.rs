@@ -502,11 +502,14 @@ fn link_entry(
                 return dynamic(format!("{} defines {h}", conftest.display()));
             }
             if s.fixtures.iter().any(|f| f.has_params) {
-                return dynamic(format!("{} has parametrized fixtures", conftest.display()));
+                return dynamic(format!(
+                    "{FIXTURE_PARAMS}{} has parametrized fixtures",
+                    conftest.display()
+                ));
             }
         }
         if summary.fixtures.iter().any(|f| f.has_params) {
-            return dynamic("module has parametrized fixtures".into());
+            return dynamic(format!("{FIXTURE_PARAMS}module has parametrized fixtures"));
         }
         let chain = walker.conftest_chain(path.parent().unwrap());
         for m in chain.iter().map(PathBuf::as_path).chain([path]) {
@@ -520,7 +523,9 @@ fn link_entry(
                 Err(why) => return dynamic(format!("{who} {why}")),
                 Ok(found) => {
                     if let Some((name, _)) = found.first() {
-                        return dynamic(format!("{who} imports the parametrized fixture {name}"));
+                        return dynamic(format!(
+                            "{FIXTURE_PARAMS}{who} imports the parametrized fixture {name}"
+                        ));
                     }
                 }
             }
@@ -542,13 +547,19 @@ fn link_entry(
     }
 }
 
+/// Starts the reason of a module collected by Python because parametrized fixtures
+/// (`params=`, module scope or narrower) multiply its items.
+const FIXTURE_PARAMS: &str = "fixture params: ";
+
 /// Whether a module collected by Python for this `reason` (an `Entry::Dynamic` reason)
 /// can still run on the native engine: only its parameter sets or ids were not literal,
-/// and the native engine expands those at run time with pytest's id rules.
+/// or parametrized fixtures multiply its items; the native engine expands both at run
+/// time with pytest's id rules.
 pub fn parametrized_at_run_time(reason: &str) -> bool {
-    reason
-        .strip_prefix("parametrize: ")
-        .is_some_and(|why| parse::RUNTIME_PARAMETRIZE_REASONS.contains(&why))
+    reason.starts_with(FIXTURE_PARAMS)
+        || reason
+            .strip_prefix("parametrize: ")
+            .is_some_and(|why| parse::RUNTIME_PARAMETRIZE_REASONS.contains(&why))
 }
 
 #[cfg(test)]
