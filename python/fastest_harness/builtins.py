@@ -73,10 +73,7 @@ class SysCapture:
         return data
 
     def readouterr(self):
-        from collections import namedtuple
-
-        CaptureResult = namedtuple("CaptureResult", ["out", "err"])
-        return CaptureResult(self._take(self._out), self._take(self._err))
+        return _capture_result(self._take(self._out), self._take(self._err))
 
     def close(self):
         # Output the test never read goes to the test's captured output, as in pytest.
@@ -98,6 +95,89 @@ class SysCapture:
                 yield
             finally:
                 sys.stdout, sys.stderr = cur
+
+        return cm()
+
+
+def _capture_result(out, err):
+    try:
+        from _pytest.capture import CaptureResult
+    except ImportError:
+        from collections import namedtuple
+
+        CaptureResult = namedtuple("CaptureResult", ["out", "err"])
+    return CaptureResult(out, err)
+
+
+class FDCapture:
+    """capfd: file descriptors 1 and 2 (and sys.stdout/sys.stderr on them) go to
+    temporary files for the test's duration, nested inside the engine's own capture."""
+
+    def __init__(self, binary=False):
+        import tempfile
+
+        self.binary = binary
+        self._flush()
+        self._saved_sys = (sys.stdout, sys.stderr)
+        self._files = [tempfile.TemporaryFile(), tempfile.TemporaryFile()]
+        self._saved_fds = (os.dup(1), os.dup(2))
+        self._redirect()
+
+    @staticmethod
+    def _flush():
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def _redirect(self):
+        os.dup2(self._files[0].fileno(), 1)
+        os.dup2(self._files[1].fileno(), 2)
+        sys.stdout = io.TextIOWrapper(open(1, "wb", buffering=0, closefd=False), encoding="utf-8", errors="replace", write_through=True)
+        sys.stderr = io.TextIOWrapper(open(2, "wb", buffering=0, closefd=False), encoding="utf-8", errors="backslashreplace", write_through=True)
+
+    def _restore(self):
+        self._flush()
+        os.dup2(self._saved_fds[0], 1)
+        os.dup2(self._saved_fds[1], 2)
+        sys.stdout, sys.stderr = self._saved_sys
+
+    def _take(self, f):
+        f.seek(0)
+        data = f.read()
+        f.seek(0)
+        f.truncate()
+        return data if self.binary else data.decode("utf-8", "replace")
+
+    def readouterr(self):
+        self._flush()
+        return _capture_result(self._take(self._files[0]), self._take(self._files[1]))
+
+    def close(self):
+        out, err = self.readouterr()
+        self._restore()
+        for fd in self._saved_fds:
+            os.close(fd)
+        for f in self._files:
+            f.close()
+        # Output the test never read goes to the test's captured output, as in pytest.
+        if out:
+            sys.stdout.write(out if isinstance(out, str) else out.decode("utf-8", "replace"))
+        if err:
+            sys.stderr.write(err if isinstance(err, str) else err.decode("utf-8", "replace"))
+
+    def disabled(self):
+        import contextlib
+
+        @contextlib.contextmanager
+        def cm():
+            self._restore()
+            try:
+                yield
+            finally:
+                self._flush()
+                self._redirect()
 
         return cm()
 
@@ -241,6 +321,11 @@ def make(engine, Builtin):
         fin("function", c.close)
         return c
 
+    def capfd(item, binary=False):
+        c = FDCapture(binary)
+        fin("function", c.close)
+        return c
+
     def recwarn(item):
         r = WarningsRecorder()
         fin("function", r.close)
@@ -257,6 +342,8 @@ def make(engine, Builtin):
         Builtin("monkeypatch", "function", monkeypatch),
         Builtin("capsys", "function", capsys),
         Builtin("capsysbinary", "function", lambda item: capsys(item, True)),
+        Builtin("capfd", "function", capfd),
+        Builtin("capfdbinary", "function", lambda item: capfd(item, True)),
         Builtin("recwarn", "function", recwarn),
         Builtin("pytestconfig", "session", lambda item: engine.config_obj),
         Builtin("doctest_namespace", "session", lambda item: {}),

@@ -46,7 +46,10 @@ def unpacked_marks(obj, consider_mro=True):
 
 def fixture_spec(obj):
     """(marker, function) when `obj` is a fixture definition, else None."""
-    marker = getattr(obj, "_fixture_function_marker", None)
+    try:
+        marker = getattr(obj, "_fixture_function_marker", None)
+    except Exception:  # noqa: BLE001  (a proxy object: werkzeug's LocalProxy raises)
+        return None
     if marker is not None:  # pytest >= 8.4
         return marker, obj._get_wrapped_function() if hasattr(obj, "_get_wrapped_function") else obj._fixture_function
     try:
@@ -993,12 +996,12 @@ class NativeEngine:
             t0 = time.perf_counter()
             call_info = None
             try:
-                with warnings.catch_warnings():
-                    self.apply_filterwarnings(item)
-                    if is_unittest:
-                        self.call_unittest(item)
-                    else:
-                        self.call_function(item)
+                # The filters are in place for the whole item (`recorded_warnings`), as
+                # pytest's: a fixture's own (recwarn's "always") stays on top of them.
+                if is_unittest:
+                    self.call_unittest(item)
+                else:
+                    self.call_function(item)
             except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise
@@ -1404,6 +1407,38 @@ def _builtin_fixtures(engine):
     return b.make(engine, BuiltinFixture)
 
 
+class _PluginManager:
+    """`config.pluginmanager` of the native engine, which loads no pytest plugins: every
+    lookup finds nothing, and what a test registers is kept only to be found again."""
+
+    def __init__(self):
+        self._plugins = {}
+
+    def register(self, plugin, name=None):
+        name = name or str(id(plugin))
+        self._plugins[name] = plugin
+        return name
+
+    def unregister(self, plugin=None, name=None):
+        if name is None:
+            name = next((n for n, p in self._plugins.items() if p is plugin), None)
+        return self._plugins.pop(name, None) if name is not None else None
+
+    def get_plugin(self, name):
+        return self._plugins.get(name)
+
+    getplugin = get_plugin
+
+    def hasplugin(self, name):
+        return name in self._plugins
+
+    def is_registered(self, plugin):
+        return any(p is plugin for p in self._plugins.values())
+
+    def list_name_plugin(self):
+        return list(self._plugins.items())
+
+
 class _Config:
     """A small stand-in for pytest's Config, enough for assertion explanations and
     `request.config` lookups of ini values and options."""
@@ -1419,6 +1454,7 @@ class _Config:
 
         self.rootpath = Path(engine.rootdir)
         self.rootdir = self.rootpath
+        self.pluginmanager = _PluginManager()
 
     def get_verbosity(self, kind=None):
         return self._engine.verbose

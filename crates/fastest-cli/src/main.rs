@@ -686,7 +686,7 @@ fn run() -> anyhow::Result<ExitCode> {
         if !dynamic.is_empty() {
             // The first module the native engine could not run either.
             if let Some(Entry::Dynamic { path, reason, .. }) = dynamic.iter().find(|e| {
-                !matches!(e, Entry::Dynamic { reason, .. } if fastest_discovery::parametrized_at_run_time(reason))
+                !matches!(e, Entry::Dynamic { path, reason, .. } if native_can_run(&*graph, path, reason))
             }) {
                 python_reasons.push(format!("{}: {reason}", relpath(&config.rootdir, path)));
             }
@@ -808,7 +808,7 @@ fn run() -> anyhow::Result<ExitCode> {
             .filter_map(|e| match e {
                 Entry::Dynamic { path, reason, .. }
                     if collection.session_dynamic.is_none()
-                        && fastest_discovery::parametrized_at_run_time(reason) =>
+                        && native_can_run(&*graph, path, reason) =>
                 {
                     Some(path)
                 }
@@ -1107,11 +1107,28 @@ const NATIVE_BUILTIN_FIXTURES: &[&str] = &[
     "monkeypatch",
     "capsys",
     "capsysbinary",
+    "capfd",
+    "capfdbinary",
     "recwarn",
     "pytestconfig",
     "doctest_namespace",
     "record_property",
 ];
+
+/// Whether the native engine can run the items Python collected from a dynamic module:
+/// its reason, and every other reason its summary gives, allow it.
+fn native_can_run(
+    source: &dyn fastest_discovery::SummarySource,
+    path: &Path,
+    reason: &str,
+) -> bool {
+    fastest_discovery::native_can_run_dynamic(reason)
+        && source
+            .summary(path)
+            .dynamic_reasons
+            .iter()
+            .all(|r| fastest_discovery::native_can_run_dynamic(r))
+}
 
 /// Where the harness is installed: the cache dir, else a temp dir if it is not writable.
 fn harness_root(cache_dir: &Path) -> PathBuf {

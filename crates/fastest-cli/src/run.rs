@@ -910,10 +910,11 @@ pub fn native_blockers(
     let mut scan = |path: &Path, summary: &ModuleSummary, is_conftest: bool| {
         // In a test module only `pytest_generate_tests` is a hook pytest calls.
         {
-            let hook = summary
-                .hooks
-                .iter()
-                .find(|h| is_conftest || h.as_str() == "pytest_generate_tests");
+            let hook = summary.hooks.iter().find(|h| {
+                is_conftest
+                    || h.as_str() == "pytest_generate_tests"
+                    || h.as_str() == "pytest_pycollect_makeitem"
+            });
             if let Some(h) = hook {
                 blockers.push(format!(
                     "{} defines the hook {h}",
@@ -939,6 +940,9 @@ pub fn native_blockers(
                     visit_function(inner, path, &mut blockers, &mut requested, &mut defined);
                 }
                 for m in &c.marks {
+                    if m.param_scoped {
+                        blockers.push(format!("parametrize with scope= on {}", b.name));
+                    }
                     for a in &m.param_argnames {
                         defined.insert(a.clone());
                     }
@@ -946,10 +950,14 @@ pub fn native_blockers(
             }
         }
         for m in &summary.marks {
-            if let Some(Ok(p)) = &m.parametrize {
-                for a in &p.argnames {
-                    defined.insert(a.clone());
-                }
+            if m.param_scoped {
+                blockers.push(format!(
+                    "{}: module-wide parametrize with scope=",
+                    fastest_discovery::relpath(rootdir, path)
+                ));
+            }
+            for a in &m.param_argnames {
+                defined.insert(a.clone());
             }
         }
     };
@@ -998,6 +1006,9 @@ fn visit_function(
         }
     }
     for m in &f.marks {
+        if m.param_scoped {
+            blockers.push(format!("parametrize with scope= on {}", b.name));
+        }
         for a in &m.param_argnames {
             defined.insert(a.clone());
         }

@@ -552,11 +552,23 @@ fn link_entry(
 const FIXTURE_PARAMS: &str = "fixture params: ";
 
 /// Whether a module collected by Python for this `reason` (an `Entry::Dynamic` reason)
-/// can still run on the native engine: only its parameter sets or ids were not literal,
-/// or parametrized fixtures multiply its items; the native engine expands both at run
-/// time with pytest's id rules.
-pub fn parametrized_at_run_time(reason: &str) -> bool {
-    reason.starts_with(FIXTURE_PARAMS)
+/// can still run on the native engine, which resolves Python's items on the real module
+/// objects: its parameter sets or ids were not literal, or parametrized fixtures multiply
+/// its items (both expanded at run time with pytest's id rules); its import may skip or
+/// raise; a test name is bound at run time, conditionally, by a star import or through
+/// the module namespace; it does not parse (a collection error, no items). Not: hooks,
+/// collection hooks, doctests, `indirect`/`scope` parametrize, bases or tests from outside
+/// the project (their fixtures are not visible to the native engine's checks).
+pub fn native_can_run_dynamic(reason: &str) -> bool {
+    let import_abort = reason.starts_with("module ") && reason.ends_with(" at import time");
+    let bound_at_run_time = reason.ends_with(" is bound to a run-time value")
+        || reason.ends_with(" is defined conditionally")
+        || reason.starts_with("star import from ")
+        || reason.starts_with("module namespace written via ");
+    import_abort
+        || bound_at_run_time
+        || reason == "does not parse statically"
+        || reason.starts_with(FIXTURE_PARAMS)
         || reason
             .strip_prefix("parametrize: ")
             .is_some_and(|why| parse::RUNTIME_PARAMETRIZE_REASONS.contains(&why))

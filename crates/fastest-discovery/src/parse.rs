@@ -614,6 +614,7 @@ impl<'a> Summarizer<'a> {
                     parametrize: Some(Err(format!("pytestmark built by {why}"))),
                     args: vec![],
                     param_argnames: vec![],
+                    param_scoped: false,
                 }]
             }
         }
@@ -929,6 +930,7 @@ impl<'a> Summarizer<'a> {
                     parametrize: Some(Err("pytestmark holds a non-literal mark".into())),
                     args: vec![],
                     param_argnames: vec![],
+                    param_scoped: false,
                 }),
             }
         }
@@ -961,6 +963,7 @@ impl<'a> Summarizer<'a> {
             parametrize: None,
             args: vec![],
             param_argnames: vec![],
+            param_scoped: false,
         };
         if name == "usefixtures" {
             if let Some(c) = call {
@@ -979,6 +982,12 @@ impl<'a> Summarizer<'a> {
             mark.parametrize = Some(match call {
                 Some(c) => self.parametrize(c),
                 None => Err("bare parametrize mark".into()),
+            });
+            mark.param_scoped = call.is_some_and(|c| {
+                c.arguments
+                    .keywords
+                    .iter()
+                    .any(|k| k.arg.as_ref().is_some_and(|a| a.id.as_str() == "scope"))
             });
             mark.param_argnames = match &mark.parametrize {
                 Some(Ok(p)) => p.argnames.clone(),

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the summary format or the rules that produce it change; part of every
 /// cache key, so stale summaries are never read.
-pub const SUMMARY_VERSION: u32 = 11;
+pub const SUMMARY_VERSION: u32 = 12;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ModuleSummary {
@@ -144,6 +144,9 @@ pub struct Mark {
     /// parameter sets are not (they are then expanded at run time).
     #[serde(default)]
     pub param_argnames: Vec<String>,
+    /// For `parametrize`: `scope=` is given (the native engine has no parameter scopes).
+    #[serde(default)]
+    pub param_scoped: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
