@@ -415,3 +415,95 @@ fn files_hypothesis_rewrites_are_not_dependencies() {
     let again = fastest(dir.path(), &["run", "--changed"], &[]);
     assert!(text(&again).contains("nothing to run"), "{}", text(&again));
 }
+
+/// `--collect-only -q` ids of fastest (and whether the collection cache served every
+/// module Python collects) against pytest's, on `tests/incremental_fixtures/dynamic_collect`.
+fn collect_both(dir: &Path, env: &[(&str, &str)]) -> (String, String, bool) {
+    let ours = fastest(dir, &["--collect-only", "-q", "-v"], env);
+    let mut reference = Command::new(python());
+    reference
+        .current_dir(dir)
+        .args([
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--collect-only",
+            "-q",
+        ])
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env_remove("PYTEST_ADDOPTS")
+        .env_remove("DYN_LEVEL")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        reference.env(k, v);
+    }
+    let reference = reference.output().expect("pytest starts");
+    let ids = |o: &Output| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let stderr = String::from_utf8_lossy(&ours.stderr);
+    let all_cached = stderr.contains("1 of them from the collection cache");
+    (ids(&ours), ids(&reference), all_cached)
+}
+
+#[test]
+fn python_collection_is_reused_until_what_it_read_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &repo_root().join("tests/incremental_fixtures/dynamic_collect"),
+        dir.path(),
+        &[],
+    );
+    let root = dir.path();
+    let (ours, reference, cached) = collect_both(root, &[]);
+    assert_eq!(ours, reference);
+    assert!(!cached, "the first collection cannot come from the cache");
+    let (ours, reference, cached) = collect_both(root, &[]);
+    assert_eq!(ours, reference);
+    assert!(cached, "nothing changed: the stored collection is used");
+
+    // An edit to a test module Python does not collect leaves the cache alone.
+    edit(
+        &root.join("tests/test_static.py"),
+        "assert True",
+        "assert 1",
+    );
+    assert!(collect_both(root, &[]).2);
+
+    // Each thing the collection read, changed, is collected again with the new ids.
+    type Mutation<'a> = (&'a str, Box<dyn Fn(&Path)>, Vec<(&'a str, &'a str)>);
+    let mutations: Vec<Mutation> = vec![
+        (
+            "project function",
+            Box::new(|r: &Path| edit(&r.join("pkg/values.py"), "[1, 2, 3]", "[1, 2, 3, 4]")),
+            vec![],
+        ),
+        (
+            "data file",
+            Box::new(|r: &Path| edit(&r.join("tests/names.txt"), "bob", "bob carol")),
+            vec![],
+        ),
+        (
+            "environment variable",
+            Box::new(|_: &Path| {}),
+            vec![("DYN_LEVEL", "high")],
+        ),
+    ];
+    for (what, mutate, env) in mutations {
+        mutate(root);
+        let (ours, reference, cached) = collect_both(root, &env);
+        assert!(!cached, "{what}: collected again");
+        assert_eq!(ours, reference, "{what}");
+        let (ours, reference, cached) = collect_both(root, &env);
+        assert!(cached, "{what}: stored again");
+        assert_eq!(ours, reference, "{what}");
+    }
+    assert!(collect_both(root, &[("DYN_LEVEL", "high")])
+        .0
+        .contains("test_level[high]"));
+}

@@ -13,7 +13,7 @@ PROTOCOL_VERSION = 3
 def main():
     out_path = sys.argv[1]
     args = sys.argv[2:]
-    result = {"protocol": PROTOCOL_VERSION, "items": [], "errors": [], "skipped": [], "deselected": 0, "fatal": None}
+    result = {"protocol": PROTOCOL_VERSION, "items": [], "errors": [], "skipped": [], "deselected": 0, "fatal": None, "module_deps": {}}
     try:
         import pytest
     except ImportError as exc:
@@ -40,10 +40,34 @@ def main():
             node, getattr(pytest, "Package", ())
         )
 
+    # `FASTEST_COLLECT_RECORD=ROOTDIR`: record what collecting each module depended on, so
+    # the runner can reuse the module's items until one of those dependencies changes.
+    recorder = None
+    record_root = os.environ.pop("FASTEST_COLLECT_RECORD", "")
+    if record_root:
+        from fastest_harness import deps
+
+        recorder = deps.install(record_root, os.environ.pop("FASTEST_CODE_CACHE", None), deps.default_excludes())
+        deps.patch_pytest_rewrite()
+    last_deps = [None]
+
     class Recorder:
         @pytest.hookimpl(hookwrapper=True)
         def pytest_make_collect_report(self, collector):
+            is_module = recorder is not None and isinstance(collector, pytest.Module)
+            if is_module:
+                recorder.begin_test()
             outcome = yield
+            if is_module:
+                from fastest_harness.deps import MODULE_BLOCK
+
+                # The module's own top level (and what its import ran) is a dependency.
+                recorder.test.hits.add("%s::%s" % (collector.nodeid.split("::")[0], MODULE_BLOCK))
+                found = recorder.end_test(collector.nodeid)
+                if found.get("same"):
+                    found = last_deps[0]
+                last_deps[0] = found
+                result["module_deps"][collector.nodeid] = found
             if python_part_of_doctest_only(collector):
                 # Same node id as the DoctestModule: mark the report itself.
                 try:

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod collect_cache;
 mod coverage;
 mod incremental;
 mod run;
@@ -670,7 +671,7 @@ fn run() -> anyhow::Result<ExitCode> {
             a.push(format!("--deselect={d}"));
         }
         a.extend(args.iter().cloned());
-        let dc = run_python(&python_for(), &cache_dir, &invocation_dir, &a, &[])?;
+        let dc = run_python(&python_for(), &cache_dir, &invocation_dir, &a, &[], None)?;
         report.collected = dc.items.len() + dc.deselected;
         report.deselected = dc.deselected;
         report.items = dc.items;
@@ -709,39 +710,106 @@ fn run() -> anyhow::Result<ExitCode> {
             if let (Some(k), Some(_)) = (&cli.keyword, &static_keyword) {
                 a.extend(["-k".into(), k.clone()]);
             }
-            let mut doctest_only = Vec::new();
-            for d in &dynamic {
-                if let Entry::Dynamic {
-                    path,
-                    selector,
-                    doctest_only: only,
-                    ..
-                } = d
-                {
-                    a.push(
-                        selector
-                            .clone()
-                            .unwrap_or_else(|| path.to_string_lossy().into_owned()),
-                    );
-                    if *only {
-                        doctest_only.push(path.clone());
+            // Modules whose collection is stored and still current are not handed to
+            // Python (not with -k/-m evaluated there: their items depend on those).
+            let filters_in_python = a.len() > py_args.len();
+            let collect_cache = (!cli.no_record && !filters_in_python).then(|| {
+                let mut options = portable_options(&py_args, &config.rootdir);
+                options.push("collect".into());
+                let environment = incremental::environment(
+                    &python_for(),
+                    &cache,
+                    &config_files(&config),
+                    &options,
+                );
+                collect_cache::CollectCache::new(
+                    cache.clone(),
+                    graph.clone(),
+                    &config.rootdir,
+                    environment,
+                )
+            });
+            let mut found: Vec<Option<collect_cache::ModuleCollection>> = dynamic
+                .iter()
+                .map(|d| match (d, &collect_cache) {
+                    (
+                        Entry::Dynamic {
+                            path,
+                            selector: None,
+                            doctest_only,
+                            ..
+                        },
+                        Some(c),
+                    ) => c.lookup(&relpath(&config.rootdir, path), *doctest_only),
+                    _ => None,
+                })
+                .collect();
+            let misses: Vec<usize> = (0..dynamic.len()).filter(|&i| found[i].is_none()).collect();
+            if cli.verbose > 0 && collect_cache.is_some() {
+                eprintln!(
+                    "fastest: {} of them from the collection cache",
+                    dynamic.len() - misses.len()
+                );
+            }
+            if !misses.is_empty() {
+                let mut doctest_only = Vec::new();
+                for &i in &misses {
+                    if let Entry::Dynamic {
+                        path,
+                        selector,
+                        doctest_only: only,
+                        ..
+                    } = dynamic[i]
+                    {
+                        a.push(
+                            selector
+                                .clone()
+                                .unwrap_or_else(|| path.to_string_lossy().into_owned()),
+                        );
+                        if *only {
+                            doctest_only.push(path.clone());
+                        }
+                    }
+                }
+                let recording = collect_cache
+                    .as_ref()
+                    .map(|_| collect_cache::recording(&config.rootdir, &cache_dir));
+                let dc = run_python(
+                    &python_for(),
+                    &cache_dir,
+                    &invocation_dir,
+                    &a,
+                    &doctest_only,
+                    recording.as_ref(),
+                )?;
+                python_deselected = dc.deselected;
+                for &i in &misses {
+                    if let Entry::Dynamic {
+                        path,
+                        selector,
+                        doctest_only: only,
+                        ..
+                    } = dynamic[i]
+                    {
+                        let rel = relpath(&config.rootdir, path);
+                        let module = collect_cache::ModuleCollection::of(&dc, &rel);
+                        if let (Some(c), None, Some(deps)) =
+                            (&collect_cache, selector, dc.module_deps.get(&rel))
+                        {
+                            c.store(&rel, *only, deps.clone(), &module);
+                        }
+                        found[i] = Some(module);
                     }
                 }
             }
-            let dc = run_python(
-                &python_for(),
-                &cache_dir,
-                &invocation_dir,
-                &a,
-                &doctest_only,
-            )?;
-            python_deselected = dc.deselected;
-            report.skipped = dc.skipped;
-            for item in dc.items {
-                dynamic_results.push((item, vec![]));
-            }
-            for e in dc.errors {
-                dynamic_results.push((e.nodeid.clone(), vec![e.longrepr]));
+            for module in found.into_iter().flatten() {
+                for item in module.items {
+                    dynamic_results.push((item, vec![]));
+                }
+                for (nodeid, longrepr) in module.errors {
+                    dynamic_results.push((nodeid, vec![longrepr]));
+                }
+                report.skipped.extend(module.skipped);
             }
         } else if cli.verbose > 0 {
             eprintln!("fastest: {static_modules} modules collected statically, 0 by Python");
@@ -965,28 +1033,12 @@ fn run() -> anyhow::Result<ExitCode> {
             // environment digest.
             // Paths under the rootdir are spelled relative to it, so a checkout elsewhere
             // (CI) gets the same digest.
-            let root = config.rootdir.to_string_lossy().into_owned();
-            let mut options: Vec<String> = py_args
-                .iter()
-                .map(|o| o.replace(&root, "<rootdir>"))
-                .collect();
+            let mut options = portable_options(&py_args, &config.rootdir);
             options.push(format!("--engine={}", cli.engine));
             options.push(format!("--capture={capture}"));
             options.push(format!("--timeout={:?}", timeout));
-            // Variables the interpreter and C library read at start-up (never through
-            // os.environ, so the harness cannot record them per test).
-            for name in incremental::STARTUP_ENV_VARS {
-                if let Some(value) = std::env::var_os(name) {
-                    let value = value.to_string_lossy().replace(&root, "<rootdir>");
-                    options.push(format!("env:{name}={value}"));
-                }
-            }
-            let config_files: Vec<(String, PathBuf)> = config
-                .inifile
-                .iter()
-                .map(|p| (relpath(&config.rootdir, p), p.clone()))
-                .collect();
-            let environment = incremental::environment(&python, &cache, &config_files, &options);
+            let environment =
+                incremental::environment(&python, &cache, &config_files(&config), &options);
             Some(Arc::new(fastest_select::Selector::new(
                 cache.clone(),
                 graph.clone(),
@@ -1145,6 +1197,7 @@ fn run_python(
     cwd: &Path,
     args: &[String],
     doctest_only: &[PathBuf],
+    record: Option<&fastest_runner::CollectRecording>,
 ) -> anyhow::Result<fastest_protocol::DynamicCollection> {
     let harness = fastest_runner::install_harness(&harness_root(cache_dir))?;
     Ok(fastest_runner::collect_dynamic(
@@ -1153,7 +1206,36 @@ fn run_python(
         cwd,
         args,
         doctest_only,
+        record,
     )?)
+}
+
+/// The options every result depends on, spelled the same on any checkout: paths under
+/// the rootdir relative to it, and the variables the interpreter reads at start-up.
+fn portable_options(py_args: &[String], rootdir: &Path) -> Vec<String> {
+    let root = rootdir.to_string_lossy().into_owned();
+    let mut options: Vec<String> = py_args
+        .iter()
+        .map(|o| o.replace(&root, "<rootdir>"))
+        .collect();
+    // Variables the interpreter and C library read at start-up (never through
+    // os.environ, so the harness cannot record them per test).
+    for name in incremental::STARTUP_ENV_VARS {
+        if let Some(value) = std::env::var_os(name) {
+            let value = value.to_string_lossy().replace(&root, "<rootdir>");
+            options.push(format!("env:{name}={value}"));
+        }
+    }
+    options
+}
+
+/// The config files of the session, by rootdir-relative name.
+fn config_files(config: &fastest_config::ProjectConfig) -> Vec<(String, PathBuf)> {
+    config
+        .inifile
+        .iter()
+        .map(|p| (relpath(&config.rootdir, p), p.clone()))
+        .collect()
 }
 
 /// `glob.iglob(pattern, recursive=True)` for testpaths: `*`, `?`, `[..]` per component

@@ -21,6 +21,9 @@ pub struct DynamicCollection {
     pub fatal: Option<String>,
     #[serde(default)]
     pub exit_code: Option<i32>,
+    /// With recording on: what collecting each module (by node id) depended on.
+    #[serde(default)]
+    pub module_deps: std::collections::BTreeMap<String, TestDeps>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

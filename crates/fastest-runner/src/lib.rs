@@ -155,19 +155,29 @@ pub fn install_harness(cache_dir: &Path) -> Result<PathBuf, RunnerError> {
 /// Runs real pytest collection on `args` in the user's interpreter. `doctest_only` are
 /// module paths among the args whose Python tests pytest must not collect (they are not
 /// test files; only their `--doctest-modules` items count).
+/// Where dynamic collection records what each module's collection depended on.
+#[derive(Debug, Clone)]
+pub struct CollectRecording {
+    pub rootdir: PathBuf,
+    /// Compiled, probed code of project modules (shared with the workers).
+    pub code_cache: PathBuf,
+}
+
 pub fn collect_dynamic(
     python: &Path,
     harness: &Path,
     cwd: &Path,
     args: &[String],
     doctest_only: &[PathBuf],
+    record: Option<&CollectRecording>,
 ) -> Result<DynamicCollection, RunnerError> {
     let out = tempfile_path(harness);
     let doctest_only: Vec<String> = doctest_only
         .iter()
         .map(|p| p.to_string_lossy().into_owned())
         .collect();
-    let output = Command::new(python)
+    let mut command = Command::new(python);
+    command
         .arg("-m")
         .arg("fastest_harness.collect")
         .arg(&out)
@@ -175,7 +185,14 @@ pub fn collect_dynamic(
         .current_dir(cwd)
         .env("PYTHONPATH", harness_pythonpath(harness))
         .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("FASTEST_DOCTEST_ONLY", doctest_only.join("\n"))
+        .env("FASTEST_DOCTEST_ONLY", doctest_only.join("\n"));
+    if let Some(r) = record {
+        command
+            .env("FASTEST_COLLECT_RECORD", &r.rootdir)
+            .env("FASTEST_CODE_CACHE", &r.code_cache)
+            .env("FASTEST_HARNESS_DIR", harness);
+    }
+    let output = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -263,7 +263,8 @@ impl Selector {
         deps.into_iter().collect()
     }
 
-    /// Records a finished test. Passing results are stored under their key.
+    /// Records a finished test. Passing results are stored under their key; returns the
+    /// digest of its dependency set.
     pub fn record(
         &self,
         nodeid: &str,
@@ -271,7 +272,7 @@ impl Selector {
         failed: bool,
         passed: bool,
         duration: f64,
-    ) {
+    ) -> Digest {
         let set_digest = self.depset_digest(recorded);
         self.cache.put(
             TREE_RESULTS,
@@ -290,6 +291,19 @@ impl Selector {
                 &CachedPass { duration },
             );
         }
+        set_digest
+    }
+
+    /// The result key of `nodeid`'s stored pass when its dependencies are unchanged
+    /// (what `verdict` calls `Cached`), for values stored beside the pass.
+    pub fn cached_result_key(&self, nodeid: &str) -> Option<Digest> {
+        let rec = self
+            .cache
+            .get::<TestRecord>(TREE_RESULTS, nodeid.as_bytes())?;
+        let set = self.depset(&rec.depset)?;
+        let (now, _) = self.recheck(&rec.depset, &set);
+        let key = result_key(nodeid, &now);
+        self.cache.get::<CachedPass>(TREE_PASSES, &key).map(|_| key)
     }
 
     /// A test that ran but could not report its dependencies (crashed, timed out, not

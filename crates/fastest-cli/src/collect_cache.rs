@@ -1,0 +1,97 @@
+//! Reuse of Python's collection of dynamic modules: each module's items are stored under
+//! what collecting it depended on (recorded in the collecting process, checked like a
+//! test's dependencies), so an unchanged module is not handed to Python again.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use fastest_cache::Cache;
+use fastest_graph::GraphDb;
+use fastest_protocol::{CollectionSkip, DynamicCollection, TestDeps};
+use fastest_select::{result_key, Selector};
+use serde::{Deserialize, Serialize};
+
+/// Stored collections, under the result key of the module's synthetic node id.
+pub const TREE_COLLECTED: &str = "collected";
+
+/// What Python collected from one module.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ModuleCollection {
+    pub items: Vec<String>,
+    pub errors: Vec<(String, String)>,
+    pub skipped: Vec<CollectionSkip>,
+}
+
+impl ModuleCollection {
+    /// The part of `dc` that belongs to the module `rel` (its items, the errors and skips
+    /// of it and of nodes inside it).
+    pub fn of(dc: &DynamicCollection, rel: &str) -> Self {
+        let belongs = |id: &str| {
+            let file = id.split("::").next().unwrap_or(id);
+            file == rel || file.starts_with(&format!("{rel}/")) || rel.is_empty()
+        };
+        ModuleCollection {
+            items: dc.items.iter().filter(|i| belongs(i)).cloned().collect(),
+            errors: dc
+                .errors
+                .iter()
+                .filter(|e| belongs(&e.nodeid))
+                .map(|e| (e.nodeid.clone(), e.longrepr.clone()))
+                .collect(),
+            skipped: dc
+                .skipped
+                .iter()
+                .filter(|s| belongs(&s.nodeid))
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
+pub struct CollectCache {
+    cache: Arc<Cache>,
+    selector: Selector,
+}
+
+impl CollectCache {
+    /// `environment`: the digest of the interpreter, installed packages, config files and
+    /// the options Python collection gets (any change collects every module again).
+    pub fn new(
+        cache: Arc<Cache>,
+        graph: Arc<GraphDb>,
+        rootdir: &Path,
+        environment: [u8; 32],
+    ) -> Self {
+        let selector = Selector::new(cache.clone(), graph, rootdir, environment);
+        CollectCache { cache, selector }
+    }
+
+    fn id(rel: &str, doctest_only: bool) -> String {
+        let kind = if doctest_only { "doctests" } else { "module" };
+        format!("<collect {kind}>::{rel}")
+    }
+
+    /// The stored collection of `rel`, if nothing it depended on changed.
+    pub fn lookup(&self, rel: &str, doctest_only: bool) -> Option<ModuleCollection> {
+        let key = self
+            .selector
+            .cached_result_key(&Self::id(rel, doctest_only))?;
+        self.cache.get::<ModuleCollection>(TREE_COLLECTED, &key)
+    }
+
+    /// Stores what Python collected from `rel` under what that depended on.
+    pub fn store(&self, rel: &str, doctest_only: bool, deps: TestDeps, found: &ModuleCollection) {
+        let id = Self::id(rel, doctest_only);
+        let set = self.selector.record(&id, &Arc::new(deps), false, true, 0.0);
+        self.cache
+            .put(TREE_COLLECTED, &result_key(&id, &set), found);
+    }
+}
+
+/// The recording settings Python collection needs.
+pub fn recording(rootdir: &Path, cache_dir: &Path) -> fastest_runner::CollectRecording {
+    fastest_runner::CollectRecording {
+        rootdir: rootdir.to_path_buf(),
+        code_cache: PathBuf::from(cache_dir).join("code"),
+    }
+}
