@@ -559,3 +559,11 @@ fn parametrized_fixtures_run_natively_like_pytest() {
         assert!(out.contains("engine: native (auto)"), "{out}");
     }
 }
+
+#[test]
+fn every_collected_module_is_imported_before_the_first_test_as_in_pytest() {
+    for args in [&["-n", "1"][..], &["-n", "2"]] {
+        let out = compare_with_pytest("session_imports", None, args);
+        assert!(out.contains("engine: native (auto)"), "{out}");
+    }
+}

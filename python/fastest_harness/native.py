@@ -444,6 +444,7 @@ class NativeEngine:
         self.xunit_module_done = set()
         self._capture = None
         self._defs = []
+        self.session_modules = list(config.get("session_modules") or [])
 
     # -- assertion explanations through pytest's own comparison code
     def _setup_assertion_hooks(self):
@@ -477,7 +478,33 @@ class NativeEngine:
         a_util._reprcompare = reprcompare
 
     # -- protocol
+    def import_session_modules(self):
+        """pytest imports every collected module before the first test runs; tests may
+        rely on what those imports did (a submodule imported as a side effect). A module
+        that fails here fails again, and is reported, when its own tests run."""
+        modules, self.session_modules = self.session_modules, []
+        if not modules:
+            return
+        if self._capture is None:
+            from fastest_harness import capture as cap
+
+            self._capture = cap.Capture(self.capture_prefix, self.capture)
+        self._capture.start()
+        try:
+            for rel in modules:
+                path = os.path.join(self.rootdir, rel)
+                if path in self.module_cache or not path.endswith(".py"):
+                    continue
+                try:
+                    self.load_module(path)
+                except BaseException as exc:  # noqa: B902
+                    if isinstance(exc, KeyboardInterrupt):
+                        raise
+        finally:
+            self._capture.read_and_reset()  # pytest does not show collection output
+
     def run(self, items):
+        self.import_session_modules()
         pending = ([self.held] if self.held else []) + list(items)
         self.held = None
         if not pending:

@@ -1114,6 +1114,16 @@ fn run() -> anyhow::Result<ExitCode> {
                 changed_only: cli.changed,
                 coverage,
                 session_replay,
+                session_modules: collection
+                    .entries
+                    .iter()
+                    .filter_map(|e| match e {
+                        Entry::Items { path, items } if !items.is_empty() => Some(path),
+                        Entry::Dynamic { path, .. } => Some(path),
+                        _ => None,
+                    })
+                    .map(|p| relpath(&config.rootdir, p))
+                    .collect(),
                 debugger: if cli.trace {
                     Some("trace".into())
                 } else if cli.pdb {

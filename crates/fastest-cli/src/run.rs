@@ -80,6 +80,8 @@ pub struct RunRequest {
     pub coverage: Option<CoverageRun>,
     /// `--pdb` / `--trace`: the debugger on the terminal, one worker.
     pub debugger: Option<String>,
+    /// Every module the session collects, in collection order (rootdir-relative).
+    pub session_modules: Vec<String>,
     /// pytest's arguments for replaying the run into session-report plugins
     /// (`--html`); None when none of their options was given.
     pub session_replay: Option<Vec<String>>,
@@ -298,6 +300,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             coverage: req.coverage.as_ref().map(|c| c.settings.clone()),
             debugger: req.debugger.clone(),
             timeout_in_worker,
+            session_modules: req.session_modules.clone(),
         };
         Ok((plan, config))
     };

@@ -112,6 +112,10 @@ pub struct WorkerConfig {
     /// then kills no worker for taking too long.
     #[serde(default)]
     pub timeout_in_worker: bool,
+    /// Every module the session collects (rootdir-relative, collection order): pytest
+    /// imports them all before the first test, and tests may rely on what that imported.
+    #[serde(default)]
+    pub session_modules: Vec<String>,
 }
 
 /// How coverage.py measures (`--cov`, `--cov-branch`, `--cov-config`), as pytest-cov
