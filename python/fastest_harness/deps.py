@@ -512,8 +512,8 @@ def compile_with_probes(source, path, relpath):
     return code
 
 
-def exec_recorded(code, module, relpath):
-    """Runs a module's code inside an import frame."""
+def exec_recorded(code, module, relpath, merge=True):
+    """Runs a module's code inside an import frame (`merge`: see `pop_import`)."""
     __tracebackhide__ = True
     recorder = RECORDER
     if recorder is None or relpath is None:
@@ -523,7 +523,7 @@ def exec_recorded(code, module, relpath):
     try:
         exec(code, module.__dict__)
     finally:
-        recorder.pop_import(relpath, frame, module)
+        recorder.pop_import(relpath, frame, module, merge=merge)
 
 
 class _InstrumentingFinder:

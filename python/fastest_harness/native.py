@@ -139,6 +139,9 @@ class RewritingLoader:
         from fastest_harness import deps
 
         relpath = deps.RECORDER.relpath(self.path) if deps.RECORDER else None
+        # As with the pytest engine: conftests' import-time effects reach every test, a
+        # test module's reach its own tests (through the file's import frame).
+        merge = relpath is not None and relpath.rsplit("/", 1)[-1] == "conftest.py"
         cached = None
         if CODE_CACHE_DIR:
             key = _code_cache_key(source + (b"\0probes2:" + relpath.encode() if relpath else b""), self.path)
@@ -146,7 +149,7 @@ class RewritingLoader:
             try:
                 with open(cached, "rb") as f:
                     code = marshal.loads(f.read())
-                deps.exec_recorded(code, module, relpath)
+                deps.exec_recorded(code, module, relpath, merge)
                 return
             except (OSError, ValueError, EOFError, TypeError):
                 pass  # missing or unreadable: rewrite again
@@ -169,7 +172,7 @@ class RewritingLoader:
                 os.replace(tmp, cached)
             except OSError:
                 pass
-        deps.exec_recorded(code, module, relpath)
+        deps.exec_recorded(code, module, relpath, merge)
 
 
 def module_name_for(path):
