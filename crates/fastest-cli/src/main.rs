@@ -141,8 +141,10 @@ struct Cli {
     /// Engine: auto (default), native, or pytest (real pytest in each worker).
     #[arg(long, default_value = "auto")]
     engine: String,
-    /// How tests are grouped onto workers: loadscope (default), loadfile, load, no.
-    #[arg(long, default_value = "loadscope")]
+    /// How tests are grouped onto workers: loadfile (default: a module's tests run in
+    /// order on one worker, as tests of one module may rely on each other's effects),
+    /// loadscope (large modules split by class), load, no.
+    #[arg(long, default_value = "loadfile")]
     dist: String,
     /// Kill a test (and its worker) after this many seconds; it is reported as failed.
     #[arg(long)]
