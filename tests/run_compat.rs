@@ -567,3 +567,20 @@ fn every_collected_module_is_imported_before_the_first_test_as_in_pytest() {
         assert!(out.contains("engine: native (auto)"), "{out}");
     }
 }
+
+#[test]
+fn caplog_and_captured_log_sections_match_pytest() {
+    let out = compare_with_pytest("logging", None, &["-n", "1"]);
+    assert!(out.contains("engine: native (auto)"), "{out}");
+    // The failure's sections as pytest prints them.
+    for section in [
+        "------------------------------ Captured log setup ------------------------------",
+        "WARNING  app:test_logging.py:11 from setup",
+        "------------------------------ Captured log call -------------------------------",
+        "ERROR    app:test_logging.py:50 something broke",
+        "---------------------------- Captured log teardown -----------------------------",
+        "WARNING  app:test_logging.py:13 from teardown",
+    ] {
+        assert!(out.contains(section), "missing {section:?}\n{out}");
+    }
+}

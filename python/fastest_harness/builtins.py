@@ -326,6 +326,13 @@ def make(engine, Builtin):
         fin("function", c.close)
         return c
 
+    def caplog(item):
+        from _pytest.logging import LogCaptureFixture
+
+        fixture = LogCaptureFixture(item, _ispytest=True)
+        fin("function", fixture._finalize)
+        return fixture
+
     def recwarn(item):
         r = WarningsRecorder()
         fin("function", r.close)
@@ -353,6 +360,12 @@ def make(engine, Builtin):
         import _pytest.compat  # noqa: F401
 
         fixtures.append(Builtin("tmpdir", "function", tmpdir))
+    except ImportError:
+        pass
+    try:
+        import _pytest.logging  # noqa: F401
+
+        fixtures.append(Builtin("caplog", "function", caplog))
     except ImportError:
         pass
     return {f.name: f for f in fixtures}

@@ -393,6 +393,8 @@ class Item:
         # pytest's iter_markers order: function, its parameter set, class, module.
         self.marks = marks
         self.fixturenames = ()
+        # pytest's per-item store (the logging plugin keeps caplog's handlers there).
+        self.stash = _new_stash()
 
     def add_marker(self, marker):
         mark = getattr(marker, "mark", marker)
@@ -448,6 +450,26 @@ class NativeEngine:
         self._capture = None
         self._defs = []
         self.session_modules = list(config.get("session_modules") or [])
+        self._log_formatter = None
+        if HAVE_PYTEST:
+            import logging
+
+            try:
+                from _pytest.logging import DEFAULT_LOG_DATE_FORMAT, DEFAULT_LOG_FORMAT
+
+                self._log_formatter = logging.Formatter(
+                    self.ini.get("log_format") or DEFAULT_LOG_FORMAT,
+                    self.ini.get("log_date_format") or DEFAULT_LOG_DATE_FORMAT,
+                )
+            except ImportError:
+                pass
+        level = self.ini.get("log_level")
+        if level:
+            import logging
+
+            level = int(level) if str(level).isdigit() else logging.getLevelName(str(level).upper())
+            level = level if isinstance(level, int) else None
+        self._log_level = level or None
 
     # -- assertion explanations through pytest's own comparison code
     def _setup_assertion_hooks(self):
@@ -982,6 +1004,7 @@ class NativeEngine:
 
         # ---- setup
         capture.start()
+        logs = self._start_logs(item, "setup")
         t0 = time.perf_counter()
         setup_outcome = "passed"
         setup_info = None
@@ -1004,6 +1027,7 @@ class NativeEngine:
         duration = time.perf_counter() - t0
         out, err = capture.read_and_reset()
         self._add_sections(sections, "setup", out, err)
+        self._add_log_section(sections, "setup", logs)
         if skip_info is not None:
             self.send_report(item.nodeid, "setup", "skipped", duration, "", "", [self._rel(item.path), loc[1] + 1, skip_info], None, [], loc)
             setup_outcome = "skipped"
@@ -1023,6 +1047,7 @@ class NativeEngine:
         # ---- call
         if setup_outcome == "passed":
             capture.start()
+            logs = self._start_logs(item, "call")
             t0 = time.perf_counter()
             call_info = None
             try:
@@ -1040,6 +1065,7 @@ class NativeEngine:
             out, err = capture.read_and_reset()
             call_sections = list(sections)
             self._add_sections(call_sections, "call", out, err)
+            self._add_log_section(call_sections, "call", logs)
             if call_info is None and getattr(item, "_unittest_result", None):
                 call_info = item._unittest_result
             self.report_call(item, call_info, duration, xfail, call_sections, loc)
@@ -1047,12 +1073,14 @@ class NativeEngine:
 
         # ---- teardown
         capture.start()
+        logs = self._start_logs(item, "teardown")
         t0 = time.perf_counter()
         errors = self.teardown_scopes(item, next_item)
         duration = time.perf_counter() - t0
         out, err = capture.read_and_reset()
         td_sections = list(sections)
         self._add_sections(td_sections, "teardown", out, err)
+        self._add_log_section(td_sections, "teardown", logs)
         if errors and self._xfail_covers(xfail, errors[0][1]):
             self.send_report(item.nodeid, "teardown", "skipped", duration, "", "", None, xfail["reason"], [], loc)
         elif errors:
@@ -1067,6 +1095,17 @@ class NativeEngine:
         if xfail is None or isinstance(exc, (SkipException, XFailException)):
             return False
         return xfail["raises"] is None or isinstance(exc, xfail["raises"])
+
+    def _start_logs(self, item, when):
+        if self._log_formatter is None:
+            return None
+        return LogCapture(item, when, self._log_level, self._log_formatter)
+
+    @staticmethod
+    def _add_log_section(sections, when, logs):
+        text = logs.finish() if logs is not None else ""
+        if text:
+            sections.append(("Captured log %s" % when, text))
 
     def _rel(self, path):
         return os.path.relpath(path, os.getcwd()).replace(os.sep, "/")
@@ -1435,6 +1474,44 @@ def _builtin_fixtures(engine):
     from fastest_harness import builtins as b
 
     return b.make(engine, BuiltinFixture)
+
+
+def _new_stash():
+    if HAVE_PYTEST:
+        try:
+            from _pytest.stash import Stash
+
+            return Stash()
+        except ImportError:
+            pass
+    return {}
+
+
+class LogCapture:
+    """pytest's logging plugin for one phase of one item: a caplog handler (what the
+    `caplog` fixture reads) and a report handler (the `Captured log <when>` section), both
+    on the root logger, at the `log_level` ini level when one is set."""
+
+    def __init__(self, item, when, level, formatter):
+        from _pytest.logging import LogCaptureHandler, caplog_handler_key, caplog_records_key, catching_logs
+
+        self.caplog = LogCaptureHandler()
+        self.caplog.setFormatter(formatter)
+        self.report = LogCaptureHandler()
+        self.report.setFormatter(formatter)
+        self._contexts = [catching_logs(self.caplog, level=level), catching_logs(self.report, level=level)]
+        for c in self._contexts:
+            c.__enter__()
+        if when == "setup":
+            item.stash[caplog_records_key] = {}
+        item.stash[caplog_records_key][when] = self.caplog.records
+        item.stash[caplog_handler_key] = self.caplog
+
+    def finish(self):
+        """Detaches the handlers; returns the report text."""
+        for c in reversed(self._contexts):
+            c.__exit__(None, None, None)
+        return self.report.stream.getvalue().strip()
 
 
 class _PluginManager:

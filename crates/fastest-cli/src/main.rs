@@ -21,7 +21,13 @@ use std::time::Instant;
 
 /// A pytest-compatible test runner with static collection and a content-addressed cache.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "fastest", version, disable_help_subcommand = true)]
+#[command(
+    name = "fastest",
+    version,
+    disable_help_subcommand = true,
+    // As pytest's argparse: a repeated option's last value wins (addopts then the command line).
+    args_override_self = true
+)]
 struct Cli {
     /// Only collect tests, don't execute them.
     #[arg(long = "collect-only", visible_alias = "co")]
@@ -917,6 +923,14 @@ fn run() -> anyhow::Result<ExitCode> {
         {
             blockers.push("doctests run on the pytest engine".into());
         }
+        if config.bool("log_cli").unwrap_or(false)
+            || passthrough
+                .iter()
+                .any(|a| a.starts_with("--log-cli-level") || a.starts_with("--log-file"))
+            || config.string("log_file").is_some()
+        {
+            blockers.push("live logging or a log file (log_cli, log_file) needs pytest".into());
+        }
         let mut items: Vec<String> = std::mem::take(&mut report.items);
         let mut deselected = report.deselected;
         if cli.last_failed || cli.failed_first {
@@ -1004,6 +1018,16 @@ fn run() -> anyhow::Result<ExitCode> {
             "usefixtures".into(),
             serde_json::json!(config.args("usefixtures").unwrap_or_default()),
         );
+        // The logging plugin's settings the native engine follows (`--log-level` etc.
+        // on the command line win over the ini, as in pytest).
+        for (key, option) in [
+            ("log_level", "--log-level"),
+            ("log_format", "--log-format"),
+            ("log_date_format", "--log-date-format"),
+        ] {
+            let value = option_value(&passthrough, option).or_else(|| config.string(key));
+            ini.insert(key.into(), serde_json::json!(value));
+        }
         let reportchars = fastest_report::run::expand_reportchars(cli.report_chars.as_deref());
         ini.insert(
             "report_passes".into(),
@@ -1173,6 +1197,7 @@ const NATIVE_BUILTIN_FIXTURES: &[&str] = &[
     "capsysbinary",
     "capfd",
     "capfdbinary",
+    "caplog",
     "recwarn",
     "pytestconfig",
     "doctest_namespace",
@@ -1220,6 +1245,20 @@ fn run_python(
         doctest_only,
         record,
     )?)
+}
+
+/// The value of a forwarded plugin option (`--name=value` or `--name value`), the last
+/// one given.
+fn option_value(args: &[String], name: &str) -> Option<String> {
+    let mut found = None;
+    for (i, a) in args.iter().enumerate() {
+        if a == name {
+            found = args.get(i + 1).cloned();
+        } else if let Some(v) = a.strip_prefix(name).and_then(|r| r.strip_prefix('=')) {
+            found = Some(v.to_string());
+        }
+    }
+    found
 }
 
 /// The options every result depends on, spelled the same on any checkout: paths under
@@ -1340,5 +1379,19 @@ mod tests {
         let (known, unknown) = split(&["--some-plugin-level", "high", "Cargo.toml"]);
         assert_eq!(known, vec!["Cargo.toml"]);
         assert_eq!(unknown, vec!["--some-plugin-level", "high"]);
+    }
+
+    #[test]
+    fn a_repeated_option_takes_the_last_value_and_lists_accumulate() {
+        let args: Vec<String> = [
+            "-m", "slow", "-m", "not slow", "-p", "a", "-p", "b", "-v", "-v", "-x", "-x",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let (cli, _) = parse(&args).expect("pytest accepts repeated options");
+        assert_eq!(cli.markexpr.as_deref(), Some("not slow"));
+        assert_eq!(cli.plugins, vec!["a", "b"]);
+        assert_eq!(cli.verbose, 2);
     }
 }

@@ -551,21 +551,244 @@ fn link_entry(
 /// (`params=`, module scope or narrower) multiply its items.
 const FIXTURE_PARAMS: &str = "fixture params: ";
 
+/// Top-level standard-library modules (CPython 3.11's `sys.stdlib_module_names`, private
+/// ones left out), without `unittest` and `doctest`, whose classes carry test semantics.
+/// A test class deriving from one of these gets no tests or fixtures from its base.
+const STDLIB_BASE_MODULES: &[&str] = &[
+    "abc",
+    "aifc",
+    "antigravity",
+    "argparse",
+    "array",
+    "ast",
+    "asynchat",
+    "asyncio",
+    "asyncore",
+    "atexit",
+    "audioop",
+    "base64",
+    "bdb",
+    "binascii",
+    "bisect",
+    "builtins",
+    "bz2",
+    "cProfile",
+    "calendar",
+    "cgi",
+    "cgitb",
+    "chunk",
+    "cmath",
+    "cmd",
+    "code",
+    "codecs",
+    "codeop",
+    "collections",
+    "colorsys",
+    "compileall",
+    "concurrent",
+    "configparser",
+    "contextlib",
+    "contextvars",
+    "copy",
+    "copyreg",
+    "crypt",
+    "csv",
+    "ctypes",
+    "curses",
+    "dataclasses",
+    "datetime",
+    "dbm",
+    "decimal",
+    "difflib",
+    "dis",
+    "distutils",
+    "email",
+    "encodings",
+    "enum",
+    "errno",
+    "faulthandler",
+    "fcntl",
+    "filecmp",
+    "fileinput",
+    "fnmatch",
+    "fractions",
+    "ftplib",
+    "functools",
+    "gc",
+    "genericpath",
+    "getopt",
+    "getpass",
+    "gettext",
+    "glob",
+    "graphlib",
+    "grp",
+    "gzip",
+    "hashlib",
+    "heapq",
+    "hmac",
+    "html",
+    "http",
+    "imaplib",
+    "imghdr",
+    "imp",
+    "importlib",
+    "inspect",
+    "io",
+    "ipaddress",
+    "itertools",
+    "json",
+    "keyword",
+    "linecache",
+    "locale",
+    "logging",
+    "lzma",
+    "mailbox",
+    "mailcap",
+    "marshal",
+    "math",
+    "mimetypes",
+    "mmap",
+    "modulefinder",
+    "msilib",
+    "msvcrt",
+    "multiprocessing",
+    "netrc",
+    "nis",
+    "nntplib",
+    "nt",
+    "ntpath",
+    "nturl2path",
+    "numbers",
+    "opcode",
+    "operator",
+    "optparse",
+    "os",
+    "ossaudiodev",
+    "pathlib",
+    "pdb",
+    "pickle",
+    "pickletools",
+    "pipes",
+    "pkgutil",
+    "platform",
+    "plistlib",
+    "poplib",
+    "posix",
+    "posixpath",
+    "pprint",
+    "profile",
+    "pstats",
+    "pty",
+    "pwd",
+    "py_compile",
+    "pyclbr",
+    "pydoc",
+    "pyexpat",
+    "queue",
+    "quopri",
+    "random",
+    "re",
+    "readline",
+    "reprlib",
+    "resource",
+    "rlcompleter",
+    "runpy",
+    "sched",
+    "secrets",
+    "select",
+    "selectors",
+    "shelve",
+    "shlex",
+    "shutil",
+    "signal",
+    "site",
+    "smtpd",
+    "smtplib",
+    "sndhdr",
+    "socket",
+    "socketserver",
+    "spwd",
+    "sqlite3",
+    "sre_compile",
+    "sre_constants",
+    "sre_parse",
+    "ssl",
+    "stat",
+    "statistics",
+    "string",
+    "stringprep",
+    "struct",
+    "subprocess",
+    "sunau",
+    "symtable",
+    "sys",
+    "sysconfig",
+    "syslog",
+    "tabnanny",
+    "tarfile",
+    "telnetlib",
+    "tempfile",
+    "termios",
+    "textwrap",
+    "this",
+    "threading",
+    "time",
+    "timeit",
+    "token",
+    "tokenize",
+    "tomllib",
+    "trace",
+    "traceback",
+    "tracemalloc",
+    "tty",
+    "turtle",
+    "types",
+    "typing",
+    "unicodedata",
+    "urllib",
+    "uu",
+    "uuid",
+    "warnings",
+    "wave",
+    "weakref",
+    "webbrowser",
+    "winreg",
+    "winsound",
+    "wsgiref",
+    "xdrlib",
+    "xml",
+    "xmlrpc",
+    "zipapp",
+    "zipfile",
+    "zipimport",
+    "zlib",
+    "zoneinfo",
+];
+
 /// Whether a module collected by Python for this `reason` (an `Entry::Dynamic` reason)
 /// can still run on the native engine, which resolves Python's items on the real module
 /// objects: its parameter sets or ids were not literal, or parametrized fixtures multiply
 /// its items (both expanded at run time with pytest's id rules); its import may skip or
 /// raise; a test name is bound at run time, conditionally, by a star import or through
-/// the module namespace; it does not parse (a collection error, no items). Not: hooks,
-/// collection hooks, doctests, `indirect`/`scope` parametrize, bases or tests from outside
-/// the project (their fixtures are not visible to the native engine's checks).
+/// the module namespace; a test class derives from a standard-library class (not unittest's
+/// or doctest's); it does not parse (a collection error, no items). Not: hooks, collection
+/// hooks, doctests, `indirect`/`scope` parametrize, bases from installed packages or tests
+/// imported from outside the project (their fixtures are not visible to the native
+/// engine's checks).
 pub fn native_can_run_dynamic(reason: &str) -> bool {
     let import_abort = reason.starts_with("module ") && reason.ends_with(" at import time");
     let bound_at_run_time = reason.ends_with(" is bound to a run-time value")
         || reason.ends_with(" is defined conditionally")
         || reason.starts_with("star import from ")
         || reason.starts_with("module namespace written via ");
+    // `class TestSet(collections.abc.Set)`: pytest collects it like a project class.
+    let stdlib_base = reason
+        .strip_prefix("base ")
+        .and_then(|r| r.strip_suffix(" is outside the project"))
+        .and_then(|dotted| dotted.split('.').next())
+        .is_some_and(|top| STDLIB_BASE_MODULES.contains(&top));
     import_abort
+        || stdlib_base
         || bound_at_run_time
         || reason == "does not parse statically"
         || reason.starts_with(FIXTURE_PARAMS)
@@ -576,6 +799,31 @@ pub fn native_can_run_dynamic(reason: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn which_python_collected_modules_the_native_engine_runs() {
+        for ok in [
+            "parametrize: argvalues not a literal sequence",
+            "fixture params: module has parametrized fixtures",
+            "module calls pytest.importorskip() at import time",
+            "test_path is bound to a run-time value",
+            "base collections.abc.Set is outside the project",
+            "base threading.Condition is outside the project",
+        ] {
+            assert!(native_can_run_dynamic(ok), "{ok}");
+        }
+        for not_ok in [
+            "parametrize with indirect/scope",
+            "parametrize: argnames not literal",
+            "module defines a collection hook",
+            "doctests: the module raises at import time",
+            "base unittest.IsolatedAsyncioTestCase is outside the project",
+            "base django.test.TestCase is outside the project",
+            "test_x imported from outside the project",
+        ] {
+            assert!(!native_can_run_dynamic(not_ok), "{not_ok}");
+        }
+    }
+
     use super::*;
     use fastest_config::SetupRequest;
 
