@@ -446,7 +446,13 @@ fn collect_both(dir: &Path, env: &[(&str, &str)]) -> (String, String, bool) {
             .collect::<Vec<_>>()
             .join("\n")
     };
+    // Two modules are collected by Python; `test_clock.py` reads the clock, so its
+    // collection is never stored: at most the other one comes from the cache.
     let stderr = String::from_utf8_lossy(&ours.stderr);
+    assert!(
+        !stderr.contains("2 of them from the collection cache"),
+        "a collection that read the clock was reused:\n{stderr}"
+    );
     let all_cached = stderr.contains("1 of them from the collection cache");
     (ids(&ours), ids(&reference), all_cached)
 }
@@ -506,4 +512,12 @@ fn python_collection_is_reused_until_what_it_read_changes() {
     assert!(collect_both(root, &[("DYN_LEVEL", "high")])
         .0
         .contains("test_level[high]"));
+    // The ids of a module whose collection read the clock may differ in a worker: such a
+    // module keeps the native engine out (its workers would look for other ids).
+    let run = fastest(root, &["-n", "1"], &[]);
+    assert!(
+        text(&run).contains("tests/test_clock.py: its collection reads the clock"),
+        "{}",
+        text(&run)
+    );
 }

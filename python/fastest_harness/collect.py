@@ -50,6 +50,29 @@ def main():
         recorder = deps.install(record_root, os.environ.pop("FASTEST_CODE_CACHE", None), deps.default_excludes())
         deps.patch_pytest_rewrite()
     last_deps = [None]
+    # A module whose collection read the clock or a random source may collect other ids
+    # next time: its collection is never stored.
+    volatile = set()
+    current_module = [None]
+
+    def from_project(frame):
+        return frame is not None and recorder.relpath(frame.f_code.co_filename) is not None
+
+    def watch_volatile(frame, event, arg):
+        """Calls made by project code (not pytest's or the harness's own) to the clock or
+        a random source."""
+        module = current_module[0]
+        if module is None or module in volatile:
+            return
+        if event == "c_call" and from_project(frame):
+            owner = getattr(arg, "__self__", None)
+            name = getattr(arg, "__name__", "")
+            owner_name = getattr(owner, "__name__", None) or type(owner).__name__
+            if (owner_name, name) in _VOLATILE_CALLS or (owner is not None and type(owner).__module__ == "random" and name in _RANDOM_METHODS):
+                volatile.add(module)
+        elif event == "call" and frame.f_code.co_filename.endswith(("random.py", "uuid.py", "secrets.py")):
+            if from_project(frame.f_back):
+                volatile.add(module)
 
     class Recorder:
         @pytest.hookimpl(hookwrapper=True)
@@ -57,7 +80,14 @@ def main():
             is_module = recorder is not None and isinstance(collector, pytest.Module)
             if is_module:
                 recorder.begin_test()
-            outcome = yield
+                current_module[0] = collector.nodeid
+                sys.setprofile(watch_volatile)
+            try:
+                outcome = yield
+            finally:
+                if is_module:
+                    sys.setprofile(None)
+                    current_module[0] = None
             if is_module:
                 from fastest_harness.deps import MODULE_BLOCK
 
@@ -67,7 +97,8 @@ def main():
                 if found.get("same"):
                     found = last_deps[0]
                 last_deps[0] = found
-                result["module_deps"][collector.nodeid] = found
+                if collector.nodeid not in volatile:
+                    result["module_deps"][collector.nodeid] = found
             if python_part_of_doctest_only(collector):
                 # Same node id as the DoctestModule: mark the report itself.
                 try:
@@ -100,8 +131,29 @@ def main():
     finally:
         sys.stdout.flush()
         os.dup2(saved, 1)
+    result["volatile"] = sorted(volatile)
     result["exit_code"] = int(code)
     _write(out_path, result)
+
+
+# Builtins whose result differs between runs: (owner, name) as the profiler sees them.
+_VOLATILE_CALLS = {
+    ("time", "time"),
+    ("time", "time_ns"),
+    ("time", "localtime"),
+    ("time", "gmtime"),
+    ("time", "ctime"),
+    ("time", "strftime"),
+    ("time", "monotonic"),
+    ("time", "perf_counter"),
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("datetime", "today"),
+    ("date", "today"),
+    ("posix", "urandom"),
+    ("os", "urandom"),
+}
+_RANDOM_METHODS = {"random", "getrandbits", "seed"}
 
 
 def _write(path, result):

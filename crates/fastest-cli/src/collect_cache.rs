@@ -11,6 +11,9 @@ use fastest_protocol::{CollectionSkip, DynamicCollection, TestDeps};
 use fastest_select::{result_key, Selector};
 use serde::{Deserialize, Serialize};
 
+/// Bumped when what the collecting process records changes (old entries are then unused).
+const COLLECT_CACHE_VERSION: u32 = 2;
+
 /// Stored collections, under the result key of the module's synthetic node id.
 pub const TREE_COLLECTED: &str = "collected";
 
@@ -68,7 +71,7 @@ impl CollectCache {
 
     fn id(rel: &str, doctest_only: bool) -> String {
         let kind = if doctest_only { "doctests" } else { "module" };
-        format!("<collect {kind}>::{rel}")
+        format!("<collect {kind} v{COLLECT_CACHE_VERSION}>::{rel}")
     }
 
     /// The stored collection of `rel`, if nothing it depended on changed.

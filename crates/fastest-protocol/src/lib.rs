@@ -24,6 +24,10 @@ pub struct DynamicCollection {
     /// With recording on: what collecting each module (by node id) depended on.
     #[serde(default)]
     pub module_deps: std::collections::BTreeMap<String, TestDeps>,
+    /// With recording on: modules whose collection read the clock or a random source
+    /// (their ids may differ in another process).
+    #[serde(default)]
+    pub volatile: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
