@@ -584,3 +584,18 @@ fn caplog_and_captured_log_sections_match_pytest() {
         assert!(out.contains(section), "missing {section:?}\n{out}");
     }
 }
+
+#[test]
+fn parameter_ids_made_from_the_clock_still_run() {
+    // The runner's collection and the worker's give other ids; the worker pairs its
+    // parameter sets with the runner's in order, so every test runs and passes.
+    let dir = project("clock_ids");
+    for args in [&["-n", "1"][..], &["-n", "1", "--engine", "pytest"]] {
+        let out = fastest(dir.path(), &python(), args);
+        let stdout = text(&out);
+        assert!(stdout.contains("3 passed"), "{args:?}\n{stdout}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}\n{stdout}");
+    }
+    let out = text(&fastest(dir.path(), &python(), &["--no-cache"]));
+    assert!(out.contains("its collection reads the clock"), "{out}");
+}

@@ -47,6 +47,26 @@ def _main_keeping_stderr(pytest, args, plugin, forward):
     return int(code), tee.text.getvalue()
 
 
+def positional_renames(wanted, items):
+    """{worker node id: runner node id} for parametrized tests whose ids differ in this
+    process (ids built from the clock, say): when some of a function's wanted ids were not
+    collected here and it has exactly as many parameter sets here as were sent (a module's
+    tests go to one worker), they pair up in order. Anything else stays unmatched and is
+    reported as not run."""
+    collected = {item.nodeid for item in items}
+    missing_bases = {w.split("[", 1)[0] for w in wanted if "[" in w and w not in collected}
+    if not missing_bases:
+        return {}
+    renames = {}
+    for base in missing_bases:
+        sent = [w for w in wanted if w.split("[", 1)[0] == base and "[" in w]
+        here = [item.nodeid for item in items if item.nodeid.split("[", 1)[0] == base and "[" in item.nodeid]
+        if len(sent) != len(here):
+            continue
+        renames.update({mine: theirs for mine, theirs in zip(here, sent) if mine != theirs})
+    return renames
+
+
 class PytestEngine:
     def __init__(self, config, channel):
         import pytest  # noqa: F401  (fails loudly if missing: the runner checked already)
@@ -80,6 +100,8 @@ class PytestEngine:
                 seen.add(path)
                 files.append(os.path.join(self.config["rootdir"], path))
         want_sections = bool(self.config.get("ini", {}).get("report_passes"))
+        # This worker's ids for the runner's, where parameter ids differ between processes.
+        rename = {}
         recorder = self.recorder
         if recorder is not None:
             from fastest_harness.deps import node_key_for_scope
@@ -121,7 +143,8 @@ class PytestEngine:
 
             @pytest.hookimpl(trylast=True)
             def pytest_collection_modifyitems(self, session, config, items):
-                items[:] = [item for item in items if item.nodeid in wanted_set]
+                rename.update(positional_renames(wanted, items))
+                items[:] = [item for item in items if item.nodeid in wanted_set or item.nodeid in rename]
 
             def pytest_collectreport(self, report):
                 if report.failed:
@@ -130,10 +153,11 @@ class PytestEngine:
             def pytest_runtest_logstart(self, nodeid, location):
                 if recorder is not None:
                     recorder.begin_test()
-                channel.send("start", nodeid=nodeid)
+                channel.send("start", nodeid=rename.get(nodeid, nodeid))
 
             def pytest_runtest_logreport(self, report):
                 fields = report_fields(report, want_sections)
+                fields["nodeid"] = rename.get(report.nodeid, report.nodeid)
                 channel.send("report", **fields)
 
             def pytest_warning_recorded(self, warning_message, when, nodeid, location):
@@ -147,6 +171,7 @@ class PytestEngine:
                 channel.send("warning", message=warning_record_to_str(warning_message), location=where or None, nodeid=nodeid)
 
             def pytest_runtest_logfinish(self, nodeid, location):
+                nodeid = rename.get(nodeid, nodeid)
                 if recorder is None:
                     channel.send("finish", nodeid=nodeid)
                 else:
