@@ -153,6 +153,7 @@ class Recorder:
         self._paths = {}
         self._busy = False
         self._declared = {}  # relpath -> import statements its probe declared
+        self._resolved_memo = {}  # (relpath, len(sys.modules)) -> Frame
         self._packages = {}  # relpath -> the module's __package__
         builtins.__fastest_hits__ = self.session.hits
 
@@ -276,7 +277,7 @@ class Recorder:
                 if frame is not None:
                     total.merge(frame)
                 # Imports inside functions may target modules imported only later.
-                self._resolve_imports(f, total)
+                total.merge(self._resolved_imports(f))
         # A file created later in a project directory on sys.path could shadow any of
         # the modules project code imported: depend on those candidate paths not existing.
         for directory in self._project_paths():
@@ -379,6 +380,19 @@ class Recorder:
         """Called by the probe at the top of every instrumented module with every import
         statement of the file (at any depth): resolved when the module's import ends."""
         self._declared[relpath] = imports
+
+    def _resolved_imports(self, relpath):
+        """`_resolve_imports` into a fresh frame, memoized while no module is imported
+        (the answer only changes when `sys.modules` does)."""
+        key = (relpath, len(sys.modules))
+        frame = self._resolved_memo.get(key)
+        if frame is None:
+            if len(self._resolved_memo) > 50000:
+                self._resolved_memo.clear()
+            frame = Frame()
+            self._resolve_imports(relpath, frame)
+            self._resolved_memo[key] = frame
+        return frame
 
     def _resolve_imports(self, relpath, frame):
         """The module depends on the top level of the project modules it imports, even

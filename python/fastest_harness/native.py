@@ -450,6 +450,7 @@ class NativeEngine:
         self._capture = None
         self._defs = []
         self.session_modules = list(config.get("session_modules") or [])
+        self._id_tables = {}
         self._log_formatter = None
         if HAVE_PYTEST:
             import logging
@@ -651,26 +652,42 @@ class NativeEngine:
         except ImportError:
             return []
         definition = nodeid.split("[", 1)[0]
-        per_mark = []
+        # One table per parametrization (every item of a function shares it).
+        key = (definition, tuple(id(spec["argvalues"]) for spec in specs))
+        cached = self._id_tables.get(key)
+        if cached is None:
+            cached = self._id_table(specs, definition, func, ParameterSet, IdMaker)
+            self._id_tables[key] = cached
+        if cached is None:
+            return []
+        table, parsed = cached
+        for spec, (names, sets) in zip(specs, parsed):
+            # The sets as pytest parsed them (a generator of argvalues is read only once).
+            spec["argnames"], spec["argvalues"] = names, sets
+        return list(table.get(wanted, []))
+
+    def _id_table(self, specs, definition, func, ParameterSet, IdMaker):
+        """({joined id: indices}, [(argnames, parameter sets)] per spec), or None when
+        pytest itself would reject the parametrization."""
+        per_mark, parsed = [], []
         for spec in specs:
             try:
                 names, sets = ParameterSet._for_parametrize(spec["argnames"], spec["argvalues"], func, self.config_obj, definition)
             except Exception:  # noqa: BLE001  (pytest reports these at collection)
-                return []
-            # The sets as pytest parsed them (a generator of argvalues is read only once).
-            spec["argnames"], spec["argvalues"] = list(names), sets
+                return None
+            parsed.append((list(names), sets))
             ids = spec["ids"]
             idfn, id_list = (ids, None) if callable(ids) else (None, None if ids is None else list(ids)[: len(sets)])
             try:
                 made = IdMaker(names, sets, idfn, id_list, None, nodeid=definition, func_name=func.__name__).make_unique_parameterset_ids()
             except Exception:  # noqa: BLE001
-                return []
+                return None
             per_mark.append(list(made))
+        table = {}
         for combo in itertools.product(*[list(enumerate(ids)) for ids in per_mark]):
             text = "-".join(i for _, i in combo if isinstance(i, str))
-            if text == wanted:
-                return [index for index, _ in combo]
-        return []
+            table.setdefault(text, [index for index, _ in combo])
+        return table, parsed
 
     def callspec_for(self, specs, indices):
         """Argument values of the parameter sets picked by `indices` (one per spec, as
