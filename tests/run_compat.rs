@@ -596,6 +596,8 @@ fn parameter_ids_made_from_the_clock_still_run() {
         assert!(stdout.contains("3 passed"), "{args:?}\n{stdout}");
         assert_eq!(out.status.code(), Some(0), "{args:?}\n{stdout}");
     }
-    let out = text(&fastest(dir.path(), &python(), &["--no-cache"]));
-    assert!(out.contains("its collection reads the clock"), "{out}");
+    let run = fastest(dir.path(), &python(), &["--no-cache", "-v"]);
+    let all = format!("{}{}", text(&run), String::from_utf8_lossy(&run.stderr));
+    assert!(all.contains("its collection reads the clock"), "{all}");
+    assert!(all.contains("engine: native (auto)"), "{all}");
 }

@@ -11,6 +11,10 @@ PROTOCOL_VERSION = 3
 
 
 def main():
+    # Like the `pytest` script and the workers: the current directory is not importable
+    # (`python -m` put it first on sys.path).
+    if sys.path and sys.path[0] in ("", os.getcwd()):
+        del sys.path[0]
     out_path = sys.argv[1]
     args = sys.argv[2:]
     result = {"protocol": PROTOCOL_VERSION, "items": [], "errors": [], "skipped": [], "deselected": 0, "fatal": None, "module_deps": {}}

@@ -451,6 +451,7 @@ class NativeEngine:
         self._defs = []
         self.session_modules = list(config.get("session_modules") or [])
         self._id_tables = {}
+        self._batch_siblings = {}
         self._log_formatter = None
         if HAVE_PYTEST:
             import logging
@@ -531,6 +532,11 @@ class NativeEngine:
 
     def run(self, items):
         self.import_session_modules()
+        self._batch_siblings = {}
+        for spec in items:
+            nodeid = spec["nodeid"]
+            if "[" in nodeid:
+                self._batch_siblings.setdefault(nodeid.split("[", 1)[0], []).append(nodeid)
         pending = ([self.held] if self.held else []) + list(items)
         self.held = None
         if not pending:
@@ -660,11 +666,19 @@ class NativeEngine:
             self._id_tables[key] = cached
         if cached is None:
             return []
-        table, parsed = cached
+        table, parsed, ordered = cached
         for spec, (names, sets) in zip(specs, parsed):
             # The sets as pytest parsed them (a generator of argvalues is read only once).
             spec["argnames"], spec["argvalues"] = names, sets
-        return list(table.get(wanted, []))
+        found = table.get(wanted)
+        if found is None:
+            # Ids that differ in this process (made from the clock): when this batch holds
+            # as many of the function's items as it has parameter sets (a module's tests
+            # come as one batch), they pair up in order, as in the pytest engine.
+            siblings = self._batch_siblings.get(definition, [])
+            if len(siblings) == len(ordered) and nodeid in siblings:
+                found = ordered[siblings.index(nodeid)]
+        return list(found or [])
 
     def _id_table(self, specs, definition, func, ParameterSet, IdMaker):
         """({joined id: indices}, [(argnames, parameter sets)] per spec), or None when
@@ -683,11 +697,13 @@ class NativeEngine:
             except Exception:  # noqa: BLE001
                 return None
             per_mark.append(list(made))
-        table = {}
+        table, ordered = {}, []
         for combo in itertools.product(*[list(enumerate(ids)) for ids in per_mark]):
             text = "-".join(i for _, i in combo if isinstance(i, str))
-            table.setdefault(text, [index for index, _ in combo])
-        return table, parsed
+            indices = [index for index, _ in combo]
+            table.setdefault(text, indices)
+            ordered.append(indices)
+        return table, parsed, ordered
 
     def callspec_for(self, specs, indices):
         """Argument values of the parameter sets picked by `indices` (one per spec, as

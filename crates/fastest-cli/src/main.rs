@@ -646,8 +646,6 @@ fn run() -> anyhow::Result<ExitCode> {
     let filter_in_python = (cli.keyword.is_some() && static_keyword.is_none())
         || (cli.markexpr.is_some() && static_markexpr.is_none());
     let mut python_reasons: Vec<String> = Vec::new();
-    // Modules whose collection read the clock or a random source.
-    let mut volatile_modules: std::collections::HashSet<String> = Default::default();
     let static_modules = collection
         .entries
         .iter()
@@ -793,11 +791,12 @@ fn run() -> anyhow::Result<ExitCode> {
                     recording.as_ref(),
                 )?;
                 python_deselected = dc.deselected;
-                for rel in &dc.volatile {
-                    python_reasons.push(format!(
-                        "{rel}: its collection reads the clock or a random source (ids may differ in a worker)"
-                    ));
-                    volatile_modules.insert(rel.clone());
+                // Never stored (next time may give other ids); the workers pair ids that
+                // differ in their process by position.
+                if cli.verbose > 0 {
+                    for rel in &dc.volatile {
+                        eprintln!("fastest: {rel}: its collection reads the clock or a random source; not cached");
+                    }
                 }
                 for &i in &misses {
                     if let Entry::Dynamic {
@@ -892,8 +891,7 @@ fn run() -> anyhow::Result<ExitCode> {
             .filter_map(|e| match e {
                 Entry::Dynamic { path, reason, .. }
                     if collection.session_dynamic.is_none()
-                        && native_can_run(&*graph, path, reason)
-                        && !volatile_modules.contains(&relpath(&config.rootdir, path)) =>
+                        && native_can_run(&*graph, path, reason) =>
                 {
                     Some(path)
                 }
