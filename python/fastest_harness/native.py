@@ -1130,7 +1130,8 @@ class NativeEngine:
         return xfail["raises"] is None or isinstance(exc, xfail["raises"])
 
     def _start_logs(self, item, when):
-        if self._log_formatter is None:
+        # A test suite may unregister pytest's logging plugin (flask's conftest does).
+        if self._log_formatter is None or not self.config_obj.pluginmanager.hasplugin("logging-plugin"):
             return None
         return LogCapture(item, when, self._log_level, self._log_formatter)
 
@@ -1509,6 +1510,10 @@ def _builtin_fixtures(engine):
     return b.make(engine, BuiltinFixture)
 
 
+class _LoggingPlugin:
+    """Stands for pytest's logging plugin in `config.pluginmanager`."""
+
+
 def _new_stash():
     if HAVE_PYTEST:
         try:
@@ -1548,11 +1553,12 @@ class LogCapture:
 
 
 class _PluginManager:
-    """`config.pluginmanager` of the native engine, which loads no pytest plugins: every
-    lookup finds nothing, and what a test registers is kept only to be found again."""
+    """`config.pluginmanager` of the native engine: it knows only "logging-plugin" (the
+    native engine's log capture, off while unregistered); what a test registers is kept
+    only to be found again."""
 
     def __init__(self):
-        self._plugins = {}
+        self._plugins = {"logging-plugin": _LoggingPlugin()}
 
     def register(self, plugin, name=None):
         name = name or str(id(plugin))
