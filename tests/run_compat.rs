@@ -601,3 +601,43 @@ fn parameter_ids_made_from_the_clock_still_run() {
     assert!(all.contains("its collection reads the clock"), "{all}");
     assert!(all.contains("engine: native (auto)"), "{all}");
 }
+
+#[test]
+fn marks_only_python_knows_are_filtered_by_python_and_the_rest_statically() {
+    for expr in ["slow", "not slow"] {
+        let dir = project("partial_marks");
+        let reference = run(Command::new(python()).current_dir(dir.path()).args([
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            expr,
+            "--junitxml",
+            "ref.xml",
+        ]));
+        let ours = fastest(
+            dir.path(),
+            &python(),
+            &["-m", expr, "--junitxml", "ours.xml", "-v"],
+        );
+        let expected = junit_outcomes(&dir.path().join("ref.xml"));
+        assert_eq!(expected.len(), 2, "{}", text(&reference));
+        assert_eq!(
+            junit_outcomes(&dir.path().join("ours.xml")),
+            expected,
+            "-m {expr}\n{}",
+            text(&ours)
+        );
+        assert!(
+            text(&ours).contains("engine: native (auto)"),
+            "{}",
+            text(&ours)
+        );
+        assert!(
+            String::from_utf8_lossy(&ours.stderr)
+                .contains("test_unknown_marks.py: -k/-m need marks"),
+            "only the module with unknown marks goes to Python"
+        );
+    }
+}

@@ -572,7 +572,7 @@ fn run() -> anyhow::Result<ExitCode> {
     let cache_dir = config.rootdir.join(".fastest_cache");
     let cache = Arc::new(Cache::open(&cache_dir));
     let graph = Arc::new(GraphDb::new(cache.clone()));
-    let collection = match collect(&req, &*graph) {
+    let mut collection = match collect(&req, &*graph) {
         Ok(c) => c,
         Err(e) => return Err(UsageError(e.to_string()).into()),
     };
@@ -635,6 +635,27 @@ fn run() -> anyhow::Result<ExitCode> {
     // `-m` and `-k` are evaluated here when the expression parses, every static item's
     // marks (and for `-k` its node-id names) are known, and no name in it could match a
     // mark a plugin adds at collection; the dynamic modules get them in Python.
+    // Modules with an item whose marks (or -k names) are not known statically are
+    // collected by Python, where -k/-m apply; the rest are filtered here. (Not with
+    // node-id arguments: such a module would be collected whole.)
+    if (cli.markexpr.is_some() || cli.keyword.is_some()) && !args.iter().any(|a| a.contains("::")) {
+        let needs_python = |i: &fastest_discovery::link::StaticItem| {
+            (cli.markexpr.is_some() && i.marks.is_none())
+                || (cli.keyword.is_some() && item_keywords(i).is_none())
+        };
+        for entry in collection.entries.iter_mut() {
+            if let Entry::Items { path, items } = entry {
+                if items.iter().any(needs_python) {
+                    *entry = Entry::Dynamic {
+                        path: path.clone(),
+                        selector: None,
+                        reason: fastest_discovery::MARKS_FOR_PYTHON.into(),
+                        doctest_only: false,
+                    };
+                }
+            }
+        }
+    }
     let static_markexpr = cli
         .markexpr
         .as_deref()

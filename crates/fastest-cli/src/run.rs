@@ -913,8 +913,9 @@ pub fn native_blockers(
     let mut scan = |path: &Path, summary: &ModuleSummary, is_conftest: bool| {
         // In a test module only `pytest_generate_tests` is a hook pytest calls.
         {
+            // `pytest_report_header` only adds header lines (not shown by the native engine).
             let hook = summary.hooks.iter().find(|h| {
-                is_conftest
+                (is_conftest && h.as_str() != "pytest_report_header")
                     || h.as_str() == "pytest_generate_tests"
                     || h.as_str() == "pytest_pycollect_makeitem"
             });

@@ -547,6 +547,10 @@ fn link_entry(
     }
 }
 
+/// The reason of a module handed to Python only because `-k`/`-m` need marks or names of
+/// its items that are not known statically (decorators from other packages).
+pub const MARKS_FOR_PYTHON: &str = "-k/-m need marks or names not known statically";
+
 /// Starts the reason of a module collected by Python because parametrized fixtures
 /// (`params=`, module scope or narrower) multiply its items.
 const FIXTURE_PARAMS: &str = "fixture params: ";
@@ -788,6 +792,7 @@ pub fn native_can_run_dynamic(reason: &str) -> bool {
         .and_then(|dotted| dotted.split('.').next())
         .is_some_and(|top| STDLIB_BASE_MODULES.contains(&top));
     import_abort
+        || reason == MARKS_FOR_PYTHON
         || stdlib_base
         || bound_at_run_time
         || reason == "does not parse statically"
