@@ -115,12 +115,9 @@ def per_context_data(data_files, relpath):
 
 def _sep(stream, s, txt, width):
     """pytest-cov's `CovController.sep` for a stream without `sep`."""
-    n = max((width - len(txt) - 2) // (2 * len(s)), 1)
-    fill = s * n
-    line = "%s %s %s" % (fill, txt, fill)
-    if len(line) + len(s.rstrip()) <= width:
-        line += s.rstrip()
-    stream.write(line + "\n\n")
+    from fastest_harness.reports import sep_line
+
+    stream.write(sep_line(s, txt, width) + "\n\n")
 
 
 def _width():

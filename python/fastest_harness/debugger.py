@@ -18,13 +18,9 @@ class QuitDebugger(KeyboardInterrupt):
 
 def _sep(ch, title):
     """pytest's `TerminalWriter.sep` at the terminal's width."""
-    width = shutil.get_terminal_size(fallback=(80, 24))[0]
-    n = max((width - len(title) - 2) // (2 * len(ch)), 1)
-    fill = ch * n
-    line = "%s %s %s" % (fill, title, fill)
-    if len(line) + len(ch.rstrip()) <= width:
-        line += ch.rstrip()
-    return line
+    from fastest_harness.reports import sep_line
+
+    return sep_line(ch, title, shutil.get_terminal_size(fallback=(80, 24))[0])
 
 
 class _Pdb(pdb.Pdb):

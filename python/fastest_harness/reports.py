@@ -53,3 +53,13 @@ def report_fields(report, want_sections):
     if report.failed or want_sections or teardown_output:
         fields["sections"] = [[title, text] for title, text in report.sections]
     return fields
+
+
+def sep_line(ch, title, width):
+    """pytest's `TerminalWriter.sep` line for `title` at `width` (no newline)."""
+    n = max((width - len(title) - 2) // (2 * len(ch)), 1)
+    fill = ch * n
+    line = "%s %s %s" % (fill, title, fill)
+    if len(line) + len(ch.rstrip()) <= width:
+        line += ch.rstrip()
+    return line
