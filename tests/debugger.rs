@@ -91,6 +91,17 @@ fn quitting_the_debugger_stops_the_run_with_exit_code_2() {
             "{engine}: -n 2 falls back to one worker and says so\n{}",
             s.screen
         );
+        // As pytest: the summary still follows, the counts line last.
+        let quit = s.screen.find("Quitting debugger").unwrap();
+        let counts = s
+            .screen
+            .rfind(" failed")
+            .unwrap_or_else(|| panic!("{engine}: no counts line\n{}", s.screen));
+        assert!(
+            counts > quit,
+            "{engine}: counts line after the quit line\n{}",
+            s.screen
+        );
         assert_eq!(s.code, 2, "{engine}:\n{}", s.screen);
     }
 }

@@ -435,8 +435,17 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
         }
         Control::Continue
     });
+    let mut quit_debugger = false;
     let outcome = match outcome {
         Ok(o) => o,
+        // Quitting the debugger: pytest's `Exit` still ends with the session summary.
+        Err(fastest_runner::pool::PoolError::PytestExit { code: 2, stderr })
+            if req.debugger.is_some() =>
+        {
+            reporter.set_exit_message(stderr);
+            quit_debugger = true;
+            PoolOutcome::Interrupted
+        }
         // pytest's own stop (its message, its exit code): handled by main.
         Err(fastest_runner::pool::PoolError::PytestExit { code, stderr }) => {
             return Err(fastest_runner::RunnerError::PytestExit { code, stderr }.into())
@@ -450,8 +459,17 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
         PoolOutcome::Completed => Ending::Completed,
         PoolOutcome::Stopped if req.stepwise.is_some() => Ending::Stepwise,
         PoolOutcome::Stopped => Ending::Stopped(stopped_at.unwrap_or(failures)),
+        PoolOutcome::Interrupted if quit_debugger => Ending::Exit,
         PoolOutcome::Interrupted => Ending::Interrupted,
     };
+    if quit_debugger {
+        // The test being debugged reported its phases but never finished: pytest counts it.
+        for nodeid in &order {
+            if results.contains_key(nodeid) {
+                reporter.finish(nodeid);
+            }
+        }
+    }
     let coverage_failed = match stored_coverage.as_mut() {
         Some(stored) if !matches!(ending, Ending::Interrupted) => {
             finish_coverage(&req, stored, &not_run, true, &finished, &mut reporter)?

@@ -100,6 +100,7 @@ pub struct RunReporter<W: Write> {
     printed: Vec<PhaseReport>,
     collect_errors: Vec<(String, String)>,
     extra: Vec<PhaseReport>,
+    exit_message: Option<String>,
     warnings: Vec<TestWarning>,
     live: LiveStatus,
     /// Text a plugin adds to the terminal summary (coverage), with its colour.
@@ -163,6 +164,7 @@ impl<W: Write> RunReporter<W> {
             printed: Vec::new(),
             collect_errors: Vec::new(),
             extra: Vec::new(),
+            exit_message: None,
             warnings: Vec::new(),
             live: LiveStatus {
                 started: Instant::now(),
@@ -178,6 +180,11 @@ impl<W: Write> RunReporter<W> {
 
     /// Text for the terminal summary, where pytest prints its plugins' sections
     /// (after the junitxml line, before durations): pytest-cov's report.
+    /// The line pytest's `Exit` prints before the counts line (`Ending::Exit`).
+    pub fn set_exit_message(&mut self, message: String) {
+        self.exit_message = Some(message);
+    }
+
     pub fn plugin_summary(&mut self, text: String, tone: Tone) {
         let color = match tone {
             Tone::Plain => None,
@@ -694,6 +701,9 @@ impl<W: Write> RunReporter<W> {
                 )
             );
         }
+        if let (Ending::Exit, Some(message)) = (how, self.exit_message.take()) {
+            let _ = writeln!(self.out, "{}", message.trim_end());
+        }
         if self.opts.verbosity < 0 {
             let _ = writeln!(self.out, "{}", self.paint(main_color, &line));
         } else {
@@ -703,7 +713,9 @@ impl<W: Write> RunReporter<W> {
 
         let failed = counts.get(&Category::Failed).copied().unwrap_or(0)
             + counts.get(&Category::Error).copied().unwrap_or(0);
-        if matches!(how, Ending::Interrupted | Ending::Stepwise) || !collect_errors.is_empty() {
+        if matches!(how, Ending::Interrupted | Ending::Stepwise | Ending::Exit)
+            || !collect_errors.is_empty()
+        {
             ExitCode::Interrupted
         } else if failed > 0 {
             ExitCode::TestsFailed
@@ -853,6 +865,9 @@ pub enum Ending {
     /// `--sw` stopped at a failure (pytest's stepwise plugin: an interruption, exit 2).
     Stepwise,
     Interrupted,
+    /// pytest's `Exit` ended the session (quitting the debugger): its message line
+    /// (`exit_message`) is shown before the counts line, exit 2.
+    Exit,
 }
 
 /// pytest's `head_line`: the location's domain, else the node id's tail.
