@@ -641,3 +641,11 @@ fn marks_only_python_knows_are_filtered_by_python_and_the_rest_statically() {
         );
     }
 }
+
+#[test]
+fn capfd_matches_pytest() {
+    let out = compare_with_pytest("capture", None, &["-n", "1"]);
+    assert!(out.contains("engine: native (auto)"), "{out}");
+    assert!(out.contains("Captured stdout call"), "{out}");
+    assert!(out.contains("left unread"), "{out}");
+}

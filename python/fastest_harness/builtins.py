@@ -61,6 +61,14 @@ class SysCapture:
             return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
         return io.StringIO()
 
+    def pass_on_unread(self):
+        """End of a phase: what the test did not read goes to the phase's captured
+        output (pytest closes the fixture's capture after every phase)."""
+        out, err = self.readouterr()
+        for data, stream in ((out, self._saved[0]), (err, self._saved[1])):
+            if data:
+                stream.write(data if isinstance(data, str) else data.decode("utf-8", "replace"))
+
     def _take(self, stream):
         if self.binary:
             data = stream.buffer.getvalue()
@@ -76,13 +84,9 @@ class SysCapture:
         return _capture_result(self._take(self._out), self._take(self._err))
 
     def close(self):
-        # Output the test never read goes to the test's captured output, as in pytest.
         out, err = self.readouterr()
         sys.stdout, sys.stderr = self._saved
-        if out:
-            sys.stdout.write(out if isinstance(out, str) else out.decode("utf-8", "replace"))
-        if err:
-            sys.stderr.write(err if isinstance(err, str) else err.decode("utf-8", "replace"))
+        _pass_on_unread(out, err)
 
     def disabled(self):
         import contextlib
@@ -97,6 +101,14 @@ class SysCapture:
                 sys.stdout, sys.stderr = cur
 
         return cm()
+
+
+def _pass_on_unread(out, err):
+    """Output a test never read goes to its captured output, as in pytest."""
+    if out:
+        sys.stdout.write(out if isinstance(out, str) else out.decode("utf-8", "replace"))
+    if err:
+        sys.stderr.write(err if isinstance(err, str) else err.decode("utf-8", "replace"))
 
 
 def _capture_result(out, err):
@@ -154,6 +166,14 @@ class FDCapture:
         self._flush()
         return _capture_result(self._take(self._files[0]), self._take(self._files[1]))
 
+    def pass_on_unread(self):
+        """End of a phase: what the test did not read goes to the phase's captured
+        output (pytest closes the fixture's capture after every phase)."""
+        out, err = self.readouterr()
+        for data, fd in ((out, self._saved_fds[0]), (err, self._saved_fds[1])):
+            if data:
+                os.write(fd, data if isinstance(data, bytes) else data.encode("utf-8", "replace"))
+
     def close(self):
         out, err = self.readouterr()
         self._restore()
@@ -161,11 +181,7 @@ class FDCapture:
             os.close(fd)
         for f in self._files:
             f.close()
-        # Output the test never read goes to the test's captured output, as in pytest.
-        if out:
-            sys.stdout.write(out if isinstance(out, str) else out.decode("utf-8", "replace"))
-        if err:
-            sys.stderr.write(err if isinstance(err, str) else err.decode("utf-8", "replace"))
+        _pass_on_unread(out, err)
 
     def disabled(self):
         import contextlib
@@ -319,11 +335,13 @@ def make(engine, Builtin):
     def capsys(item, binary=False):
         c = SysCapture(binary)
         fin("function", c.close)
+        engine.phase_captures.append(c)
         return c
 
     def capfd(item, binary=False):
         c = FDCapture(binary)
         fin("function", c.close)
+        engine.phase_captures.append(c)
         return c
 
     def caplog(item):

@@ -451,6 +451,7 @@ class NativeEngine:
         self._defs = []
         self.session_modules = list(config.get("session_modules") or [])
         self._id_tables = {}
+        self.phase_captures = []  # the item's capsys/capfd fixtures
         self._batch_siblings = {}
         self._log_formatter = None
         if HAVE_PYTEST:
@@ -607,20 +608,7 @@ class NativeEngine:
             if isinstance(argnames, str):
                 argnames = argnames.split(",")
             direct.update(n.strip() for n in argnames)
-        names = []
-        for d in reversed(defs):
-            if d.autouse and d.name not in names:
-                names.append(d.name)
-        for mark in item.iter_markers("usefixtures"):
-            for n in mark.args:
-                if n not in names:
-                    names.append(n)
-        for n in self.ini.get("usefixtures") or []:
-            if n not in names:
-                names.append(n)
-        for n in argnames_of(item.function, is_method=item.cls is not None):
-            if n not in names:
-                names.append(n)
+        names = self.initial_fixture_names(item, defs)
         i = 0
         while i < len(names):
             name = names[i]
@@ -1058,6 +1046,7 @@ class NativeEngine:
                 raise
             setup_info = sys.exc_info()
         duration = time.perf_counter() - t0
+        self._pass_on_fixture_output()
         out, err = capture.read_and_reset()
         self._add_sections(sections, "setup", out, err)
         self._add_log_section(sections, "setup", logs)
@@ -1095,6 +1084,7 @@ class NativeEngine:
                     raise
                 call_info = sys.exc_info()
             duration = time.perf_counter() - t0
+            self._pass_on_fixture_output()
             out, err = capture.read_and_reset()
             call_sections = list(sections)
             self._add_sections(call_sections, "call", out, err)
@@ -1111,6 +1101,7 @@ class NativeEngine:
         errors = self.teardown_scopes(item, next_item)
         duration = time.perf_counter() - t0
         out, err = capture.read_and_reset()
+        self.phase_captures = []
         td_sections = list(sections)
         self._add_sections(td_sections, "teardown", out, err)
         self._add_log_section(td_sections, "teardown", logs)
@@ -1121,6 +1112,14 @@ class NativeEngine:
             self.send_report(item.nodeid, "teardown", "failed", duration, longrepr, message, None, None, td_sections, loc)
         else:
             self.send_report(item.nodeid, "teardown", "passed", duration, "", "", None, None, td_sections, loc)
+
+    def _pass_on_fixture_output(self):
+        """capsys/capfd output the test did not read belongs to the phase that made it."""
+        for c in self.phase_captures:
+            try:
+                c.pass_on_unread()
+            except (OSError, ValueError):  # already closed
+                pass
 
     @staticmethod
     def _xfail_covers(xfail, exc):
@@ -1263,24 +1262,30 @@ class NativeEngine:
                     self.xunit_module_done.discard(item.path)
         return errors
 
-    def setup_fixtures(self, item):
+    def initial_fixture_names(self, item, defs):
+        """pytest's initial names of a fixture closure, deduplicated in order: autouse
+        fixtures (outermost first), `usefixtures` (marks, then ini), the arguments."""
         names = []
-        autouse = [d for d in reversed(self._defs) if d.autouse]
-        for d in autouse:
-            if d.name not in names:
-                names.append(d.name)
+
+        def add(name):
+            if name not in names:
+                names.append(name)
+
+        for d in reversed(defs):
+            if d.autouse:
+                add(d.name)
         for mark in item.iter_markers("usefixtures"):
             for n in mark.args:
-                if n not in names:
-                    names.append(n)
+                add(n)
         for n in self.ini.get("usefixtures") or []:
-            if n not in names:
-                names.append(n)
-        is_method = item.cls is not None
-        argnames = argnames_of(item.function, is_method=is_method)
-        for n in argnames:
-            if n not in names:
-                names.append(n)
+            add(n)
+        for n in argnames_of(item.function, is_method=item.cls is not None):
+            add(n)
+        return names
+
+    def setup_fixtures(self, item):
+        names = self.initial_fixture_names(item, self._defs)
+        argnames = argnames_of(item.function, is_method=item.cls is not None)
         item.fixturenames = tuple(names)
         if item.cls is not None:
             item.instance = item.cls()
