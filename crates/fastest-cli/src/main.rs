@@ -711,7 +711,8 @@ fn run() -> anyhow::Result<ExitCode> {
             .collect();
         report.skipped = dc.skipped;
     } else {
-        let mut dynamic_results: Vec<(String, Vec<String>)> = Vec::new();
+        // What Python collected, per dynamic entry (its items, errors and skips).
+        let mut dynamic_found: HashMap<PathBuf, collect_cache::ModuleCollection> = HashMap::new();
         let mut python_deselected = 0;
         if !dynamic.is_empty() {
             // The first module the native engine could not run either.
@@ -733,15 +734,17 @@ fn run() -> anyhow::Result<ExitCode> {
                 }
             }
             let mut a = py_args.clone();
+            let mut filters_in_python = false;
             if let (Some(m), Some(_)) = (&cli.markexpr, &static_markexpr) {
                 a.extend(["-m".into(), m.clone()]);
+                filters_in_python = true;
             }
             if let (Some(k), Some(_)) = (&cli.keyword, &static_keyword) {
                 a.extend(["-k".into(), k.clone()]);
+                filters_in_python = true;
             }
             // Modules whose collection is stored and still current are not handed to
             // Python (not with -k/-m evaluated there: their items depend on those).
-            let filters_in_python = a.len() > py_args.len();
             let collect_cache = (!cli.no_record && !filters_in_python).then(|| {
                 let mut options = portable_options(&py_args, &config.rootdir);
                 options.push("collect".into());
@@ -838,14 +841,11 @@ fn run() -> anyhow::Result<ExitCode> {
                     }
                 }
             }
-            for module in found.into_iter().flatten() {
-                for item in module.items {
-                    dynamic_results.push((item, vec![]));
+            for (entry, module) in dynamic.iter().zip(found) {
+                if let (Entry::Dynamic { path, .. }, Some(mut module)) = (entry, module) {
+                    report.skipped.append(&mut module.skipped);
+                    dynamic_found.insert(path.clone(), module);
                 }
-                for (nodeid, longrepr) in module.errors {
-                    dynamic_results.push((nodeid, vec![longrepr]));
-                }
-                report.skipped.extend(module.skipped);
             }
         } else if cli.verbose > 0 {
             eprintln!("fastest: {static_modules} modules collected statically, 0 by Python");
@@ -869,17 +869,9 @@ fn run() -> anyhow::Result<ExitCode> {
                     }
                 }
                 Entry::Dynamic { path, .. } => {
-                    let rel = relpath(&config.rootdir, path);
-                    for (id, err) in &dynamic_results {
-                        let file = id.split("::").next().unwrap_or(id);
-                        let belongs =
-                            file == rel || file.starts_with(&format!("{rel}/")) || rel.is_empty();
-                        if belongs {
-                            match err.first() {
-                                None => items.push(id.clone()),
-                                Some(text) => report.errors.push((id.clone(), text.clone())),
-                            }
-                        }
+                    if let Some(module) = dynamic_found.remove(path) {
+                        items.extend(module.items);
+                        report.errors.extend(module.errors);
                     }
                 }
             }
