@@ -277,9 +277,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
         *chosen.borrow_mut() = Some((engine, why));
         // With the pytest engine, pytest-timeout (when installed and not disabled) times
         // tests out as under pytest: its marks, its method, its failure report.
-        let timeout_in_worker = engine == Engine::Pytest
-            && info.plugins.iter().any(|p| p == "pytest-timeout")
-            && !plugin_disabled(&req.pytest_args, &["timeout", "pytest_timeout"]);
+        let timeout_in_worker = engine == Engine::Pytest && pytest_timeout_active(&req, info);
         let mut pytest_args = req.pytest_args.clone();
         if let (true, Some(limit)) = (timeout_in_worker, req.timeout) {
             pytest_args.push(format!("--timeout={}", limit.as_secs_f64()));
@@ -611,6 +609,12 @@ fn finish_coverage<W: std::io::Write>(
     Ok(result.failure.is_some())
 }
 
+/// pytest-timeout is installed in the workers' interpreter and not disabled with `-p`.
+fn pytest_timeout_active(req: &RunRequest, info: &WorkerInfo) -> bool {
+    info.plugins.iter().any(|p| p == "pytest-timeout")
+        && !plugin_disabled(&req.pytest_args, &["timeout", "pytest_timeout"])
+}
+
 /// Whether `-p no:NAME` disables one of the plugin's `names` in these pytest arguments.
 fn plugin_disabled(args: &[String], names: &[&str]) -> bool {
     let disabled = |spec: &str| {
@@ -853,10 +857,7 @@ fn choose_engine(req: &RunRequest, info: &WorkerInfo) -> Result<(Engine, String)
         .filter(|p| !INERT_PLUGINS.contains(&p.to_lowercase().as_str()))
         .collect();
     let mut blockers = req.native_blockers.clone();
-    if req.timeout.is_some()
-        && info.plugins.iter().any(|p| p == "pytest-timeout")
-        && !plugin_disabled(&req.pytest_args, &["timeout", "pytest_timeout"])
-    {
+    if req.timeout.is_some() && pytest_timeout_active(req, info) {
         // Its `timeout` marks and methods are pytest-timeout's; the native engine only
         // has the runner's one limit for every test.
         blockers.push("a timeout is set and pytest-timeout is installed".into());
