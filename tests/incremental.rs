@@ -419,7 +419,14 @@ fn files_hypothesis_rewrites_are_not_dependencies() {
 /// `--collect-only -q` ids of fastest (and whether the collection cache served every
 /// module Python collects) against pytest's, on `tests/incremental_fixtures/dynamic_collect`.
 fn collect_both(dir: &Path, env: &[(&str, &str)]) -> (String, String, bool) {
-    let ours = fastest(dir, &["--collect-only", "-q", "-v"], env);
+    collect_both_with(dir, &[], env)
+}
+
+/// `collect_both` with extra arguments for both; the ids are followed by the count line.
+fn collect_both_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (String, String, bool) {
+    let mut our_args = vec!["--collect-only", "-q", "-v"];
+    our_args.extend(args);
+    let ours = fastest(dir, &our_args, env);
     let mut reference = Command::new(python());
     reference
         .current_dir(dir)
@@ -431,6 +438,7 @@ fn collect_both(dir: &Path, env: &[(&str, &str)]) -> (String, String, bool) {
             "--collect-only",
             "-q",
         ])
+        .args(args)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env_remove("PYTEST_ADDOPTS")
         .env_remove("DYN_LEVEL")
@@ -440,21 +448,52 @@ fn collect_both(dir: &Path, env: &[(&str, &str)]) -> (String, String, bool) {
     }
     let reference = reference.output().expect("pytest starts");
     let ids = |o: &Output| {
-        String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .take_while(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join("\n")
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        let mut lines: Vec<&str> = stdout.lines().take_while(|l| !l.is_empty()).collect();
+        // The count line without its timing.
+        let count = stdout.lines().rev().find(|l| !l.trim().is_empty());
+        lines.extend(count.map(|l| l.split(" in ").next().unwrap_or(l)));
+        lines.join("\n")
     };
-    // Two modules are collected by Python; `test_clock.py` reads the clock, so its
-    // collection is never stored: at most the other one comes from the cache.
+    // Three modules are collected by Python; `test_clock.py` reads the clock and
+    // `test_clock_helper.py` calls a project helper that reads a random source, so
+    // their collections are never stored: at most the other one comes from the cache.
     let stderr = String::from_utf8_lossy(&ours.stderr);
     assert!(
-        !stderr.contains("2 of them from the collection cache"),
-        "a collection that read the clock was reused:\n{stderr}"
+        !stderr.contains("2 of them from the collection cache")
+            && !stderr.contains("3 of them from the collection cache"),
+        "a collection that read the clock or a random source was reused:\n{stderr}"
     );
     let all_cached = stderr.contains("1 of them from the collection cache");
     (ids(&ours), ids(&reference), all_cached)
+}
+
+#[test]
+fn keyword_and_mark_filters_apply_to_a_stored_python_collection() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &repo_root().join("tests/incremental_fixtures/dynamic_collect"),
+        dir.path(),
+        &[],
+    );
+    let root = dir.path();
+    // Filled by a plain collection; each expression is then evaluated on the stored
+    // items and must give pytest's ids and counts.
+    let (ours, reference, _) = collect_both(root, &[]);
+    assert_eq!(ours, reference);
+    let filters: [&[&str]; 5] = [
+        &["-m", "slow"],
+        &["-m", "not slow"],
+        &["-k", "case and not 2"],
+        &["-k", "test_dynamic and slow"],
+        &["-k", "alice or level", "-m", "not slow"],
+    ];
+    for args in filters {
+        let (ours, reference, cached) = collect_both_with(root, args, &[]);
+        assert!(cached, "{args:?}: served from the stored collection");
+        assert_eq!(ours, reference, "{args:?}");
+        assert!(reference.contains("deselected"), "{args:?}: {reference}");
+    }
 }
 
 #[test]
@@ -514,12 +553,14 @@ fn python_collection_is_reused_until_what_it_read_changes() {
         .contains("test_level[high]"));
     // Said with -v; the run itself is not affected.
     let run = fastest(root, &["-n", "1", "-v"], &[]);
-    assert!(
-        text(&run).contains(
-            "tests/test_clock.py: its collection reads the clock or a random source; not cached"
-        ),
-        "{}",
-        text(&run)
-    );
+    for module in ["tests/test_clock.py", "tests/test_clock_helper.py"] {
+        assert!(
+            text(&run).contains(&format!(
+                "{module}: its collection reads the clock or a random source; not cached"
+            )),
+            "{}",
+            text(&run)
+        );
+    }
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
 }

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 
 
 def main():
@@ -54,29 +54,10 @@ def main():
         recorder = deps.install(record_root, os.environ.pop("FASTEST_CODE_CACHE", None), deps.default_excludes())
         deps.patch_pytest_rewrite()
     last_deps = [None]
-    # A module whose collection read the clock or a random source may collect other ids
-    # next time: its collection is never stored.
+    # A module whose collection ran project code that calls the clock or a random source
+    # (found statically per block by the probes) may collect other ids next time: its
+    # collection is never stored.
     volatile = set()
-    current_module = [None]
-
-    def from_project(frame):
-        return frame is not None and recorder.relpath(frame.f_code.co_filename) is not None
-
-    def watch_volatile(frame, event, arg):
-        """Calls made by project code (not pytest's or the harness's own) to the clock or
-        a random source."""
-        module = current_module[0]
-        if module is None or module in volatile:
-            return
-        if event == "c_call" and from_project(frame):
-            owner = getattr(arg, "__self__", None)
-            name = getattr(arg, "__name__", "")
-            owner_name = getattr(owner, "__name__", None) or type(owner).__name__
-            if (owner_name, name) in _VOLATILE_CALLS or (owner is not None and type(owner).__module__ == "random" and name in _RANDOM_METHODS):
-                volatile.add(module)
-        elif event == "call" and frame.f_code.co_filename.endswith(("random.py", "uuid.py", "secrets.py")):
-            if from_project(frame.f_back):
-                volatile.add(module)
 
     class Recorder:
         @pytest.hookimpl(hookwrapper=True)
@@ -84,14 +65,7 @@ def main():
             is_module = recorder is not None and isinstance(collector, pytest.Module)
             if is_module:
                 recorder.begin_test()
-                current_module[0] = collector.nodeid
-                sys.setprofile(watch_volatile)
-            try:
-                outcome = yield
-            finally:
-                if is_module:
-                    sys.setprofile(None)
-                    current_module[0] = None
+            outcome = yield
             if is_module:
                 from fastest_harness.deps import MODULE_BLOCK
 
@@ -101,6 +75,8 @@ def main():
                 if found.get("same"):
                     found = last_deps[0]
                 last_deps[0] = found
+                if recorder.volatile_blocks.intersection(found["blocks"]):
+                    volatile.add(collector.nodeid)
                 if collector.nodeid not in volatile:
                     result["module_deps"][collector.nodeid] = found
             if python_part_of_doctest_only(collector):
@@ -122,9 +98,9 @@ def main():
             result["deselected"] += len(items)
 
         def pytest_collection_finish(self, session):
-            result["items"] = [
-                item.nodeid for item in session.items if not python_part_of_doctest_only(item)
-            ]
+            kept = [item for item in session.items if not python_part_of_doctest_only(item)]
+            result["items"] = [item.nodeid for item in kept]
+            result["item_match"] = [_item_match(item) for item in kept]
 
     # pytest's own terminal output is not ours to show: silence it at the fd level.
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -140,24 +116,32 @@ def main():
     _write(out_path, result)
 
 
-# Builtins whose result differs between runs: (owner, name) as the profiler sees them.
-_VOLATILE_CALLS = {
-    ("time", "time"),
-    ("time", "time_ns"),
-    ("time", "localtime"),
-    ("time", "gmtime"),
-    ("time", "ctime"),
-    ("time", "strftime"),
-    ("time", "monotonic"),
-    ("time", "perf_counter"),
-    ("datetime", "now"),
-    ("datetime", "utcnow"),
-    ("datetime", "today"),
-    ("date", "today"),
-    ("posix", "urandom"),
-    ("os", "urandom"),
-}
-_RANDOM_METHODS = {"random", "getrandbits", "seed"}
+def _item_match(item):
+    """What `-m` and `-k` match for this item: its marks and pytest's own
+    `KeywordMatcher` names (the runner evaluates the expressions, so a stored collection
+    serves any of them)."""
+    marks = sorted({mark.name for mark in item.iter_markers()})
+    try:
+        from _pytest.mark import KeywordMatcher
+
+        keywords = KeywordMatcher.from_item(item)._names
+    except Exception:  # noqa: BLE001 - another pytest's internals: pytest 8's rules
+        import pytest
+
+        keywords = set()
+        directory = getattr(pytest, "Directory", None)
+        for node in item.listchain():
+            if isinstance(node, pytest.Session):
+                continue
+            if directory is not None and isinstance(node, directory) and isinstance(node.parent, pytest.Session):
+                continue
+            keywords.add(node.name)
+        keywords.update(item.listextrakeywords())
+        function = getattr(item, "function", None)
+        if function is not None:
+            keywords.update(getattr(function, "__dict__", {}))
+        keywords.update(marks)
+    return {"marks": marks, "keywords": sorted(str(k) for k in keywords)}
 
 
 def _write(path, result):

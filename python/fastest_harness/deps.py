@@ -19,6 +19,8 @@ import os
 import sys
 
 PROBE_NAME = "__fastest_hits__"
+# Part of every compiled-code cache key and pyc tag: bumped when the probes change.
+PROBES_VERSION = "3"
 MODULE_BLOCK = "<module>"
 
 
@@ -42,25 +44,23 @@ class Frame:
         self.names |= other.names
 
 
-class _Probes(ast.NodeTransformer):
-    """Inserts `__fastest_hits__.add("<relpath>::<qualname>")` at the top of every function
-    body and of the module (after docstrings and `__future__` imports)."""
+_BODY_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
 
-    def __init__(self, relpath):
+
+class _Probes:
+    """Inserts `__fastest_hits__.add("<relpath>::<qualname>")` at the top of every function
+    body and of the module (after docstrings and `__future__` imports), and one
+    `__fastest_imports__(relpath, imports, volatile_blocks)` after the module's probe.
+    Walks statements only: functions and imports are never inside expressions (a lambda
+    belongs to its enclosing block)."""
+
+    def __init__(self, relpath, source):
         self.relpath = relpath
         self.prefix = []
         self.imports = []  # (module, level, fromlist) of every import statement
-
-    def visit_Import(self, node):
-        for alias in node.names:
-            self.imports.append((alias.name, 0, ()))
-        return node
-
-    def visit_ImportFrom(self, node):
-        if node.module != "__future__":
-            names = tuple(a.name for a in node.names if a.name != "*")
-            self.imports.append((node.module or "", node.level or 0, names))
-        return node
+        self.blocks = [MODULE_BLOCK]  # the block whose code the walk is in
+        self.volatile = []  # blocks whose own code calls the clock or a random source
+        self.candidates = _volatile_candidate_lines(source)
 
     def _probe(self, block, anchor):
         call = ast.Expr(
@@ -92,46 +92,140 @@ class _Probes(ast.NodeTransformer):
                 i += 1
         return i
 
-    def visit_Module(self, node):
-        self.generic_visit(node)
-        if node.body:
-            i = self._insert_at(node.body, module=True)
-            anchor = node.body[min(i, len(node.body) - 1)]
+    def module(self, tree):
+        self._statements(tree.body)
+        body = tree.body
+        if body:
+            i = self._insert_at(body, module=True)
+            anchor = body[min(i, len(body) - 1)]
             declare = ast.Expr(
                 ast.Call(
                     func=ast.Name(id="__fastest_imports__", ctx=ast.Load()),
-                    args=[ast.Constant(self.relpath), ast.Constant(tuple(self.imports))],
+                    args=[ast.Constant(self.relpath), ast.Constant(tuple(self.imports)), ast.Constant(tuple(self.volatile))],
                     keywords=[],
                 )
             )
-            node.body[i:i] = [self._probe(MODULE_BLOCK, anchor), self._located(declare, anchor)]
-        return node
+            body[i:i] = [self._probe(MODULE_BLOCK, anchor), self._located(declare, anchor)]
+        return tree
+
+    def _check(self, nodes):
+        """Marks the current block volatile when these nodes (run in it) call the clock
+        or a random source. The AST is only walked around lines the text search found."""
+        block = self.blocks[-1]
+        if not self.candidates or block in self.volatile:
+            return
+        for node in nodes:
+            first = getattr(node, "lineno", None)
+            if first is None:
+                continue
+            last = getattr(node, "end_lineno", None) or first
+            if any(first <= line <= last for line in self.candidates) and calls_volatile([node]):
+                self.volatile.append(block)
+                return
+
+    def _statements(self, body):
+        for stmt in body:
+            if isinstance(stmt, ast.Import):
+                for alias in stmt.names:
+                    self.imports.append((alias.name, 0, ()))
+            elif isinstance(stmt, ast.ImportFrom):
+                if stmt.module != "__future__":
+                    names = tuple(a.name for a in stmt.names if a.name != "*")
+                    self.imports.append((stmt.module or "", stmt.level or 0, names))
+            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                # Decorators and defaults run where the function is defined.
+                args = stmt.args
+                self._check(stmt.decorator_list + args.defaults + [d for d in args.kw_defaults if d is not None])
+                self._function(stmt)
+            elif isinstance(stmt, ast.ClassDef):
+                self._check(stmt.decorator_list + stmt.bases + [k.value for k in stmt.keywords])
+                self.prefix.append(stmt.name)
+                self._statements(stmt.body)  # a class body runs in the enclosing block
+                self.prefix.pop()
+            else:
+                for field, value in ast.iter_fields(stmt):
+                    if field in _BODY_FIELDS:
+                        for child in value or ():
+                            # except handlers and match cases hold statements in `body`
+                            self._statements([child] if isinstance(child, ast.stmt) else child.body)
+                    elif isinstance(value, ast.AST):
+                        self._check([value])
+                    elif isinstance(value, list):
+                        self._check([v for v in value if isinstance(v, ast.AST)])
 
     def _function(self, node):
         self.prefix.append(node.name)
         qual = ".".join(self.prefix)
-        self.generic_visit(node)
+        self.blocks.append(qual)
+        self._statements(node.body)
+        self.blocks.pop()
         self.prefix.pop()
         i = self._insert_at(node.body)
         anchor = node.body[min(i, len(node.body) - 1)]
         node.body.insert(i, self._probe(qual, anchor))
-        return node
-
-    visit_FunctionDef = _function
-    visit_AsyncFunctionDef = _function
-
-    def visit_ClassDef(self, node):
-        self.prefix.append(node.name)
-        self.generic_visit(node)
-        self.prefix.pop()
-        return node
-
-    def visit_Lambda(self, node):
-        return node  # part of the enclosing block
 
 
-def add_probes(tree, relpath):
-    return _Probes(relpath).visit(tree)
+# Calls whose result differs between runs (the clock, random sources), by the called
+# name: `now()`, `datetime.now()`, `random.choice(...)`. `time` and `strftime` only as
+# `time.time()` / `time()` / `time.strftime(...)` (also names of deterministic methods
+# and of `datetime.time`).
+_VOLATILE_CALLS = frozenset(
+    (
+        "now utcnow today time_ns perf_counter perf_counter_ns monotonic monotonic_ns "
+        "process_time localtime gmtime ctime urandom uuid1 uuid4 getrandbits randint "
+        "randrange random choice choices shuffle sample uniform gauss randbytes "
+        "token_hex token_bytes token_urlsafe"
+    ).split()
+)
+# Lines that may hold such a call (a superset, found by text; the AST decides).
+_VOLATILE_TEXT = __import__("re").compile(
+    rb"\b(?:" + "|".join(sorted(_VOLATILE_CALLS | {"time", "strftime"})).encode() + rb")\s*\("
+)
+
+
+def _volatile_candidate_lines(source):
+    if isinstance(source, str):
+        source = source.encode("utf-8", "surrogateescape")
+    lines = []
+    line, counted = 1, 0
+    for match in _VOLATILE_TEXT.finditer(source):
+        line += source.count(b"\n", counted, match.start())
+        counted = match.start()
+        if not lines or lines[-1] != line:
+            lines.append(line)
+    return lines
+
+
+def calls_volatile(statements):
+    """Whether these nodes themselves (not the bodies of functions they define, which
+    are blocks of their own) call the clock or a random source. Static, so a collection
+    can be checked without a profiler: a module whose collection ran such a block may
+    collect other ids next time."""
+    todo = list(statements)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            todo.extend(node.decorator_list)
+            todo.extend(node.args.defaults)
+            todo.extend(d for d in node.args.kw_defaults if d is not None)
+            continue
+        if isinstance(node, ast.Call):
+            func = node.func
+            # `time()` without arguments: `from time import time` (`datetime.time(12, 0)`
+            # has arguments).
+            if isinstance(func, ast.Name) and (func.id in _VOLATILE_CALLS or (func.id == "time" and not node.args)):
+                return True
+            if isinstance(func, ast.Attribute):
+                if func.attr in _VOLATILE_CALLS:
+                    return True
+                if func.attr in ("time", "strftime") and isinstance(func.value, ast.Name) and func.value.id == "time":
+                    return True
+        todo.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def add_probes(tree, relpath, source):
+    return _Probes(relpath, source).module(tree)
 
 
 class Recorder:
@@ -155,6 +249,7 @@ class Recorder:
         self._declared = {}  # relpath -> import statements its probe declared
         self._resolved_memo = {}  # (relpath, len(sys.modules)) -> Frame
         self._packages = {}  # relpath -> the module's __package__
+        self.volatile_blocks = set()  # "relpath::qualname" of blocks calling the clock or random
         builtins.__fastest_hits__ = self.session.hits
 
     # -- which files are the project's
@@ -376,10 +471,13 @@ class Recorder:
 
         return hook
 
-    def _declare_imports(self, relpath, imports):
+    def _declare_imports(self, relpath, imports, volatile=()):
         """Called by the probe at the top of every instrumented module with every import
-        statement of the file (at any depth): resolved when the module's import ends."""
+        statement of the file (at any depth): resolved when the module's import ends;
+        and with the file's blocks that call the clock or a random source."""
         self._declared[relpath] = imports
+        for block in volatile:
+            self.volatile_blocks.add("%s::%s" % (relpath, block))
 
     def _resolved_imports(self, relpath):
         """`_resolve_imports` into a fresh frame, memoized while no module is imported
@@ -493,7 +591,7 @@ def _cache_key(source, relpath):
     import hashlib
 
     h = hashlib.blake2b(digest_size=20)
-    for part in (b"probes-2", sys.version.encode(), relpath.encode(), source):
+    for part in (b"probes-" + PROBES_VERSION.encode(), sys.version.encode(), relpath.encode(), source):
         h.update(len(part).to_bytes(8, "little"))
         h.update(part)
     return h.hexdigest()
@@ -512,18 +610,26 @@ def compile_with_probes(source, path, relpath):
         except (OSError, ValueError, EOFError, TypeError):
             pass
     tree = ast.parse(source, filename=path)
-    add_probes(tree, relpath)
+    add_probes(tree, relpath, source)
     code = compile(tree, path, "exec", dont_inherit=True)
     if cached:
-        try:
-            os.makedirs(CODE_CACHE_DIR, exist_ok=True)
-            tmp = "%s.%d.tmp" % (cached, os.getpid())
-            with open(tmp, "wb") as f:
-                f.write(marshal.dumps(code))
-            os.replace(tmp, cached)
-        except OSError:
-            pass
+        _store_code(cached, code)
     return code
+
+
+def _store_code(path, code):
+    """Writes compiled code to the code cache atomically; a failure only costs a
+    recompilation next time."""
+    import marshal
+
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = "%s.%d.tmp" % (path, os.getpid())
+        with open(tmp, "wb") as f:
+            f.write(marshal.dumps(code))
+        os.replace(tmp, path)
+    except (OSError, ValueError):
+        pass
 
 
 def exec_recorded(code, module, relpath, merge=True):
@@ -614,10 +720,53 @@ def patch_pytest_rewrite():
         original_rewrite(mod, source, module_path, config)
         rel = RECORDER.relpath(str(module_path)) if (RECORDER and module_path is not None) else None
         if rel is not None:
-            add_probes(mod, rel)
+            add_probes(mod, rel, source)
 
     rewrite.rewrite_asserts = rewrite_asserts
-    rewrite.PYTEST_TAG = rewrite.PYTEST_TAG + "-fastest2"
+
+    # pytest keeps rewritten modules in pyc files only when bytecode may be written,
+    # which the runner turns off (no foreign files in the user's tree): keep project
+    # modules' rewritten code in the code cache instead, keyed by their content, so
+    # each worker and each collection does not rewrite them again.
+    original_rewrite_test = getattr(rewrite, "_rewrite_test", None)
+
+    def _rewrite_test(fn, config, *args, **kwargs):
+        if RECORDER is None or not CODE_CACHE_DIR:
+            return original_rewrite_test(fn, config, *args, **kwargs)
+        import marshal
+
+        # Plugins pytest rewrites (site-packages) are cached too; only project files
+        # carry probes (`rel` is part of the key).
+        rel = RECORDER.relpath(str(fn))
+        cached = None
+        busy, RECORDER._busy = RECORDER._busy, True  # pytest's read, not the test's
+        try:
+            stat = os.stat(fn)
+            with open(fn, "rb") as f:
+                source = f.read()
+            try:
+                pass_hook = bool(config.getini("enable_assertion_pass_hook"))
+            except Exception:  # noqa: BLE001
+                pass_hook = None
+            import _pytest
+
+            # co_filename is the absolute path, the probes name the rootdir-relative one.
+            tag = "pytest-rewrite:%s:%s:%s:%s" % (getattr(_pytest, "__version__", ""), pass_hook, fn, rel)
+            cached = os.path.join(CODE_CACHE_DIR, _cache_key(source, tag) + ".code")
+            with open(cached, "rb") as f:
+                return stat, marshal.loads(f.read())
+        except (OSError, ValueError, EOFError, TypeError):
+            pass  # not cached yet (or unreadable): rewrite
+        finally:
+            RECORDER._busy = busy
+        stat, co = original_rewrite_test(fn, config, *args, **kwargs)
+        if cached:
+            _store_code(cached, co)
+        return stat, co
+
+    if original_rewrite_test is not None:
+        rewrite._rewrite_test = _rewrite_test
+    rewrite.PYTEST_TAG = rewrite.PYTEST_TAG + "-fastest" + PROBES_VERSION
     # The pyc name uses PYC_TAIL, computed from PYTEST_TAG at import: without this,
     # pytest would load its own probe-less pyc files and record nothing for tests.
     rewrite.PYC_TAIL = "." + rewrite.PYTEST_TAG + rewrite.PYC_EXT

@@ -144,7 +144,7 @@ class RewritingLoader:
         merge = relpath is not None and relpath.rsplit("/", 1)[-1] == "conftest.py"
         cached = None
         if CODE_CACHE_DIR:
-            key = _code_cache_key(source + (b"\0probes2:" + relpath.encode() if relpath else b""), self.path)
+            key = _code_cache_key(source + (b"\0probes" + deps.PROBES_VERSION.encode() + b":" + relpath.encode() if relpath else b""), self.path)
             cached = os.path.join(CODE_CACHE_DIR, key + ".code")
             try:
                 with open(cached, "rb") as f:
@@ -161,7 +161,7 @@ class RewritingLoader:
         if relpath is not None:
             # Probes carry full locations; fix_missing_locations would give pytest's
             # inserted imports invalid end lines.
-            deps.add_probes(tree, relpath)
+            deps.add_probes(tree, relpath, source)
         code = compile(tree, self.path, "exec", dont_inherit=True)
         if cached:
             try:

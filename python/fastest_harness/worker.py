@@ -8,7 +8,7 @@ import json
 import os
 import sys
 
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 
 
 class Channel:

@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use fastest_cache::Cache;
 use fastest_graph::GraphDb;
-use fastest_protocol::{CollectionSkip, DynamicCollection, TestDeps};
+use fastest_protocol::{CollectionSkip, DynamicCollection, ItemMatch, TestDeps};
 use fastest_select::{result_key, Selector};
 use serde::{Deserialize, Serialize};
 
 /// Bumped when what the collecting process records changes (old entries are then unused).
-const COLLECT_CACHE_VERSION: u32 = 2;
+const COLLECT_CACHE_VERSION: u32 = 3;
 
 /// Stored collections, under the result key of the module's synthetic node id.
 pub const TREE_COLLECTED: &str = "collected";
@@ -21,6 +21,8 @@ pub const TREE_COLLECTED: &str = "collected";
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ModuleCollection {
     pub items: Vec<String>,
+    /// What `-k`/`-m` match for each of `items` (same order).
+    pub matching: Vec<ItemMatch>,
     pub errors: Vec<(String, String)>,
     pub skipped: Vec<CollectionSkip>,
 }
@@ -33,8 +35,16 @@ impl ModuleCollection {
             let file = id.split("::").next().unwrap_or(id);
             file == rel || file.starts_with(&format!("{rel}/")) || rel.is_empty()
         };
+        let (items, matching) = dc
+            .items
+            .iter()
+            .zip(&dc.item_match)
+            .filter(|(i, _)| belongs(i))
+            .map(|(i, m)| (i.clone(), m.clone()))
+            .unzip();
         ModuleCollection {
-            items: dc.items.iter().filter(|i| belongs(i)).cloned().collect(),
+            items,
+            matching,
             errors: dc
                 .errors
                 .iter()

@@ -733,19 +733,13 @@ fn run() -> anyhow::Result<ExitCode> {
                     }
                 }
             }
+            // -k/-m are not passed: Python reports what they match for each item and
+            // they are evaluated below, as for static items, so a stored collection
+            // serves any expression.
             let mut a = py_args.clone();
-            let mut filters_in_python = false;
-            if let (Some(m), Some(_)) = (&cli.markexpr, &static_markexpr) {
-                a.extend(["-m".into(), m.clone()]);
-                filters_in_python = true;
-            }
-            if let (Some(k), Some(_)) = (&cli.keyword, &static_keyword) {
-                a.extend(["-k".into(), k.clone()]);
-                filters_in_python = true;
-            }
             // Modules whose collection is stored and still current are not handed to
-            // Python (not with -k/-m evaluated there: their items depend on those).
-            let collect_cache = (!cli.no_record && !filters_in_python).then(|| {
+            // Python.
+            let collect_cache = (!cli.no_record).then(|| {
                 let mut options = portable_options(&py_args, &config.rootdir);
                 options.push("collect".into());
                 let environment = incremental::environment(
@@ -870,7 +864,19 @@ fn run() -> anyhow::Result<ExitCode> {
                 }
                 Entry::Dynamic { path, .. } => {
                     if let Some(module) = dynamic_found.remove(path) {
-                        items.extend(module.items);
+                        for (id, matching) in module.items.into_iter().zip(&module.matching) {
+                            let by_mark = static_markexpr
+                                .as_ref()
+                                .is_none_or(|e| e.matches(&matching.marks));
+                            let by_keyword = static_keyword
+                                .as_ref()
+                                .is_none_or(|e| e.matches_keywords(&matching.keywords));
+                            if by_mark && by_keyword {
+                                items.push(id);
+                            } else {
+                                mark_deselected += 1;
+                            }
+                        }
                         report.errors.extend(module.errors);
                     }
                 }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message shape changes; the harness echoes it back.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// What `fastest_harness.collect` writes: the items Python collected.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -28,6 +28,17 @@ pub struct DynamicCollection {
     /// (their ids may differ in another process).
     #[serde(default)]
     pub volatile: Vec<String>,
+    /// What `-k`/`-m` match for each item, in the order of `items` (collection never
+    /// applies them itself, so one stored collection serves every expression).
+    #[serde(default)]
+    pub item_match: Vec<ItemMatch>,
+}
+
+/// The names `-m` (marks) and `-k` (pytest's `KeywordMatcher` names) match for one item.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ItemMatch {
+    pub marks: Vec<String>,
+    pub keywords: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -52,6 +63,8 @@ pub enum ProtocolError {
     Malformed(#[from] serde_json::Error),
     #[error("harness speaks protocol {got}, expected {PROTOCOL_VERSION}")]
     Version { got: u32 },
+    #[error("dynamic collection sent {items} items but -k/-m data for {matches}")]
+    ItemMatch { items: usize, matches: usize },
 }
 
 impl DynamicCollection {
@@ -59,6 +72,12 @@ impl DynamicCollection {
         let v: DynamicCollection = serde_json::from_str(text)?;
         if v.protocol != PROTOCOL_VERSION {
             return Err(ProtocolError::Version { got: v.protocol });
+        }
+        if v.fatal.is_none() && v.item_match.len() != v.items.len() {
+            return Err(ProtocolError::ItemMatch {
+                items: v.items.len(),
+                matches: v.item_match.len(),
+            });
         }
         Ok(v)
     }
@@ -393,8 +412,20 @@ mod tests {
 
     #[test]
     fn parses_harness_output_and_checks_version() {
-        let ok = r#"{"protocol":3,"items":["t.py::a"],"errors":[],"deselected":0,"fatal":null}"#;
-        assert_eq!(DynamicCollection::from_json(ok).unwrap().items, ["t.py::a"]);
+        let ok = r#"{"protocol":4,"items":["t.py::a"],"errors":[],"deselected":0,"fatal":null,
+            "item_match":[{"marks":["slow"],"keywords":["t.py","a","slow"]}]}"#;
+        let parsed = DynamicCollection::from_json(ok).unwrap();
+        assert_eq!(parsed.items, ["t.py::a"]);
+        assert_eq!(parsed.item_match[0].marks, ["slow"]);
+        // Every item needs its -k/-m data: the runner filters with it.
+        let short = r#"{"protocol":4,"items":["t.py::a"],"errors":[]}"#;
+        assert!(matches!(
+            DynamicCollection::from_json(short),
+            Err(ProtocolError::ItemMatch {
+                items: 1,
+                matches: 0
+            })
+        ));
         let old = r#"{"protocol":0,"items":[],"errors":[]}"#;
         assert!(matches!(
             DynamicCollection::from_json(old),

@@ -14,6 +14,7 @@ def test_case(n):
     assert n > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_name(name):
     assert name
