@@ -464,7 +464,8 @@ fn collect_both_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (String
             && !stderr.contains("3 of them from the collection cache"),
         "a collection that read the clock or a random source was reused:\n{stderr}"
     );
-    let all_cached = stderr.contains("1 of them from the collection cache");
+    let all_cached = stderr.contains("1 of them from the collection cache")
+        || stderr.contains("the session's collection comes from the collection cache");
     (ids(&ours), ids(&reference), all_cached)
 }
 
@@ -494,6 +495,122 @@ fn keyword_and_mark_filters_apply_to_a_stored_python_collection() {
         assert_eq!(ours, reference, "{args:?}");
         assert!(reference.contains("deselected"), "{args:?}: {reference}");
     }
+}
+
+#[test]
+fn a_collection_a_conftest_shapes_is_reused_until_it_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &repo_root().join("tests/incremental_fixtures/session_collect"),
+        dir.path(),
+        &[],
+    );
+    let root = dir.path();
+    let (ours, reference, cached) = collect_both(root, &[]);
+    assert_eq!(ours, reference);
+    assert!(!cached, "the first collection cannot come from the cache");
+    assert!(
+        ours.contains("one.case::beta") && !ours.contains("test_ignored"),
+        "{ours}"
+    );
+    let (ours, reference, cached) = collect_both(root, &[]);
+    assert_eq!(ours, reference);
+    assert!(cached, "nothing changed: the stored collection is used");
+    for args in [&["-m", "slow"][..], &["-k", "alpha or test_a"][..]] {
+        let (ours, reference, cached) = collect_both_with(root, args, &[]);
+        assert!(cached, "{args:?}: served from the stored collection");
+        assert_eq!(ours, reference, "{args:?}");
+    }
+    // What the conftest read, a new file in a walked directory, a new directory, the
+    // conftest itself: each is collected again, with pytest's ids.
+    type Mutation<'a> = (&'a str, Box<dyn Fn(&Path)>);
+    let mutations: Vec<Mutation> = vec![
+        (
+            "content a custom collector read",
+            Box::new(|r: &Path| edit(&r.join("tests/cases/one.case"), "beta", "gamma")),
+        ),
+        (
+            "new file",
+            Box::new(|r: &Path| std::fs::write(r.join("tests/cases/two.case"), "delta\n").unwrap()),
+        ),
+        (
+            "new test directory",
+            Box::new(|r: &Path| {
+                std::fs::create_dir(r.join("tests/sub")).unwrap();
+                std::fs::write(
+                    r.join("tests/sub/test_deep.py"),
+                    "def test_deep():\n    pass\n",
+                )
+                .unwrap();
+            }),
+        ),
+        (
+            "conftest",
+            Box::new(|r: &Path| {
+                edit(
+                    &r.join("conftest.py"),
+                    "collect_ignore.append(\"tests/test_ignored.py\")",
+                    "",
+                )
+            }),
+        ),
+    ];
+    for (what, mutate) in mutations {
+        mutate(root);
+        let (ours, reference, cached) = collect_both(root, &[]);
+        assert!(!cached, "{what}: collected again");
+        assert_eq!(ours, reference, "{what}");
+        let (ours, reference, cached) = collect_both(root, &[]);
+        assert!(cached, "{what}: stored again");
+        assert_eq!(ours, reference, "{what}");
+    }
+    let (ours, _, _) = collect_both(root, &[]);
+    for id in [
+        "one.case::gamma",
+        "two.case::delta",
+        "sub/test_deep.py",
+        "test_ignored",
+    ] {
+        assert!(ours.contains(id), "{id} missing:\n{ours}");
+    }
+}
+
+#[test]
+fn a_directory_python_collects_is_reused_until_it_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &repo_root().join("tests/incremental_fixtures/dir_collect"),
+        dir.path(),
+        &[],
+    );
+    let root = dir.path();
+    let first = fastest(root, &["--collect-only", "-q", "-v"], &[]);
+    assert!(
+        text(&first).contains("tests: ") && text(&first).contains("collect_ignore"),
+        "the directory is handed to Python: {}",
+        text(&first)
+    );
+    let (ours, reference, cached) = collect_both(root, &[]);
+    assert!(cached, "stored: {ours}");
+    assert_eq!(ours, reference);
+    std::fs::write(root.join("tests/test_b.py"), "def test_b():\n    pass\n").unwrap();
+    let (ours, reference, cached) = collect_both(root, &[]);
+    assert!(
+        !cached && ours.contains("test_b.py::test_b"),
+        "a new file: {ours}"
+    );
+    assert_eq!(ours, reference);
+    edit(
+        &root.join("tests/conftest.py"),
+        "collect_ignore.append(\"test_ignored.py\")",
+        "",
+    );
+    let (ours, reference, cached) = collect_both(root, &[]);
+    assert!(
+        !cached && ours.contains("test_ignored"),
+        "conftest edited: {ours}"
+    );
+    assert_eq!(ours, reference);
 }
 
 #[test]

@@ -8,6 +8,8 @@ import os
 import sys
 
 PROTOCOL_VERSION = 4
+# The `module_deps` key of a whole-session record.
+SESSION_ID = "<session>"
 
 
 def main():
@@ -53,6 +55,9 @@ def main():
 
         recorder = deps.install(record_root, os.environ.pop("FASTEST_CODE_CACHE", None), deps.default_excludes())
         deps.patch_pytest_rewrite()
+    # `FASTEST_COLLECT_SESSION=1`: the whole session is one unit (a conftest shapes it):
+    # one record spans everything collection did, directory walks and conftests included.
+    whole_session = recorder is not None and os.environ.pop("FASTEST_COLLECT_SESSION", "") == "1"
     last_deps = [None]
     # A module whose collection ran project code that calls the clock or a random source
     # (found statically per block by the probes) may collect other ids next time: its
@@ -62,7 +67,7 @@ def main():
     class Recorder:
         @pytest.hookimpl(hookwrapper=True)
         def pytest_make_collect_report(self, collector):
-            is_module = recorder is not None and isinstance(collector, pytest.Module)
+            is_module = recorder is not None and not whole_session and isinstance(collector, pytest.Module)
             if is_module:
                 recorder.begin_test()
             outcome = yield
@@ -106,11 +111,19 @@ def main():
     devnull = os.open(os.devnull, os.O_WRONLY)
     saved = os.dup(1)
     os.dup2(devnull, 1)
+    if whole_session:
+        recorder.begin_test()
     try:
         code = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider"] + args, plugins=[Recorder()])
     finally:
         sys.stdout.flush()
         os.dup2(saved, 1)
+    if whole_session:
+        found = recorder.end_test(SESSION_ID)
+        if recorder.volatile_blocks.intersection(found["blocks"]):
+            volatile.add(SESSION_ID)
+        else:
+            result["module_deps"][SESSION_ID] = found
     result["volatile"] = sorted(volatile)
     result["exit_code"] = int(code)
     _write(out_path, result)

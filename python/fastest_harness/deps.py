@@ -265,7 +265,12 @@ class Recorder:
         busy, self._busy = self._busy, True  # realpath() stats: don't record those
         try:
             path = os.fsdecode(path)  # bytes paths (os.stat(b"...")) too
-            full = os.path.realpath(path)
+            # Textually inside the project: no realpath() (a stat per component, for
+            # every path a collection probes); a symlink inside the project then only
+            # adds a dependency under its own name.
+            full = os.path.normpath(path if os.path.isabs(path) else os.path.join(os.getcwd(), path))
+            if not full.startswith(self._root_prefix):
+                full = os.path.realpath(path)
         except Exception:  # noqa: BLE001
             # Never the test's problem: also a plugin's own exception from a wrapped
             # os.path function (blockbuster raises BlockingError inside an event loop).

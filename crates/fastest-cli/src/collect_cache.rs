@@ -23,6 +23,9 @@ pub struct ModuleCollection {
     pub items: Vec<String>,
     /// What `-k`/`-m` match for each of `items` (same order).
     pub matching: Vec<ItemMatch>,
+    /// Items a plugin or conftest deselected (whole-session collections only).
+    #[serde(default)]
+    pub deselected: usize,
     pub errors: Vec<(String, String)>,
     pub skipped: Vec<CollectionSkip>,
 }
@@ -45,6 +48,7 @@ impl ModuleCollection {
         ModuleCollection {
             items,
             matching,
+            deselected: 0,
             errors: dc
                 .errors
                 .iter()
@@ -84,27 +88,52 @@ impl CollectCache {
         format!("<collect {kind} v{COLLECT_CACHE_VERSION}>::{rel}")
     }
 
+    /// The synthetic id of a whole-session collection: Python's arguments (paths, node
+    /// ids, options) and the directory they are relative to.
+    pub fn session_id(invocation: &str, args: &[String]) -> String {
+        let parts: Vec<&[u8]> = std::iter::once(invocation)
+            .chain(args.iter().map(String::as_str))
+            .map(str::as_bytes)
+            .collect();
+        let hex: String = fastest_cache::digest(&parts)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("<collect session v{COLLECT_CACHE_VERSION}>::{hex}")
+    }
+
     /// The stored collection of `rel`, if nothing it depended on changed.
     pub fn lookup(&self, rel: &str, doctest_only: bool) -> Option<ModuleCollection> {
-        let key = self
-            .selector
-            .cached_result_key(&Self::id(rel, doctest_only))?;
+        self.lookup_id(&Self::id(rel, doctest_only))
+    }
+
+    /// The stored collection under a synthetic id (`session_id`), if still current.
+    pub fn lookup_id(&self, id: &str) -> Option<ModuleCollection> {
+        let key = self.selector.cached_result_key(id)?;
         self.cache.get::<ModuleCollection>(TREE_COLLECTED, &key)
     }
 
     /// Stores what Python collected from `rel` under what that depended on.
     pub fn store(&self, rel: &str, doctest_only: bool, deps: TestDeps, found: &ModuleCollection) {
-        let id = Self::id(rel, doctest_only);
-        let set = self.selector.record(&id, &Arc::new(deps), false, true, 0.0);
-        self.cache
-            .put(TREE_COLLECTED, &result_key(&id, &set), found);
+        self.store_id(&Self::id(rel, doctest_only), deps, found);
+    }
+
+    /// Stores a collection under a synthetic id (`session_id`).
+    pub fn store_id(&self, id: &str, deps: TestDeps, found: &ModuleCollection) {
+        let set = self.selector.record(id, &Arc::new(deps), false, true, 0.0);
+        self.cache.put(TREE_COLLECTED, &result_key(id, &set), found);
     }
 }
 
 /// The recording settings Python collection needs.
-pub fn recording(rootdir: &Path, cache_dir: &Path) -> fastest_runner::CollectRecording {
+pub fn recording(
+    rootdir: &Path,
+    cache_dir: &Path,
+    whole_session: bool,
+) -> fastest_runner::CollectRecording {
     fastest_runner::CollectRecording {
         rootdir: rootdir.to_path_buf(),
         code_cache: PathBuf::from(cache_dir).join("code"),
+        whole_session,
     }
 }

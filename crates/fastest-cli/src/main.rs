@@ -678,6 +678,15 @@ fn run() -> anyhow::Result<ExitCode> {
         .filter(|e| matches!(e, Entry::Dynamic { .. }))
         .collect();
 
+    // Stored Python collections, keyed by what they depended on; the options Python
+    // collection gets are part of the environment (any change collects again).
+    let new_collect_cache = || {
+        let mut options = portable_options(&py_args, &config.rootdir);
+        options.push("collect".into());
+        let environment =
+            incremental::environment(&python_for(), &cache, &config_files(&config), &options);
+        collect_cache::CollectCache::new(cache.clone(), graph.clone(), &config.rootdir, environment)
+    };
     if collection.session_dynamic.is_some() || filter_in_python {
         let reason = collection
             .session_dynamic
@@ -689,27 +698,102 @@ fn run() -> anyhow::Result<ExitCode> {
         if collection.session_dynamic.is_some() {
             python_reasons.push(reason.clone());
         }
+        // -k/-m are evaluated here on what Python reports for each item when they
+        // parse (as in `static_filter`), so the stored collection serves any of them.
+        let keyword = cli
+            .keyword
+            .as_deref()
+            .map(fastest_discovery::markexpr::MarkExpr::parse);
+        let markexpr = cli
+            .markexpr
+            .as_deref()
+            .map(fastest_discovery::markexpr::MarkExpr::parse);
+        let filters_here = keyword.as_ref().is_none_or(Option::is_some)
+            && markexpr.as_ref().is_none_or(Option::is_some);
         let mut a = py_args.clone();
-        if let Some(k) = &cli.keyword {
-            a.extend(["-k".into(), k.clone()]);
-        }
-        if let Some(m) = &cli.markexpr {
-            a.extend(["-m".into(), m.clone()]);
-        }
-        for d in &cli.deselect {
-            a.push(format!("--deselect={d}"));
+        if !filters_here {
+            if let Some(k) = &cli.keyword {
+                a.extend(["-k".into(), k.clone()]);
+            }
+            if let Some(m) = &cli.markexpr {
+                a.extend(["-m".into(), m.clone()]);
+            }
+            for d in &cli.deselect {
+                a.push(format!("--deselect={d}"));
+            }
         }
         a.extend(args.iter().cloned());
-        let dc = run_python(&python_for(), &cache_dir, &invocation_dir, &a, &[], None)?;
-        report.collected = dc.items.len() + dc.deselected;
-        report.deselected = dc.deselected;
-        report.items = dc.items;
-        report.errors = dc
-            .errors
-            .into_iter()
-            .map(|e| (e.nodeid, e.longrepr))
-            .collect();
-        report.skipped = dc.skipped;
+        let collect_cache = (!cli.no_record && filters_here).then(new_collect_cache);
+        let session_id =
+            collect_cache::CollectCache::session_id(&relpath(&config.rootdir, &invocation_dir), &a);
+        let stored = collect_cache
+            .as_ref()
+            .and_then(|c| c.lookup_id(&session_id));
+        if cli.verbose > 0 && collect_cache.is_some() {
+            eprintln!(
+                "fastest: the session's collection {}",
+                if stored.is_some() {
+                    "comes from the collection cache"
+                } else {
+                    "is not stored yet or changed"
+                }
+            );
+        }
+        let found = match stored {
+            Some(found) => found,
+            None => {
+                let recording = collect_cache
+                    .as_ref()
+                    .map(|_| collect_cache::recording(&config.rootdir, &cache_dir, true));
+                let dc = run_python(
+                    &python_for(),
+                    &cache_dir,
+                    &invocation_dir,
+                    &a,
+                    &[],
+                    recording.as_ref(),
+                )?;
+                let mut found = collect_cache::ModuleCollection::of(&dc, "");
+                found.deselected = dc.deselected;
+                if let (Some(c), Some(deps)) = (
+                    &collect_cache,
+                    dc.module_deps.get(fastest_runner::SESSION_DEPS),
+                ) {
+                    c.store_id(&session_id, deps.clone(), &found);
+                } else if cli.verbose > 0 && !dc.volatile.is_empty() {
+                    eprintln!("fastest: the session's collection reads the clock or a random source; not cached");
+                }
+                found
+            }
+        };
+        let mut items = Vec::new();
+        let mut deselected = found.deselected;
+        // (Applied by Python already when not here.)
+        let (keyword, markexpr, deselect) = match filters_here {
+            true => (
+                keyword.flatten(),
+                markexpr.flatten(),
+                cli.deselect.as_slice(),
+            ),
+            false => (None, None, &[][..]),
+        };
+        for (id, matching) in found.items.into_iter().zip(&found.matching) {
+            let by_mark = markexpr.as_ref().is_none_or(|e| e.matches(&matching.marks));
+            let by_keyword = keyword
+                .as_ref()
+                .is_none_or(|e| e.matches_keywords(&matching.keywords));
+            let by_deselect = !deselect.iter().any(|d| id.starts_with(d.as_str()));
+            if by_mark && by_keyword && by_deselect {
+                items.push(id);
+            } else {
+                deselected += 1;
+            }
+        }
+        report.collected = items.len() + deselected;
+        report.deselected = deselected;
+        report.items = items;
+        report.errors = found.errors;
+        report.skipped = found.skipped;
     } else {
         // What Python collected, per dynamic entry (its items, errors and skips).
         let mut dynamic_found: HashMap<PathBuf, collect_cache::ModuleCollection> = HashMap::new();
@@ -739,22 +823,7 @@ fn run() -> anyhow::Result<ExitCode> {
             let mut a = py_args.clone();
             // Modules whose collection is stored and still current are not handed to
             // Python.
-            let collect_cache = (!cli.no_record).then(|| {
-                let mut options = portable_options(&py_args, &config.rootdir);
-                options.push("collect".into());
-                let environment = incremental::environment(
-                    &python_for(),
-                    &cache,
-                    &config_files(&config),
-                    &options,
-                );
-                collect_cache::CollectCache::new(
-                    cache.clone(),
-                    graph.clone(),
-                    &config.rootdir,
-                    environment,
-                )
-            });
+            let collect_cache = (!cli.no_record).then(new_collect_cache);
             let mut found: Vec<Option<collect_cache::ModuleCollection>> = dynamic
                 .iter()
                 .map(|d| match (d, &collect_cache) {
@@ -797,9 +866,15 @@ fn run() -> anyhow::Result<ExitCode> {
                         }
                     }
                 }
+                // A directory entry (its modules are found by Python: a conftest shapes
+                // them) has no record of its own: then one record spans the whole
+                // collection and every entry collected with it is stored under it.
+                let whole_session = misses.iter().any(|&i| {
+                    matches!(dynamic[i], Entry::Dynamic { path, selector: None, .. } if path.is_dir())
+                });
                 let recording = collect_cache
                     .as_ref()
-                    .map(|_| collect_cache::recording(&config.rootdir, &cache_dir));
+                    .map(|_| collect_cache::recording(&config.rootdir, &cache_dir, whole_session));
                 let dc = run_python(
                     &python_for(),
                     &cache_dir,
@@ -826,9 +901,11 @@ fn run() -> anyhow::Result<ExitCode> {
                     {
                         let rel = relpath(&config.rootdir, path);
                         let module = collect_cache::ModuleCollection::of(&dc, &rel);
-                        if let (Some(c), None, Some(deps)) =
-                            (&collect_cache, selector, dc.module_deps.get(&rel))
-                        {
+                        let deps = match whole_session {
+                            true => dc.module_deps.get(fastest_runner::SESSION_DEPS),
+                            false => dc.module_deps.get(&rel),
+                        };
+                        if let (Some(c), None, Some(deps)) = (&collect_cache, selector, deps) {
                             c.store(&rel, *only, deps.clone(), &module);
                         }
                         found[i] = Some(module);

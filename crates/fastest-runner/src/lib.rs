@@ -161,7 +161,13 @@ pub struct CollectRecording {
     pub rootdir: PathBuf,
     /// Compiled, probed code of project modules (shared with the workers).
     pub code_cache: PathBuf,
+    /// One record for the whole collection (under `SESSION_DEPS`) instead of one per
+    /// module: a conftest shapes the session.
+    pub whole_session: bool,
 }
+
+/// The `module_deps` key of a whole-session record.
+pub const SESSION_DEPS: &str = "<session>";
 
 pub fn collect_dynamic(
     python: &Path,
@@ -191,6 +197,9 @@ pub fn collect_dynamic(
             .env("FASTEST_COLLECT_RECORD", &r.rootdir)
             .env("FASTEST_CODE_CACHE", &r.code_cache)
             .env("FASTEST_HARNESS_DIR", harness);
+        if r.whole_session {
+            command.env("FASTEST_COLLECT_SESSION", "1");
+        }
     }
     let output = command
         .stdin(Stdio::null())
