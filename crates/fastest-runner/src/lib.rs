@@ -189,8 +189,10 @@ pub fn collect_dynamic(
         .arg(&out)
         .args(args)
         .current_dir(cwd)
+        // Bytecode (pytest's rewritten test modules included) is written as pytest
+        // writes it, unless the user turned that off: a collection after the cache is
+        // deleted does not rewrite every test module again.
         .env("PYTHONPATH", harness_pythonpath(harness))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("FASTEST_DOCTEST_ONLY", doctest_only.join("\n"));
     if let Some(r) = record {
         command
