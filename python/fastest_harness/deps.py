@@ -35,6 +35,9 @@ class Frame:
         self.env = set()
         self.names = set()  # top-level module names project code imports
 
+    def size(self):
+        return len(self.hits) + len(self.files) + len(self.dirs) + len(self.stats) + len(self.env) + len(self.names)
+
     def merge(self, other):
         self.hits |= other.hits
         self.files |= other.files
@@ -249,6 +252,8 @@ class Recorder:
         self._declared = {}  # relpath -> import statements its probe declared
         self._resolved_memo = {}  # (relpath, len(sys.modules)) -> Frame
         self._packages = {}  # relpath -> the module's __package__
+        self._import_version = 0  # bumped whenever an import frame is added or grows
+        self._context_memo = {}  # ancestor keys -> (signature, Frame, files done)
         self.volatile_blocks = set()  # "relpath::qualname" of blocks calling the clock or random
         builtins.__fastest_hits__ = self.session.hits
 
@@ -340,6 +345,7 @@ class Recorder:
             self.imports[relpath] = frame
         else:
             old.merge(frame)
+        self._import_version += 1
         # Whatever imported this module depends on what its import ran. A test module
         # imported by pytest's collection is not merged into the session frame (that
         # would make every test depend on every test module's top level); its own
@@ -358,26 +364,11 @@ class Recorder:
         self.test = None
         self.stack = [self.session]
         self._activate()
+        context, done = self._context(nodeid)
         total = Frame()
+        total.merge(context)
         total.merge(test)
-        total.merge(self.session)
-        for key in ancestor_keys(nodeid):
-            frame = self.frames.get(key)
-            if frame is not None:
-                total.merge(frame)
-        # The import frames of every module touched, to a fixed point.
-        done = set()
-        while True:
-            files = {h.rsplit("::", 1)[0] for h in total.hits} - done
-            if not files:
-                break
-            for f in files:
-                done.add(f)
-                frame = self.imports.get(f)
-                if frame is not None:
-                    total.merge(frame)
-                # Imports inside functions may target modules imported only later.
-                total.merge(self._resolved_imports(f))
+        self._close_over(total, set(done), test.hits)
         # A file created later in a project directory on sys.path could shadow any of
         # the modules project code imported: depend on those candidate paths not existing.
         for directory in self._project_paths():
@@ -395,6 +386,43 @@ class Recorder:
             return {"same": True}
         self._last_sent = deps
         return deps
+
+    def _context(self, nodeid):
+        """What every test under the same nodes shares: the session frame, the frames of
+        its ancestor nodes and the import frames of every file they touched, to a fixed
+        point; and the set of files already closed over. Memoized per ancestor chain while
+        none of those frames grew and no module was imported (frames only grow)."""
+        keys = tuple(ancestor_keys(nodeid))
+        frames = [self.session] + [self.frames[k] for k in keys if k in self.frames]
+        signature = (len(sys.modules), self._import_version) + tuple(f.size() for f in frames)
+        memo = self._context_memo.get(keys)
+        if memo is not None and memo[0] == signature:
+            return memo[1], memo[2]
+        context = Frame()
+        for frame in frames:
+            context.merge(frame)
+        done = set()
+        self._close_over(context, done, context.hits)
+        if len(self._context_memo) > 10000:
+            self._context_memo.clear()
+        self._context_memo[keys] = (signature, context, frozenset(done))
+        return context, done
+
+    def _close_over(self, total, done, hits):
+        """Merges into `total` the import frames of every module its blocks touched, to a
+        fixed point, starting from the files of `hits` (`done`: files already merged)."""
+        while True:
+            files = {h.rsplit("::", 1)[0] for h in hits} - done
+            if not files:
+                return
+            for f in files:
+                done.add(f)
+                frame = self.imports.get(f)
+                if frame is not None:
+                    total.merge(frame)
+                # Imports inside functions may target modules imported only later.
+                total.merge(self._resolved_imports(f))
+            hits = total.hits
 
     def _project_paths(self):
         """Project directories on sys.path, as relpath prefixes ("" for the rootdir)."""

@@ -6,6 +6,7 @@ import ast
 import contextlib
 import inspect
 import itertools
+import logging
 import io
 import os
 import sys
@@ -454,6 +455,8 @@ class NativeEngine:
         self.phase_captures = []  # the item's capsys/capfd fixtures
         self._batch_siblings = {}
         self._log_formatter = None
+        self._log_handlers = None  # the worker's (caplog, report) pair, see LogCapture
+        self._location_paths = {}  # item path -> rootdir-relative path
         if HAVE_PYTEST:
             import logging
 
@@ -1007,7 +1010,9 @@ class NativeEngine:
             lineno = func.__code__.co_firstlineno - 1
         except AttributeError:
             lineno = 0
-        rel = os.path.relpath(item.path, self.rootdir).replace(os.sep, "/")
+        rel = self._location_paths.get(item.path)
+        if rel is None:
+            rel = self._location_paths[item.path] = os.path.relpath(item.path, self.rootdir).replace(os.sep, "/")
         domain = ".".join([c.__name__ for c in item.cls_chain] + [item.nodeid.rpartition("::")[2]])
         return (rel, lineno, domain)
 
@@ -1132,7 +1137,14 @@ class NativeEngine:
         # A test suite may unregister pytest's logging plugin (flask's conftest does).
         if self._log_formatter is None or not self.config_obj.pluginmanager.hasplugin("logging-plugin"):
             return None
-        return LogCapture(item, when, self._log_level, self._log_formatter)
+        handlers = self._log_handlers
+        if handlers is None:
+            from _pytest.logging import LogCaptureHandler
+
+            handlers = self._log_handlers = (LogCaptureHandler(), LogCaptureHandler())
+            for h in handlers:
+                h.setFormatter(self._log_formatter)
+        return LogCapture(item, when, self._log_level, handlers)
 
     @staticmethod
     def _add_log_section(sections, when, logs):
@@ -1535,14 +1547,25 @@ class LogCapture:
     `caplog` fixture reads) and a report handler (the `Captured log <when>` section), both
     on the root logger, at the `log_level` ini level when one is set."""
 
-    def __init__(self, item, when, level, formatter):
-        from _pytest.logging import LogCaptureHandler, caplog_handler_key, caplog_records_key, catching_logs
+    def __init__(self, item, when, level, handlers):
+        from _pytest.logging import caplog_handler_key, caplog_records_key, catching_logs
 
-        self.caplog = LogCaptureHandler()
-        self.caplog.setFormatter(formatter)
-        self.report = LogCaptureHandler()
-        self.report.setFormatter(formatter)
-        self._contexts = [catching_logs(self.caplog, level=level), catching_logs(self.report, level=level)]
+        # One pair of handlers per worker, emptied per phase (pytest makes new ones: a
+        # handler's construction registers locks and weak references, per phase).
+        self.caplog, self.report = handlers
+        for h in handlers:
+            h.reset()
+            h.setLevel(0)  # as a new handler (catching_logs sets `level` when given)
+        if level is None:
+            # Without a level nothing is restored after a phase: the handlers stay on the
+            # root logger between phases (put back if a test removed them).
+            self._contexts = []
+            root = logging.getLogger()
+            for h in handlers:
+                if h not in root.handlers:
+                    root.addHandler(h)
+        else:
+            self._contexts = [catching_logs(self.caplog, level=level), catching_logs(self.report, level=level)]
         for c in self._contexts:
             c.__enter__()
         if when == "setup":
