@@ -10,9 +10,11 @@ suite directory, with PYTHONHASHSEED=0 and PYTEST_ADDOPTS unset, it times (wall 
 median of --repeat, the commands interleaved within each repetition):
 
     pytest                   PY -m pytest -q -p no:cacheprovider tests
-    fastest                  FASTEST -q --python PY tests
-    fastest -n 1             FASTEST -q --python PY -n 1 tests
-    fastest --engine pytest  FASTEST -q --python PY --engine pytest tests
+    fastest                  FASTEST -q --python PY --no-cache tests
+    fastest, passes cached   FASTEST -q --python PY tests   (every pass reused: `N cached`)
+    fastest -n 1             FASTEST -q --python PY --no-cache -n 1 tests
+    fastest --no-record      FASTEST -q --python PY --no-cache --no-record tests
+    fastest --engine pytest  FASTEST -q --python PY --no-cache --engine pytest tests
 
 Before timing, one untimed pytest run primes __pycache__ and one untimed fastest run (without
 -q) fills .fastest_cache and records the header line `engine: ..., workers: N` of each fastest
@@ -53,12 +55,19 @@ def count_line(stdout: str):
 
 
 def variants(python: str, fastest: str):
+    # --no-cache: every test executes (stored passes would otherwise be reused from the
+    # previous repetition); the discovery and collection caches stay warm.
     fast = [fastest, "-q", "--python", python]
+    run = fast + ["--no-cache"]
     return [
         ("pytest", [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]),
-        ("fastest", fast + ["tests"]),
-        ("fastest -n 1", fast + ["-n", "1", "tests"]),
-        ("fastest --engine pytest", fast + ["--engine", "pytest", "tests"]),
+        ("fastest", run + ["tests"]),
+        # Right after a run with the same options: a test keeps one recorded dependency
+        # set, and the pytest engine's (another environment) would replace it.
+        ("fastest, passes cached", fast + ["tests"]),
+        ("fastest -n 1", run + ["-n", "1", "tests"]),
+        ("fastest --no-record", run + ["--no-record", "tests"]),
+        ("fastest --engine pytest", run + ["--engine", "pytest", "tests"]),
     ]
 
 
