@@ -133,6 +133,40 @@ fn function_body_edit_selects_its_callers_only() {
 }
 
 #[test]
+fn comment_text_edits_rerun_nothing() {
+    // Comments added at line ends and a changed comment keep every line where it was:
+    // no block changes, nothing runs. (A comment on a line of its own moves the code
+    // below it and is a change.)
+    let dir = recorded_project();
+    edit(
+        &dir.path().join("pkg/calc.py"),
+        "return a * b",
+        "return a * b  # product",
+    );
+    edit(
+        &dir.path().join("pkg/calc.py"),
+        "LIMIT = 10",
+        "LIMIT = 10  # the cap",
+    );
+    let again = fastest(dir.path(), &["run", "--changed"], &[]);
+    assert!(text(&again).contains("nothing to run"), "{}", text(&again));
+    edit(
+        &dir.path().join("pkg/calc.py"),
+        "# product",
+        "# a*b, exactly",
+    );
+    let again = fastest(dir.path(), &["run", "--changed"], &[]);
+    assert!(text(&again).contains("nothing to run"), "{}", text(&again));
+    edit(
+        &dir.path().join("pkg/calc.py"),
+        "def mul(a, b):\n",
+        "def mul(a, b):\n    # new line\n",
+    );
+    let ran = executed(dir.path(), &["run", "--changed"], &[]);
+    assert!(ran.contains_key("tests.test_things::test_mul"), "{ran:?}");
+}
+
+#[test]
 fn module_constant_edit() {
     check(
         |d| edit(&d.join("pkg/calc.py"), "LIMIT = 10", "LIMIT = 11"),

@@ -1,15 +1,17 @@
 //! Code blocks of one file for dependency keys: a hash per function (by dotted qualname,
 //! as `python/fastest_harness/deps.py` names its probes) and one for the module
 //! skeleton (the file with every function body cut out: imports, constants, class
-//! bodies, decorators and signatures).
+//! bodies, decorators and signatures). Comment text is left out of every hash (line
+//! breaks are kept, so an edit that moves code to other lines still counts).
 
+use ruff_python_ast::token::TokenKind;
 use ruff_python_ast::Stmt;
 use ruff_text_size::{Ranged, TextRange};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Bumped when block boundaries or hashing change; part of the cache key.
-pub const BLOCKS_VERSION: u32 = 2;
+pub const BLOCKS_VERSION: u32 = 3;
 
 /// The name of the module-level block (what runs at import).
 pub const MODULE_BLOCK: &str = "<module>";
@@ -48,8 +50,15 @@ pub fn file_blocks(bytes: &[u8]) -> FileBlocks {
     let Ok(parsed) = ruff_python_parser::parse_module(&source) else {
         return whole();
     };
+    let comments: Vec<TextRange> = parsed
+        .tokens()
+        .iter()
+        .filter(|t| t.kind() == TokenKind::Comment)
+        .map(|t| t.range())
+        .collect();
     let mut walker = Walker {
         source: &source,
+        comments: &comments,
         prefix: Vec::new(),
         functions: BTreeMap::new(),
         cuts: Vec::new(),
@@ -61,12 +70,12 @@ pub fn file_blocks(bytes: &[u8]) -> FileBlocks {
     for cut in &walker.cuts {
         let (start, end) = (usize::from(cut.start()), usize::from(cut.end()));
         if start >= at {
-            skeleton.update(&source.as_bytes()[at..start]);
+            hash_without_comments(&mut skeleton, &source, at..start, &comments);
             skeleton.update(b"\0body\0");
             at = end;
         }
     }
-    skeleton.update(&source.as_bytes()[at..]);
+    hash_without_comments(&mut skeleton, &source, at..source.len(), &comments);
     FileBlocks {
         skeleton: *skeleton.finalize().as_bytes(),
         functions: walker
@@ -78,8 +87,33 @@ pub fn file_blocks(bytes: &[u8]) -> FileBlocks {
     }
 }
 
+/// Feeds `source[range]` to `hasher` without the text of the comments in it (`comments`
+/// sorted by position, as the tokens come).
+fn hash_without_comments(
+    hasher: &mut blake3::Hasher,
+    source: &str,
+    range: std::ops::Range<usize>,
+    comments: &[TextRange],
+) {
+    let first = comments.partition_point(|c| usize::from(c.end()) <= range.start);
+    let mut at = range.start;
+    for comment in &comments[first..] {
+        let (start, end) = (usize::from(comment.start()), usize::from(comment.end()));
+        if start >= range.end {
+            break;
+        }
+        // With the blanks that separate a trailing comment from the code.
+        let before = &source[at..start.max(at)];
+        hasher.update(before.trim_end_matches([' ', '\t']).as_bytes());
+        at = end.min(range.end).max(at);
+    }
+    hasher.update(&source.as_bytes()[at..range.end.max(at)]);
+}
+
 struct Walker<'a> {
     source: &'a str,
+    /// Comment tokens of the file, in order.
+    comments: &'a [TextRange],
     prefix: Vec<String>,
     functions: BTreeMap<String, blake3::Hasher>,
     /// Function bodies not nested in another function: cut from the skeleton.
@@ -104,10 +138,11 @@ impl Walker<'_> {
                     .map(|d| d.start())
                     .unwrap_or(f.start())
                     .min(f.start());
-                let text = &self.source[usize::from(start)..usize::from(f.end())];
+                let range = usize::from(start)..usize::from(f.end());
                 let h = self.functions.entry(qual).or_default();
-                h.update(&(text.len() as u64).to_le_bytes());
-                h.update(text.as_bytes());
+                // One definition's end, so several under one name stay apart.
+                hash_without_comments(h, self.source, range, self.comments);
+                h.update(b"\0def\0");
                 if top {
                     // From just after the header's `:`, so comments before the first
                     // statement belong to the body, not the skeleton.
@@ -195,8 +230,30 @@ mod tests {
             SRC.replace("def f():\n", "def f():\n    # note\n")
                 .as_bytes(),
         );
+        // A new line moves the body's code: the body changed, the skeleton did not.
         assert_ne!(a.block("f"), b.block("f"));
         assert_eq!(a.block(MODULE_BLOCK), b.block(MODULE_BLOCK));
+    }
+
+    #[test]
+    fn editing_a_comment_changes_no_block_but_moving_code_does() {
+        let src = "X = 1  # size\n\ndef f():\n    # why\n    return X  # tail\n";
+        let a = file_blocks(src.as_bytes());
+        let b = file_blocks(
+            src.replace("# size", "# the size, in bytes")
+                .replace("# why", "# because")
+                .replace("# tail", "#")
+                .as_bytes(),
+        );
+        assert_eq!(a.block("f"), b.block("f"));
+        assert_eq!(a.block(MODULE_BLOCK), b.block(MODULE_BLOCK));
+        // A comment line added above `f` moves it: the skeleton changes.
+        let c = file_blocks(src.replace("\ndef f", "# new line\n\ndef f").as_bytes());
+        assert_ne!(a.block(MODULE_BLOCK), c.block(MODULE_BLOCK));
+        // A `#` inside a string is not a comment.
+        let d = file_blocks(src.replace("return X", "return '#' + str(X)").as_bytes());
+        let e = file_blocks(src.replace("return X", "return '# ' + str(X)").as_bytes());
+        assert_ne!(d.block("f"), e.block("f"));
     }
 
     #[test]
