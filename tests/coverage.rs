@@ -131,6 +131,99 @@ fn report_matches_pytest_cov_on_both_engines_and_worker_counts() {
 }
 
 #[test]
+fn cov_append_and_cov_reset_match_pytest_cov() {
+    // One test file measured, then the other appended to the data file: the second
+    // report covers both, as pytest-cov's.
+    let dir = project();
+    let first = [
+        "--cov=pkg",
+        "--cov-report=term-missing",
+        "tests/test_calc.py",
+    ];
+    let second = [
+        "--cov=pkg",
+        "--cov-report=term-missing",
+        "--cov-append",
+        "tests/test_fail.py",
+    ];
+    pytest(dir.path(), &first);
+    let reference = pytest(dir.path(), &second);
+    let ours_dir = project();
+    fastest(
+        ours_dir.path(),
+        &["--no-cache"]
+            .iter()
+            .chain(&first)
+            .copied()
+            .collect::<Vec<_>>(),
+    );
+    let ours = fastest(
+        ours_dir.path(),
+        &["--no-cache"]
+            .iter()
+            .chain(&second)
+            .copied()
+            .collect::<Vec<_>>(),
+    );
+    assert_same_coverage(&reference, &ours, "--cov-append");
+    // Without it the second report counts only the second file's tests: a different table.
+    let alone = pytest(
+        dir.path(),
+        &second[..2]
+            .iter()
+            .chain(&second[3..])
+            .copied()
+            .collect::<Vec<_>>(),
+    );
+    assert_ne!(
+        coverage_output(&alone),
+        coverage_output(&reference),
+        "the fixture shows the difference"
+    );
+    // `--cov-reset` forgets `--cov=nothing_here` (which would measure nothing).
+    let reset = [
+        "--cov=nothing_here",
+        "--cov-reset",
+        "--cov=pkg",
+        "--cov-report=term-missing",
+    ];
+    let reference = pytest(dir.path(), &reset);
+    let ours = fastest(
+        ours_dir.path(),
+        &["--no-cache"]
+            .iter()
+            .chain(&reset)
+            .copied()
+            .collect::<Vec<_>>(),
+    );
+    assert_same_coverage(&reference, &ours, "--cov-reset");
+}
+
+#[test]
+fn no_cover_mark_and_fixture_match_pytest_cov() {
+    // `never_called` runs only inside no_cover tests: it stays uncovered, as pytest-cov
+    // leaves it.
+    let dir = project();
+    std::fs::write(
+        dir.path().join("tests/test_no_cover.py"),
+        "import pytest\n\nfrom pkg import calc\n\n\n@pytest.mark.no_cover\ndef test_marked():\n    assert calc.never_called() == 2\n\n\ndef test_fixture(no_cover):\n    assert calc.never_called() == 2\n",
+    )
+    .unwrap();
+    let reference = pytest(dir.path(), TERM_MISSING);
+    assert!(
+        coverage_output(&reference).contains("2-3, 14"),
+        "pytest-cov leaves never_called's lines missing:\n{}",
+        coverage_output(&reference)
+    );
+    for engine in ["native", "pytest"] {
+        let mut args = TERM_MISSING.to_vec();
+        args.extend(["--no-cache", "--engine", engine, "-n", "2"]);
+        let ours = fastest(dir.path(), &args);
+        assert_same_coverage(&reference, &ours, &format!("no_cover, {engine} engine"));
+    }
+}
+
+#[test]
 fn branch_coverage_and_fail_under_match_pytest_cov() {
     let dir = project();
     let args = [

@@ -386,4 +386,10 @@ def make(engine, Builtin):
         fixtures.append(Builtin("caplog", "function", caplog))
     except ImportError:
         pass
+    import importlib.util
+
+    if importlib.util.find_spec("pytest_cov") is not None:
+        # pytest-cov's fixture (its plugin is loaded whenever it is installed); what it
+        # does is the engine's (`no_cover`: the call phase is not measured).
+        fixtures.append(Builtin("no_cover", "function", lambda item: None))
     return {f.name: f for f in fixtures}

@@ -147,7 +147,10 @@ def report(request):
     cov._warn_no_data = False
     cov._warn_unimported_source = False
     cov._warn_preimported_source = False
-    cov.erase()
+    if request.get("append"):
+        cov.load()  # --cov-append: this run's data is added to what the data file holds
+    else:
+        cov.erase()
     # Measuring nothing, but `save` then adds the source files nothing imported (0%),
     # as a measuring pytest-cov process does.
     cov.start()

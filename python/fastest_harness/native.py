@@ -457,6 +457,7 @@ class NativeEngine:
         self._log_formatter = None
         self._log_handlers = None  # the worker's (caplog, report) pair, see LogCapture
         self._location_paths = {}  # item path -> rootdir-relative path
+        self.coverage = None  # the worker's coverage.py object with --cov (worker.py)
         if HAVE_PYTEST:
             import logging
 
@@ -1077,6 +1078,13 @@ class NativeEngine:
             logs = self._start_logs(item, "call")
             t0 = time.perf_counter()
             call_info = None
+            # pytest-cov's `no_cover` (mark or fixture): not measured while the test
+            # function runs (its fixtures are).
+            paused = self.coverage is not None and (
+                item.get_closest_marker("no_cover") is not None or "no_cover" in item.fixturenames
+            )
+            if paused:
+                self.coverage.stop()
             try:
                 # The filters are in place for the whole item (`recorded_warnings`), as
                 # pytest's: a fixture's own (recwarn's "always") stays on top of them.
@@ -1088,6 +1096,9 @@ class NativeEngine:
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 call_info = sys.exc_info()
+            finally:
+                if paused:
+                    self.coverage.start()
             duration = time.perf_counter() - t0
             self._pass_on_fixture_output()
             out, err = capture.read_and_reset()

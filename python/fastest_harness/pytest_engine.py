@@ -79,6 +79,7 @@ class PytestEngine:
         # terminal (a copy of fd 1 taken before pytest's capture) while it does.
         self.terminal = os.fdopen(os.dup(1), "w", buffering=1) if self.debugger else None
         self.recorder = None
+        self.coverage = None  # the worker's coverage.py object with --cov (worker.py)
         if config.get("record"):
             from fastest_harness import deps
 
@@ -140,6 +141,21 @@ class PytestEngine:
                 if engine.debugger == "trace":
                     engine.take_terminal(pyfuncitem.nodeid)
                 yield
+
+            @pytest.hookimpl(hookwrapper=True)
+            def pytest_runtest_call(self, item):
+                # pytest-cov's `no_cover` (mark or fixture), as its own hook does.
+                cov = engine.coverage
+                paused = cov is not None and (
+                    item.get_closest_marker("no_cover") is not None or "no_cover" in getattr(item, "fixturenames", ())
+                )
+                if paused:
+                    cov.stop()
+                try:
+                    yield
+                finally:
+                    if paused:
+                        cov.start()
 
             @pytest.hookimpl(trylast=True)
             def pytest_collection_modifyitems(self, session, config, items):

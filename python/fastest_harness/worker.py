@@ -105,6 +105,7 @@ def main():
         else:
             from fastest_harness.native import NativeEngine as Engine
         engine = Engine(config, channel)
+        engine.coverage = cov
     except Exception as exc:  # the harness itself is broken: say so, exit code 3
         import traceback
 

@@ -40,6 +40,8 @@ pub struct CoverageRun {
     pub reports: BTreeMap<String, Option<String>>,
     pub precision: Option<u32>,
     pub fail_under: Option<String>,
+    /// `--cov-append`.
+    pub append: bool,
     /// What decides what is measured: sources, branch, the coverage config files.
     settings_digest: Digest,
     data_dir: PathBuf,
@@ -67,6 +69,7 @@ pub struct CoverageOptions<'a> {
     pub fail_under: Option<&'a str>,
     pub precision: Option<u32>,
     pub no_cov: bool,
+    pub append: bool,
 }
 
 impl CoverageRun {
@@ -117,6 +120,7 @@ impl CoverageRun {
             reports,
             precision: opts.precision,
             fail_under: opts.fail_under.map(str::to_string),
+            append: opts.append,
             settings_digest: digest(&refs),
             data_dir,
         }))
@@ -347,6 +351,7 @@ pub fn report(
         precision: run.precision,
         fail_under: run.fail_under.clone(),
         stored,
+        append: run.append,
     };
     let request_path = run.data_dir.join("request.json");
     let result_path = run.data_dir.join("result.json");
@@ -426,6 +431,7 @@ mod tests {
             fail_under: None,
             precision: None,
             no_cov: false,
+            append: false,
         };
         let run = CoverageRun::from_options(&opts, dir.path(), dir.path())
             .unwrap()

@@ -195,6 +195,12 @@ struct Cli {
     /// Disable coverage (overrides `--cov`, e.g. from addopts).
     #[arg(long = "no-cov")]
     no_cov: bool,
+    /// Keep the coverage data file's previous content and add this run's to it.
+    #[arg(long = "cov-append")]
+    cov_append: bool,
+    /// Forget the `--cov` sources given so far (handled before parsing: see `parse`).
+    #[arg(long = "cov-reset")]
+    cov_reset: bool,
     /// Files, directories or node ids.
     paths: Vec<String>,
 }
@@ -432,8 +438,37 @@ fn split_known(args: &[String]) -> (Vec<String>, Vec<String>) {
     (known, unknown)
 }
 
+/// `--cov-reset` as pytest-cov's action: the `--cov` sources given before it (addopts
+/// included) are dropped.
+fn apply_cov_reset(args: &[String]) -> Vec<String> {
+    let mut kept: Vec<String> = Vec::new();
+    for (at, a) in args.iter().enumerate() {
+        if a == "--" {
+            kept.extend(args[at..].iter().cloned());
+            break;
+        }
+        if a == "--cov-reset" {
+            let mut i = 0;
+            while i < kept.len() {
+                if kept[i] == "--cov" {
+                    // `--cov VALUE` (an optional value, as argparse's nargs="?")
+                    let value = kept.get(i + 1).is_some_and(|v| !v.starts_with('-'));
+                    kept.drain(i..i + 1 + usize::from(value));
+                } else if kept[i].starts_with("--cov=") {
+                    kept.remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        kept.push(a.clone());
+    }
+    kept
+}
+
 fn parse(args: &[String]) -> anyhow::Result<(Cli, Vec<String>)> {
-    let (known, unknown) = split_known(args);
+    let args = apply_cov_reset(args);
+    let (known, unknown) = split_known(&args);
     let cli =
         Cli::try_parse_from(std::iter::once("fastest".to_string()).chain(known)).map_err(|e| {
             if matches!(
@@ -1184,6 +1219,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 fail_under: cli.cov_fail_under.as_deref(),
                 precision: cli.cov_precision,
                 no_cov: cli.no_cov,
+                append: cli.cov_append,
             },
             &invocation_dir,
             &cache_dir,
@@ -1448,6 +1484,27 @@ fn glob_paths(pattern: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cov_reset_drops_the_sources_given_before_it() {
+        let args: Vec<String> = [
+            "--cov=a",
+            "--cov",
+            "b",
+            "--cov",
+            "-q",
+            "--cov-reset",
+            "--cov=c",
+            "tests",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            super::apply_cov_reset(&args),
+            ["-q", "--cov-reset", "--cov=c", "tests"]
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -181,6 +181,9 @@ pub struct CoverageReportRequest {
     /// What the tests this run did not execute measured when they last ran (file paths
     /// relative to the rootdir where inside it).
     pub stored: std::collections::BTreeMap<String, Measured>,
+    /// `--cov-append`: the data file's previous content is kept and added to.
+    #[serde(default)]
+    pub append: bool,
 }
 
 /// Runner → `python -m fastest_harness.session_plugins REQUEST RESULT`: the finished run,
