@@ -54,21 +54,29 @@ if [ "$installed" != "$wanted" ]; then
         "pytest-cov==$PYTEST_COV_VERSION" "coverage==$COVERAGE_VERSION"
 fi
 
-# Plugins for tests/plugins.rs (pytest-html, a Django app through pytest-django) live in
-# their own directory, put on PYTHONPATH only by those tests: installed in the venv they
-# would change the engine every other test expects.
+# Plugins for tests/plugins.rs (pytest-html, a Django app through pytest-django; and
+# pytest-mock alone, whose fixtures the native engine provides) live in their own
+# directories, put on PYTHONPATH only by those tests: installed in the venv they would
+# change the engine every other test expects.
+install_site() {  # DIR PINS...
+    local dir="$1"
+    shift
+    if [ "$(cat "$dir/.pins" 2>/dev/null)" != "$*" ]; then
+        step "installing $* into $dir"
+        rm -rf "$dir"
+        "$PYTHON" -m pip install -q --disable-pip-version-check --no-deps --target "$dir" "$@"
+        echo "$*" > "$dir/.pins"
+    fi
+}
 PLUGINS_SITE="$VENV/plugins-site"
-PLUGIN_PINS="pytest-html==4.2.0 pytest-metadata==3.1.1 pytest-timeout==2.4.0 jinja2==3.1.6 markupsafe==3.0.3 pytest-django==4.14.0 django==5.2.8 asgiref==3.10.0 sqlparse==0.5.3"
-if [ "$(cat "$PLUGINS_SITE/.pins" 2>/dev/null)" != "$PLUGIN_PINS" ]; then
-    step "installing $PLUGIN_PINS into $PLUGINS_SITE"
-    rm -rf "$PLUGINS_SITE"
-    # shellcheck disable=SC2086  # the pins are separate words
-    "$PYTHON" -m pip install -q --disable-pip-version-check --no-deps --target "$PLUGINS_SITE" $PLUGIN_PINS
-    echo "$PLUGIN_PINS" > "$PLUGINS_SITE/.pins"
-fi
+# shellcheck disable=SC2086  # the pins are separate words
+install_site "$PLUGINS_SITE" pytest-html==4.2.0 pytest-metadata==3.1.1 pytest-timeout==2.4.0 jinja2==3.1.6 markupsafe==3.0.3 pytest-django==4.14.0 django==5.2.8 asgiref==3.10.0 sqlparse==0.5.3
+MOCK_SITE="$VENV/mock-site"
+install_site "$MOCK_SITE" pytest-mock==3.17.0
 
 export FASTEST_TEST_PYTHON="$PYTHON"
 export FASTEST_TEST_PLUGINS_SITE="$PLUGINS_SITE"
+export FASTEST_TEST_MOCK_SITE="$MOCK_SITE"
 
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check

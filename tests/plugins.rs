@@ -35,10 +35,28 @@ fn project(name: &str) -> tempfile::TempDir {
     dir
 }
 
+/// pytest-mock alone (`scripts/test.sh` installs it apart from the other plugins, which
+/// would make the runs pick the pytest engine).
+fn mock_site() -> PathBuf {
+    let site = std::env::var_os("FASTEST_TEST_MOCK_SITE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv-test/mock-site"));
+    assert!(
+        site.join("pytest_mock").is_dir(),
+        "pytest-mock missing under {}: run `bash scripts/test.sh` once",
+        site.display()
+    );
+    site
+}
+
 fn run(cmd: &mut Command) -> Output {
+    run_with_site(cmd, &plugins_site())
+}
+
+fn run_with_site(cmd: &mut Command, site: &Path) -> Output {
     cmd.env("PYTHONDONTWRITEBYTECODE", "1")
         .env("NO_COLOR", "1")
-        .env("PYTHONPATH", plugins_site())
+        .env("PYTHONPATH", site)
         .env_remove("PYTEST_ADDOPTS")
         .stdin(Stdio::null())
         .output()
@@ -230,4 +248,45 @@ fn pytest_timeout_times_tests_out_with_its_marks() {
         out.contains("engine: pytest (auto: a timeout is set and pytest-timeout is installed)"),
         "{out}"
     );
+}
+
+#[test]
+fn pytest_mock_fixtures_run_natively_with_pytest_mocks_outcomes() {
+    let dir = project("mock_plugin");
+    let site = mock_site();
+    let reference = run_with_site(
+        Command::new(python()).current_dir(dir.path()).args([
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--junitxml=ref.xml",
+        ]),
+        &site,
+    );
+    let expected = junit_outcomes(&dir.path().join("ref.xml"));
+    assert_eq!(expected.len(), 11, "{}", text(&reference));
+    for workers in ["1", "2"] {
+        let ours = run_with_site(
+            Command::new(env!("CARGO_BIN_EXE_fastest"))
+                .current_dir(dir.path())
+                .arg("--python")
+                .arg(python())
+                .args(["--no-cache", "-n", workers, "--junitxml=ours.xml"]),
+            &site,
+        );
+        let out = text(&ours);
+        assert!(
+            out.contains("engine: native (auto)"),
+            "pytest-mock alone keeps the native engine:\n{out}"
+        );
+        assert_eq!(
+            junit_outcomes(&dir.path().join("ours.xml")),
+            expected,
+            "-n {workers}\n{out}"
+        );
+        assert_eq!(ours.status.code(), reference.status.code(), "{out}");
+        // pytest-mock's wrapped assert_called_* failure, as under pytest.
+        assert!(out.contains("pytest introspection follows"), "{out}");
+    }
 }

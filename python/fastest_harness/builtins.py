@@ -313,6 +313,64 @@ class WarningsRecorder(warnings.catch_warnings):
         super().__exit__(None, None, None)
 
 
+def _import_with_assertion_rewriting(package, *rewritten):
+    """Imports `package` with the modules `rewritten` compiled through pytest's assertion
+    rewriting, as pytest loads a plugin (pytest-mock's introspection of
+    `assert_called_with` failures relies on it)."""
+    if package in sys.modules:
+        return sys.modules[package]
+    import ast
+    import importlib
+    import importlib.machinery
+
+    from _pytest.assertion.rewrite import rewrite_asserts
+
+    class Loader(importlib.machinery.SourceFileLoader):
+        def get_code(self, fullname):
+            source = self.get_data(self.path)
+            tree = ast.parse(source, filename=self.path)
+            rewrite_asserts(tree, source, self.path, None)
+            return compile(tree, self.path, "exec", dont_inherit=True)
+
+    class Finder:
+        def find_spec(self, fullname, path=None, target=None):
+            if fullname not in rewritten:
+                return None
+            spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+            if spec is not None and spec.origin and spec.origin.endswith(".py"):
+                spec.loader = Loader(fullname, spec.origin)
+            return spec
+
+    finder = Finder()
+    sys.meta_path.insert(0, finder)
+    try:
+        return importlib.import_module(package)
+    finally:
+        sys.meta_path.remove(finder)
+
+
+def _pytest_mock_fixtures(engine, Builtin):
+    """pytest-mock's `mocker` family, with pytest-mock's own `MockerFixture` (its
+    `stopall` undoes every patch when the fixture's scope ends), and its improved
+    `assert_called_*` failures unless `mock_traceback_monkeypatch` is off, as its
+    `pytest_configure` does."""
+    plugin = _import_with_assertion_rewriting("pytest_mock", "pytest_mock.plugin").plugin
+    config = engine.config_obj
+    if engine.tbstyle != "native" and str(config.getini("mock_traceback_monkeypatch")).lower() not in ("false", "0", "no", "off"):
+        plugin.wrap_assert_methods(config)
+
+    def make_mocker(scope):
+        def create(item):
+            mocker = plugin.MockerFixture(config)
+            engine.scopes.add_finalizer(scope, mocker.stopall)
+            return mocker
+
+        return create
+
+    scopes = (("mocker", "function"), ("class_mocker", "class"), ("module_mocker", "module"), ("package_mocker", "package"), ("session_mocker", "session"))
+    return [Builtin(name, scope, make_mocker(scope)) for name, scope in scopes]
+
+
 def make(engine, Builtin):
     """name -> Builtin(name, scope, create(item))."""
     factory = TmpPathFactory()
@@ -388,6 +446,8 @@ def make(engine, Builtin):
         pass
     import importlib.util
 
+    if importlib.util.find_spec("pytest_mock") is not None:
+        fixtures.extend(_pytest_mock_fixtures(engine, Builtin))
     if importlib.util.find_spec("pytest_cov") is not None:
         # pytest-cov's fixture (its plugin is loaded whenever it is installed); what it
         # does is the engine's (`no_cover`: the call phase is not measured).

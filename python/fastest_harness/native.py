@@ -1647,8 +1647,19 @@ class _Config:
     def getoption(self, name, default=None, skip=False):
         return getattr(self.option, name, default)
 
+    # Defaults of the ini options of plugins the native engine stands in for.
+    _PLUGIN_INI_DEFAULTS = {"mock_traceback_monkeypatch": True, "mock_use_standalone_module": False}
+
     def getini(self, name):
+        if name in self._PLUGIN_INI_DEFAULTS and name not in self._engine.ini:
+            return self._PLUGIN_INI_DEFAULTS[name]
         return self._engine.ini.get(name, "")
+
+    def add_cleanup(self, fn):
+        """Run when the worker ends (pytest: at unconfigure)."""
+        import atexit
+
+        atexit.register(fn)
 
     def get_terminal_writer(self):
         from _pytest._io import TerminalWriter

@@ -1341,6 +1341,14 @@ const NATIVE_BUILTIN_FIXTURES: &[&str] = &[
     "pytestconfig",
     "doctest_namespace",
     "record_property",
+    // pytest-mock's, when it is installed (otherwise "not found", as with pytest).
+    "mocker",
+    "class_mocker",
+    "module_mocker",
+    "package_mocker",
+    "session_mocker",
+    // pytest-cov's, when it is installed.
+    "no_cover",
 ];
 
 /// Whether the native engine can run the items Python collected from a dynamic module:

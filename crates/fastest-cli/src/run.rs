@@ -88,12 +88,17 @@ pub struct RunRequest {
 }
 
 /// Plugins that change nothing about which tests run or how they turn out when their
-/// options are not given (fastest implements `-n` and `--timeout` itself).
+/// options are not given (fastest implements `-n` and `--timeout` itself), or whose parts
+/// the native engine provides (pytest-mock's fixtures, pytest-cov's `no_cover`).
 const INERT_PLUGINS: &[&str] = &[
     "pytest-xdist",
     "pytest-timeout",
     "pytest-cov",
     "pytest_xdist",
+    // Its fixtures are the native engine's (python/fastest_harness/builtins.py, with
+    // pytest-mock's own MockerFixture).
+    "pytest-mock",
+    "pytest_mock",
 ];
 
 /// Runs the session; returns pytest's exit code.

@@ -1,0 +1,1 @@
+# The rootdir conftest: puts the rootdir on sys.path so `pkg` imports.
