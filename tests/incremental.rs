@@ -648,6 +648,31 @@ fn a_directory_python_collects_is_reused_until_it_changes() {
 }
 
 #[test]
+fn filters_a_conftest_hook_can_change_go_to_python() {
+    // `pytest_configure` sets `-m "not slow"` unless -m is given: evaluating -m on a
+    // stored collection made without it would lose the slow tests.
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &repo_root().join("tests/incremental_fixtures/hook_filters"),
+        dir.path(),
+        &[],
+    );
+    let root = dir.path();
+    for args in [
+        &[][..],
+        &["-m", "slow"][..],
+        &["-k", "fast"][..],
+        &[][..],
+        &["-m", "slow"][..],
+    ] {
+        let (ours, reference, _) = collect_both_with(root, args, &[]);
+        assert_eq!(ours, reference, "{args:?}");
+    }
+    let (ours, _, _) = collect_both_with(root, &["-m", "slow"], &[]);
+    assert!(ours.contains("test_slow[0]"), "{ours}");
+}
+
+#[test]
 fn python_collection_is_reused_until_what_it_read_changes() {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(

@@ -446,8 +446,12 @@ def make(engine, Builtin):
         pass
     import importlib.util
 
-    if importlib.util.find_spec("pytest_mock") is not None:
-        fixtures.extend(_pytest_mock_fixtures(engine, Builtin))
+    autoload = not os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    if autoload and importlib.util.find_spec("pytest_mock") is not None:
+        try:
+            fixtures.extend(_pytest_mock_fixtures(engine, Builtin))
+        except Exception:  # noqa: BLE001 - another pytest-mock: its fixtures are then missing, as a broken plugin's
+            pass
     if importlib.util.find_spec("pytest_cov") is not None:
         # pytest-cov's fixture (its plugin is loaded whenever it is installed); what it
         # does is the engine's (`no_cover`: the call phase is not measured).

@@ -19,7 +19,7 @@ def main():
         del sys.path[0]
     out_path = sys.argv[1]
     args = sys.argv[2:]
-    result = {"protocol": PROTOCOL_VERSION, "items": [], "errors": [], "skipped": [], "deselected": 0, "fatal": None, "module_deps": {}}
+    result = {"protocol": PROTOCOL_VERSION, "items": [], "errors": [], "skipped": [], "deselected": 0, "deselected_by_file": {}, "fatal": None, "module_deps": {}}
     try:
         import pytest
     except ImportError as exc:
@@ -101,6 +101,10 @@ def main():
 
         def pytest_deselected(self, items):
             result["deselected"] += len(items)
+            by_file = result["deselected_by_file"]
+            for item in items:
+                path = item.nodeid.split("::", 1)[0]
+                by_file[path] = by_file.get(path, 0) + 1
 
         def pytest_collection_finish(self, session):
             kept = [item for item in session.items if not python_part_of_doctest_only(item)]

@@ -117,9 +117,13 @@ class _Probes:
         block = self.blocks[-1]
         if not self.candidates or block in self.volatile:
             return
-        for node in nodes:
+        nodes = list(nodes)
+        while nodes:
+            node = nodes.pop()
             first = getattr(node, "lineno", None)
             if first is None:
+                # `with` items, match cases, arguments: no location of their own.
+                nodes.extend(ast.iter_child_nodes(node))
                 continue
             last = getattr(node, "end_lineno", None) or first
             if any(first <= line <= last for line in self.candidates) and calls_volatile([node]):
@@ -136,9 +140,10 @@ class _Probes:
                     names = tuple(a.name for a in stmt.names if a.name != "*")
                     self.imports.append((stmt.module or "", stmt.level or 0, names))
             elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                # Decorators and defaults run where the function is defined.
+                # Decorators, defaults and annotations run where the function is defined.
                 args = stmt.args
-                self._check(stmt.decorator_list + args.defaults + [d for d in args.kw_defaults if d is not None])
+                annotations = [a.annotation for a in args.posonlyargs + args.args + args.kwonlyargs if a.annotation is not None]
+                self._check(stmt.decorator_list + args.defaults + [d for d in args.kw_defaults if d is not None] + annotations + ([stmt.returns] if stmt.returns is not None else []))
                 self._function(stmt)
             elif isinstance(stmt, ast.ClassDef):
                 self._check(stmt.decorator_list + stmt.bases + [k.value for k in stmt.keywords])
@@ -149,8 +154,13 @@ class _Probes:
                 for field, value in ast.iter_fields(stmt):
                     if field in _BODY_FIELDS:
                         for child in value or ():
-                            # except handlers and match cases hold statements in `body`
-                            self._statements([child] if isinstance(child, ast.stmt) else child.body)
+                            if isinstance(child, ast.stmt):
+                                self._statements([child])
+                                continue
+                            # An except handler's type, a match case's pattern and guard
+                            # run in this block; their statements are in `body`.
+                            self._check([getattr(child, name) for name in ("type", "pattern", "guard") if getattr(child, name, None) is not None])
+                            self._statements(child.body)
                     elif isinstance(value, ast.AST):
                         self._check([value])
                     elif isinstance(value, list):

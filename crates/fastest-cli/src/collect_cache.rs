@@ -12,7 +12,7 @@ use fastest_select::{result_key, Selector};
 use serde::{Deserialize, Serialize};
 
 /// Bumped when what the collecting process records changes (old entries are then unused).
-const COLLECT_CACHE_VERSION: u32 = 3;
+const COLLECT_CACHE_VERSION: u32 = 4;
 
 /// Stored collections, under the result key of the module's synthetic node id.
 pub const TREE_COLLECTED: &str = "collected";
@@ -23,7 +23,7 @@ pub struct ModuleCollection {
     pub items: Vec<String>,
     /// What `-k`/`-m` match for each of `items` (same order).
     pub matching: Vec<ItemMatch>,
-    /// Items a plugin or conftest deselected (whole-session collections only).
+    /// Items a plugin or conftest deselected while Python collected this.
     #[serde(default)]
     pub deselected: usize,
     pub errors: Vec<(String, String)>,
@@ -48,7 +48,12 @@ impl ModuleCollection {
         ModuleCollection {
             items,
             matching,
-            deselected: 0,
+            deselected: dc
+                .deselected_by_file
+                .iter()
+                .filter(|(file, _)| belongs(file))
+                .map(|(_, n)| n)
+                .sum(),
             errors: dc
                 .errors
                 .iter()

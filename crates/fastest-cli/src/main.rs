@@ -285,6 +285,60 @@ fn static_filter(
     unknown.is_none().then_some(parsed)
 }
 
+/// Conftest hooks that can read or change `-k`/`-m` while pytest collects.
+const HOOKS_SEEING_FILTERS: &[&str] = &[
+    "pytest_configure",
+    "pytest_collection_modifyitems",
+    "pytest_collection",
+    "pytest_collection_finish",
+    "pytest_cmdline_main",
+    "pytest_cmdline_preparse",
+    "pytest_load_initial_conftests",
+    "pytest_sessionstart",
+    "pytest_deselected",
+    "pytest_itemcollected",
+];
+
+/// The first conftest of the session (those of every collected path's directories up to
+/// the rootdir) that defines one of `HOOKS_SEEING_FILTERS`, as "path defines hook".
+fn conftest_hook_seeing_filters(
+    source: &dyn fastest_discovery::SummarySource,
+    rootdir: &Path,
+    collection: &Collection,
+) -> Option<String> {
+    let mut seen = std::collections::HashSet::new();
+    for entry in &collection.entries {
+        let path = match entry {
+            Entry::Items { path, .. } | Entry::Dynamic { path, .. } => path,
+        };
+        let start = if path.is_dir() {
+            Some(path.as_path())
+        } else {
+            path.parent()
+        };
+        for dir in start.into_iter().flat_map(Path::ancestors) {
+            if !seen.insert(dir.to_path_buf()) {
+                break;
+            }
+            let conftest = dir.join("conftest.py");
+            if conftest.is_file() {
+                let summary = source.summary(&conftest);
+                if let Some(hook) = summary
+                    .hooks
+                    .iter()
+                    .find(|h| HOOKS_SEEING_FILTERS.contains(&h.as_str()))
+                {
+                    return Some(format!("{} defines {hook}", relpath(rootdir, &conftest)));
+                }
+            }
+            if dir == rootdir {
+                break;
+            }
+        }
+    }
+    None
+}
+
 /// The names `-k` matches for a statically collected item (pytest's
 /// `KeywordMatcher.from_item`): directories below the rootdir, the module's file name,
 /// classes, the function's name with its parameter id, its marks, and `pytestmark` when
@@ -699,8 +753,18 @@ fn run() -> anyhow::Result<ExitCode> {
         .keyword
         .as_deref()
         .and_then(|k| static_filter(k, &collection, true, cli.verbose > 0));
+    // A conftest hook may read or change -k/-m (`pytest_configure` setting a default
+    // `markexpr`, `pytest_collection_modifyitems` deselecting by `getoption("-m")`): then
+    // Python applies them to the whole session, as pytest would.
+    let hook_sees_filters = (cli.keyword.is_some() || cli.markexpr.is_some())
+        .then(|| conftest_hook_seeing_filters(&*graph, &config.rootdir, &collection))
+        .flatten();
+    if let (Some(hook), true) = (&hook_sees_filters, cli.verbose > 0) {
+        eprintln!("fastest: -k/-m are applied by Python: {hook}");
+    }
     let filter_in_python = (cli.keyword.is_some() && static_keyword.is_none())
-        || (cli.markexpr.is_some() && static_markexpr.is_none());
+        || (cli.markexpr.is_some() && static_markexpr.is_none())
+        || hook_sees_filters.is_some();
     let mut python_reasons: Vec<String> = Vec::new();
     let static_modules = collection
         .entries
@@ -744,7 +808,8 @@ fn run() -> anyhow::Result<ExitCode> {
             .as_deref()
             .map(fastest_discovery::markexpr::MarkExpr::parse);
         let filters_here = keyword.as_ref().is_none_or(Option::is_some)
-            && markexpr.as_ref().is_none_or(Option::is_some);
+            && markexpr.as_ref().is_none_or(Option::is_some)
+            && hook_sees_filters.is_none();
         let mut a = py_args.clone();
         if !filters_here {
             if let Some(k) = &cli.keyword {
@@ -789,7 +854,8 @@ fn run() -> anyhow::Result<ExitCode> {
                     recording.as_ref(),
                 )?;
                 let mut found = collect_cache::ModuleCollection::of(&dc, "");
-                found.deselected = dc.deselected;
+                // Also what was deselected outside any file (should not happen).
+                found.deselected = found.deselected.max(dc.deselected);
                 if let (Some(c), Some(deps)) = (
                     &collect_cache,
                     dc.module_deps.get(fastest_runner::SESSION_DEPS),
@@ -918,7 +984,6 @@ fn run() -> anyhow::Result<ExitCode> {
                     &doctest_only,
                     recording.as_ref(),
                 )?;
-                python_deselected = dc.deselected;
                 // Never stored (next time may give other ids); the workers pair ids that
                 // differ in their process by position.
                 if cli.verbose > 0 {
@@ -949,6 +1014,8 @@ fn run() -> anyhow::Result<ExitCode> {
             }
             for (entry, module) in dynamic.iter().zip(found) {
                 if let (Entry::Dynamic { path, .. }, Some(mut module)) = (entry, module) {
+                    // Fresh or stored: what a conftest or plugin deselected from it.
+                    python_deselected += module.deselected;
                     report.skipped.append(&mut module.skipped);
                     dynamic_found.insert(path.clone(), module);
                 }

@@ -50,11 +50,21 @@ pub fn file_blocks(bytes: &[u8]) -> FileBlocks {
     let Ok(parsed) = ruff_python_parser::parse_module(&source) else {
         return whole();
     };
+    // A coding cookie (a comment on line 1 or 2) decides how the file decodes: it stays.
+    let second_line_end = source
+        .match_indices('\n')
+        .nth(1)
+        .map_or(source.len(), |(i, _)| i);
     let comments: Vec<TextRange> = parsed
         .tokens()
         .iter()
         .filter(|t| t.kind() == TokenKind::Comment)
         .map(|t| t.range())
+        .filter(|r| {
+            let text = &source[usize::from(r.start())..usize::from(r.end())];
+            usize::from(r.start()) >= second_line_end
+                || !(text.contains("coding:") || text.contains("coding="))
+        })
         .collect();
     let mut walker = Walker {
         source: &source,
@@ -250,6 +260,12 @@ mod tests {
         // A comment line added above `f` moves it: the skeleton changes.
         let c = file_blocks(src.replace("\ndef f", "# new line\n\ndef f").as_bytes());
         assert_ne!(a.block(MODULE_BLOCK), c.block(MODULE_BLOCK));
+        // The coding cookie is not just a comment.
+        let latin = "# -*- coding: latin-1 -*-\nX = 1\n";
+        assert_ne!(
+            file_blocks(latin.as_bytes()).block(MODULE_BLOCK),
+            file_blocks(latin.replace("latin-1", "utf-8").as_bytes()).block(MODULE_BLOCK)
+        );
         // A `#` inside a string is not a comment.
         let d = file_blocks(src.replace("return X", "return '#' + str(X)").as_bytes());
         let e = file_blocks(src.replace("return X", "return '# ' + str(X)").as_bytes());

@@ -32,6 +32,10 @@ pub struct DynamicCollection {
     /// applies them itself, so one stored collection serves every expression).
     #[serde(default)]
     pub item_match: Vec<ItemMatch>,
+    /// `deselected` per file of the deselected items (a conftest or plugin deselecting),
+    /// so a stored module collection keeps its share.
+    #[serde(default)]
+    pub deselected_by_file: std::collections::BTreeMap<String, usize>,
 }
 
 /// The names `-m` (marks) and `-k` (pytest's `KeywordMatcher` names) match for one item.
