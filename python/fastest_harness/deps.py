@@ -248,7 +248,11 @@ class Recorder:
     def __init__(self, rootdir, exclude=()):
         self.rootdir = os.path.realpath(rootdir)
         self._root_prefix = self.rootdir.rstrip(os.sep) + os.sep
-        self.exclude = tuple(os.path.realpath(e).rstrip(os.sep) + os.sep for e in exclude if e)
+        # Both spellings: paths inside the rootdir are matched as written (see relpath).
+        self.exclude = tuple(
+            {os.path.realpath(e).rstrip(os.sep) + os.sep for e in exclude if e}
+            | {os.path.normpath(os.path.abspath(e)).rstrip(os.sep) + os.sep for e in exclude if e}
+        )
         self.session = Frame()
         # node key -> frame of its higher-scope setup; "" (session-scoped fixtures) is not
         # the session frame, which records no file access.
@@ -298,7 +302,7 @@ class Recorder:
             self._busy = busy
         if full.startswith(self._root_prefix) and not full.startswith(self.exclude):
             rel = full[len(self._root_prefix):].replace(os.sep, "/")
-            if "/__pycache__/" in "/" + rel or rel.startswith(".fastest_cache/") or "/site-packages/" in "/" + rel:
+            if "/__pycache__/" in "/" + rel or rel.startswith(".fastest_cache/") or "/site-packages/" in "/" + rel or "/dist-packages/" in "/" + rel:
                 rel = ""
         # A relative path means something else after a chdir: cache absolute ones only.
         if len(self._paths) < 100000 and isinstance(path, str) and os.path.isabs(path):
@@ -767,10 +771,9 @@ def patch_pytest_rewrite():
 
     rewrite.rewrite_asserts = rewrite_asserts
 
-    # pytest keeps rewritten modules in pyc files only when bytecode may be written,
-    # which the runner turns off (no foreign files in the user's tree): keep project
-    # modules' rewritten code in the code cache instead, keyed by their content, so
-    # each worker and each collection does not rewrite them again.
+    # pytest keeps rewritten modules in pyc files only when bytecode may be written
+    # (not with PYTHONDONTWRITEBYTECODE): keep rewritten code in the code cache too,
+    # keyed by content, so no worker or collection rewrites a module twice.
     original_rewrite_test = getattr(rewrite, "_rewrite_test", None)
 
     def _rewrite_test(fn, config, *args, **kwargs):
@@ -809,7 +812,11 @@ def patch_pytest_rewrite():
 
     if original_rewrite_test is not None:
         rewrite._rewrite_test = _rewrite_test
-    rewrite.PYTEST_TAG = rewrite.PYTEST_TAG + "-fastest" + PROBES_VERSION
+    # The probes name rootdir-relative paths: pyc files of another rootdir are not ours.
+    import hashlib
+
+    rootdir_tag = hashlib.blake2b(RECORDER.rootdir.encode(), digest_size=4).hexdigest() if RECORDER else ""
+    rewrite.PYTEST_TAG = rewrite.PYTEST_TAG + "-fastest" + PROBES_VERSION + rootdir_tag
     # The pyc name uses PYC_TAIL, computed from PYTEST_TAG at import: without this,
     # pytest would load its own probe-less pyc files and record nothing for tests.
     rewrite.PYC_TAIL = "." + rewrite.PYTEST_TAG + rewrite.PYC_EXT

@@ -1147,6 +1147,12 @@ class NativeEngine:
     def _start_logs(self, item, when):
         # A test suite may unregister pytest's logging plugin (flask's conftest does).
         if self._log_formatter is None or not self.config_obj.pluginmanager.hasplugin("logging-plugin"):
+            if self._log_handlers is not None:
+                # Unregistered since: records go where they would without pytest's plugin.
+                root = logging.getLogger()
+                for h in self._log_handlers:
+                    root.removeHandler(h)
+                self._log_handlers = None
             return None
         handlers = self._log_handlers
         if handlers is None:
