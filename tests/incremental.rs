@@ -15,13 +15,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 fn project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(
-        &repo_root().join("tests/incremental_fixtures/proj"),
-        dir.path(),
-        &[],
-    );
-    dir
+    fixture_copy("proj")
 }
 
 fn fastest(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -450,6 +444,27 @@ fn files_hypothesis_rewrites_are_not_dependencies() {
     assert!(text(&again).contains("nothing to run"), "{}", text(&again));
 }
 
+/// A copy of `tests/incremental_fixtures/NAME` in a temporary directory.
+fn fixture_copy(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &repo_root().join("tests/incremental_fixtures").join(name),
+        dir.path(),
+        &[],
+    );
+    dir
+}
+
+/// After a change the collection is made again (pytest's ids), then stored again.
+fn assert_recollected_then_stored(root: &Path, what: &str, env: &[(&str, &str)]) {
+    let (ours, reference, cached) = collect_both(root, env);
+    assert!(!cached, "{what}: collected again");
+    assert_eq!(ours, reference, "{what}");
+    let (ours, reference, cached) = collect_both(root, env);
+    assert!(cached, "{what}: stored again");
+    assert_eq!(ours, reference, "{what}");
+}
+
 /// `--collect-only -q` ids of fastest (and whether the collection cache served every
 /// module Python collects) against pytest's, on `tests/incremental_fixtures/dynamic_collect`.
 fn collect_both(dir: &Path, env: &[(&str, &str)]) -> (String, String, bool) {
@@ -505,12 +520,7 @@ fn collect_both_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (String
 
 #[test]
 fn keyword_and_mark_filters_apply_to_a_stored_python_collection() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(
-        &repo_root().join("tests/incremental_fixtures/dynamic_collect"),
-        dir.path(),
-        &[],
-    );
+    let dir = fixture_copy("dynamic_collect");
     let root = dir.path();
     // Filled by a plain collection; each expression is then evaluated on the stored
     // items and must give pytest's ids and counts.
@@ -533,12 +543,7 @@ fn keyword_and_mark_filters_apply_to_a_stored_python_collection() {
 
 #[test]
 fn a_collection_a_conftest_shapes_is_reused_until_it_changes() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(
-        &repo_root().join("tests/incremental_fixtures/session_collect"),
-        dir.path(),
-        &[],
-    );
+    let dir = fixture_copy("session_collect");
     let root = dir.path();
     let (ours, reference, cached) = collect_both(root, &[]);
     assert_eq!(ours, reference);
@@ -591,12 +596,7 @@ fn a_collection_a_conftest_shapes_is_reused_until_it_changes() {
     ];
     for (what, mutate) in mutations {
         mutate(root);
-        let (ours, reference, cached) = collect_both(root, &[]);
-        assert!(!cached, "{what}: collected again");
-        assert_eq!(ours, reference, "{what}");
-        let (ours, reference, cached) = collect_both(root, &[]);
-        assert!(cached, "{what}: stored again");
-        assert_eq!(ours, reference, "{what}");
+        assert_recollected_then_stored(root, what, &[]);
     }
     let (ours, _, _) = collect_both(root, &[]);
     for id in [
@@ -611,12 +611,7 @@ fn a_collection_a_conftest_shapes_is_reused_until_it_changes() {
 
 #[test]
 fn a_directory_python_collects_is_reused_until_it_changes() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(
-        &repo_root().join("tests/incremental_fixtures/dir_collect"),
-        dir.path(),
-        &[],
-    );
+    let dir = fixture_copy("dir_collect");
     let root = dir.path();
     let first = fastest(root, &["--collect-only", "-q", "-v"], &[]);
     assert!(
@@ -651,12 +646,7 @@ fn a_directory_python_collects_is_reused_until_it_changes() {
 fn filters_a_conftest_hook_can_change_go_to_python() {
     // `pytest_configure` sets `-m "not slow"` unless -m is given: evaluating -m on a
     // stored collection made without it would lose the slow tests.
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(
-        &repo_root().join("tests/incremental_fixtures/hook_filters"),
-        dir.path(),
-        &[],
-    );
+    let dir = fixture_copy("hook_filters");
     let root = dir.path();
     for args in [
         &[][..],
@@ -674,12 +664,7 @@ fn filters_a_conftest_hook_can_change_go_to_python() {
 
 #[test]
 fn python_collection_is_reused_until_what_it_read_changes() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(
-        &repo_root().join("tests/incremental_fixtures/dynamic_collect"),
-        dir.path(),
-        &[],
-    );
+    let dir = fixture_copy("dynamic_collect");
     let root = dir.path();
     let (ours, reference, cached) = collect_both(root, &[]);
     assert_eq!(ours, reference);
@@ -717,12 +702,7 @@ fn python_collection_is_reused_until_what_it_read_changes() {
     ];
     for (what, mutate, env) in mutations {
         mutate(root);
-        let (ours, reference, cached) = collect_both(root, &env);
-        assert!(!cached, "{what}: collected again");
-        assert_eq!(ours, reference, "{what}");
-        let (ours, reference, cached) = collect_both(root, &env);
-        assert!(cached, "{what}: stored again");
-        assert_eq!(ours, reference, "{what}");
+        assert_recollected_then_stored(root, what, &env);
     }
     assert!(collect_both(root, &[("DYN_LEVEL", "high")])
         .0
