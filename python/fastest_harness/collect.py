@@ -64,6 +64,14 @@ def main():
     # collection is never stored.
     volatile = set()
 
+    def keep(nodeid, found):
+        """Stores what collecting `nodeid` (a module, or the whole session) depended on,
+        unless it ran a block that calls the clock or a random source."""
+        if recorder.volatile_blocks.intersection(found["blocks"]):
+            volatile.add(nodeid)
+        else:
+            result["module_deps"][nodeid] = found
+
     class Recorder:
         @pytest.hookimpl(hookwrapper=True)
         def pytest_make_collect_report(self, collector):
@@ -80,10 +88,7 @@ def main():
                 if found.get("same"):
                     found = last_deps[0]
                 last_deps[0] = found
-                if recorder.volatile_blocks.intersection(found["blocks"]):
-                    volatile.add(collector.nodeid)
-                if collector.nodeid not in volatile:
-                    result["module_deps"][collector.nodeid] = found
+                keep(collector.nodeid, found)
             if python_part_of_doctest_only(collector):
                 # Same node id as the DoctestModule: mark the report itself.
                 try:
@@ -123,11 +128,7 @@ def main():
         sys.stdout.flush()
         os.dup2(saved, 1)
     if whole_session:
-        found = recorder.end_test(SESSION_ID)
-        if recorder.volatile_blocks.intersection(found["blocks"]):
-            volatile.add(SESSION_ID)
-        else:
-            result["module_deps"][SESSION_ID] = found
+        keep(SESSION_ID, recorder.end_test(SESSION_ID))
     result["volatile"] = sorted(volatile)
     result["exit_code"] = int(code)
     _write(out_path, result)

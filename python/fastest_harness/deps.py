@@ -210,18 +210,13 @@ def _volatile_candidate_lines(source):
 
 
 def calls_volatile(statements):
-    """Whether these nodes themselves (not the bodies of functions they define, which
-    are blocks of their own) call the clock or a random source. Static, so a collection
-    can be checked without a profiler: a module whose collection ran such a block may
-    collect other ids next time."""
+    """Whether these nodes (expressions and parts of statements: `_Probes` hands over
+    function headers and statement bodies separately) call the clock or a random
+    source. Static, so a collection can be checked without a profiler: a module whose
+    collection ran such a block may collect other ids next time."""
     todo = list(statements)
     while todo:
         node = todo.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            todo.extend(node.decorator_list)
-            todo.extend(node.args.defaults)
-            todo.extend(d for d in node.args.kw_defaults if d is not None)
-            continue
         if isinstance(node, ast.Call):
             func = node.func
             # `time()` without arguments: `from time import time` (`datetime.time(12, 0)`
@@ -646,25 +641,32 @@ def _cache_key(source, relpath):
 
 def compile_with_probes(source, path, relpath):
     """Code for a project module with probes (cached by source hash)."""
-    import marshal
-
     cached = None
     if CODE_CACHE_DIR:
         cached = os.path.join(CODE_CACHE_DIR, _cache_key(source, relpath) + ".code")
-        try:
-            with open(cached, "rb") as f:
-                return marshal.loads(f.read())
-        except (OSError, ValueError, EOFError, TypeError):
-            pass
+        code = load_code(cached)
+        if code is not None:
+            return code
     tree = ast.parse(source, filename=path)
     add_probes(tree, relpath, source)
     code = compile(tree, path, "exec", dont_inherit=True)
     if cached:
-        _store_code(cached, code)
+        store_code(cached, code)
     return code
 
 
-def _store_code(path, code):
+def load_code(path):
+    """Compiled code from the code cache, or None when missing or unreadable."""
+    import marshal
+
+    try:
+        with open(path, "rb") as f:
+            return marshal.loads(f.read())
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+
+
+def store_code(path, code):
     """Writes compiled code to the code cache atomically; a failure only costs a
     recompilation next time."""
     import marshal
@@ -779,8 +781,6 @@ def patch_pytest_rewrite():
     def _rewrite_test(fn, config, *args, **kwargs):
         if RECORDER is None or not CODE_CACHE_DIR:
             return original_rewrite_test(fn, config, *args, **kwargs)
-        import marshal
-
         # Plugins pytest rewrites (site-packages) are cached too; only project files
         # carry probes (`rel` is part of the key).
         rel = RECORDER.relpath(str(fn))
@@ -790,6 +790,11 @@ def patch_pytest_rewrite():
             stat = os.stat(fn)
             with open(fn, "rb") as f:
                 source = f.read()
+        except OSError:
+            source = None  # pytest's own read reports it
+        finally:
+            RECORDER._busy = busy
+        if source is not None:
             try:
                 pass_hook = bool(config.getini("enable_assertion_pass_hook"))
             except Exception:  # noqa: BLE001
@@ -799,15 +804,12 @@ def patch_pytest_rewrite():
             # co_filename is the absolute path, the probes name the rootdir-relative one.
             tag = "pytest-rewrite:%s:%s:%s:%s" % (getattr(_pytest, "__version__", ""), pass_hook, fn, rel)
             cached = os.path.join(CODE_CACHE_DIR, _cache_key(source, tag) + ".code")
-            with open(cached, "rb") as f:
-                return stat, marshal.loads(f.read())
-        except (OSError, ValueError, EOFError, TypeError):
-            pass  # not cached yet (or unreadable): rewrite
-        finally:
-            RECORDER._busy = busy
+            code = load_code(cached)
+            if code is not None:
+                return stat, code
         stat, co = original_rewrite_test(fn, config, *args, **kwargs)
         if cached:
-            _store_code(cached, co)
+            store_code(cached, co)
         return stat, co
 
     if original_rewrite_test is not None:

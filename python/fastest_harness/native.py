@@ -133,8 +133,6 @@ class RewritingLoader:
         return None
 
     def exec_module(self, module):
-        import marshal
-
         with open(self.path, "rb") as f:
             source = f.read()
         from fastest_harness import deps
@@ -147,13 +145,11 @@ class RewritingLoader:
         if CODE_CACHE_DIR:
             key = _code_cache_key(source + (b"\0probes" + deps.PROBES_VERSION.encode() + b":" + relpath.encode() if relpath else b""), self.path)
             cached = os.path.join(CODE_CACHE_DIR, key + ".code")
-            try:
-                with open(cached, "rb") as f:
-                    code = marshal.loads(f.read())
+            code = deps.load_code(cached)
+            if code is not None:
+                # Outside any handler: the module's own import errors are its own.
                 deps.exec_recorded(code, module, relpath, merge)
                 return
-            except (OSError, ValueError, EOFError, TypeError):
-                pass  # missing or unreadable: rewrite again
         tree = ast.parse(source, filename=self.path)
         if HAVE_PYTEST:
             from _pytest.assertion.rewrite import rewrite_asserts
@@ -165,14 +161,7 @@ class RewritingLoader:
             deps.add_probes(tree, relpath, source)
         code = compile(tree, self.path, "exec", dont_inherit=True)
         if cached:
-            try:
-                os.makedirs(CODE_CACHE_DIR, exist_ok=True)
-                tmp = "%s.%d.tmp" % (cached, os.getpid())
-                with open(tmp, "wb") as f:
-                    f.write(marshal.dumps(code))
-                os.replace(tmp, cached)
-            except OSError:
-                pass
+            deps.store_code(cached, code)
         deps.exec_recorded(code, module, relpath, merge)
 
 

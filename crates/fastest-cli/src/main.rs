@@ -306,37 +306,31 @@ fn conftest_hook_seeing_filters(
     rootdir: &Path,
     collection: &Collection,
 ) -> Option<String> {
-    let mut seen = std::collections::HashSet::new();
-    for entry in &collection.entries {
-        let path = match entry {
-            Entry::Items { path, .. } | Entry::Dynamic { path, .. } => path,
-        };
-        let start = if path.is_dir() {
-            Some(path.as_path())
-        } else {
-            path.parent()
-        };
-        for dir in start.into_iter().flat_map(Path::ancestors) {
-            if !seen.insert(dir.to_path_buf()) {
-                break;
-            }
-            let conftest = dir.join("conftest.py");
-            if conftest.is_file() {
-                let summary = source.summary(&conftest);
-                if let Some(hook) = summary
-                    .hooks
-                    .iter()
-                    .find(|h| HOOKS_SEEING_FILTERS.contains(&h.as_str()))
-                {
-                    return Some(format!("{} defines {hook}", relpath(rootdir, &conftest)));
-                }
-            }
-            if dir == rootdir {
-                break;
-            }
-        }
-    }
-    None
+    let paths = collection.entries.iter().map(|e| match e {
+        Entry::Items { path, .. } | Entry::Dynamic { path, .. } => path.as_path(),
+    });
+    run::conftests_above(rootdir, paths)
+        .into_iter()
+        .find_map(|conftest| {
+            let summary = source.summary(&conftest);
+            let hook = summary
+                .hooks
+                .iter()
+                .find(|h| HOOKS_SEEING_FILTERS.contains(&h.as_str()))?;
+            Some(format!("{} defines {hook}", relpath(rootdir, &conftest)))
+        })
+}
+
+/// Whether an item with these marks and `-k` names (computed only when `-k` is given)
+/// passes `-m` and `-k`.
+fn passes_filters<K: AsRef<[String]>>(
+    markexpr: Option<&fastest_discovery::markexpr::MarkExpr>,
+    keyword: Option<&fastest_discovery::markexpr::MarkExpr>,
+    marks: &[String],
+    keywords: impl FnOnce() -> K,
+) -> bool {
+    markexpr.is_none_or(|e| e.matches(marks))
+        && keyword.is_none_or(|e| e.matches_keywords(keywords().as_ref()))
 }
 
 /// The names `-k` matches for a statically collected item (pytest's
@@ -879,12 +873,12 @@ fn run() -> anyhow::Result<ExitCode> {
             false => (None, None, &[][..]),
         };
         for (id, matching) in found.items.into_iter().zip(&found.matching) {
-            let by_mark = markexpr.as_ref().is_none_or(|e| e.matches(&matching.marks));
-            let by_keyword = keyword
-                .as_ref()
-                .is_none_or(|e| e.matches_keywords(&matching.keywords));
             let by_deselect = !deselect.iter().any(|d| id.starts_with(d.as_str()));
-            if by_mark && by_keyword && by_deselect {
+            if by_deselect
+                && passes_filters(markexpr.as_ref(), keyword.as_ref(), &matching.marks, || {
+                    &matching.keywords
+                })
+            {
                 items.push(id);
             } else {
                 deselected += 1;
@@ -1030,11 +1024,12 @@ fn run() -> anyhow::Result<ExitCode> {
                 Entry::Items { items: it, .. } => {
                     for i in it {
                         let marks = i.marks.as_deref().unwrap_or_default();
-                        let by_mark = static_markexpr.as_ref().is_none_or(|e| e.matches(marks));
-                        let by_keyword = static_keyword.as_ref().is_none_or(|e| {
-                            e.matches_keywords(&item_keywords(i).unwrap_or_default())
-                        });
-                        if by_mark && by_keyword {
+                        if passes_filters(
+                            static_markexpr.as_ref(),
+                            static_keyword.as_ref(),
+                            marks,
+                            || item_keywords(i).unwrap_or_default(),
+                        ) {
                             items.push(i.nodeid.clone());
                         } else {
                             mark_deselected += 1;
@@ -1044,13 +1039,12 @@ fn run() -> anyhow::Result<ExitCode> {
                 Entry::Dynamic { path, .. } => {
                     if let Some(module) = dynamic_found.remove(path) {
                         for (id, matching) in module.items.into_iter().zip(&module.matching) {
-                            let by_mark = static_markexpr
-                                .as_ref()
-                                .is_none_or(|e| e.matches(&matching.marks));
-                            let by_keyword = static_keyword
-                                .as_ref()
-                                .is_none_or(|e| e.matches_keywords(&matching.keywords));
-                            if by_mark && by_keyword {
+                            if passes_filters(
+                                static_markexpr.as_ref(),
+                                static_keyword.as_ref(),
+                                &matching.marks,
+                                || &matching.keywords,
+                            ) {
                                 items.push(id);
                             } else {
                                 mark_deselected += 1;

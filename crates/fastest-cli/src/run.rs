@@ -904,6 +904,36 @@ fn choose_engine(req: &RunRequest, info: &WorkerInfo) -> Result<(Engine, String)
     }
 }
 
+/// The conftests of the directories of `paths` (a directory itself, a file's parent) and
+/// of every directory above them up to the rootdir, each once, nearest first.
+pub fn conftests_above<'a>(
+    rootdir: &Path,
+    paths: impl IntoIterator<Item = &'a Path>,
+) -> Vec<PathBuf> {
+    let mut conftests = Vec::new();
+    let mut seen = HashSet::new();
+    for path in paths {
+        let start = if path.is_dir() {
+            Some(path)
+        } else {
+            path.parent()
+        };
+        for dir in start.into_iter().flat_map(Path::ancestors) {
+            if !seen.insert(dir.to_path_buf()) {
+                break;
+            }
+            let conftest = dir.join("conftest.py");
+            if conftest.is_file() {
+                conftests.push(conftest);
+            }
+            if dir == rootdir {
+                break;
+            }
+        }
+    }
+    conftests
+}
+
 /// Reasons the native engine cannot be trusted with these modules, from their summaries
 /// and their conftests: hooks, plugins, async tests, fixtures nobody in the project
 /// defines (a plugin must provide them).
@@ -914,24 +944,7 @@ pub fn native_blockers(
     builtins: &[&str],
 ) -> Vec<String> {
     let mut blockers = Vec::new();
-    let mut conftests: Vec<PathBuf> = Vec::new();
-    let mut seen_dirs = HashSet::new();
-    for f in test_files {
-        let mut dir = f.parent();
-        while let Some(d) = dir {
-            if !seen_dirs.insert(d.to_path_buf()) {
-                break;
-            }
-            let c = d.join("conftest.py");
-            if c.is_file() {
-                conftests.push(c);
-            }
-            if d == rootdir {
-                break;
-            }
-            dir = d.parent();
-        }
-    }
+    let conftests = conftests_above(rootdir, test_files.iter().map(PathBuf::as_path));
     let mut defined: HashSet<String> = builtins.iter().map(|s| s.to_string()).collect();
     let mut requested: Vec<(String, PathBuf)> = Vec::new();
     let mut scan = |path: &Path, summary: &ModuleSummary, is_conftest: bool| {
