@@ -504,17 +504,31 @@ fn collect_both_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (String
         lines.extend(count.map(|l| l.split(" in ").next().unwrap_or(l)));
         lines.join("\n")
     };
-    // Three modules are collected by Python; `test_clock.py` reads the clock and
-    // `test_clock_helper.py` calls a project helper that reads a random source, so
-    // their collections are never stored: at most the other one comes from the cache.
+    // Three modules are collected by Python; `test_clock.py` makes its ids from the
+    // clock, so its collection is never stored: at most the other two come from the
+    // cache (`test_clock_helper.py` reads the clock and a random source too, but its ids
+    // do not depend on them).
     let stderr = String::from_utf8_lossy(&ours.stderr);
     assert!(
-        !stderr.contains("2 of them from the collection cache")
-            && !stderr.contains("3 of them from the collection cache"),
-        "a collection that read the clock or a random source was reused:\n{stderr}"
+        !stderr.contains("3 of them from the collection cache"),
+        "a collection whose ids depend on the clock was reused:\n{stderr}"
     );
-    let all_cached = stderr.contains("1 of them from the collection cache")
-        || stderr.contains("the session's collection comes from the collection cache");
+    // Every module Python collects comes from the cache, but those whose ids depend on
+    // the clock.
+    let count_before = |suffix: &str| {
+        stderr.lines().find_map(|l| {
+            let words: Vec<&str> = l.strip_suffix(suffix)?.split_whitespace().collect();
+            words.last()?.parse::<usize>().ok()
+        })
+    };
+    let by_python = count_before(" by Python:");
+    let from_cache = count_before(" of them from the collection cache");
+    let never_cached = stderr
+        .lines()
+        .filter(|l| l.ends_with("depends on the clock or a random source; not cached"))
+        .count();
+    let all_cached = stderr.contains("the session's collection comes from the collection cache")
+        || matches!((by_python, from_cache), (Some(n), Some(c)) if c + never_cached == n && c > 0);
     (ids(&ours), ids(&reference), all_cached)
 }
 
@@ -606,6 +620,18 @@ fn a_collection_a_conftest_shapes_is_reused_until_it_changes() {
         "test_ignored",
     ] {
         assert!(ours.contains(id), "{id} missing:\n{ours}");
+    }
+    // `test_dated.py` read the clock all along (checked under a shifted clock, stored);
+    // ids made from the clock keep the session from being stored at all.
+    edit(
+        &root.join("tests/test_dated.py"),
+        "[TODAY, TODAY.date()]",
+        "[TODAY], ids=[str(TODAY.year)]",
+    );
+    for _ in 0..2 {
+        let (ours, reference, cached) = collect_both(root, &[]);
+        assert!(!cached, "ids made from the clock were reused: {ours}");
+        assert_eq!(ours, reference);
     }
 }
 
@@ -709,14 +735,12 @@ fn python_collection_is_reused_until_what_it_read_changes() {
         .contains("test_level[high]"));
     // Said with -v; the run itself is not affected.
     let run = fastest(root, &["-n", "1", "-v"], &[]);
-    for module in ["tests/test_clock.py", "tests/test_clock_helper.py"] {
-        assert!(
-            text(&run).contains(&format!(
-                "{module}: its collection reads the clock or a random source; not cached"
-            )),
-            "{}",
-            text(&run)
-        );
-    }
+    assert!(
+        text(&run).contains(
+            "tests/test_clock.py: its collection depends on the clock or a random source; not cached"
+        ) && !text(&run).contains("tests/test_clock_helper.py: its collection"),
+        "{}",
+        text(&run)
+    );
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
 }

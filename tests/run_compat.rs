@@ -598,7 +598,7 @@ fn parameter_ids_made_from_the_clock_still_run() {
     }
     let run = fastest(dir.path(), &python(), &["--no-cache", "-v"]);
     let all = format!("{}{}", text(&run), String::from_utf8_lossy(&run.stderr));
-    assert!(all.contains("its collection reads the clock"), "{all}");
+    assert!(all.contains("its collection depends on the clock"), "{all}");
     assert!(all.contains("engine: native (auto)"), "{all}");
 }
 

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 # The `module_deps` key of a whole-session record.
 SESSION_ID = "<session>"
 
@@ -20,6 +20,12 @@ def main():
     out_path = sys.argv[1]
     args = sys.argv[2:]
     result = {"protocol": PROTOCOL_VERSION, "items": [], "errors": [], "skipped": [], "deselected": 0, "deselected_by_file": {}, "fatal": None, "module_deps": {}}
+    # `FASTEST_SHIFT_CLOCK=1`: the stability check of a collection that read the clock
+    # (before pytest and the project import `time`/`datetime` names).
+    if os.environ.pop("FASTEST_SHIFT_CLOCK", "") == "1":
+        from fastest_harness import shift_clock
+
+        shift_clock.install()
     try:
         import pytest
     except ImportError as exc:
@@ -60,17 +66,17 @@ def main():
     whole_session = recorder is not None and os.environ.pop("FASTEST_COLLECT_SESSION", "") == "1"
     last_deps = [None]
     # A module whose collection ran project code that calls the clock or a random source
-    # (found statically per block by the probes) may collect other ids next time: its
-    # collection is never stored.
+    # (found statically per block by the probes) may collect other ids next time: the
+    # runner stores it only when a second collection with a shifted clock (and other
+    # random draws) gives the same ids.
     volatile = set()
 
     def keep(nodeid, found):
-        """Stores what collecting `nodeid` (a module, or the whole session) depended on,
-        unless it ran a block that calls the clock or a random source."""
+        """Keeps what collecting `nodeid` (a module, or the whole session) depended on,
+        and whether it ran a block that calls the clock or a random source."""
         if recorder.volatile_blocks.intersection(found["blocks"]):
             volatile.add(nodeid)
-        else:
-            result["module_deps"][nodeid] = found
+        result["module_deps"][nodeid] = found
 
     class Recorder:
         @pytest.hookimpl(hookwrapper=True)

@@ -8,7 +8,7 @@ import json
 import os
 import sys
 
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 
 
 class Channel:

@@ -12,7 +12,7 @@ use fastest_select::{result_key, Selector};
 use serde::{Deserialize, Serialize};
 
 /// Bumped when what the collecting process records changes (old entries are then unused).
-const COLLECT_CACHE_VERSION: u32 = 4;
+const COLLECT_CACHE_VERSION: u32 = 5;
 
 /// Stored collections, under the result key of the module's synthetic node id.
 pub const TREE_COLLECTED: &str = "collected";
@@ -28,6 +28,10 @@ pub struct ModuleCollection {
     pub deselected: usize,
     pub errors: Vec<(String, String)>,
     pub skipped: Vec<CollectionSkip>,
+    /// A marker, not a collection: collecting this gave other ids under a shifted clock,
+    /// so until a dependency changes it is collected every time without checking again.
+    #[serde(default)]
+    pub unstable: bool,
 }
 
 impl ModuleCollection {
@@ -66,6 +70,7 @@ impl ModuleCollection {
                 .filter(|s| belongs(&s.nodeid))
                 .cloned()
                 .collect(),
+            unstable: false,
         }
     }
 }
@@ -114,13 +119,42 @@ impl CollectCache {
 
     /// The stored collection under a synthetic id (`session_id`), if still current.
     pub fn lookup_id(&self, id: &str) -> Option<ModuleCollection> {
+        self.lookup_any(id).filter(|found| !found.unstable)
+    }
+
+    fn lookup_any(&self, id: &str) -> Option<ModuleCollection> {
         let key = self.selector.cached_result_key(id)?;
         self.cache.get::<ModuleCollection>(TREE_COLLECTED, &key)
+    }
+
+    /// Whether `rel`'s collection gave other ids under a shifted clock, and nothing it
+    /// depended on changed since.
+    pub fn known_unstable(&self, rel: &str, doctest_only: bool) -> bool {
+        self.known_unstable_id(&Self::id(rel, doctest_only))
+    }
+
+    /// `known_unstable` for a synthetic id (`session_id`).
+    pub fn known_unstable_id(&self, id: &str) -> bool {
+        self.lookup_any(id).is_some_and(|found| found.unstable)
     }
 
     /// Stores what Python collected from `rel` under what that depended on.
     pub fn store(&self, rel: &str, doctest_only: bool, deps: TestDeps, found: &ModuleCollection) {
         self.store_id(&Self::id(rel, doctest_only), deps, found);
+    }
+
+    /// Remembers that `rel`'s collection is not stable (see `ModuleCollection::unstable`).
+    pub fn store_unstable(&self, rel: &str, doctest_only: bool, deps: TestDeps) {
+        self.store_unstable_id(&Self::id(rel, doctest_only), deps);
+    }
+
+    /// `store_unstable` for a synthetic id (`session_id`).
+    pub fn store_unstable_id(&self, id: &str, deps: TestDeps) {
+        let marker = ModuleCollection {
+            unstable: true,
+            ..ModuleCollection::default()
+        };
+        self.store_id(id, deps, &marker);
     }
 
     /// Stores a collection under a synthetic id (`session_id`).

@@ -8,7 +8,8 @@ use fastest_config::{determine_setup, SetupRequest};
 use fastest_discovery::{collect, relpath, CollectRequest, Collection, Entry};
 use fastest_graph::GraphDb;
 use fastest_report::{CollectReport, ExitCode};
-use std::collections::HashMap;
+use fastest_runner::CollectClock;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -839,13 +840,15 @@ fn run() -> anyhow::Result<ExitCode> {
                 let recording = collect_cache
                     .as_ref()
                     .map(|_| collect_cache::recording(&config.rootdir, &cache_dir, true));
+                let python = python_for();
                 let dc = run_python(
-                    &python_for(),
+                    &python,
                     &cache_dir,
                     &invocation_dir,
                     &a,
                     &[],
                     recording.as_ref(),
+                    CollectClock::Real,
                 )?;
                 let mut found = collect_cache::ModuleCollection::of(&dc, "");
                 // Also what was deselected outside any file (should not happen).
@@ -854,9 +857,29 @@ fn run() -> anyhow::Result<ExitCode> {
                     &collect_cache,
                     dc.module_deps.get(fastest_runner::SESSION_DEPS),
                 ) {
-                    c.store_id(&session_id, deps.clone(), &found);
-                } else if cli.verbose > 0 && !dc.volatile.is_empty() {
-                    eprintln!("fastest: the session's collection reads the clock or a random source; not cached");
+                    let stable = !dc
+                        .volatile
+                        .iter()
+                        .any(|v| v == fastest_runner::SESSION_DEPS)
+                        || (!c.known_unstable_id(&session_id)
+                            && !stable_under_shifted_clock(
+                                &python,
+                                &cache_dir,
+                                &invocation_dir,
+                                &a,
+                                &[],
+                                &dc,
+                                &[String::new()],
+                            )
+                            .is_empty());
+                    if stable {
+                        c.store_id(&session_id, deps.clone(), &found);
+                    } else {
+                        c.store_unstable_id(&session_id, deps.clone());
+                        if cli.verbose > 0 {
+                            eprintln!("fastest: the session's collection depends on the clock or a random source; not cached");
+                        }
+                    }
                 }
                 found
             }
@@ -970,21 +993,66 @@ fn run() -> anyhow::Result<ExitCode> {
                 let recording = collect_cache
                     .as_ref()
                     .map(|_| collect_cache::recording(&config.rootdir, &cache_dir, whole_session));
+                let python = python_for();
                 let dc = run_python(
-                    &python_for(),
+                    &python,
                     &cache_dir,
                     &invocation_dir,
                     &a,
                     &doctest_only,
                     recording.as_ref(),
+                    CollectClock::Real,
                 )?;
-                // Never stored (next time may give other ids); the workers pair ids that
-                // differ in their process by position.
-                if cli.verbose > 0 {
-                    for rel in &dc.volatile {
-                        eprintln!("fastest: {rel}: its collection reads the clock or a random source; not cached");
+                // Collections that ran code calling the clock or a random source are
+                // stored only when a second one, under a shifted clock, gives the same
+                // ids (the workers pair ids that differ in their process by position).
+                let miss_rels = || {
+                    misses.iter().filter_map(|&i| match dynamic[i] {
+                        Entry::Dynamic {
+                            path,
+                            selector: None,
+                            doctest_only,
+                            ..
+                        } => Some((relpath(&config.rootdir, path), *doctest_only)),
+                        _ => None,
+                    })
+                };
+                let stable: HashSet<String> = match &collect_cache {
+                    Some(c) if whole_session && !dc.volatile.is_empty() => {
+                        // One record spans the session: every entry stands or falls with
+                        // the whole collection again.
+                        let known_unstable =
+                            miss_rels().any(|(rel, only)| c.known_unstable(&rel, only));
+                        let everything = [String::new()];
+                        match known_unstable
+                            || stable_under_shifted_clock(
+                                &python,
+                                &cache_dir,
+                                &invocation_dir,
+                                &a,
+                                &doctest_only,
+                                &dc,
+                                &everything,
+                            )
+                            .is_empty()
+                        {
+                            true => HashSet::new(),
+                            false => miss_rels().map(|(rel, _)| rel).collect(),
+                        }
                     }
-                }
+                    Some(c) if !dc.volatile.is_empty() => stable_volatile_modules(
+                        c,
+                        &python,
+                        &cache_dir,
+                        &invocation_dir,
+                        &py_args,
+                        &config.rootdir,
+                        &dynamic,
+                        &misses,
+                        &dc,
+                    ),
+                    _ => HashSet::new(),
+                };
                 for &i in &misses {
                     if let Entry::Dynamic {
                         path,
@@ -1000,7 +1068,19 @@ fn run() -> anyhow::Result<ExitCode> {
                             false => dc.module_deps.get(&rel),
                         };
                         if let (Some(c), None, Some(deps)) = (&collect_cache, selector, deps) {
-                            c.store(&rel, *only, deps.clone(), &module);
+                            let unit = match whole_session {
+                                true => fastest_runner::SESSION_DEPS,
+                                false => rel.as_str(),
+                            };
+                            if !dc.volatile.iter().any(|v| v == unit) || stable.contains(&rel) {
+                                c.store(&rel, *only, deps.clone(), &module);
+                            } else {
+                                c.store_unstable(&rel, *only, deps.clone());
+                                if cli.verbose > 0 {
+                                    let shown = if rel.is_empty() { "." } else { rel.as_str() };
+                                    eprintln!("fastest: {shown}: its collection depends on the clock or a random source; not cached");
+                                }
+                            }
                         }
                         found[i] = Some(module);
                     }
@@ -1443,6 +1523,7 @@ fn run_python(
     args: &[String],
     doctest_only: &[PathBuf],
     record: Option<&fastest_runner::CollectRecording>,
+    clock: CollectClock,
 ) -> anyhow::Result<fastest_protocol::DynamicCollection> {
     let harness = fastest_runner::install_harness(&harness_root(cache_dir))?;
     Ok(fastest_runner::collect_dynamic(
@@ -1452,7 +1533,86 @@ fn run_python(
         args,
         doctest_only,
         record,
+        clock,
     )?)
+}
+
+/// Which of `units` (rootdir-relative module paths; `""` for everything) Python collects
+/// the same again with its clock shifted (and other random draws): those ids do not
+/// depend on the clock or a random source. A collection that fails counts as different.
+fn stable_under_shifted_clock(
+    python: &Path,
+    cache_dir: &Path,
+    cwd: &Path,
+    args: &[String],
+    doctest_only: &[PathBuf],
+    first: &fastest_protocol::DynamicCollection,
+    units: &[String],
+) -> HashSet<String> {
+    let Ok(second) = run_python(
+        python,
+        cache_dir,
+        cwd,
+        args,
+        doctest_only,
+        None,
+        CollectClock::Shifted,
+    ) else {
+        return HashSet::new();
+    };
+    units
+        .iter()
+        .filter(|rel| {
+            collect_cache::ModuleCollection::of(first, rel)
+                == collect_cache::ModuleCollection::of(&second, rel)
+        })
+        .cloned()
+        .collect()
+}
+
+/// The modules among `misses` whose collection in `dc` (one record per module) ran code
+/// calling the clock or a random source and is the same under a shifted clock
+/// (rootdir-relative paths). Only those modules are collected again, and not the ones
+/// already known to be unstable.
+#[allow(clippy::too_many_arguments)]
+fn stable_volatile_modules(
+    collect_cache: &collect_cache::CollectCache,
+    python: &Path,
+    cache_dir: &Path,
+    cwd: &Path,
+    py_args: &[String],
+    rootdir: &Path,
+    dynamic: &[&Entry],
+    misses: &[usize],
+    dc: &fastest_protocol::DynamicCollection,
+) -> HashSet<String> {
+    let mut args = py_args.to_vec();
+    let mut doctest_only = Vec::new();
+    let mut units = Vec::new();
+    for &i in misses {
+        let Entry::Dynamic {
+            path,
+            selector: None,
+            doctest_only: only,
+            ..
+        } = dynamic[i]
+        else {
+            continue;
+        };
+        let rel = relpath(rootdir, path);
+        if !dc.volatile.contains(&rel) || collect_cache.known_unstable(&rel, *only) {
+            continue;
+        }
+        args.push(path.to_string_lossy().into_owned());
+        if *only {
+            doctest_only.push(path.clone());
+        }
+        units.push(rel);
+    }
+    if units.is_empty() {
+        return HashSet::new();
+    }
+    stable_under_shifted_clock(python, cache_dir, cwd, &args, &doctest_only, dc, &units)
 }
 
 /// The value of a forwarded plugin option (`--name=value` or `--name value`), the last

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message shape changes; the harness echoes it back.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// What `fastest_harness.collect` writes: the items Python collected.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -24,8 +24,9 @@ pub struct DynamicCollection {
     /// With recording on: what collecting each module (by node id) depended on.
     #[serde(default)]
     pub module_deps: std::collections::BTreeMap<String, TestDeps>,
-    /// With recording on: modules whose collection read the clock or a random source
-    /// (their ids may differ in another process).
+    /// With recording on: modules (or `<session>`) whose collection ran code that calls
+    /// the clock or a random source (their ids may differ in another process; their
+    /// `module_deps` are there too, to store once a second collection agrees).
     #[serde(default)]
     pub volatile: Vec<String>,
     /// What `-k`/`-m` match for each item, in the order of `items` (collection never

@@ -55,6 +55,10 @@ const HARNESS_FILES: &[(&str, &str)] = &[
         include_str!("../../../python/fastest_harness/session_plugins.py"),
     ),
     (
+        "shift_clock.py",
+        include_str!("../../../python/fastest_harness/shift_clock.py"),
+    ),
+    (
         "debugger.py",
         include_str!("../../../python/fastest_harness/debugger.py"),
     ),
@@ -169,6 +173,15 @@ pub struct CollectRecording {
 /// The `module_deps` key of a whole-session record.
 pub const SESSION_DEPS: &str = "<session>";
 
+/// The clock a dynamic collection runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CollectClock {
+    Real,
+    /// Set a year and some hours ahead (`shift_clock.py`): a second collection of
+    /// modules that read the clock, to check their ids do not depend on it.
+    Shifted,
+}
+
 pub fn collect_dynamic(
     python: &Path,
     harness: &Path,
@@ -176,6 +189,7 @@ pub fn collect_dynamic(
     args: &[String],
     doctest_only: &[PathBuf],
     record: Option<&CollectRecording>,
+    clock: CollectClock,
 ) -> Result<DynamicCollection, RunnerError> {
     let out = tempfile_path(harness);
     let doctest_only: Vec<String> = doctest_only
@@ -202,6 +216,9 @@ pub fn collect_dynamic(
         if r.whole_session {
             command.env("FASTEST_COLLECT_SESSION", "1");
         }
+    }
+    if clock == CollectClock::Shifted {
+        command.env("FASTEST_SHIFT_CLOCK", "1");
     }
     let output = command
         .stdin(Stdio::null())

@@ -1,4 +1,5 @@
-"""Collection calls a project helper that reads a random source: never reused."""
+"""Collection calls a project helper that reads the clock and a random source, but the
+ids do not depend on them: reused once a second collection under a shifted clock agrees."""
 import pytest
 
 from pkg.stamps import fresh_seeds
