@@ -744,3 +744,43 @@ fn python_collection_is_reused_until_what_it_read_changes() {
     );
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
 }
+
+#[test]
+fn the_engine_is_chosen_on_the_files_that_run() {
+    // `test_hooked.py` needs pytest (a module hook); `test_plain.py` does not. A full run
+    // takes the pytest engine; after an edit to `test_plain.py` only its tests run, on
+    // the native engine.
+    let dir = fixture_copy("mixed_engines");
+    let root = dir.path();
+    let full = fastest(root, &["-n", "1"], &[]);
+    assert_eq!(full.status.code(), Some(0), "{}", text(&full));
+    assert!(
+        text(&full).contains(
+            "engine: pytest (auto: tests/test_hooked.py: module defines a collection hook)"
+        ) && text(&full).contains("4 passed"),
+        "{}",
+        text(&full)
+    );
+    edit(
+        &root.join("tests/test_plain.py"),
+        "1 + 1 == 2",
+        "2 + 2 == 4",
+    );
+    let changed = fastest(root, &["run", "--changed", "-n", "1"], &[]);
+    assert_eq!(changed.status.code(), Some(0), "{}", text(&changed));
+    assert!(
+        text(&changed).contains("engine: native (auto)")
+            && text(&changed).contains("1 passed, 3 deselected"),
+        "{}",
+        text(&changed)
+    );
+    edit(&root.join("tests/test_hooked.py"), "n > 0", "n >= 1");
+    let changed = fastest(root, &["run", "--changed", "-n", "1"], &[]);
+    assert!(
+        text(&changed).contains(
+            "engine: pytest (auto: tests/test_hooked.py: module defines a collection hook"
+        ) && text(&changed).contains("2 passed, 2 deselected"),
+        "{}",
+        text(&changed)
+    );
+}

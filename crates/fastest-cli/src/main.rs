@@ -917,12 +917,6 @@ fn run() -> anyhow::Result<ExitCode> {
         let mut dynamic_found: HashMap<PathBuf, collect_cache::ModuleCollection> = HashMap::new();
         let mut python_deselected = 0;
         if !dynamic.is_empty() {
-            // The first module the native engine could not run either.
-            if let Some(Entry::Dynamic { path, reason, .. }) = dynamic.iter().find(|e| {
-                !matches!(e, Entry::Dynamic { path, reason, .. } if native_can_run(&*graph, path, reason))
-            }) {
-                python_reasons.push(format!("{}: {reason}", relpath(&config.rootdir, path)));
-            }
             if cli.verbose > 0 {
                 eprintln!(
                     "fastest: {} modules collected statically, {} by Python:",
@@ -1154,10 +1148,15 @@ fn run() -> anyhow::Result<ExitCode> {
                 Entry::Dynamic { .. } => Vec::new(),
             })
             .collect();
-        let mut blockers = python_reasons.clone();
+        // Why the native engine cannot run the tests of each file; the engine is chosen
+        // on the files of the tests that actually run (`run --changed`, cached passes).
+        let mut blockers = run::NativeBlockers {
+            session: python_reasons.clone(),
+            by_file: HashMap::new(),
+        };
         // Modules collected by Python only because their parameter sets are not literal:
         // the native engine expands those itself.
-        let runtime_parametrized: Vec<&PathBuf> = collection
+        let runtime_parametrized: HashSet<String> = collection
             .entries
             .iter()
             .filter_map(|e| match e {
@@ -1165,42 +1164,76 @@ fn run() -> anyhow::Result<ExitCode> {
                     if collection.session_dynamic.is_none()
                         && native_can_run(&*graph, path, reason) =>
                 {
-                    Some(path)
+                    Some(relpath(&config.rootdir, path))
                 }
                 _ => None,
             })
             .collect();
-        let runtime_parametrized_files: std::collections::HashSet<String> = runtime_parametrized
-            .iter()
-            .map(|p| relpath(&config.rootdir, p))
-            .collect();
-        if report.items.iter().any(|i| {
-            !static_items.contains_key(i.as_str())
-                && !runtime_parametrized_files.contains(i.split("::").next().unwrap_or(i))
-        }) {
-            blockers.push("some items were collected by Python".into());
-        }
-        let test_files: Vec<PathBuf> = collection
+        // Entries Python collected that the native engine cannot run (a directory entry
+        // covers the files under it).
+        let python_only: Vec<(String, &String)> = collection
             .entries
             .iter()
             .filter_map(|e| match e {
-                Entry::Items { path, items } if !items.is_empty() => Some(path.clone()),
+                Entry::Dynamic { path, reason, .. } if !native_can_run(&*graph, path, reason) => {
+                    Some((relpath(&config.rootdir, path), reason))
+                }
                 _ => None,
             })
-            .chain(runtime_parametrized.iter().map(|p| (*p).clone()))
             .collect();
-        blockers.extend(run::native_blockers(
-            &*graph,
-            &config.rootdir,
-            &test_files,
-            NATIVE_BUILTIN_FIXTURES,
-        ));
-        if cli.doctest_modules
-            || test_files
-                .iter()
-                .any(|p| p.extension().is_some_and(|e| e != "py"))
-        {
-            blockers.push("doctests run on the pytest engine".into());
+        let static_files: HashSet<String> = collection
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Items { path, items } if !items.is_empty() => {
+                    Some(relpath(&config.rootdir, path))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut files_in_order: Vec<&str> = Vec::new();
+        let mut python_collected: HashSet<&str> = HashSet::new();
+        for id in &report.items {
+            let file = id.split("::").next().unwrap_or(id);
+            if files_in_order.last() != Some(&file) && !files_in_order.contains(&file) {
+                files_in_order.push(file);
+            }
+            if !static_items.contains_key(id.as_str()) && !runtime_parametrized.contains(file) {
+                python_collected.insert(file);
+            }
+        }
+        for file in files_in_order {
+            let mut reasons = Vec::new();
+            if let Some((rel, reason)) = python_only.iter().find(|(rel, _)| {
+                rel == file || rel.is_empty() || file.starts_with(&format!("{rel}/"))
+            }) {
+                reasons.push(format!("{rel}: {reason}"));
+            }
+            if python_collected.contains(file) {
+                reasons.push("some items were collected by Python".into());
+            }
+            let path = config.rootdir.join(file);
+            if static_files.contains(file) || runtime_parametrized.contains(file) {
+                reasons.extend(run::native_blockers(
+                    &*graph,
+                    &config.rootdir,
+                    std::slice::from_ref(&path),
+                    NATIVE_BUILTIN_FIXTURES,
+                ));
+            }
+            if path.extension().is_some_and(|e| e != "py")
+                || (cli.doctest_modules && {
+                    let summary = fastest_discovery::SummarySource::summary(&*graph, &path);
+                    !summary.doctests.is_empty()
+                        || summary.doctest_dynamic.is_some()
+                        || summary.parse_error.is_some()
+                })
+            {
+                reasons.push("doctests run on the pytest engine".into());
+            }
+            if !reasons.is_empty() {
+                blockers.by_file.insert(file.to_string(), reasons);
+            }
         }
         if config.bool("log_cli").unwrap_or(false)
             || passthrough
@@ -1208,7 +1241,9 @@ fn run() -> anyhow::Result<ExitCode> {
                 .any(|a| a.starts_with("--log-cli-level") || a.starts_with("--log-file"))
             || config.string("log_file").is_some()
         {
-            blockers.push("live logging or a log file (log_cli, log_file) needs pytest".into());
+            blockers
+                .session
+                .push("live logging or a log file (log_cli, log_file) needs pytest".into());
         }
         let mut items: Vec<String> = std::mem::take(&mut report.items);
         let mut deselected = report.deselected;

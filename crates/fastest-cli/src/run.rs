@@ -45,8 +45,8 @@ pub struct RunRequest {
     /// Modules that skipped themselves at import (pytest counts each as one skip).
     pub collect_skips: Vec<CollectionSkip>,
     pub deselected: usize,
-    /// Why the native engine cannot run this session (None: it can).
-    pub native_blockers: Vec<String>,
+    /// Why the native engine cannot run this session, or the tests of some files.
+    pub native_blockers: NativeBlockers,
     pub engine: String,
     pub workers: Option<String>,
     pub dist: Dist,
@@ -273,7 +273,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
     let chosen: std::cell::RefCell<Option<(Engine, String)>> = std::cell::RefCell::new(None);
     let items = to_run.clone();
     let decide = |info: &WorkerInfo| -> Result<_, String> {
-        let (engine, why) = choose_engine(&req, info)?;
+        let (engine, why) = choose_engine(&req, &items, info)?;
         let groups = group(&items, req.dist, workers);
         let plan = match engine {
             Engine::Native => shared_plan(groups, &durations),
@@ -855,13 +855,46 @@ pub fn collection_skip_report(skip: &CollectionSkip, invocation_dir: &Path) -> P
 
 /// Native when nothing in the session needs pytest itself; otherwise the pytest engine,
 /// with the reason shown in the header.
-fn choose_engine(req: &RunRequest, info: &WorkerInfo) -> Result<(Engine, String), String> {
+/// Why the native engine cannot run some tests: any test of the session, or the tests of
+/// one file (rootdir-relative). Only the files of the tests that run count.
+#[derive(Debug, Clone, Default)]
+pub struct NativeBlockers {
+    pub session: Vec<String>,
+    pub by_file: HashMap<String, Vec<String>>,
+}
+
+impl NativeBlockers {
+    /// The reasons that hold for running `items`: the session's, then their files', in
+    /// order, each once.
+    pub fn for_items(&self, items: &[RunItem]) -> Vec<String> {
+        let mut reasons = self.session.clone();
+        let mut seen = HashSet::new();
+        for item in items {
+            let file = item.nodeid.split("::").next().unwrap_or(&item.nodeid);
+            if !seen.insert(file) {
+                continue;
+            }
+            for reason in self.by_file.get(file).into_iter().flatten() {
+                if !reasons.contains(reason) {
+                    reasons.push(reason.clone());
+                }
+            }
+        }
+        reasons
+    }
+}
+
+fn choose_engine(
+    req: &RunRequest,
+    items: &[RunItem],
+    info: &WorkerInfo,
+) -> Result<(Engine, String), String> {
     let foreign: Vec<&String> = info
         .plugins
         .iter()
         .filter(|p| !INERT_PLUGINS.contains(&p.to_lowercase().as_str()))
         .collect();
-    let mut blockers = req.native_blockers.clone();
+    let mut blockers = req.native_blockers.for_items(items);
     if req.timeout.is_some() && pytest_timeout_active(req, info) {
         // Its `timeout` marks and methods are pytest-timeout's; the native engine only
         // has the runner's one limit for every test.
