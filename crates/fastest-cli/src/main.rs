@@ -1191,6 +1191,17 @@ fn run() -> anyhow::Result<ExitCode> {
                 _ => None,
             })
             .collect();
+        let test_files: Vec<PathBuf> = static_files
+            .iter()
+            .chain(&runtime_parametrized)
+            .map(|f| config.rootdir.join(f))
+            .collect();
+        let mut module_blockers = run::native_blockers(
+            &*graph,
+            &config.rootdir,
+            &test_files,
+            NATIVE_BUILTIN_FIXTURES,
+        );
         let mut files_in_order: Vec<&str> = Vec::new();
         let mut python_collected: HashSet<&str> = HashSet::new();
         for id in &report.items {
@@ -1213,14 +1224,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 reasons.push("some items were collected by Python".into());
             }
             let path = config.rootdir.join(file);
-            if static_files.contains(file) || runtime_parametrized.contains(file) {
-                reasons.extend(run::native_blockers(
-                    &*graph,
-                    &config.rootdir,
-                    std::slice::from_ref(&path),
-                    NATIVE_BUILTIN_FIXTURES,
-                ));
-            }
+            reasons.extend(module_blockers.remove(&path).unwrap_or_default());
             if path.extension().is_some_and(|e| e != "py")
                 || (cli.doctest_modules && {
                     let summary = fastest_discovery::SummarySource::summary(&*graph, &path);

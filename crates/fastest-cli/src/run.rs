@@ -6,7 +6,7 @@ use crate::coverage::{self, CoverageRun};
 use crate::session_plugins;
 use anyhow::Context;
 use fastest_cache::Cache;
-use fastest_discovery::{ModuleSummary, SummarySource};
+use fastest_discovery::SummarySource;
 use fastest_protocol::{CollectionSkip, Engine, Outcome, PhaseReport, RunItem, When, WorkerConfig};
 use fastest_report::run::{Ending, RunOptions, RunReporter, Tone};
 use fastest_report::ExitCode;
@@ -967,34 +967,39 @@ pub fn conftests_above<'a>(
     conftests
 }
 
-/// Reasons the native engine cannot be trusted with these modules, from their summaries
-/// and their conftests: hooks, plugins, async tests, fixtures nobody in the project
-/// defines (a plugin must provide them).
+/// Reasons the native engine cannot be trusted with each of these modules, from its
+/// summary and its conftests: hooks, plugins, async tests, fixtures nobody in the project
+/// defines (a plugin must provide them). A fixture counts as defined when any of these
+/// modules or their conftests defines it: a test class may inherit fixtures from a class
+/// in another module.
 pub fn native_blockers(
     source: &dyn SummarySource,
     rootdir: &Path,
     test_files: &[PathBuf],
     builtins: &[&str],
-) -> Vec<String> {
-    let mut blockers = Vec::new();
-    let conftests = conftests_above(rootdir, test_files.iter().map(PathBuf::as_path));
+) -> HashMap<PathBuf, Vec<String>> {
     let mut defined: HashSet<String> = builtins.iter().map(|s| s.to_string()).collect();
-    let mut requested: Vec<(String, PathBuf)> = Vec::new();
-    let mut scan = |path: &Path, summary: &ModuleSummary, is_conftest: bool| {
+    // Per module (test module or conftest): its own reasons and what it requests.
+    let mut own: HashMap<PathBuf, (Vec<String>, Vec<String>)> = HashMap::new();
+    let mut scan = |path: &Path, is_conftest: bool, defined: &mut HashSet<String>| {
+        if own.contains_key(path) {
+            return;
+        }
+        let summary = source.summary(path);
+        let mut blockers = Vec::new();
+        let mut requested = Vec::new();
         // In a test module only `pytest_generate_tests` is a hook pytest calls.
-        {
-            // `pytest_report_header` only adds header lines (not shown by the native engine).
-            let hook = summary.hooks.iter().find(|h| {
-                (is_conftest && h.as_str() != "pytest_report_header")
-                    || h.as_str() == "pytest_generate_tests"
-                    || h.as_str() == "pytest_pycollect_makeitem"
-            });
-            if let Some(h) = hook {
-                blockers.push(format!(
-                    "{} defines the hook {h}",
-                    fastest_discovery::relpath(rootdir, path)
-                ));
-            }
+        // `pytest_report_header` only adds header lines (not shown by the native engine).
+        let hook = summary.hooks.iter().find(|h| {
+            (is_conftest && h.as_str() != "pytest_report_header")
+                || h.as_str() == "pytest_generate_tests"
+                || h.as_str() == "pytest_pycollect_makeitem"
+        });
+        if let Some(h) = hook {
+            blockers.push(format!(
+                "{} defines the hook {h}",
+                fastest_discovery::relpath(rootdir, path)
+            ));
         }
         if summary.declares_plugins {
             blockers.push(format!(
@@ -1008,10 +1013,10 @@ pub fn native_blockers(
             defined.insert(fx.name.clone());
         }
         for b in &summary.bindings {
-            visit_function(b, path, &mut blockers, &mut requested, &mut defined);
+            visit_function(b, &mut blockers, &mut requested, defined);
             if let fastest_discovery::summary::Value::Class(c) = &b.value {
                 for inner in &c.body {
-                    visit_function(inner, path, &mut blockers, &mut requested, &mut defined);
+                    visit_function(inner, &mut blockers, &mut requested, defined);
                 }
                 for m in &c.marks {
                     if m.param_scoped {
@@ -1034,38 +1039,53 @@ pub fn native_blockers(
                 defined.insert(a.clone());
             }
         }
+        own.insert(path.to_path_buf(), (blockers, requested));
     };
-    for c in &conftests {
-        let s = source.summary(c);
-        scan(c, &s, true);
-    }
+    let mut chains: Vec<(PathBuf, Vec<PathBuf>)> = Vec::new();
     for f in test_files {
-        let s = source.summary(f);
-        scan(f, &s, false);
+        let conftests = conftests_above(rootdir, std::iter::once(f.as_path()));
+        for c in &conftests {
+            scan(c, true, &mut defined);
+        }
+        scan(f, false, &mut defined);
+        chains.push((f.clone(), conftests));
     }
-    let mut missing: Vec<String> = requested
-        .into_iter()
-        .filter(|(p, _)| !defined.contains(p) && p != "self" && p != "cls" && p != "request")
-        .map(|(p, _)| p)
-        .collect();
-    missing.sort();
-    missing.dedup();
-    if !missing.is_empty() {
-        blockers.push(format!(
-            "fixture{} {} not defined in the project",
-            if missing.len() == 1 { "" } else { "s" },
-            missing.join(", ")
-        ));
+    let mut by_file = HashMap::new();
+    for (file, conftests) in chains {
+        let mut blockers: Vec<String> = Vec::new();
+        let mut missing: Vec<&String> = Vec::new();
+        for module in conftests.iter().chain(std::iter::once(&file)) {
+            let (reasons, requested) = &own[module];
+            blockers.extend(reasons.iter().cloned());
+            missing.extend(requested.iter().filter(|p| {
+                !defined.contains(p.as_str()) && !["self", "cls", "request"].contains(&p.as_str())
+            }));
+        }
+        missing.sort();
+        missing.dedup();
+        if !missing.is_empty() {
+            blockers.push(format!(
+                "fixture{} {} not defined in the project",
+                if missing.len() == 1 { "" } else { "s" },
+                missing
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if !blockers.is_empty() {
+            by_file.insert(file, blockers);
+        }
     }
-    blockers
+    by_file
 }
 
 /// Records what one function (test or fixture) requests and defines.
 fn visit_function(
     b: &fastest_discovery::summary::Binding,
-    path: &Path,
     blockers: &mut Vec<String>,
-    requested: &mut Vec<(String, PathBuf)>,
+    requested: &mut Vec<String>,
     defined: &mut HashSet<String>,
 ) {
     let fastest_discovery::summary::Value::Function(f) = &b.value else {
@@ -1076,7 +1096,7 @@ fn visit_function(
     }
     if f.is_fixture || b.name.starts_with("test") {
         for p in &f.params {
-            requested.push((p.clone(), path.to_path_buf()));
+            requested.push(p.clone());
         }
     }
     for m in &f.marks {
@@ -1087,7 +1107,7 @@ fn visit_function(
             defined.insert(a.clone());
         }
         for a in &m.args {
-            requested.push((a.clone(), path.to_path_buf()));
+            requested.push(a.clone());
         }
     }
 }
