@@ -274,7 +274,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
     let items = to_run.clone();
     let decide = |info: &WorkerInfo| -> Result<_, String> {
         let (engine, why) = choose_engine(&req, &items, info)?;
-        let groups = group(&items, req.dist, workers);
+        let groups = group(&items, req.dist, workers, &durations);
         let plan = match engine {
             Engine::Native => shared_plan(groups, &durations),
             Engine::Pytest => bucket_plan(groups, workers, &durations),

@@ -41,8 +41,15 @@ pub enum Plan {
 /// Duration assumed for a test never run before.
 const UNKNOWN_SECONDS: f64 = 0.005;
 
-/// Builds the groups for `items` (in collection order).
-pub fn group(items: &[RunItem], dist: Dist, workers: usize) -> Vec<Vec<RunItem>> {
+/// Builds the groups for `items` (in collection order). With `LoadScope` a module that
+/// alone holds more than its share of the items or of their recorded duration is split
+/// by class, then into consecutive chunks, so one slow module does not hold the run up.
+pub fn group(
+    items: &[RunItem],
+    dist: Dist,
+    workers: usize,
+    durations: &HashMap<String, f64>,
+) -> Vec<Vec<RunItem>> {
     if dist == Dist::No || workers <= 1 {
         return vec![items.to_vec()];
     }
@@ -69,12 +76,14 @@ pub fn group(items: &[RunItem], dist: Dist, workers: usize) -> Vec<Vec<RunItem>>
             // Split a module into class groups only when it alone would hold the others up.
             let by_file = contiguous_by(items, |i| key(&i.nodeid, 0));
             let fair_share = items.len().div_ceil(workers * 2).max(1);
+            let fair_cost = cost(items, durations) / (workers * 2) as f64;
+            let too_big = |g: &[RunItem]| g.len() > fair_share || cost(g, durations) > fair_cost;
             let mut out = Vec::new();
             for g in by_file {
-                if g.len() > fair_share {
+                if too_big(&g) {
                     for sub in contiguous_by(&g, |i| key(&i.nodeid, 1)) {
-                        if sub.len() > fair_share {
-                            out.extend(sub.chunks(fair_share).map(|c| c.to_vec()));
+                        if too_big(&sub) {
+                            out.extend(chunks_within(&sub, fair_share, fair_cost, durations));
                         } else {
                             out.push(sub);
                         }
@@ -86,6 +95,29 @@ pub fn group(items: &[RunItem], dist: Dist, workers: usize) -> Vec<Vec<RunItem>>
             out
         }
     }
+}
+
+/// Consecutive chunks of at most `max_items` items, each closed once it reaches
+/// `max_cost` seconds of recorded duration.
+fn chunks_within(
+    items: &[RunItem],
+    max_items: usize,
+    max_cost: f64,
+    durations: &HashMap<String, f64>,
+) -> Vec<Vec<RunItem>> {
+    let mut out: Vec<Vec<RunItem>> = vec![Vec::new()];
+    let mut spent = 0.0;
+    for i in items {
+        let current = out.last_mut().expect("one chunk at least");
+        current.push(i.clone());
+        spent += durations.get(&i.nodeid).copied().unwrap_or(UNKNOWN_SECONDS);
+        if current.len() >= max_items || spent >= max_cost {
+            out.push(Vec::new());
+            spent = 0.0;
+        }
+    }
+    out.retain(|c| !c.is_empty());
+    out
 }
 
 fn contiguous_by(items: &[RunItem], key: impl Fn(&RunItem) -> String) -> Vec<Vec<RunItem>> {
@@ -164,7 +196,7 @@ mod tests {
     #[test]
     fn loadfile_keeps_files_together_and_buckets_balance_by_duration() {
         let all = items(&["a.py::t1", "a.py::t2", "b.py::t1", "c.py::T::t1"]);
-        let groups = group(&all, Dist::LoadFile, 2);
+        let groups = group(&all, Dist::LoadFile, 2, &HashMap::new());
         assert_eq!(groups.len(), 3);
         assert_eq!(groups[0].len(), 2);
         let durations: HashMap<String, f64> =
@@ -189,9 +221,59 @@ mod tests {
             "a.py::B::t2",
             "b.py::t",
         ]);
-        let groups = group(&all, Dist::LoadScope, 2);
+        let groups = group(&all, Dist::LoadScope, 2, &HashMap::new());
         let firsts: Vec<&str> = groups.iter().map(|g| g[0].nodeid.as_str()).collect();
         assert_eq!(firsts, ["a.py::A::t1", "a.py::B::t1", "b.py::t"]);
-        assert_eq!(group(&all, Dist::No, 2).len(), 1);
+        assert_eq!(group(&all, Dist::No, 2, &HashMap::new()).len(), 1);
+    }
+
+    #[test]
+    fn loadscope_splits_a_module_that_holds_most_of_the_recorded_time() {
+        // No module has more than its share of the items, but `slow.py` holds nearly all
+        // the recorded time: it is split so both workers share it; the rest stay whole.
+        let all = items(&[
+            "slow.py::t1",
+            "slow.py::t2",
+            "a.py::t1",
+            "a.py::t2",
+            "b.py::t1",
+            "b.py::t2",
+            "c.py::t1",
+            "c.py::t2",
+            "d.py::t1",
+            "d.py::t2",
+        ]);
+        let durations: HashMap<String, f64> = [("slow.py::t1", 2.0), ("slow.py::t2", 2.0)]
+            .iter()
+            .map(|(id, secs)| (id.to_string(), *secs))
+            .collect();
+        let groups = group(&all, Dist::LoadScope, 2, &durations);
+        let sizes: Vec<(&str, usize)> = groups
+            .iter()
+            .map(|g| (g[0].nodeid.as_str(), g.len()))
+            .collect();
+        assert_eq!(
+            sizes,
+            [
+                ("slow.py::t1", 1),
+                ("slow.py::t2", 1),
+                ("a.py::t1", 2),
+                ("b.py::t1", 2),
+                ("c.py::t1", 2),
+                ("d.py::t1", 2),
+            ]
+        );
+        // Without recorded durations every module stays whole.
+        assert_eq!(group(&all, Dist::LoadScope, 2, &HashMap::new()).len(), 5);
+        match bucket_plan(groups, 2, &durations) {
+            Plan::Buckets(b) => {
+                let slow_per_worker: Vec<usize> = b
+                    .iter()
+                    .map(|w| w.iter().filter(|i| i.nodeid.starts_with("slow")).count())
+                    .collect();
+                assert_eq!(slow_per_worker, [1, 1]);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
