@@ -784,3 +784,36 @@ fn the_engine_is_chosen_on_the_files_that_run() {
         text(&changed)
     );
 }
+
+#[test]
+fn a_whole_session_that_reads_the_clock_is_stored_unless_its_ids_depend_on_it() {
+    // `pytest_plugins` in the root conftest: Python collects the whole session, which
+    // reads the clock. Ids that do not depend on it are stored after the shifted-clock
+    // check; ids made from the year are never stored.
+    let dir = fixture_copy("session_clock");
+    let root = dir.path();
+    let (ours, reference, cached) = collect_both(root, &[]);
+    assert_eq!(ours, reference);
+    assert!(!cached, "the first collection cannot come from the cache");
+    let (ours, reference, cached) = collect_both(root, &[]);
+    assert_eq!(ours, reference);
+    assert!(cached, "ids independent of the clock: stored");
+    edit(
+        &root.join("tests/test_when.py"),
+        "[NOW, NOW.date()])",
+        "[NOW], ids=[str(NOW.year)])",
+    );
+    for _ in 0..2 {
+        let out = fastest(root, &["--collect-only", "-q", "-v"], &[]);
+        assert!(
+            text(&out).contains(
+                "the session's collection depends on the clock or a random source; not cached"
+            ) && text(&out).contains("test_when["),
+            "{}",
+            text(&out)
+        );
+    }
+    let (ours, reference, cached) = collect_both(root, &[]);
+    assert_eq!(ours, reference);
+    assert!(!cached, "ids made from the clock were reused: {ours}");
+}
