@@ -101,6 +101,21 @@ const INERT_PLUGINS: &[&str] = &[
     "pytest_mock",
 ];
 
+/// Whether an installed plugin changes nothing for the tests the native engine would run,
+/// given pytest's options. pytest-benchmark acts only on tests that request its
+/// `benchmark` fixture (those need the pytest engine: the fixture is not native) unless
+/// `--benchmark-only` skips every other test, or an output option (`--benchmark-json`,
+/// `--benchmark-save`, ...) writes a report even when no benchmark ran.
+fn inert_under_options(plugin: &str, pytest_args: &[String]) -> bool {
+    match plugin {
+        "pytest-benchmark" => pytest_args.iter().all(|a| {
+            !a.starts_with("--benchmark-")
+                || ["--benchmark-disable", "--benchmark-skip"].contains(&a.as_str())
+        }),
+        _ => false,
+    }
+}
+
 /// Runs the session; returns pytest's exit code.
 pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
@@ -892,7 +907,10 @@ fn choose_engine(
     let foreign: Vec<&String> = info
         .plugins
         .iter()
-        .filter(|p| !INERT_PLUGINS.contains(&p.to_lowercase().as_str()))
+        .filter(|p| {
+            let name = p.to_lowercase().replace('_', "-");
+            !INERT_PLUGINS.contains(&name.as_str()) && !inert_under_options(&name, &req.pytest_args)
+        })
         .collect();
     let mut blockers = req.native_blockers.for_items(items);
     if req.timeout.is_some() && pytest_timeout_active(req, info) {
@@ -1245,4 +1263,30 @@ fn live_status_after(capture: &str) -> Option<std::time::Duration> {
     let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
     let off = std::env::var_os("FASTEST_NO_PROGRESS").is_some_and(|v| v != "0" && !v.is_empty());
     (tty && !dumb && !off && capture != "no").then_some(std::time::Duration::from_secs(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inert_under_options;
+
+    #[test]
+    fn pytest_benchmark_is_inert_unless_an_option_makes_it_act_on_other_tests() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(inert_under_options("pytest-benchmark", &args(&[])));
+        assert!(inert_under_options(
+            "pytest-benchmark",
+            &args(&["-p", "no:cacheprovider", "--benchmark-disable"])
+        ));
+        for acting in [
+            "--benchmark-only",
+            "--benchmark-json=out.json",
+            "--benchmark-autosave",
+        ] {
+            assert!(
+                !inert_under_options("pytest-benchmark", &args(&[acting])),
+                "{acting}"
+            );
+        }
+        assert!(!inert_under_options("pytest-randomly", &args(&[])));
+    }
 }
