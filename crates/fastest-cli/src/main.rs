@@ -862,16 +862,14 @@ fn run() -> anyhow::Result<ExitCode> {
                         .iter()
                         .any(|v| v == fastest_runner::SESSION_DEPS)
                         || (!c.known_unstable_id(&session_id)
-                            && !stable_under_shifted_clock(
+                            && all_stable_under_shifted_clock(
                                 &python,
                                 &cache_dir,
                                 &invocation_dir,
                                 &a,
                                 &[],
                                 &dc,
-                                &[String::new()],
-                            )
-                            .is_empty());
+                            ));
                     if stable {
                         c.store_id(&session_id, deps.clone(), &found);
                     } else {
@@ -1017,21 +1015,17 @@ fn run() -> anyhow::Result<ExitCode> {
                         // the whole collection again.
                         let known_unstable =
                             miss_rels().any(|(rel, only)| c.known_unstable(&rel, only));
-                        let everything = [String::new()];
-                        match known_unstable
-                            || stable_under_shifted_clock(
+                        match !known_unstable
+                            && all_stable_under_shifted_clock(
                                 &python,
                                 &cache_dir,
                                 &invocation_dir,
                                 &a,
                                 &doctest_only,
                                 &dc,
-                                &everything,
-                            )
-                            .is_empty()
-                        {
-                            true => HashSet::new(),
-                            false => miss_rels().map(|(rel, _)| rel).collect(),
+                            ) {
+                            true => miss_rels().map(|(rel, _)| rel).collect(),
+                            false => HashSet::new(),
                         }
                     }
                     Some(c) if !dc.volatile.is_empty() => stable_volatile_modules(
@@ -1154,33 +1148,21 @@ fn run() -> anyhow::Result<ExitCode> {
             session: python_reasons.clone(),
             by_file: HashMap::new(),
         };
-        // Modules collected by Python only because their parameter sets are not literal:
-        // the native engine expands those itself.
-        let runtime_parametrized: HashSet<String> = collection
-            .entries
-            .iter()
-            .filter_map(|e| match e {
-                Entry::Dynamic { path, reason, .. }
-                    if collection.session_dynamic.is_none()
-                        && native_can_run(&*graph, path, reason) =>
-                {
-                    Some(relpath(&config.rootdir, path))
+        // Modules collected by Python only because their parameter sets are not literal
+        // (the native engine expands those itself), and entries Python collected that the
+        // native engine cannot run (a directory entry covers the files under it).
+        let mut runtime_parametrized: HashSet<String> = HashSet::new();
+        let mut python_only: Vec<(String, &String)> = Vec::new();
+        for e in &collection.entries {
+            if let Entry::Dynamic { path, reason, .. } = e {
+                let rel = relpath(&config.rootdir, path);
+                if !native_can_run(&*graph, path, reason) {
+                    python_only.push((rel, reason));
+                } else if collection.session_dynamic.is_none() {
+                    runtime_parametrized.insert(rel);
                 }
-                _ => None,
-            })
-            .collect();
-        // Entries Python collected that the native engine cannot run (a directory entry
-        // covers the files under it).
-        let python_only: Vec<(String, &String)> = collection
-            .entries
-            .iter()
-            .filter_map(|e| match e {
-                Entry::Dynamic { path, reason, .. } if !native_can_run(&*graph, path, reason) => {
-                    Some((relpath(&config.rootdir, path), reason))
-                }
-                _ => None,
-            })
-            .collect();
+            }
+        }
         let static_files: HashSet<String> = collection
             .entries
             .iter()
@@ -1203,10 +1185,11 @@ fn run() -> anyhow::Result<ExitCode> {
             NATIVE_BUILTIN_FIXTURES,
         );
         let mut files_in_order: Vec<&str> = Vec::new();
+        let mut seen_files: HashSet<&str> = HashSet::new();
         let mut python_collected: HashSet<&str> = HashSet::new();
         for id in &report.items {
             let file = id.split("::").next().unwrap_or(id);
-            if files_in_order.last() != Some(&file) && !files_in_order.contains(&file) {
+            if seen_files.insert(file) {
                 files_in_order.push(file);
             }
             if !static_items.contains_key(id.as_str()) && !runtime_parametrized.contains(file) {
@@ -1607,6 +1590,29 @@ fn stable_under_shifted_clock(
         })
         .cloned()
         .collect()
+}
+
+/// Whether Python collects everything `first` holds the same again with its clock
+/// shifted (one record spans the collection).
+fn all_stable_under_shifted_clock(
+    python: &Path,
+    cache_dir: &Path,
+    cwd: &Path,
+    args: &[String],
+    doctest_only: &[PathBuf],
+    first: &fastest_protocol::DynamicCollection,
+) -> bool {
+    let everything = [String::new()];
+    !stable_under_shifted_clock(
+        python,
+        cache_dir,
+        cwd,
+        args,
+        doctest_only,
+        first,
+        &everything,
+    )
+    .is_empty()
 }
 
 /// The modules among `misses` whose collection in `dc` (one record per module) ran code

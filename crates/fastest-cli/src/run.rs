@@ -90,15 +90,14 @@ pub struct RunRequest {
 /// Plugins that change nothing about which tests run or how they turn out when their
 /// options are not given (fastest implements `-n` and `--timeout` itself), or whose parts
 /// the native engine provides (pytest-mock's fixtures, pytest-cov's `no_cover`).
+/// (Names compared lowercase with `_` read as `-`.)
 const INERT_PLUGINS: &[&str] = &[
     "pytest-xdist",
     "pytest-timeout",
     "pytest-cov",
-    "pytest_xdist",
     // Its fixtures are the native engine's (python/fastest_harness/builtins.py, with
     // pytest-mock's own MockerFixture).
     "pytest-mock",
-    "pytest_mock",
 ];
 
 /// Whether an installed plugin changes nothing for the tests the native engine would run,
@@ -1059,20 +1058,26 @@ pub fn native_blockers(
         }
         own.insert(path.to_path_buf(), (blockers, requested));
     };
-    let mut chains: Vec<(PathBuf, Vec<PathBuf>)> = Vec::new();
+    // One walk for every module (each directory's conftest looked up once); a module's
+    // own chain is then the conftests of the directories above it.
+    let conftests = conftests_above(rootdir, test_files.iter().map(PathBuf::as_path));
+    for c in &conftests {
+        scan(c, true, &mut defined);
+    }
     for f in test_files {
-        let conftests = conftests_above(rootdir, std::iter::once(f.as_path()));
-        for c in &conftests {
-            scan(c, true, &mut defined);
-        }
         scan(f, false, &mut defined);
-        chains.push((f.clone(), conftests));
     }
     let mut by_file = HashMap::new();
-    for (file, conftests) in chains {
+    for file in test_files {
+        let mut chain: Vec<&PathBuf> = conftests
+            .iter()
+            .filter(|c| c.parent().is_some_and(|dir| file.starts_with(dir)))
+            .collect();
+        // Nearest first, as pytest reads them.
+        chain.sort_by_key(|c| std::cmp::Reverse(c.components().count()));
         let mut blockers: Vec<String> = Vec::new();
         let mut missing: Vec<&String> = Vec::new();
-        for module in conftests.iter().chain(std::iter::once(&file)) {
+        for module in chain.into_iter().chain(std::iter::once(file)) {
             let (reasons, requested) = &own[module];
             blockers.extend(reasons.iter().cloned());
             missing.extend(requested.iter().filter(|p| {
@@ -1093,7 +1098,7 @@ pub fn native_blockers(
             ));
         }
         if !blockers.is_empty() {
-            by_file.insert(file, blockers);
+            by_file.insert(file.clone(), blockers);
         }
     }
     by_file
