@@ -561,6 +561,17 @@ fn parametrized_fixtures_run_natively_like_pytest() {
 }
 
 #[test]
+fn session_scoped_fixture_parameters_run_natively_like_pytest() {
+    // pytest orders the items of both modules by the session fixture's parameter; the
+    // worker must set the value up again (and the module fixture built on it) whenever
+    // the parameter changes, and a conftest's session fixture is one value per session.
+    for args in [&["-n", "1", "-v"][..], &["-n", "2"]] {
+        let out = compare_with_pytest("session_params", None, args);
+        assert!(out.contains("engine: native (auto)"), "{out}");
+    }
+}
+
+#[test]
 fn every_collected_module_is_imported_before_the_first_test_as_in_pytest() {
     for args in [&["-n", "1"][..], &["-n", "2"]] {
         let out = compare_with_pytest("session_imports", None, args);

@@ -290,7 +290,8 @@ class Request:
         return Path(self._item.path)
 
     def addfinalizer(self, fn):
-        self._engine.scopes.add_finalizer(self.scope, fn)
+        owner = (self.scope, id(self._fixturedef)) if self._fixturedef is not None else None
+        self._engine.scopes.add_finalizer(self.scope, fn, owner)
 
     def getfixturevalue(self, name):
         return self._engine.get_fixture(self._item, name, ())
@@ -303,63 +304,93 @@ class Request:
 
 
 class ScopeStack:
-    """Live fixture values and finalizers per scope, torn down innermost first."""
+    """Live fixture values and finalizers per scope, torn down innermost first.
+
+    A value is `(scope, key)`; each finalizer remembers the value it belongs to (None for
+    xunit and builtin ones) and when it was added, so that a value can be torn down with
+    exactly what depends on it, as pytest's `FixtureDef.finish` does when a higher-scoped
+    parameter changes."""
 
     def __init__(self):
         self.values = {s: {} for s in SCOPES}
-        self.finalizers = {s: [] for s in SCOPES}
+        self.finalizers = {s: [] for s in SCOPES}  # [(seq, owner, fn)]
+        self.params = {s: {} for s in SCOPES}  # the fixture param each value was made with
+        self.dependents = {}  # value -> values whose setup requested it
+        self._building = []  # values being set up, innermost last
+        self._seq = 0
 
-        # Per value: the finalizer count when it was set up, and its fixture param.
-        self.marks = {s: {} for s in SCOPES}
-        self.params = {s: {} for s in SCOPES}
-
-    def add_finalizer(self, scope, fn):
-        self.finalizers[scope].append(fn)
+    def add_finalizer(self, scope, fn, owner=None):
+        self._seq += 1
+        self.finalizers[scope].append((self._seq, owner, fn))
 
     def begin(self, scope, key, param_index):
         """A fixture value of `scope` is about to be set up."""
-        self._seq = getattr(self, "_seq", 0) + 1
-        self.marks[scope][key] = (self._seq, len(self.finalizers[scope]))
         self.params[scope][key] = param_index
 
+    def requested(self, scope, key):
+        """The value `(scope, key)` is requested: the value being set up depends on it."""
+        if self._building and self._building[-1][0] != "function":
+            self.dependents.setdefault((scope, key), set()).add(self._building[-1])
+
+    @contextlib.contextmanager
+    def building(self, scope, key):
+        self._building.append((scope, key))
+        try:
+            yield
+        finally:
+            self._building.pop()
+
     def unwind(self, scope, key):
-        """Tears down the value `key` of `scope`, everything set up in that scope after
-        it, and every narrower scope but the function's; returns the exceptions raised."""
-        errors = []
-        for narrower in SCOPES[SCOPES.index(scope) + 1 : -1]:
-            errors += self.teardown(narrower)
-        seq, mark = self.marks[scope].get(key, (0, 0))
-        fins = self.finalizers[scope]
-        while len(fins) > mark:
-            fn = fins.pop()
-            try:
-                fn()
-            except BaseException as exc:  # noqa: B902 - reported as a setup error
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
-                errors.append(sys.exc_info())
-        for k, (later, _) in list(self.marks[scope].items()):
-            if later >= seq:
-                self.values[scope].pop(k, None)
-                self.marks[scope].pop(k, None)
-                self.params[scope].pop(k, None)
+        """Tears down the value `key` of `scope` and every value that depends on it (in
+        any scope), latest first; returns the exceptions raised."""
+        doomed = set()
+        todo = [(scope, key)]
+        while todo:
+            value = todo.pop()
+            if value not in doomed:
+                doomed.add(value)
+                todo.extend(self.dependents.get(value, ()))
+        due = []
+        for s in SCOPES:
+            kept = []
+            for entry in self.finalizers[s]:
+                (due if entry[1] in doomed else kept).append(entry)
+            self.finalizers[s][:] = kept
+        errors = self._run(sorted(due, key=lambda e: e[0]))
+        for s, k in doomed:
+            self.values[s].pop(k, None)
+            self.params[s].pop(k, None)
+        self._forget(lambda value: value in doomed)
         return errors
 
     def teardown(self, scope):
         """Runs finalizers of `scope` (LIFO); returns the exceptions raised."""
+        errors = self._run(self.finalizers[scope])
+        self.finalizers[scope] = []
+        self.values[scope].clear()
+        self.params[scope].clear()
+        if scope != "function":
+            self._forget(lambda value: value[0] == scope)
+        return errors
+
+    def _forget(self, gone):
+        for value in [v for v in self.dependents if gone(v)]:
+            del self.dependents[value]
+        for deps in self.dependents.values():
+            deps -= {d for d in deps if gone(d)}
+
+    @staticmethod
+    def _run(entries):
+        """Runs the finalizers of `entries` last first (popping them as they run)."""
         errors = []
-        fins = self.finalizers[scope]
-        while fins:
-            fn = fins.pop()
+        while entries:
+            fn = entries.pop()[2]
             try:
                 fn()
-            except BaseException as exc:  # noqa: B902 - reported as a teardown error
+            except BaseException as exc:  # noqa: B902 - reported as a setup/teardown error
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 errors.append(sys.exc_info())
-        self.values[scope].clear()
-        self.marks[scope].clear()
-        self.params[scope].clear()
         return errors
 
 
@@ -375,6 +406,8 @@ class Item:
         self.module = module
         self.cls_chain = cls_chain
         self.cls = cls_chain[-1] if cls_chain else None
+        # pytest's `name` carries the parameter id (`test_x[1-a]`); `originalname` not.
+        self.originalname = name.partition("[")[0]
         self.name = name
         self.function = function
         self.callspec = callspec  # {argname: value}
@@ -424,6 +457,10 @@ class NativeEngine:
         self.module_cache = {}
         self.module_fixture_cache = {}
         self.class_fixture_cache = {}
+        # One FixtureDef per conftest/plugin fixture for the whole session: a value is
+        # stored under its definition, so a session fixture must be the same object for
+        # every module that sees it (else it is set up again per module).
+        self.plugin_fixture_cache = {}
         self.held = None
         self.config_obj = _Config(self)
         self.capture_prefix = config.get("capture_prefix") or os.path.join(self.rootdir, ".fastest_cache", "capture")
@@ -567,7 +604,7 @@ class NativeEngine:
         own = unpacked_marks(func)
         class_marks = unpacked_marks(chain[-1]) if chain else []
         module_marks = unpacked_marks(module)
-        item = Item(nodeid, path, module, chain, names[-1], func, {}, own + class_marks + module_marks)
+        item = Item(nodeid, path, module, chain, names[-1] + bracket + _params, func, {}, own + class_marks + module_marks)
         specs = [mark_spec(m) for m in item.marks if m.name == "parametrize"]
         indices = spec.get("param_index") or []
         if bracket and not indices:
@@ -776,11 +813,13 @@ class NativeEngine:
         if mod_defs is None:
             mod_defs = scan_fixtures(item.module)
             conf = []
-            for m in reversed(self.load_conftests(os.path.dirname(item.path))):
-                conf += scan_fixtures(m)
-            for k, m in self.conftest_cache.items():
-                if isinstance(k, tuple):
-                    conf += scan_fixtures(m)
+            conftests = list(reversed(self.load_conftests(os.path.dirname(item.path))))
+            plugins = [m for k, m in self.conftest_cache.items() if isinstance(k, tuple)]
+            for m in conftests + plugins:
+                scanned = self.plugin_fixture_cache.get(m)
+                if scanned is None:
+                    scanned = self.plugin_fixture_cache[m] = scan_fixtures(m)
+                conf += scanned
             mod_defs = mod_defs + conf
             self.module_fixture_cache[key] = mod_defs
         return defs + mod_defs
@@ -820,6 +859,7 @@ class NativeEngine:
         scope = fdef.scope
         store = self.scopes.values[scope]
         key = id(fdef)
+        self.scopes.requested(scope, key)
         param_index = getattr(item, "param_index", {}).get(name) if fdef.params is not None else None
         if key in store:
             if self.scopes.params[scope].get(key) == param_index:
@@ -832,40 +872,41 @@ class NativeEngine:
         self.scopes.begin(scope, key, param_index)
         if fdef in requester_chain:
             raise FixtureLookupError("recursive dependency involving fixture '%s' detected" % name)
-        kwargs = {}
-        for arg in fdef.argnames:
-            if arg == name:
-                kwargs[arg] = self.get_fixture(item, arg, requester_chain + (fdef,), after=fdef)
-            elif arg == "request":
-                has_param = name in item.indirect
-                kwargs[arg] = Request(self, item, scope, fdef, item.indirect.get(name), has_param)
-            else:
-                kwargs[arg] = self.get_fixture(item, arg, requester_chain + (fdef,))
-        func = fdef.func
-        if fdef.is_method:
-            if item.instance is not None and isinstance(item.instance, fdef.owner):
-                func = func.__get__(item.instance)
-            else:
-                func = func.__get__(fdef.owner() if scope != "class" else fdef.owner)
-        if inspect.isgeneratorfunction(fdef.func):
-            gen = func(**kwargs)
-            with self._scope_frame(item, scope):
-                value = next(gen)
-
-            def finish(gen=gen):
-                try:
-                    next(gen)
-                except StopIteration:
-                    pass
+        with self.scopes.building(scope, key):
+            kwargs = {}
+            for arg in fdef.argnames:
+                if arg == name:
+                    kwargs[arg] = self.get_fixture(item, arg, requester_chain + (fdef,), after=fdef)
+                elif arg == "request":
+                    has_param = name in item.indirect
+                    kwargs[arg] = Request(self, item, scope, fdef, item.indirect.get(name), has_param)
                 else:
-                    raise RuntimeError("fixture function has more than one 'yield'")
+                    kwargs[arg] = self.get_fixture(item, arg, requester_chain + (fdef,))
+            func = fdef.func
+            if fdef.is_method:
+                if item.instance is not None and isinstance(item.instance, fdef.owner):
+                    func = func.__get__(item.instance)
+                else:
+                    func = func.__get__(fdef.owner() if scope != "class" else fdef.owner)
+            if inspect.isgeneratorfunction(fdef.func):
+                gen = func(**kwargs)
+                with self._scope_frame(item, scope):
+                    value = next(gen)
 
-            self.scopes.add_finalizer(scope, finish)
-        elif inspect.iscoroutinefunction(fdef.func) or inspect.isasyncgenfunction(fdef.func):
-            raise FixtureLookupError("async fixture '%s' needs an async plugin the native engine does not provide" % name)
-        else:
-            with self._scope_frame(item, scope):
-                value = func(**kwargs)
+                def finish(gen=gen):
+                    try:
+                        next(gen)
+                    except StopIteration:
+                        pass
+                    else:
+                        raise RuntimeError("fixture function has more than one 'yield'")
+
+                self.scopes.add_finalizer(scope, finish, (scope, key))
+            elif inspect.iscoroutinefunction(fdef.func) or inspect.isasyncgenfunction(fdef.func):
+                raise FixtureLookupError("async fixture '%s' needs an async plugin the native engine does not provide" % name)
+            else:
+                with self._scope_frame(item, scope):
+                    value = func(**kwargs)
         store[key] = value
         return value
 
@@ -1411,7 +1452,7 @@ class NativeEngine:
         item.fixturenames = tuple(names)
         for n in names:
             self.get_fixture(item, n, ())
-        item.instance = cls(item.name)
+        item.instance = cls(item.originalname)
 
     def call_unittest(self, item):
         result = _UnitTestResult()

@@ -789,7 +789,7 @@ fn run() -> anyhow::Result<ExitCode> {
         if cli.verbose > 0 {
             eprintln!("fastest: whole session collected by Python: {reason}");
         }
-        if collection.session_dynamic.is_some() {
+        if collection.session_dynamic.is_some() && !collection.session_runs_natively() {
             python_reasons.push(reason.clone());
         }
         // -k/-m are evaluated here on what Python reports for each item when they
@@ -1158,7 +1158,8 @@ fn run() -> anyhow::Result<ExitCode> {
                 let rel = relpath(&config.rootdir, path);
                 if !native_can_run(&*graph, path, reason) {
                     python_only.push((rel, reason));
-                } else if collection.session_dynamic.is_none() {
+                } else if collection.session_dynamic.is_none() || collection.session_runs_natively()
+                {
                     runtime_parametrized.insert(rel);
                 }
             }
@@ -1173,9 +1174,13 @@ fn run() -> anyhow::Result<ExitCode> {
                 _ => None,
             })
             .collect();
+        if collection.session_runs_natively() {
+            // Session-scoped fixture parameters add to the ids of static modules' items
+            // too; the worker resolves each of Python's ids on the module.
+            runtime_parametrized.extend(static_files.iter().cloned());
+        }
         let test_files: Vec<PathBuf> = static_files
-            .iter()
-            .chain(&runtime_parametrized)
+            .union(&runtime_parametrized)
             .map(|f| config.rootdir.join(f))
             .collect();
         let mut module_blockers = run::native_blockers(

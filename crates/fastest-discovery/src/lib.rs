@@ -87,6 +87,25 @@ pub struct Collection {
     pub warnings: Vec<String>,
     /// Set when a conftest changes collection globally: Python must collect it all.
     pub session_dynamic: Option<String>,
+    /// Some reason for collecting the session in Python is one the native engine cannot
+    /// run either (a collection hook, plugins); the others only make pytest order items
+    /// across modules (session-scoped fixture parameters).
+    session_blocks_native: bool,
+}
+
+impl Collection {
+    /// Python must collect the whole session, for `reason`; `native_runs` tells whether
+    /// the native engine can still run the items Python collects.
+    fn collect_session_in_python(&mut self, reason: String, native_runs: bool) {
+        self.session_dynamic = Some(reason);
+        self.session_blocks_native |= !native_runs;
+    }
+
+    /// Whether the whole session is collected by Python for reasons that still let the
+    /// native engine run its items (by node id, in Python's order).
+    pub fn session_runs_natively(&self) -> bool {
+        self.session_dynamic.is_some() && !self.session_blocks_native
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -189,27 +208,40 @@ pub fn collect(
     for c in &conftests {
         let s = source.summary(c);
         if let Some(h) = s.hooks.iter().find(|h| SUBTREE_HOOKS.contains(&h.as_str())) {
-            collection.session_dynamic = Some(format!("{} defines {h}", c.display()));
+            collection.collect_session_in_python(format!("{} defines {h}", c.display()), false);
         }
         if s.declares_plugins {
-            collection.session_dynamic = Some(format!("{} declares pytest_plugins", c.display()));
+            collection.collect_session_in_python(
+                format!("{} declares pytest_plugins", c.display()),
+                false,
+            );
         }
         if s.parse_error.is_some() {
-            collection.session_dynamic = Some(format!("{} does not parse statically", c.display()));
+            collection.collect_session_in_python(
+                format!("{} does not parse statically", c.display()),
+                false,
+            );
         }
         if let Some(why) = &s.import_abort {
-            collection.session_dynamic = Some(format!(
-                "{} {why} (pytest may skip or fail its directory)",
-                c.display()
-            ));
+            collection.collect_session_in_python(
+                format!(
+                    "{} {why} (pytest may skip or fail its directory)",
+                    c.display()
+                ),
+                false,
+            );
         }
         if let Some(why) = &s.cross_module_order {
-            collection.session_dynamic = Some(format!(
-                "{}: {why} (items may be reordered across modules)",
-                c.display()
-            ));
+            collection.collect_session_in_python(
+                format!(
+                    "{}: {why} (items may be reordered across modules)",
+                    c.display()
+                ),
+                why == runtime_scan::SESSION_FIXTURE_PARAMS,
+            );
         }
     }
+    let mut cross_module_seen = false;
     for (f, _) in &found {
         if let Ok(Found::Module {
             path,
@@ -217,11 +249,20 @@ pub fn collect(
         }) = f
         {
             if let Some(why) = &source.summary(path).cross_module_order {
-                collection.session_dynamic = Some(format!(
-                    "{}: {why} (items may be reordered across modules)",
-                    path.display()
-                ));
-                break;
+                let native_runs = why == runtime_scan::SESSION_FIXTURE_PARAMS;
+                if cross_module_seen {
+                    // The first module names the reason; the others may still block.
+                    collection.session_blocks_native |= !native_runs;
+                } else {
+                    cross_module_seen = true;
+                    collection.collect_session_in_python(
+                        format!(
+                            "{}: {why} (items may be reordered across modules)",
+                            path.display()
+                        ),
+                        native_runs,
+                    );
+                }
             }
         }
     }
@@ -229,17 +270,25 @@ pub fn collect(
     // Parametrized fixtures imported into conftests or test modules: with a session or
     // package scope they reorder items across modules; a conftest's star import of
     // unknown fixtures might bring such a fixture.
+    let imported_reason = |place: &Path, name: &str, scope: &str| {
+        format!(
+            "{} imports the fixture {name} with params= and scope {scope} \
+             (items may be reordered across modules)",
+            place.display()
+        )
+    };
     for c in &conftests {
         let s = source.summary(c);
         match imported_param_fixtures(&linker, c, &s, &mut HashSet::new()) {
-            Err(why) => collection.session_dynamic = Some(format!("{} {why}", c.display())),
+            Err(why) => {
+                collection.collect_session_in_python(format!("{} {why}", c.display()), false)
+            }
             Ok(found) => {
-                if let Some((name, scope)) = found.iter().find(|(_, s)| !module_local_scope(s)) {
-                    collection.session_dynamic = Some(format!(
-                        "{} imports the fixture {name} with params= and scope {scope} \
-                         (items may be reordered across modules)",
-                        c.display()
-                    ));
+                for (name, scope) in found.iter().filter(|(_, s)| !module_local_scope(s)) {
+                    collection.collect_session_in_python(
+                        imported_reason(c, name, scope),
+                        scope == "session",
+                    );
                 }
             }
         }
@@ -252,12 +301,11 @@ pub fn collect(
         {
             let s = source.summary(path);
             if let Ok(found) = imported_param_fixtures(&linker, path, &s, &mut HashSet::new()) {
-                if let Some((name, scope)) = found.iter().find(|(_, s)| !module_local_scope(s)) {
-                    collection.session_dynamic = Some(format!(
-                        "{} imports the fixture {name} with params= and scope {scope} \
-                         (items may be reordered across modules)",
-                        path.display()
-                    ));
+                for (name, scope) in found.iter().filter(|(_, s)| !module_local_scope(s)) {
+                    collection.collect_session_in_python(
+                        imported_reason(path, name, scope),
+                        scope == "session",
+                    );
                 }
             }
         }

@@ -134,6 +134,11 @@ pub fn import_abort(body: &[Stmt], aliases: &HashMap<String, String>) -> Option<
     None
 }
 
+/// The one cross-module reason the native engine can run: pytest orders the items by the
+/// fixture's parameter (Python collects them), and the worker tears the session value down
+/// and sets it up again whenever the parameter changes between two items it runs.
+pub const SESSION_FIXTURE_PARAMS: &str = "a fixture with params= has scope \"session\"";
+
 /// Finds parametrization that `reorder_items` may interleave with other modules' items.
 struct CrossModule<'a> {
     aliases: &'a HashMap<String, String>,
@@ -141,8 +146,10 @@ struct CrossModule<'a> {
 }
 
 impl CrossModule<'_> {
+    /// Keeps the first reason, except that any other reason replaces
+    /// [`SESSION_FIXTURE_PARAMS`]: that one is reported only when it is the only kind.
     fn note(&mut self, why: String) {
-        if self.found.is_none() {
+        if self.found.is_none() || self.found.as_deref() == Some(SESSION_FIXTURE_PARAMS) {
             self.found = Some(why);
         }
     }
@@ -172,7 +179,10 @@ impl CrossModule<'_> {
             }
             let scope = kw("scope").or(c.arguments.args.first());
             if let Some(why) = Self::wide_scope(scope) {
-                self.note(format!("a fixture with params= has {why}"));
+                let why = format!("a fixture with params= has {why}");
+                if why != SESSION_FIXTURE_PARAMS || self.found.is_none() {
+                    self.note(why);
+                }
             }
             return;
         }
@@ -280,6 +290,20 @@ mod tests {
         assert_eq!(fx("scope='module', params=[1]"), None);
         assert_eq!(fx("'class', params=[1]"), None);
         assert_eq!(fx("scope='session'"), None);
+        assert_eq!(
+            fx("scope='session', params=[1]").as_deref(),
+            Some(super::SESSION_FIXTURE_PARAMS)
+        );
+        // Another kind of reason in the same file wins over the session fixture's.
+        assert_eq!(
+            order(
+                "import pytest\n@pytest.fixture(scope='session', params=[1])\ndef f():\n    pass\n\
+                 @pytest.fixture(scope='package', params=[1])\ndef g():\n    pass\n\
+                 @pytest.fixture(scope='session', params=[2])\ndef h():\n    pass\n"
+            )
+            .as_deref(),
+            Some("a fixture with params= has scope \"package\"")
+        );
         assert_eq!(
             fx("scope='package', params=[1]").as_deref(),
             Some("a fixture with params= has scope \"package\"")
