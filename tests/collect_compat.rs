@@ -683,6 +683,14 @@ compat_tests! {
     parametrize_values => Case::new("parametrize_values");
     param_fixtures => Case::new("param_fixtures");
     dynamic_params => Case::new("dynamic_params");
+    // A project decorator whose body applies `parametrize` (imported by name or through
+    // its module) and a decorator bound at run time (`numbers = pytest.mark.parametrize(..)`)
+    // go to Python; a wrapping decorator and `mock.patch` keep the module static.
+    project_decorators => Case::new("project_decorators").dynamic(&[
+        "test_imported_decorator.py",
+        "test_module_decorator.py",
+        "test_runtime_mark.py",
+    ]);
     collection_hooks => Case::new("collection_hooks");
     // Session/package-scoped parametrization (a conftest fixture with params= as in
     // markupsafe, parametrize with scope="session") reorders items across modules: the

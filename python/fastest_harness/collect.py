@@ -165,7 +165,9 @@ def _item_match(item):
         if function is not None:
             keywords.update(getattr(function, "__dict__", {}))
         keywords.update(marks)
-    return {"marks": marks, "keywords": sorted(str(k) for k in keywords)}
+    callspec = getattr(item, "callspec", None)
+    params = sorted(callspec.params) if callspec is not None else []
+    return {"marks": marks, "keywords": sorted(str(k) for k in keywords), "params": params}
 
 
 def _write(path, result):

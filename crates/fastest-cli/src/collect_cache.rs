@@ -12,7 +12,7 @@ use fastest_select::{result_key, Selector};
 use serde::{Deserialize, Serialize};
 
 /// Bumped when what the collecting process records changes (old entries are then unused).
-const COLLECT_CACHE_VERSION: u32 = 5;
+const COLLECT_CACHE_VERSION: u32 = 6;
 
 /// Stored collections, under the result key of the module's synthetic node id.
 pub const TREE_COLLECTED: &str = "collected";

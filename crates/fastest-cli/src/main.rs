@@ -716,6 +716,8 @@ fn run() -> anyhow::Result<ExitCode> {
         quiet: cli.quiet,
         ..Default::default()
     };
+    // Parameter names of the items Python collected: not fixtures the project lacks.
+    let mut python_params: HashMap<PathBuf, HashSet<String>> = HashMap::new();
     // `-m` and `-k` are evaluated here when the expression parses, every static item's
     // marks (and for `-k` its node-id names) are known, and no name in it could match a
     // mark a plugin adds at collection; the dynamic modules get them in Python.
@@ -894,6 +896,7 @@ fn run() -> anyhow::Result<ExitCode> {
             false => (None, None, &[][..]),
         };
         for (id, matching) in found.items.into_iter().zip(&found.matching) {
+            note_params(&mut python_params, &config.rootdir, &id, &matching.params);
             let by_deselect = !deselect.iter().any(|d| id.starts_with(d.as_str()));
             if by_deselect
                 && passes_filters(markexpr.as_ref(), keyword.as_ref(), &matching.marks, || {
@@ -1107,6 +1110,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 Entry::Dynamic { path, .. } => {
                     if let Some(module) = dynamic_found.remove(path) {
                         for (id, matching) in module.items.into_iter().zip(&module.matching) {
+                            note_params(&mut python_params, &config.rootdir, &id, &matching.params);
                             if passes_filters(
                                 static_markexpr.as_ref(),
                                 static_keyword.as_ref(),
@@ -1188,6 +1192,7 @@ fn run() -> anyhow::Result<ExitCode> {
             &config.rootdir,
             &test_files,
             NATIVE_BUILTIN_FIXTURES,
+            &python_params,
         );
         let mut files_in_order: Vec<&str> = Vec::new();
         let mut seen_files: HashSet<&str> = HashSet::new();
@@ -1518,6 +1523,22 @@ const NATIVE_BUILTIN_FIXTURES: &[&str] = &[
     // pytest-cov's, when it is installed.
     "no_cover",
 ];
+
+/// Records the parameter names Python gave the item `nodeid`, under its file.
+fn note_params(
+    by_file: &mut HashMap<PathBuf, HashSet<String>>,
+    rootdir: &Path,
+    nodeid: &str,
+    params: &[String],
+) {
+    if !params.is_empty() {
+        let file = rootdir.join(nodeid.split("::").next().unwrap_or(nodeid));
+        by_file
+            .entry(file)
+            .or_default()
+            .extend(params.iter().cloned());
+    }
+}
 
 /// Whether the native engine can run the items Python collected from a dynamic module:
 /// its reason, and every other reason its summary gives, allow it.

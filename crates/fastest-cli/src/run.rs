@@ -988,12 +988,14 @@ pub fn conftests_above<'a>(
 /// summary and its conftests: hooks, plugins, async tests, fixtures nobody in the project
 /// defines (a plugin must provide them). A fixture counts as defined when any of these
 /// modules or their conftests defines it: a test class may inherit fixtures from a class
-/// in another module.
+/// in another module. `run_time_params` are the parameter names Python's collection gave
+/// each file's items (a project decorator applying `parametrize`): not fixtures.
 pub fn native_blockers(
     source: &dyn SummarySource,
     rootdir: &Path,
     test_files: &[PathBuf],
     builtins: &[&str],
+    run_time_params: &HashMap<PathBuf, HashSet<String>>,
 ) -> HashMap<PathBuf, Vec<String>> {
     let mut defined: HashSet<String> = builtins.iter().map(|s| s.to_string()).collect();
     // Per module (test module or conftest): its own reasons and what it requests.
@@ -1077,11 +1079,14 @@ pub fn native_blockers(
         chain.sort_by_key(|c| std::cmp::Reverse(c.components().count()));
         let mut blockers: Vec<String> = Vec::new();
         let mut missing: Vec<&String> = Vec::new();
+        let params = run_time_params.get(file);
         for module in chain.into_iter().chain(std::iter::once(file)) {
             let (reasons, requested) = &own[module];
             blockers.extend(reasons.iter().cloned());
             missing.extend(requested.iter().filter(|p| {
-                !defined.contains(p.as_str()) && !["self", "cls", "request"].contains(&p.as_str())
+                !defined.contains(p.as_str())
+                    && !["self", "cls", "request"].contains(&p.as_str())
+                    && !params.is_some_and(|names| names.contains(p.as_str()))
             }));
         }
         missing.sort();

@@ -829,6 +829,9 @@ const STDLIB_BASE_MODULES: &[&str] = &[
 /// engine's checks).
 pub fn native_can_run_dynamic(reason: &str) -> bool {
     let import_abort = reason.starts_with("module ") && reason.ends_with(" at import time");
+    // A project decorator applying `parametrize`: the worker reads the marks it made.
+    let decorator_parametrizes =
+        reason.starts_with("decorator ") && reason.ends_with(" may apply parametrize");
     let bound_at_run_time = reason.ends_with(" is bound to a run-time value")
         || reason.ends_with(" is defined conditionally")
         || reason.starts_with("star import from ")
@@ -840,6 +843,7 @@ pub fn native_can_run_dynamic(reason: &str) -> bool {
         .and_then(|dotted| dotted.split('.').next())
         .is_some_and(|top| STDLIB_BASE_MODULES.contains(&top));
     import_abort
+        || decorator_parametrizes
         || reason == MARKS_FOR_PYTHON
         || stdlib_base
         || bound_at_run_time
@@ -861,6 +865,8 @@ mod tests {
             "test_path is bound to a run-time value",
             "base collections.abc.Set is outside the project",
             "base threading.Condition is outside the project",
+            "decorator both_ways may apply parametrize",
+            "decorator mark_x is bound to a run-time value",
         ] {
             assert!(native_can_run_dynamic(ok), "{ok}");
         }
@@ -872,6 +878,7 @@ mod tests {
             "base unittest.IsolatedAsyncioTestCase is outside the project",
             "base django.test.TestCase is outside the project",
             "test_x imported from outside the project",
+            "decorator Wrapper is a class",
         ] {
             assert!(!native_can_run_dynamic(not_ok), "{not_ok}");
         }

@@ -192,6 +192,65 @@ impl<'a> Linker<'a> {
         Ok(Some((module.to_path_buf(), summary.clone(), b.clone())))
     }
 
+    /// An error when a decorator of the test function `f` (defined in `module`) is the
+    /// project's and may parametrize it or replace it: a function whose body mentions
+    /// `parametrize` (a helper applying `pytest.mark.parametrize`), a class, or a value
+    /// made at run time (`mark = pytest.mark.parametrize(...)`). Decorators from outside
+    /// the project (`mock.patch`, `hypothesis.given`) and builtins leave the ids alone.
+    fn check_decorators(
+        &self,
+        module: &Path,
+        summary: &Arc<ModuleSummary>,
+        f: &FunctionDef,
+    ) -> Result<(), String> {
+        for written in &f.decorators_written {
+            if written.is_empty() {
+                return Err("a decorator expression is not a name".into());
+            }
+            let mut parts = written.split('.');
+            let head = parts.next().unwrap_or_default();
+            let rest: Vec<&str> = parts.collect();
+            let Some((mut m, _, mut b)) = self.resolve_name(module, summary, head, 0)? else {
+                continue;
+            };
+            // `helpers.decorator`: follow a project module imported whole.
+            for attr in &rest {
+                let Value::Import {
+                    module: imported,
+                    level,
+                    name,
+                } = &b.value
+                else {
+                    break;
+                };
+                let dotted = match name {
+                    Some(n) if imported.is_empty() => n.clone(),
+                    Some(n) => format!("{imported}.{n}"),
+                    None => imported.clone(),
+                };
+                let Some(target) = self.resolve_module(&m, &dotted, *level) else {
+                    break;
+                };
+                let ts = self.source.summary(&target);
+                match self.resolve_name(&target, &ts, attr, 0)? {
+                    Some((found_in, _, found)) => (m, b) = (found_in, found),
+                    None => break,
+                }
+            }
+            match &b.value {
+                Value::Function(g) if g.applies_parametrize => {
+                    return Err(format!("decorator {written} may apply parametrize"));
+                }
+                Value::Class(_) => return Err(format!("decorator {written} is a class")),
+                Value::Unknown | Value::Literal => {
+                    return Err(format!("decorator {written} is bound to a run-time value"));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Turns a base-class reference in `scope` into a class.
     fn resolve_base(
         &self,
@@ -463,6 +522,7 @@ impl<'a> Linker<'a> {
                     if f.is_fixture || f.test_attr == Some(false) {
                         continue;
                     }
+                    self.check_decorators(&m, &s, f)?;
                     let base = format!("{relpath}::{}", b.name);
                     let known = f.unknown_decorators.is_empty();
                     items.extend(self.expand(&base, &[&f.marks, &module_marks], known)?);
@@ -599,6 +659,12 @@ impl<'a> Linker<'a> {
                         });
                         if f.is_fixture || f.test_attr == Some(false) || is_property {
                             continue;
+                        }
+                        if !f.decorators_written.is_empty() {
+                            let owner = mro.iter().find(|x| matches!(&x.kind, ClassKind::Project(dd) if std::ptr::eq(dd, *d)));
+                            if let Some(owner) = owner {
+                                self.check_decorators(&owner.module, &owner.summary, f)?;
+                            }
                         }
                         let base = format!("{node}::{}", b.name);
                         let known = f.unknown_decorators.is_empty();

@@ -257,6 +257,24 @@ fn push_binding(bindings: &mut Vec<Binding>, name: &str, value: Value, condition
     }
 }
 
+/// Whether `body` names `parametrize` anywhere (`pytest.mark.parametrize`,
+/// `metafunc.parametrize`, a `parametrize` imported by name).
+fn mentions_parametrize(body: &[Stmt]) -> bool {
+    struct Finder(bool);
+    impl<'a> Visitor<'a> for Finder {
+        fn visit_expr(&mut self, expr: &'a Expr) {
+            match expr {
+                Expr::Attribute(a) if a.attr.id.as_str() == "parametrize" => self.0 = true,
+                Expr::Name(n) if n.id.as_str() == "parametrize" => self.0 = true,
+                _ => visitor::walk_expr(self, expr),
+            }
+        }
+    }
+    let mut finder = Finder(false);
+    finder.visit_body(body);
+    finder.0
+}
+
 fn dotted(expr: &Expr) -> Option<String> {
     match expr {
         Expr::Name(n) => Some(n.id.to_string()),
@@ -698,6 +716,8 @@ impl<'a> Summarizer<'a> {
                 test_attr: None,
                 params: vec![],
                 unknown_decorators: vec![],
+                decorators_written: vec![],
+                applies_parametrize: false,
                 lineno: 0,
                 fixture_param_scope: None,
             }),
@@ -743,6 +763,8 @@ impl<'a> Summarizer<'a> {
                 .map(|p| p.parameter.name.id.to_string())
                 .collect(),
             unknown_decorators: vec![],
+            decorators_written: vec![],
+            applies_parametrize: mentions_parametrize(&f.body),
             lineno: 0,
             fixture_param_scope: None,
         };
@@ -767,6 +789,8 @@ impl<'a> Summarizer<'a> {
                 def.marks.push(self.mark(&mark, None));
             } else {
                 def.unknown_decorators.push(canon);
+                def.decorators_written
+                    .push(dotted(callee).unwrap_or_default());
             }
         }
         def

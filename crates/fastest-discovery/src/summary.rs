@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the summary format or the rules that produce it change; part of every
 /// cache key, so stale summaries are never read.
-pub const SUMMARY_VERSION: u32 = 13;
+pub const SUMMARY_VERSION: u32 = 14;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ModuleSummary {
@@ -101,6 +101,14 @@ pub struct FunctionDef {
     pub params: Vec<String>,
     /// Decorators we do not understand (they might replace the function).
     pub unknown_decorators: Vec<String>,
+    /// The same decorators as written (dotted; empty for another expression), to
+    /// resolve in the module: a project decorator may apply `parametrize`.
+    #[serde(default)]
+    pub decorators_written: Vec<String>,
+    /// The body (nested functions included) mentions `parametrize`: as a decorator, this
+    /// function may parametrize the test it wraps.
+    #[serde(default)]
+    pub applies_parametrize: bool,
     pub lineno: u32,
     /// For a fixture with `params=`: its scope (`dynamic` when computed). A module that
     /// imports it gets a parametrized fixture.

@@ -44,6 +44,11 @@ pub struct DynamicCollection {
 pub struct ItemMatch {
     pub marks: Vec<String>,
     pub keywords: Vec<String>,
+    /// The item's parameter names (`callspec.params`): arguments a parametrize made at
+    /// run time provides, which are not fixtures (a decorator of the project's own that
+    /// applies `pytest.mark.parametrize`).
+    #[serde(default)]
+    pub params: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
