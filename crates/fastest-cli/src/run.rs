@@ -1123,7 +1123,10 @@ fn visit_function(
         blockers.push(format!("async test {}", b.name));
     }
     if f.is_fixture || b.name.starts_with("test") {
-        for p in &f.params {
+        // pytest's getfuncargnames: the bound `self`/`cls`, then one argument per mock
+        // a `mock.patch` decorator passes, are not fixtures.
+        let bound = f.params.first().is_some_and(|p| p == "self" || p == "cls") as usize;
+        for p in f.params.iter().skip(bound + f.mock_patch_args as usize) {
             requested.push(p.clone());
         }
     }

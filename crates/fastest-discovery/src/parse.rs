@@ -257,6 +257,23 @@ fn push_binding(bindings: &mut Vec<Binding>, name: &str, value: Value, condition
     }
 }
 
+/// Whether the decorator `canon(...)` is a `mock.patch` or `mock.patch.object` without
+/// `new`, which passes the test a mock (pytest's `num_mock_patch_args`).
+fn passes_a_mock(canon: &str, call: &ast::ExprCall) -> bool {
+    let new_position = match canon {
+        "unittest.mock.patch" | "mock.patch" => 1,
+        "unittest.mock.patch.object" | "mock.patch.object" => 2,
+        _ => return false,
+    };
+    let has_new = call.arguments.args.len() > new_position
+        || call
+            .arguments
+            .keywords
+            .iter()
+            .any(|k| k.arg.as_ref().is_some_and(|a| a.id.as_str() == "new"));
+    !has_new
+}
+
 /// Whether `body` names `parametrize` anywhere (`pytest.mark.parametrize`,
 /// `metafunc.parametrize`, a `parametrize` imported by name).
 fn mentions_parametrize(body: &[Stmt]) -> bool {
@@ -718,6 +735,7 @@ impl<'a> Summarizer<'a> {
                 unknown_decorators: vec![],
                 decorators_written: vec![],
                 applies_parametrize: false,
+                mock_patch_args: 0,
                 lineno: 0,
                 fixture_param_scope: None,
             }),
@@ -765,6 +783,7 @@ impl<'a> Summarizer<'a> {
             unknown_decorators: vec![],
             decorators_written: vec![],
             applies_parametrize: mentions_parametrize(&f.body),
+            mock_patch_args: 0,
             lineno: 0,
             fixture_param_scope: None,
         };
@@ -788,6 +807,9 @@ impl<'a> Summarizer<'a> {
                 let mark = mark.clone();
                 def.marks.push(self.mark(&mark, None));
             } else {
+                if call.is_some_and(|c| passes_a_mock(&canon, c)) {
+                    def.mock_patch_args += 1;
+                }
                 def.unknown_decorators.push(canon);
                 def.decorators_written
                     .push(dotted(callee).unwrap_or_default());
@@ -1340,6 +1362,28 @@ pub fn make_unique(mut ids: Vec<String>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mock_patch_decorators_without_new_pass_a_mock_and_parametrize_helpers_are_seen() {
+        let src = "from unittest import mock\nfrom unittest.mock import patch\nimport pytest\n\
+                   @mock.patch('a.b')\n@patch.object(X, 'y')\n@patch('c', new=1)\n\
+                   @patch.object(X, 'z', 2)\ndef test_a(self, m1, m2, fx):\n    pass\n\
+                   def each(*cases):\n    def deco(f):\n        return pytest.mark.parametrize('c', cases)(f)\n    return deco\n\
+                   def plain(f):\n    return f\n";
+        let s = summarize(src.as_bytes());
+        let function = |name: &str| match &s.bindings.iter().find(|b| b.name == name).unwrap().value
+        {
+            Value::Function(f) => f.clone(),
+            _ => panic!("{name} is not a function"),
+        };
+        assert_eq!(function("test_a").mock_patch_args, 2);
+        assert_eq!(
+            function("test_a").decorators_written,
+            ["patch.object", "patch", "patch.object", "mock.patch"]
+        );
+        assert!(function("each").applies_parametrize);
+        assert!(!function("plain").applies_parametrize);
+    }
 
     fn ids_of(src: &str, func: &str) -> Vec<String> {
         let s = summarize(src.as_bytes());

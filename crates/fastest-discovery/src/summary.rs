@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the summary format or the rules that produce it change; part of every
 /// cache key, so stale summaries are never read.
-pub const SUMMARY_VERSION: u32 = 14;
+pub const SUMMARY_VERSION: u32 = 15;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ModuleSummary {
@@ -109,6 +109,10 @@ pub struct FunctionDef {
     /// function may parametrize the test it wraps.
     #[serde(default)]
     pub applies_parametrize: bool,
+    /// `mock.patch`/`patch.object` decorators without `new`: each passes the test a mock
+    /// argument, which pytest's `getfuncargnames` drops (they are not fixtures).
+    #[serde(default)]
+    pub mock_patch_args: u32,
     pub lineno: u32,
     /// For a fixture with `params=`: its scope (`dynamic` when computed). A module that
     /// imports it gets a parametrized fixture.
