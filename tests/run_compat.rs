@@ -572,6 +572,29 @@ fn session_scoped_fixture_parameters_run_natively_like_pytest() {
 }
 
 #[test]
+fn files_that_need_pytest_run_on_pytest_workers_beside_native_ones() {
+    // Doctests (pytest engine) and plain tests (native) in one run of two workers: one
+    // worker of each kind; one report in pytest's order. On one worker: all on pytest.
+    for (args, engine) in [
+        (&["-n", "2"][..], "engine: native, pytest for 1 file on 1 worker (auto: doctests run on the pytest engine), workers: 2"),
+        (&["-n", "1"], "engine: pytest (auto: doctests run on the pytest engine), workers: 1"),
+    ] {
+        let out = compare_with_pytest("mixed_engines", None, args);
+        assert!(out.contains(engine), "{args:?}\n{out}");
+        let dir = project("mixed_engines");
+        let reference = text(&pytest_junit(dir.path(), "ref.xml"));
+        let failed = |s: &str| -> Vec<String> {
+            s.lines()
+                .filter(|l| l.starts_with("FAILED "))
+                .map(|l| l.split(" - ").next().unwrap_or(l).to_string())
+                .collect()
+        };
+        assert_eq!(failed(&out), failed(&reference), "{args:?}\n{out}");
+        assert_eq!(failed(&out).len(), 4, "{out}");
+    }
+}
+
+#[test]
 fn every_collected_module_is_imported_before_the_first_test_as_in_pytest() {
     for args in [&["-n", "1"][..], &["-n", "2"]] {
         let out = compare_with_pytest("session_imports", None, args);

@@ -190,6 +190,12 @@ def import_path(path, rewrite=True):
     # Import the parent packages normally first.
     if "." in name:
         importlib.import_module(name.rsplit(".", 1)[0])
+        # The parent's import may have imported this module already (`from . import
+        # sub` in a package's __init__): executing it again would make a second module
+        # object, without the attributes its own submodule imports set on the first.
+        existing = sys.modules.get(name)
+        if existing is not None and os.path.abspath(getattr(existing, "__file__", "") or "") == os.path.abspath(path):
+            return existing
     if not rewrite:
         return importlib.import_module(name)
     spec = importlib.util.spec_from_file_location(name, path, loader=RewritingLoader(path))

@@ -11,7 +11,9 @@ use fastest_protocol::{CollectionSkip, Engine, Outcome, PhaseReport, RunItem, Wh
 use fastest_report::run::{Ending, RunOptions, RunReporter, Tone};
 use fastest_report::ExitCode;
 use fastest_runner::pool::{run_pool, Control, PoolConfig, PoolOutcome, RunEvent, WorkerInfo};
-use fastest_runner::schedule::{bucket_plan, group, shared_plan, Dist};
+use fastest_runner::schedule::{
+    bucket_plan, buckets, group, longest_first, shared_plan, Dist, Plan,
+};
 use fastest_select::{Selector, Verdict};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -284,42 +286,81 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
         timeout: req.timeout.filter(|_| req.debugger.is_none()),
         interactive,
     };
-    let chosen: std::cell::RefCell<Option<(Engine, String)>> = std::cell::RefCell::new(None);
+    // The engine's name and why, for the header.
+    let chosen: std::cell::RefCell<Option<(String, String)>> = std::cell::RefCell::new(None);
     let items = to_run.clone();
     let decide = |info: &WorkerInfo| -> Result<_, String> {
         let (engine, why) = choose_engine(&req, &items, info)?;
+        let config_for = |engine: Engine| {
+            // With the pytest engine, pytest-timeout (when installed and not disabled)
+            // times tests out as under pytest: its marks, its method, its failure report.
+            let timeout_in_worker = engine == Engine::Pytest && pytest_timeout_active(&req, info);
+            let mut pytest_args = req.pytest_args.clone();
+            if let (true, Some(limit)) = (timeout_in_worker, req.timeout) {
+                pytest_args.push(format!("--timeout={}", limit.as_secs_f64()));
+            }
+            WorkerConfig {
+                rootdir: req.rootdir.to_string_lossy().into_owned(),
+                engine,
+                capture: req.capture.clone(),
+                tbstyle: req.tbstyle.clone(),
+                showlocals: req.showlocals,
+                verbose: req.verbosity.max(0),
+                capture_prefix: String::new(),
+                pytest_args,
+                collect_args: req.collect_args.clone(),
+                ini: req.ini.clone(),
+                record: req.selector.is_some(),
+                code_cache: req.cache_dir.join("code").to_string_lossy().into_owned(),
+                coverage: req.coverage.as_ref().map(|c| c.settings.clone()),
+                debugger: req.debugger.clone(),
+                timeout_in_worker,
+                session_modules: req.session_modules.clone(),
+            }
+        };
+        let split = (engine == Engine::Pytest && workers >= 2)
+            .then(|| split_by_engine(&req, &items, info))
+            .flatten();
+        let split = split.and_then(|(native, pytest, files, reason)| {
+            let wanted = pytest_worker_count(&native, &pytest, workers, &durations)?;
+            Some((native, pytest, files, reason, wanted))
+        });
+        if let Some((native, pytest, files, reason, wanted)) = split {
+            let buckets = buckets(
+                group(&pytest, req.dist, wanted, &durations),
+                wanted,
+                &durations,
+            );
+            let on_pytest = buckets.len();
+            let plan = Plan::Mixed {
+                buckets,
+                bucket_config: Box::new(config_for(Engine::Pytest)),
+                shared: longest_first(
+                    group(&native, req.dist, workers - on_pytest, &durations),
+                    &durations,
+                ),
+            };
+            *chosen.borrow_mut() = Some((
+                format!(
+                    "native, pytest for {files} file{} on {on_pytest} worker{}",
+                    if files == 1 { "" } else { "s" },
+                    if on_pytest == 1 { "" } else { "s" }
+                ),
+                format!("auto: {reason}"),
+            ));
+            return Ok((plan, config_for(Engine::Native)));
+        }
         let groups = group(&items, req.dist, workers, &durations);
         let plan = match engine {
             Engine::Native => shared_plan(groups, &durations),
             Engine::Pytest => bucket_plan(groups, workers, &durations),
         };
-        *chosen.borrow_mut() = Some((engine, why));
-        // With the pytest engine, pytest-timeout (when installed and not disabled) times
-        // tests out as under pytest: its marks, its method, its failure report.
-        let timeout_in_worker = engine == Engine::Pytest && pytest_timeout_active(&req, info);
-        let mut pytest_args = req.pytest_args.clone();
-        if let (true, Some(limit)) = (timeout_in_worker, req.timeout) {
-            pytest_args.push(format!("--timeout={}", limit.as_secs_f64()));
-        }
-        let config = WorkerConfig {
-            rootdir: req.rootdir.to_string_lossy().into_owned(),
-            engine,
-            capture: req.capture.clone(),
-            tbstyle: req.tbstyle.clone(),
-            showlocals: req.showlocals,
-            verbose: req.verbosity.max(0),
-            capture_prefix: String::new(),
-            pytest_args,
-            collect_args: req.collect_args.clone(),
-            ini: req.ini.clone(),
-            record: req.selector.is_some(),
-            code_cache: req.cache_dir.join("code").to_string_lossy().into_owned(),
-            coverage: req.coverage.as_ref().map(|c| c.settings.clone()),
-            debugger: req.debugger.clone(),
-            timeout_in_worker,
-            session_modules: req.session_modules.clone(),
+        let name = match engine {
+            Engine::Native => "native",
+            Engine::Pytest => "pytest",
         };
-        Ok((plan, config))
+        *chosen.borrow_mut() = Some((name.to_string(), why));
+        Ok((plan, config_for(engine)))
     };
 
     if let Some(run) = &req.coverage {
@@ -359,11 +400,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                     pytest.map(|v| format!(", pytest-{v}")).unwrap_or_default()
                 )];
                 header.extend(header_lines.iter().cloned());
-                let engine_name = match engine {
-                    Engine::Native => "native",
-                    Engine::Pytest => "pytest",
-                };
-                header.push(format!("engine: {engine_name} ({why}), workers: {workers}"));
+                header.push(format!("engine: {engine} ({why}), workers: {workers}"));
                 if !cached.is_empty() {
                     header.push(format!(
                         "cached: {} tests passed before with the same dependencies (not run; --no-cache runs them)",
@@ -898,19 +935,88 @@ impl NativeBlockers {
     }
 }
 
-fn choose_engine(
-    req: &RunRequest,
-    items: &[RunItem],
-    info: &WorkerInfo,
-) -> Result<(Engine, String), String> {
-    let foreign: Vec<&String> = info
-        .plugins
+/// Installed plugins that may act on any test (not inert under these options).
+fn foreign_plugins<'a>(req: &RunRequest, info: &'a WorkerInfo) -> Vec<&'a String> {
+    info.plugins
         .iter()
         .filter(|p| {
             let name = p.to_lowercase().replace('_', "-");
             !INERT_PLUGINS.contains(&name.as_str()) && !inert_under_options(&name, &req.pytest_args)
         })
-        .collect();
+        .collect()
+}
+
+/// The auto engine's split of a run whose only native blockers are per file: the tests
+/// of blocked files go to pytest-engine workers, the rest to native workers, as two
+/// kinds of workers of one pool (as pytest-xdist's workers, each has its own session).
+/// None when something holds for every test (a session reason, a plugin, pytest-timeout)
+/// or when one side would be empty. Returns (native, pytest, files on pytest, reason).
+fn split_by_engine(
+    req: &RunRequest,
+    items: &[RunItem],
+    info: &WorkerInfo,
+) -> Option<(Vec<RunItem>, Vec<RunItem>, usize, String)> {
+    if req.engine != "auto"
+        || info.pytest.is_none()
+        || !req.native_blockers.session.is_empty()
+        || !foreign_plugins(req, info).is_empty()
+        || (req.timeout.is_some() && pytest_timeout_active(req, info))
+    {
+        return None;
+    }
+    let mut native = Vec::new();
+    let mut pytest = Vec::new();
+    let mut files: HashSet<&str> = HashSet::new();
+    let mut reason: Option<&String> = None;
+    for item in items {
+        let file = item.nodeid.split("::").next().unwrap_or(&item.nodeid);
+        match req
+            .native_blockers
+            .by_file
+            .get(file)
+            .and_then(|r| r.first())
+        {
+            Some(why) => {
+                reason.get_or_insert(why);
+                files.insert(file);
+                pytest.push(item.clone());
+            }
+            None => native.push(item.clone()),
+        }
+    }
+    let reason = reason?.clone();
+    (!native.is_empty()).then_some((native, pytest, files.len(), reason))
+}
+
+/// How many of `workers` run the pytest engine's share: in proportion to the recorded
+/// (or assumed) duration of its tests, at least one of each kind. None when its share
+/// would still make those workers the run's critical path (over 1.25 times an even
+/// share): pytest-engine workers cannot take native work, so then every worker runs
+/// the pytest engine.
+fn pytest_worker_count(
+    native: &[RunItem],
+    pytest: &[RunItem],
+    workers: usize,
+    durations: &HashMap<String, f64>,
+) -> Option<usize> {
+    let total = |items: &[RunItem]| -> f64 {
+        items
+            .iter()
+            .map(|i| durations.get(&i.nodeid).copied().unwrap_or(0.005))
+            .sum()
+    };
+    let (n, p) = (total(native), total(pytest));
+    let share = if n + p > 0.0 { p / (n + p) } else { 0.5 };
+    let count = ((workers as f64 * share).round() as usize).clamp(1, workers - 1);
+    (share / count as f64 <= 1.25 / workers as f64).then_some(count)
+}
+
+fn choose_engine(
+    req: &RunRequest,
+    items: &[RunItem],
+    info: &WorkerInfo,
+) -> Result<(Engine, String), String> {
+    let foreign = foreign_plugins(req, info);
     let mut blockers = req.native_blockers.for_items(items);
     if req.timeout.is_some() && pytest_timeout_active(req, info) {
         // Its `timeout` marks and methods are pytest-timeout's; the native engine only
@@ -1280,7 +1386,46 @@ fn live_status_after(capture: &str) -> Option<std::time::Duration> {
 
 #[cfg(test)]
 mod tests {
-    use super::inert_under_options;
+    use super::{inert_under_options, pytest_worker_count};
+    use fastest_protocol::RunItem;
+    use std::collections::HashMap;
+
+    #[test]
+    fn pytest_workers_get_the_blocked_share_unless_it_would_be_the_critical_path() {
+        let items = |prefix: &str, n: usize| -> Vec<RunItem> {
+            (0..n)
+                .map(|i| RunItem {
+                    nodeid: format!("{prefix}::t{i}"),
+                    param_index: vec![],
+                })
+                .collect()
+        };
+        let none = HashMap::new();
+        // By count when no durations are known: 2 of 10 on pytest → one of two workers.
+        assert_eq!(
+            pytest_worker_count(&items("n", 8), &items("p", 2), 2, &none),
+            Some(1)
+        );
+        // 8 of 10 on pytest: one pytest worker would carry 80 % of the run → no split.
+        assert_eq!(
+            pytest_worker_count(&items("n", 2), &items("p", 8), 2, &none),
+            None
+        );
+        // Recorded durations outweigh counts.
+        let slow: HashMap<String, f64> = items("n", 2)
+            .into_iter()
+            .map(|i| (i.nodeid, 10.0))
+            .collect();
+        assert_eq!(
+            pytest_worker_count(&items("n", 2), &items("p", 8), 2, &slow),
+            Some(1)
+        );
+        // Four workers, half the work blocked: two of each kind.
+        assert_eq!(
+            pytest_worker_count(&items("n", 5), &items("p", 5), 4, &none),
+            Some(2)
+        );
+    }
 
     #[test]
     fn pytest_benchmark_is_inert_unless_an_option_makes_it_act_on_other_tests() {

@@ -161,6 +161,9 @@ pub fn run_pool(
     let mut preassigned: Vec<VecDeque<Vec<RunItem>>> = Vec::new();
     let mut decide = Some(decide);
     let mut worker_config: Option<WorkerConfig> = None;
+    // With a mixed plan: the configuration of the first `bucket_workers` workers.
+    let mut bucket_config: Option<WorkerConfig> = None;
+    let mut bucket_workers = 0usize;
     let mut workers: Vec<Option<Worker>> = Vec::new();
     let mut generation = 0u64;
     for idx in 0..config.workers.max(1) {
@@ -179,9 +182,17 @@ pub fn run_pool(
             break;
         }
         // Timeouts: kill the worker; its EOF is then reported as a crash.
-        let plugin_times_out = worker_config.as_ref().is_some_and(|c| c.timeout_in_worker);
-        if let (Some(limit), false) = (config.timeout, plugin_times_out) {
-            for w in workers.iter_mut().flatten() {
+        if let Some(limit) = config.timeout {
+            for (idx, w) in workers.iter_mut().enumerate() {
+                let Some(w) = w.as_mut() else { continue };
+                let own_config = if idx < bucket_workers {
+                    bucket_config.as_ref()
+                } else {
+                    worker_config.as_ref()
+                };
+                if own_config.is_some_and(|c| c.timeout_in_worker) {
+                    continue; // pytest-timeout in that worker times its tests out
+                }
                 let started = w.current.as_ref().map(|(_, t)| *t).or(w.busy_since);
                 if let (Some(started), false) = (started, w.assigned.is_empty()) {
                     if !w.timed_out && started.elapsed() > limit {
@@ -251,6 +262,20 @@ pub fn run_pool(
                                         .collect();
                                     preassigned.resize(workers.len(), VecDeque::new());
                                 }
+                                Plan::Mixed {
+                                    buckets,
+                                    bucket_config: own,
+                                    shared,
+                                } => {
+                                    // Workers past the buckets take from the shared queue.
+                                    bucket_workers = buckets.len();
+                                    preassigned = buckets
+                                        .into_iter()
+                                        .map(|b| VecDeque::from(vec![b]))
+                                        .collect();
+                                    bucket_config = Some(*own);
+                                    queue.extend(shared);
+                                }
                             }
                             worker_config = Some(wc);
                             control = sink(RunEvent::WorkerReady {
@@ -260,7 +285,10 @@ pub fn run_pool(
                             });
                         }
                         let worker = workers[idx].as_mut().expect("present");
-                        let mut wc = worker_config.clone().expect("decided above");
+                        let mut wc = match (idx < bucket_workers, &bucket_config) {
+                            (true, Some(own)) => own.clone(),
+                            _ => worker_config.clone().expect("decided above"),
+                        };
                         wc.capture_prefix = worker.capture_prefix.to_string_lossy().into_owned();
                         send(worker, &ToWorker::Configure(Box::new(wc)));
                         // A replacement worker first resumes what its predecessor left.

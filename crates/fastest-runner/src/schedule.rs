@@ -36,6 +36,14 @@ pub enum Plan {
     Shared(Vec<Vec<RunItem>>),
     /// One fixed list per worker (the pytest engine collects its files once, up front).
     Buckets(Vec<Vec<RunItem>>),
+    /// Two engines in one run: the first `buckets.len()` workers are configured with
+    /// `bucket_config` (the pytest engine) and run one fixed list each; the others share
+    /// the queue `shared` with the run's own configuration (the native engine).
+    Mixed {
+        buckets: Vec<Vec<RunItem>>,
+        bucket_config: Box<fastest_protocol::WorkerConfig>,
+        shared: Vec<Vec<RunItem>>,
+    },
 }
 
 /// Duration assumed for a test never run before.
@@ -142,10 +150,18 @@ fn cost(group: &[RunItem], durations: &HashMap<String, f64>) -> f64 {
 }
 
 /// Longest group first, for a shared queue.
-pub fn shared_plan(mut groups: Vec<Vec<RunItem>>, durations: &HashMap<String, f64>) -> Plan {
+pub fn shared_plan(groups: Vec<Vec<RunItem>>, durations: &HashMap<String, f64>) -> Plan {
+    Plan::Shared(longest_first(groups, durations))
+}
+
+/// The groups, longest first.
+pub fn longest_first(
+    mut groups: Vec<Vec<RunItem>>,
+    durations: &HashMap<String, f64>,
+) -> Vec<Vec<RunItem>> {
     // Stable sort keeps collection order among equal (e.g. all unknown) costs.
     groups.sort_by(|a, b| cost(b, durations).total_cmp(&cost(a, durations)));
-    Plan::Shared(groups)
+    groups
 }
 
 /// Longest-processing-time-first into `workers` buckets; each bucket keeps collection
@@ -155,6 +171,15 @@ pub fn bucket_plan(
     workers: usize,
     durations: &HashMap<String, f64>,
 ) -> Plan {
+    Plan::Buckets(buckets(groups, workers, durations))
+}
+
+/// The groups dealt into at most `workers` non-empty buckets (see [`bucket_plan`]).
+pub fn buckets(
+    groups: Vec<Vec<RunItem>>,
+    workers: usize,
+    durations: &HashMap<String, f64>,
+) -> Vec<Vec<RunItem>> {
     let workers = workers.max(1).min(groups.len().max(1));
     let mut order: Vec<usize> = (0..groups.len()).collect();
     order.sort_by(|&a, &b| cost(&groups[b], durations).total_cmp(&cost(&groups[a], durations)));
@@ -169,15 +194,14 @@ pub fn bucket_plan(
         loads[w] += cost(&groups[g], durations);
         members[w].push(g);
     }
-    let buckets = members
+    members
         .into_iter()
         .filter(|m| !m.is_empty())
         .map(|mut m| {
             m.sort_unstable();
             m.into_iter().flat_map(|g| groups[g].clone()).collect()
         })
-        .collect();
-    Plan::Buckets(buckets)
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,0 +1,16 @@
+import sys
+
+from pkg import calc
+
+
+def test_add_b():
+    assert calc.add(1, 1) == 2
+
+
+def test_package_binds_its_submodule_b():
+    # The package imported calc itself; the session import must not run it twice.
+    assert sys.modules["pkg"].calc is sys.modules["pkg.calc"]
+
+
+def test_fails_b():
+    assert calc.add(1, 1) == 3
