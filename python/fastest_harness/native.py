@@ -184,8 +184,15 @@ def import_path(path, rewrite=True):
     basedir, name = module_name_for(path)
     if basedir not in sys.path:
         sys.path.insert(0, basedir)
-    existing = sys.modules.get(name)
-    if existing is not None and os.path.abspath(getattr(existing, "__file__", "") or "") == os.path.abspath(path):
+
+    def already_imported():
+        existing = sys.modules.get(name)
+        if existing is not None and os.path.abspath(getattr(existing, "__file__", "") or "") == os.path.abspath(path):
+            return existing
+        return None
+
+    existing = already_imported()
+    if existing is not None:
         return existing
     # Import the parent packages normally first.
     if "." in name:
@@ -193,8 +200,8 @@ def import_path(path, rewrite=True):
         # The parent's import may have imported this module already (`from . import
         # sub` in a package's __init__): executing it again would make a second module
         # object, without the attributes its own submodule imports set on the first.
-        existing = sys.modules.get(name)
-        if existing is not None and os.path.abspath(getattr(existing, "__file__", "") or "") == os.path.abspath(path):
+        existing = already_imported()
+        if existing is not None:
             return existing
     if not rewrite:
         return importlib.import_module(name)
@@ -371,8 +378,7 @@ class ScopeStack:
 
     def teardown(self, scope):
         """Runs finalizers of `scope` (LIFO); returns the exceptions raised."""
-        errors = self._run(self.finalizers[scope])
-        self.finalizers[scope] = []
+        errors = self._run(self.finalizers[scope])  # empties the list
         self.values[scope].clear()
         self.params[scope].clear()
         if scope != "function":

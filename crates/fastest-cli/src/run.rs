@@ -935,15 +935,28 @@ impl NativeBlockers {
     }
 }
 
-/// Installed plugins that may act on any test (not inert under these options).
-fn foreign_plugins<'a>(req: &RunRequest, info: &'a WorkerInfo) -> Vec<&'a String> {
-    info.plugins
+/// Reasons from the interpreter that hold for every test of the run: pytest-timeout with
+/// a timeout set, installed plugins that may act on any test.
+fn run_wide_blockers(req: &RunRequest, info: &WorkerInfo) -> Vec<String> {
+    let mut blockers = Vec::new();
+    if req.timeout.is_some() && pytest_timeout_active(req, info) {
+        // Its `timeout` marks and methods are pytest-timeout's; the native engine only
+        // has the runner's one limit for every test.
+        blockers.push("a timeout is set and pytest-timeout is installed".into());
+    }
+    let foreign: Vec<&str> = info
+        .plugins
         .iter()
+        .map(String::as_str)
         .filter(|p| {
             let name = p.to_lowercase().replace('_', "-");
             !INERT_PLUGINS.contains(&name.as_str()) && !inert_under_options(&name, &req.pytest_args)
         })
-        .collect()
+        .collect();
+    if !foreign.is_empty() {
+        blockers.push(format!("plugins installed: {}", foreign.join(", ")));
+    }
+    blockers
 }
 
 /// The auto engine's split of a run whose only native blockers are per file: the tests
@@ -959,8 +972,7 @@ fn split_by_engine(
     if req.engine != "auto"
         || info.pytest.is_none()
         || !req.native_blockers.session.is_empty()
-        || !foreign_plugins(req, info).is_empty()
-        || (req.timeout.is_some() && pytest_timeout_active(req, info))
+        || !run_wide_blockers(req, info).is_empty()
     {
         return None;
     }
@@ -1016,23 +1028,8 @@ fn choose_engine(
     items: &[RunItem],
     info: &WorkerInfo,
 ) -> Result<(Engine, String), String> {
-    let foreign = foreign_plugins(req, info);
     let mut blockers = req.native_blockers.for_items(items);
-    if req.timeout.is_some() && pytest_timeout_active(req, info) {
-        // Its `timeout` marks and methods are pytest-timeout's; the native engine only
-        // has the runner's one limit for every test.
-        blockers.push("a timeout is set and pytest-timeout is installed".into());
-    }
-    if !foreign.is_empty() {
-        blockers.push(format!(
-            "plugins installed: {}",
-            foreign
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
+    blockers.extend(run_wide_blockers(req, info));
     match req.engine.as_str() {
         "native" => Ok((Engine::Native, "--engine native".into())),
         "pytest" => {

@@ -149,7 +149,11 @@ impl CrossModule<'_> {
     /// Keeps the first reason, except that any other reason replaces
     /// [`SESSION_FIXTURE_PARAMS`]: that one is reported only when it is the only kind.
     fn note(&mut self, why: String) {
-        if self.found.is_none() || self.found.as_deref() == Some(SESSION_FIXTURE_PARAMS) {
+        let replaces = match self.found.as_deref() {
+            None => true,
+            Some(found) => found == SESSION_FIXTURE_PARAMS && why != SESSION_FIXTURE_PARAMS,
+        };
+        if replaces {
             self.found = Some(why);
         }
     }
@@ -179,10 +183,7 @@ impl CrossModule<'_> {
             }
             let scope = kw("scope").or(c.arguments.args.first());
             if let Some(why) = Self::wide_scope(scope) {
-                let why = format!("a fixture with params= has {why}");
-                if why != SESSION_FIXTURE_PARAMS || self.found.is_none() {
-                    self.note(why);
-                }
+                self.note(format!("a fixture with params= has {why}"));
             }
             return;
         }

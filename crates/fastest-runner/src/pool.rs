@@ -185,12 +185,8 @@ pub fn run_pool(
         if let Some(limit) = config.timeout {
             for (idx, w) in workers.iter_mut().enumerate() {
                 let Some(w) = w.as_mut() else { continue };
-                let own_config = if idx < bucket_workers {
-                    bucket_config.as_ref()
-                } else {
-                    worker_config.as_ref()
-                };
-                if own_config.is_some_and(|c| c.timeout_in_worker) {
+                let own = config_of(idx, bucket_workers, &bucket_config, &worker_config);
+                if own.is_some_and(|c| c.timeout_in_worker) {
                     continue; // pytest-timeout in that worker times its tests out
                 }
                 let started = w.current.as_ref().map(|(_, t)| *t).or(w.busy_since);
@@ -285,10 +281,9 @@ pub fn run_pool(
                             });
                         }
                         let worker = workers[idx].as_mut().expect("present");
-                        let mut wc = match (idx < bucket_workers, &bucket_config) {
-                            (true, Some(own)) => own.clone(),
-                            _ => worker_config.clone().expect("decided above"),
-                        };
+                        let mut wc = config_of(idx, bucket_workers, &bucket_config, &worker_config)
+                            .cloned()
+                            .expect("decided above");
                         wc.capture_prefix = worker.capture_prefix.to_string_lossy().into_owned();
                         send(worker, &ToWorker::Configure(Box::new(wc)));
                         // A replacement worker first resumes what its predecessor left.
@@ -448,6 +443,20 @@ pub fn run_pool(
 }
 
 /// Sends the next group to `worker`; false when there is nothing left for it.
+/// Worker `idx`'s configuration: the buckets' for the first `bucket_workers` of a mixed
+/// plan, the run's for the others (None before the plan is decided).
+fn config_of<'a>(
+    idx: usize,
+    bucket_workers: usize,
+    bucket_config: &'a Option<WorkerConfig>,
+    worker_config: &'a Option<WorkerConfig>,
+) -> Option<&'a WorkerConfig> {
+    match idx < bucket_workers {
+        true => bucket_config.as_ref(),
+        false => worker_config.as_ref(),
+    }
+}
+
 fn dispatch(
     worker: &mut Worker,
     idx: usize,
