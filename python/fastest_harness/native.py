@@ -431,6 +431,11 @@ class Item:
         # pytest's per-item store (the logging plugin keeps caplog's handlers there).
         self.stash = _new_stash()
 
+    @property
+    def obj(self):
+        """pytest's `item.obj`: the test function, bound to the instance of its class."""
+        return self.function.__get__(self.instance) if self.instance is not None else self.function
+
     def add_marker(self, marker):
         mark = getattr(marker, "mark", marker)
         self.marks.insert(0, mark)
@@ -484,6 +489,14 @@ class NativeEngine:
 
             self.recorder = deps.install(self.rootdir, CODE_CACHE_DIR, deps.default_excludes())
         self._setup_assertion_hooks()
+        # Installed plugins whose effects the engine reproduces (the runner decides).
+        self.hypothesis = None
+        if "hypothesis" in (config.get("emulated_plugins") or []):
+            from fastest_harness import hypothesis_plugin
+
+            plugin = hypothesis_plugin.load()
+            if plugin is not None:
+                self.hypothesis = hypothesis_plugin.HypothesisSupport(self, plugin)
         self._builtin = _builtin_fixtures(self)
         self.xunit_module_done = set()
         self._capture = None
@@ -574,6 +587,8 @@ class NativeEngine:
             self._capture.read_and_reset()  # pytest does not show collection output
 
     def run(self, items):
+        if self.hypothesis is not None:
+            self.hypothesis.session_start()
         self.import_session_modules()
         self._batch_siblings = {}
         for spec in items:
@@ -958,6 +973,8 @@ class NativeEngine:
             self.send_report(nodeid, "teardown", "passed", 0.0, "", "", None, None, [], None)
             self._finish(nodeid)
             return
+        if self.hypothesis is not None:
+            self.hypothesis.note_item(item)
         try:
             next_item = self._peek(next_spec)
         except BaseException:
@@ -1127,13 +1144,17 @@ class NativeEngine:
             )
             if paused:
                 self.coverage.stop()
+            plugins = contextlib.nullcontext()
+            if self.hypothesis is not None:
+                plugins = self.hypothesis.around_call(item, self.fixture_closure(item))
             try:
                 # The filters are in place for the whole item (`recorded_warnings`), as
                 # pytest's: a fixture's own (recwarn's "always") stays on top of them.
-                if is_unittest:
-                    self.call_unittest(item)
-                else:
-                    self.call_function(item)
+                with plugins:
+                    if is_unittest:
+                        self.call_unittest(item)
+                    else:
+                        self.call_function(item)
             except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise
@@ -1149,7 +1170,7 @@ class NativeEngine:
             self._add_log_section(call_sections, "call", logs)
             if call_info is None and getattr(item, "_unittest_result", None):
                 call_info = item._unittest_result
-            self.report_call(item, call_info, duration, xfail, call_sections, loc)
+            self.report_call(item, call_info, duration, xfail, call_sections + self._plugin_sections(item), loc)
             sections = call_sections
 
         # ---- teardown
@@ -1163,6 +1184,7 @@ class NativeEngine:
         td_sections = list(sections)
         self._add_sections(td_sections, "teardown", out, err)
         self._add_log_section(td_sections, "teardown", logs)
+        td_sections += self._plugin_sections(item)
         if errors and self._xfail_covers(xfail, errors[0][1]):
             self.send_report(item.nodeid, "teardown", "skipped", duration, "", "", None, xfail["reason"], [], loc)
         elif errors:
@@ -1170,6 +1192,35 @@ class NativeEngine:
             self.send_report(item.nodeid, "teardown", "failed", duration, longrepr, message, None, None, td_sections, loc)
         else:
             self.send_report(item.nodeid, "teardown", "passed", duration, "", "", None, None, td_sections, loc)
+
+    @staticmethod
+    def _plugin_sections(item):
+        """Sections plugins add to every report made after the test call (Hypothesis's
+        report of what it tried), after the captured output, as their makereport hooks."""
+        info = getattr(item, "hypothesis_report_information", None)
+        return [("Hypothesis", info)] if info else []
+
+    def fixture_closure(self, item):
+        """pytest's `name2fixturedefs` for the item: every fixture name its closure
+        reaches (direct parameters and `request` aside), with the definitions visible
+        for it, farthest first (the active one last)."""
+        closure = {}
+        direct = set(item.callspec) - set(item.indirect)
+        pending = list(self.initial_fixture_names(item, self._defs))
+        while pending:
+            name = pending.pop(0)
+            if name in closure or name in direct or name == "request":
+                continue
+            defs = [d for d in reversed(self._defs) if d.name == name]
+            builtin = self._builtin.get(name)
+            if builtin is not None:
+                defs.insert(0, builtin)
+            if not defs:
+                continue
+            closure[name] = defs
+            for d in defs:
+                pending.extend(getattr(d, "argnames", ()))
+        return closure
 
     def _pass_on_fixture_output(self):
         """capsys/capfd output the test did not read belongs to the phase that made it."""
@@ -1682,7 +1733,7 @@ class _Config:
         self._engine = engine
         from types import SimpleNamespace
 
-        self.option = SimpleNamespace(verbose=engine.verbose)
+        self.option = SimpleNamespace(verbose=engine.verbose, capture=engine.capture, tbstyle=engine.tbstyle)
         from pathlib import Path
 
         self.rootpath = Path(engine.rootdir)

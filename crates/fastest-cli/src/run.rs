@@ -316,6 +316,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                 debugger: req.debugger.clone(),
                 timeout_in_worker,
                 session_modules: req.session_modules.clone(),
+                emulated_plugins: emulated_plugins(&req, info),
             }
         };
         let split = (engine == Engine::Pytest && workers >= 2)
@@ -944,19 +945,41 @@ fn run_wide_blockers(req: &RunRequest, info: &WorkerInfo) -> Vec<String> {
         // has the runner's one limit for every test.
         blockers.push("a timeout is set and pytest-timeout is installed".into());
     }
+    let emulated = emulated_plugins(req, info);
     let foreign: Vec<&str> = info
         .plugins
         .iter()
         .map(String::as_str)
         .filter(|p| {
             let name = p.to_lowercase().replace('_', "-");
-            !INERT_PLUGINS.contains(&name.as_str()) && !inert_under_options(&name, &req.pytest_args)
+            !INERT_PLUGINS.contains(&name.as_str())
+                && !inert_under_options(&name, &req.pytest_args)
+                && !emulated.iter().any(|e| e == p)
         })
         .collect();
     if !foreign.is_empty() {
         blockers.push(format!("plugins installed: {}", foreign.join(", ")));
     }
     blockers
+}
+
+/// Installed plugins whose effects on a session the native engine reproduces itself:
+/// Hypothesis's (`python/fastest_harness/hypothesis_plugin.py`), unless one of its
+/// `--hypothesis-*` options is given (those stay with the plugin, on the pytest engine).
+/// A plugin disabled with `-p no:NAME` is not loaded by pytest either.
+pub fn emulated_plugins(req: &RunRequest, info: &WorkerInfo) -> Vec<String> {
+    info.plugins
+        .iter()
+        .filter(|p| {
+            p.as_str() == "hypothesis"
+                && !plugin_disabled(&req.pytest_args, &["hypothesispytest"])
+                && !req
+                    .pytest_args
+                    .iter()
+                    .any(|a| a.starts_with("--hypothesis-"))
+        })
+        .cloned()
+        .collect()
 }
 
 /// The auto engine's split of a run whose only native blockers are per file: the tests
@@ -1229,9 +1252,20 @@ fn visit_function(
         // pytest's getfuncargnames: the bound `self`/`cls`, then one argument per mock
         // a `mock.patch` decorator passes, are not fixtures.
         let bound = f.params.first().is_some_and(|p| p == "self" || p == "cls") as usize;
-        for p in f.params.iter().skip(bound + f.mock_patch_args as usize) {
-            requested.push(p.clone());
+        let mut params: Vec<&String> = f
+            .params
+            .iter()
+            .skip(bound + f.mock_patch_args as usize)
+            .collect();
+        // Hypothesis's `@given` fills these itself (its wrapper's signature drops them).
+        if let Some(given) = &f.given_args {
+            if given.infer_all {
+                params.clear();
+            }
+            params.truncate(params.len().saturating_sub(given.positional as usize));
+            params.retain(|p| !given.keywords.contains(p));
         }
+        requested.extend(params.into_iter().cloned());
     }
     for m in &f.marks {
         if m.param_scoped {

@@ -274,6 +274,21 @@ fn passes_a_mock(canon: &str, call: &ast::ExprCall) -> bool {
     !has_new
 }
 
+/// What a `hypothesis.given(...)` call fills in.
+fn given_args(call: &ast::ExprCall) -> GivenArgs {
+    let args = &call.arguments.args;
+    GivenArgs {
+        positional: args.len() as u32,
+        infer_all: args.len() == 1 && matches!(args[0], Expr::EllipsisLiteral(_)),
+        keywords: call
+            .arguments
+            .keywords
+            .iter()
+            .filter_map(|k| k.arg.as_ref().map(|a| a.id.to_string()))
+            .collect(),
+    }
+}
+
 /// Whether `body` names `parametrize` anywhere (`pytest.mark.parametrize`,
 /// `metafunc.parametrize`, a `parametrize` imported by name).
 fn mentions_parametrize(body: &[Stmt]) -> bool {
@@ -736,6 +751,7 @@ impl<'a> Summarizer<'a> {
                 decorators_written: vec![],
                 applies_parametrize: false,
                 mock_patch_args: 0,
+                given_args: None,
                 lineno: 0,
                 fixture_param_scope: None,
             }),
@@ -784,6 +800,7 @@ impl<'a> Summarizer<'a> {
             decorators_written: vec![],
             applies_parametrize: mentions_parametrize(&f.body),
             mock_patch_args: 0,
+            given_args: None,
             lineno: 0,
             fixture_param_scope: None,
         };
@@ -809,6 +826,9 @@ impl<'a> Summarizer<'a> {
             } else {
                 if call.is_some_and(|c| passes_a_mock(&canon, c)) {
                     def.mock_patch_args += 1;
+                }
+                if let (Some(call), true) = (call, canon == "hypothesis.given") {
+                    def.given_args = Some(given_args(call));
                 }
                 def.unknown_decorators.push(canon);
                 def.decorators_written
@@ -1383,6 +1403,34 @@ mod tests {
         );
         assert!(function("each").applies_parametrize);
         assert!(!function("plain").applies_parametrize);
+    }
+
+    #[test]
+    fn hypothesis_given_arguments_are_recorded() {
+        let src = "from hypothesis import given, strategies as st
+import hypothesis
+                   @given(st.text(), st.integers())
+def test_pos(fx, a, b):
+    pass
+                   @hypothesis.given(x=st.text())
+def test_kw(x, fx):
+    pass
+                   @given(...)
+def test_infer(a: int):
+    pass
+                   def test_plain(fx):
+    pass
+";
+        let s = summarize(src.as_bytes());
+        let given = |name: &str| match &s.bindings.iter().find(|b| b.name == name).unwrap().value {
+            Value::Function(f) => f.given_args.clone(),
+            _ => panic!("{name} is not a function"),
+        };
+        let pos = given("test_pos").unwrap();
+        assert_eq!((pos.positional, pos.infer_all), (2, false));
+        assert_eq!(given("test_kw").unwrap().keywords, ["x"]);
+        assert!(given("test_infer").unwrap().infer_all);
+        assert_eq!(given("test_plain"), None);
     }
 
     fn ids_of(src: &str, func: &str) -> Vec<String> {

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the summary format or the rules that produce it change; part of every
 /// cache key, so stale summaries are never read.
-pub const SUMMARY_VERSION: u32 = 15;
+pub const SUMMARY_VERSION: u32 = 16;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ModuleSummary {
@@ -113,11 +113,25 @@ pub struct FunctionDef {
     /// argument, which pytest's `getfuncargnames` drops (they are not fixtures).
     #[serde(default)]
     pub mock_patch_args: u32,
+    /// What Hypothesis's `@given` fills in (its wrapper's signature drops them, so they
+    /// are not fixtures): keyword strategies by name, positional ones from the right.
+    #[serde(default)]
+    pub given_args: Option<GivenArgs>,
     pub lineno: u32,
     /// For a fixture with `params=`: its scope (`dynamic` when computed). A module that
     /// imports it gets a parametrized fixture.
     #[serde(default)]
     pub fixture_param_scope: Option<String>,
+}
+
+/// The arguments of a `hypothesis.given` decorator.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct GivenArgs {
+    /// Positional strategies: they take the last positional parameters.
+    pub positional: u32,
+    /// `@given(...)`: every parameter is inferred from its annotation.
+    pub infer_all: bool,
+    pub keywords: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -149,6 +149,9 @@ pub struct WorkerConfig {
     /// imports them all before the first test, and tests may rely on what that imported.
     #[serde(default)]
     pub session_modules: Vec<String>,
+    /// Native engine: installed pytest plugins whose effects it reproduces (`hypothesis`).
+    #[serde(default)]
+    pub emulated_plugins: Vec<String>,
 }
 
 /// How coverage.py measures (`--cov`, `--cov-branch`, `--cov-config`), as pytest-cov
