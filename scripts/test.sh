@@ -55,9 +55,9 @@ if [ "$installed" != "$wanted" ]; then
 fi
 
 # Plugins for tests/plugins.rs (pytest-html, a Django app through pytest-django; and
-# pytest-mock alone, whose fixtures the native engine provides) live in their own
-# directories, put on PYTHONPATH only by those tests: installed in the venv they would
-# change the engine every other test expects.
+# pytest-mock and Hypothesis, each alone: the native engine provides their fixtures or
+# reproduces their plugin) live in their own directories, put on PYTHONPATH only by
+# those tests: installed in the venv they would change the engine other tests expect.
 install_site() {  # DIR PINS...
     local dir="$1"
     shift
@@ -73,10 +73,13 @@ PLUGINS_SITE="$VENV/plugins-site"
 install_site "$PLUGINS_SITE" pytest-html==4.2.0 pytest-metadata==3.1.1 pytest-timeout==2.4.0 jinja2==3.1.6 markupsafe==3.0.3 pytest-django==4.14.0 django==5.2.8 asgiref==3.10.0 sqlparse==0.5.3
 MOCK_SITE="$VENV/mock-site"
 install_site "$MOCK_SITE" pytest-mock==3.17.0
+HYPOTHESIS_SITE="$VENV/hypothesis-site"
+install_site "$HYPOTHESIS_SITE" hypothesis==6.170.15 sortedcontainers==2.4.0
 
 export FASTEST_TEST_PYTHON="$PYTHON"
 export FASTEST_TEST_PLUGINS_SITE="$PLUGINS_SITE"
 export FASTEST_TEST_MOCK_SITE="$MOCK_SITE"
+export FASTEST_TEST_HYPOTHESIS_SITE="$HYPOTHESIS_SITE"
 
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check

@@ -290,3 +290,91 @@ fn pytest_mock_fixtures_run_natively_with_pytest_mocks_outcomes() {
         assert!(out.contains("pytest introspection follows"), "{out}");
     }
 }
+
+/// Hypothesis alone (`scripts/test.sh` installs it apart from the other plugins).
+fn hypothesis_site() -> PathBuf {
+    let site = std::env::var_os("FASTEST_TEST_HYPOTHESIS_SITE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv-test/hypothesis-site"));
+    assert!(
+        site.join("hypothesis").is_dir() && site.join("_hypothesis_pytestplugin.py").is_file(),
+        "hypothesis missing under {}: run `bash scripts/test.sh` once",
+        site.display()
+    );
+    site
+}
+
+/// Hypothesis's pytest plugin changes outcomes (a `@given` test taking a function-scoped
+/// fixture fails a health check; parametrized `@given` methods pass only because the
+/// plugin suppresses another), marks tests, and words failures: the native engine
+/// reproduces it, test by test against pytest with the same Hypothesis.
+#[test]
+fn hypothesis_tests_run_natively_with_the_plugins_outcomes() {
+    let dir = project("hypothesis_plugin");
+    let site = hypothesis_site();
+    let pytest_run = |args: &[&str]| {
+        run_with_site(
+            Command::new(python())
+                .current_dir(dir.path())
+                .args(["-m", "pytest", "-p", "no:cacheprovider"])
+                .args(args),
+            &site,
+        )
+    };
+    let fastest_run = |args: &[&str]| {
+        run_with_site(
+            Command::new(env!("CARGO_BIN_EXE_fastest"))
+                .current_dir(dir.path())
+                .arg("--python")
+                .arg(python())
+                .arg("--no-cache")
+                .args(args),
+            &site,
+        )
+    };
+    let reference = pytest_run(&["--junitxml=ref.xml"]);
+    let expected = junit_outcomes(&dir.path().join("ref.xml"));
+    assert_eq!(expected.len(), 16, "{}", text(&reference));
+    for workers in ["1", "2"] {
+        let ours = fastest_run(&["-n", workers, "--junitxml=ours.xml"]);
+        let out = text(&ours);
+        assert!(
+            out.contains("engine: native (auto)"),
+            "Hypothesis keeps the native engine:\n{out}"
+        );
+        assert_eq!(
+            junit_outcomes(&dir.path().join("ours.xml")),
+            expected,
+            "-n {workers}\n{out}"
+        );
+        assert_eq!(ours.status.code(), reference.status.code(), "{out}");
+        // The health check's failure shows no harness frame, as pytest shows none of its own.
+        assert!(
+            out.contains("uses a function-scoped fixture 'per_test'")
+                && out.contains("All traceback entries are hidden"),
+            "{out}"
+        );
+    }
+    // The plugin's `hypothesis` mark selects the same tests.
+    let ids = |o: &Output| {
+        let mut ids: Vec<String> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| l.contains("::"))
+            .map(str::to_string)
+            .collect();
+        ids.sort();
+        ids
+    };
+    let selection = ["--co", "-q", "-m", "not hypothesis"];
+    let theirs = ids(&pytest_run(&selection));
+    assert_eq!(theirs.len(), 3, "{theirs:?}");
+    assert_eq!(ids(&fastest_run(&selection)), theirs);
+    // With one of the plugin's options the plugin itself runs: the pytest engine.
+    let seeded = fastest_run(&["--hypothesis-seed=1", "--junitxml=seeded.xml"]);
+    assert!(
+        text(&seeded).contains("engine: pytest (auto: plugins installed: hypothesis)"),
+        "{}",
+        text(&seeded)
+    );
+    assert_eq!(junit_outcomes(&dir.path().join("seeded.xml")), expected);
+}

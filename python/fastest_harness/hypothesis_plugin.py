@@ -145,8 +145,12 @@ def _check_pointless_decorators(item, obj):
     __tracebackhide__ = True
     from hypothesis.errors import InvalidArgument
 
+    # The plugin's frame of indirection: the one a failure shows.
+    def raise_hypothesis_usage_error(msg):
+        raise InvalidArgument(msg)
+
     if getattr(obj, "is_hypothesis_strategy_function", False):
-        raise InvalidArgument(
+        raise_hypothesis_usage_error(
             f"{item.nodeid} is a function that returns a Hypothesis strategy, "
             "but pytest has collected it as a test function.  This is useless "
             "as the function body will never be executed.  To define a test "
@@ -160,7 +164,7 @@ def _check_pointless_decorators(item, obj):
         ("reproduce_example", "_hypothesis_internal_use_reproduce_failure"),
     ]:
         if hasattr(obj, attribute):
-            raise InvalidArgument(message % (name,))
+            raise_hypothesis_usage_error(message % (name,))
 
 
 # The plugin's text (hypothesis 6.x), so that a failing health check reads the same.

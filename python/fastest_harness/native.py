@@ -1582,13 +1582,17 @@ class NativeEngine:
             return str(info[1].msg)
 
         def tbfilter(ei):
+            # pytest's Function._traceback_filter, with the harness's frames in place of
+            # pytest's and pluggy's internals.
             tb = ei.traceback
             if item is not None:
                 try:
-                    code = Code.from_function(item.function)
+                    code = Code.from_function(inspect.unwrap(item.function))
                     ntb = tb.cut(path=code.path, firstlineno=code.firstlineno)
                     if ntb == tb:
                         ntb = ntb.cut(path=code.path)
+                        if ntb == tb:
+                            ntb = ntb.filter(_outside_harness) or tb
                     tb = ntb
                 except Exception:
                     pass
@@ -1620,6 +1624,20 @@ class NativeEngine:
 
 
 # ----------------------------------------------------------------------- helpers
+
+_HARNESS_DIR = os.path.dirname(os.path.abspath(__file__))
+_CONTEXTLIB = os.path.abspath(contextlib.__file__)
+
+
+_PLUGIN_EMULATIONS = {os.path.join(_HARNESS_DIR, "hypothesis_plugin.py")}
+
+
+def _outside_harness(entry):
+    """A traceback entry of user, library or plugin code: not the harness's own (nor the
+    contextlib frames its plugin wrappers run in), as pytest's filter_traceback drops its
+    own and pluggy's."""
+    path = os.path.abspath(str(entry.path))
+    return path in _PLUGIN_EMULATIONS or (not path.startswith(_HARNESS_DIR) and path != _CONTEXTLIB)
 
 
 class BuiltinFixture:
