@@ -595,6 +595,18 @@ fn files_that_need_pytest_run_on_pytest_workers_beside_native_ones() {
 }
 
 #[test]
+fn conftest_configure_hooks_and_computed_ignore_lists_run_natively() {
+    // A conftest's `pytest_configure` that only registers markers is called by the
+    // worker; `collect_ignore` computed at run time sends the directory to Python's
+    // collection, and its items still run natively.
+    for args in [&["-n", "1"][..], &["-n", "2"]] {
+        let out = compare_with_pytest("configure_hook", None, args);
+        assert!(out.contains("engine: native (auto)"), "{out}");
+        assert!(out.contains("1 failed, 2 passed"), "{out}");
+    }
+}
+
+#[test]
 fn every_collected_module_is_imported_before_the_first_test_as_in_pytest() {
     for args in [&["-n", "1"][..], &["-n", "2"]] {
         let out = compare_with_pytest("session_imports", None, args);

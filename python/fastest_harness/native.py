@@ -822,6 +822,14 @@ class NativeEngine:
                     for p in [plugins] if isinstance(plugins, str) else plugins:
                         mod_p = importlib.import_module(p)
                         self.conftest_cache.setdefault(("plugin", p), mod_p)
+                configure = getattr(mod, "pytest_configure", None)
+                if callable(configure):
+                    # pytest calls it as the conftest registers (a historic hook), with
+                    # the arguments it names.
+                    try:
+                        configure(**({"config": self.config_obj} if "config" in argnames_of(configure) else {}))
+                    except Exception as exc:
+                        raise ConftestImportFailure(path, exc) from exc
             self.conftest_cache[d] = mod
             if mod is not None:
                 mods.append(mod)
@@ -1771,6 +1779,14 @@ class _Config:
         if name in self._PLUGIN_INI_DEFAULTS and name not in self._engine.ini:
             return self._PLUGIN_INI_DEFAULTS[name]
         return self._engine.ini.get(name, "")
+
+    def addinivalue_line(self, name, line):
+        """Appends to a line-list ini value (a conftest's `pytest_configure` registering
+        markers)."""
+        value = self._engine.ini.get(name)
+        lines = list(value) if isinstance(value, list) else ([] if value in (None, "") else [value])
+        lines.append(line)
+        self._engine.ini[name] = lines
 
     def add_cleanup(self, fn):
         """Run when the worker ends (pytest: at unconfigure)."""

@@ -1156,14 +1156,43 @@ fn run() -> anyhow::Result<ExitCode> {
         // (the native engine expands those itself), and entries Python collected that the
         // native engine cannot run (a directory entry covers the files under it).
         let mut runtime_parametrized: HashSet<String> = HashSet::new();
-        let mut python_only: Vec<(String, &String)> = Vec::new();
+        let mut python_only: Vec<(String, String)> = Vec::new();
+        let natively_resolvable =
+            collection.session_dynamic.is_none() || collection.session_runs_natively();
         for e in &collection.entries {
             if let Entry::Dynamic { path, reason, .. } = e {
                 let rel = relpath(&config.rootdir, path);
-                if !native_can_run(&*graph, path, reason) {
-                    python_only.push((rel, reason));
-                } else if collection.session_dynamic.is_none() || collection.session_runs_natively()
-                {
+                if path.is_dir() && fastest_discovery::only_ignore_lists_dynamic(reason) {
+                    // Python decided which files of the directory count; each module it
+                    // collected there runs natively if the walk would have let it.
+                    let prefix = if rel.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{rel}/")
+                    };
+                    let files: HashSet<&str> = report
+                        .items
+                        .iter()
+                        .map(|id| id.split("::").next().unwrap_or(id))
+                        .filter(|f| f.starts_with(&prefix) && f.ends_with(".py"))
+                        .collect();
+                    for file in files {
+                        let verdict = fastest_discovery::python_collected_module_runs_natively(
+                            &req,
+                            &*graph,
+                            &config.rootdir.join(file),
+                        );
+                        match verdict {
+                            Ok(()) if natively_resolvable => {
+                                runtime_parametrized.insert(file.to_string());
+                            }
+                            Ok(()) => {}
+                            Err(why) => python_only.push((file.to_string(), why)),
+                        }
+                    }
+                } else if !native_can_run(&*graph, path, reason) {
+                    python_only.push((rel, reason.clone()));
+                } else if natively_resolvable {
                     runtime_parametrized.insert(rel);
                 }
             }

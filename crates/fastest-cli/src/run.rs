@@ -1135,8 +1135,16 @@ pub fn native_blockers(
         let mut requested = Vec::new();
         // In a test module only `pytest_generate_tests` is a hook pytest calls.
         // `pytest_report_header` only adds header lines (not shown by the native engine).
+        // The worker calls a conftest's `pytest_configure` with its own config object,
+        // which has what such hooks use most: `addinivalue_line`.
+        let native_configure = summary
+            .configure_config_uses
+            .iter()
+            .all(|attr| attr == "addinivalue_line");
         let hook = summary.hooks.iter().find(|h| {
-            (is_conftest && h.as_str() != "pytest_report_header")
+            (is_conftest
+                && h.as_str() != "pytest_report_header"
+                && !(h.as_str() == "pytest_configure" && native_configure))
                 || h.as_str() == "pytest_generate_tests"
                 || h.as_str() == "pytest_pycollect_makeitem"
         });

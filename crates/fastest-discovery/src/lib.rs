@@ -827,6 +827,41 @@ const STDLIB_BASE_MODULES: &[&str] = &[
 /// hooks, doctests, `indirect`/`scope` parametrize, bases from installed packages or tests
 /// imported from outside the project (their fixtures are not visible to the native
 /// engine's checks).
+/// Whether a directory went to Python only because a conftest computes its
+/// `collect_ignore`/`collect_ignore_glob` (the walk's reason for it): that decides which
+/// files are collected, not how their tests run.
+pub fn only_ignore_lists_dynamic(reason: &str) -> bool {
+    [": collect_ignore ", ": collect_ignore_glob "]
+        .iter()
+        .any(|attr| reason.contains(attr))
+}
+
+/// For a test module Python collected as part of such a directory: Ok when the native
+/// engine can run its items (by Python's node ids) as it would had the walk reached the
+/// module, else the reason it cannot.
+pub fn python_collected_module_runs_natively(
+    req: &CollectRequest,
+    source: &dyn SummarySource,
+    path: &Path,
+) -> Result<(), String> {
+    let walker = Walker::new(req, source);
+    let linker = link::Linker { req, source };
+    let mut claims = ModuleClaims::default();
+    match link_entry(req, &linker, &walker, &mut claims, path, true, None) {
+        Entry::Items { .. } => Ok(()),
+        Entry::Dynamic { reason, .. } => {
+            let summary = source.summary(path);
+            match std::iter::once(&reason)
+                .chain(&summary.dynamic_reasons)
+                .find(|r| !native_can_run_dynamic(r))
+            {
+                Some(blocking) => Err(blocking.clone()),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
 pub fn native_can_run_dynamic(reason: &str) -> bool {
     let import_abort = reason.starts_with("module ") && reason.ends_with(" at import time");
     // A project decorator applying `parametrize`: the worker reads the marks it made.

@@ -289,6 +289,37 @@ fn given_args(call: &ast::ExprCall) -> GivenArgs {
     }
 }
 
+/// How a `pytest_configure` hook uses its `config` argument: the attribute named at each
+/// `config.attr`, `""` for any other use (the object passed on, stored, ...).
+fn config_uses(f: &ast::StmtFunctionDef) -> Vec<String> {
+    struct Uses<'n> {
+        param: &'n str,
+        found: Vec<String>,
+    }
+    impl<'a> Visitor<'a> for Uses<'_> {
+        fn visit_expr(&mut self, expr: &'a Expr) {
+            match expr {
+                Expr::Attribute(a) if matches!(&*a.value, Expr::Name(n) if n.id.as_str() == self.param) =>
+                {
+                    self.found.push(a.attr.id.to_string());
+                }
+                Expr::Name(n) if n.id.as_str() == self.param => self.found.push(String::new()),
+                _ => visitor::walk_expr(self, expr),
+            }
+        }
+    }
+    let params = &f.parameters;
+    let Some(param) = params.posonlyargs.iter().chain(&params.args).next() else {
+        return vec![];
+    };
+    let mut uses = Uses {
+        param: param.parameter.name.id.as_str(),
+        found: vec![],
+    };
+    uses.visit_body(&f.body);
+    uses.found
+}
+
 /// Whether `body` names `parametrize` anywhere (`pytest.mark.parametrize`,
 /// `metafunc.parametrize`, a `parametrize` imported by name).
 fn mentions_parametrize(body: &[Stmt]) -> bool {
@@ -418,6 +449,9 @@ impl<'a> Summarizer<'a> {
                 if module {
                     if name.starts_with("pytest_") {
                         self.summary.hooks.push(name.clone());
+                    }
+                    if name == "pytest_configure" {
+                        self.summary.configure_config_uses = config_uses(f);
                     }
                     self.constants
                         .insert(name.clone(), PyVal::Named(name.clone()));
@@ -1403,6 +1437,21 @@ mod tests {
         );
         assert!(function("each").applies_parametrize);
         assert!(!function("plain").applies_parametrize);
+    }
+
+    #[test]
+    fn how_pytest_configure_uses_its_config_is_recorded() {
+        let uses = |src: &str| summarize(src.as_bytes()).configure_config_uses;
+        assert_eq!(
+            uses("def pytest_configure(config):\n    config.addinivalue_line('markers', 'a')\n"),
+            ["addinivalue_line"]
+        );
+        assert_eq!(
+            uses("def pytest_configure(cfg):\n    x = cfg.getoption('v')\n    f(cfg)\n"),
+            ["getoption", ""]
+        );
+        assert!(uses("def pytest_configure():\n    pass\n").is_empty());
+        assert!(uses("def other(config):\n    config.x\n").is_empty());
     }
 
     #[test]

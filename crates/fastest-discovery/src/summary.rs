@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the summary format or the rules that produce it change; part of every
 /// cache key, so stale summaries are never read.
-pub const SUMMARY_VERSION: u32 = 16;
+pub const SUMMARY_VERSION: u32 = 17;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ModuleSummary {
@@ -21,6 +21,11 @@ pub struct ModuleSummary {
     pub test_attr: Option<bool>,
     /// Hook functions defined at module level (`pytest_*`), e.g. `pytest_generate_tests`.
     pub hooks: Vec<String>,
+    /// How a module-level `pytest_configure` uses its `config`: each `config.ATTR`'s
+    /// attribute, `""` for another use (the native engine calls the hook with its own
+    /// small config object).
+    #[serde(default)]
+    pub configure_config_uses: Vec<String>,
     /// Fixtures defined in the module (top level and in classes).
     pub fixtures: Vec<FixtureDef>,
     /// `collect_ignore` / `collect_ignore_glob` (conftest): None when absent, Ok for one
