@@ -1456,20 +1456,21 @@ mod tests {
 
     #[test]
     fn hypothesis_given_arguments_are_recorded() {
-        let src = "from hypothesis import given, strategies as st
+        let src = r#"
+from hypothesis import given, strategies as st
 import hypothesis
-                   @given(st.text(), st.integers())
+@given(st.text(), st.integers())
 def test_pos(fx, a, b):
     pass
-                   @hypothesis.given(x=st.text())
+@hypothesis.given(x=st.text())
 def test_kw(x, fx):
     pass
-                   @given(...)
+@given(...)
 def test_infer(a: int):
     pass
-                   def test_plain(fx):
+def test_plain(fx):
     pass
-";
+"#;
         let s = summarize(src.as_bytes());
         let given = |name: &str| match &s.bindings.iter().find(|b| b.name == name).unwrap().value {
             Value::Function(f) => f.given_args.clone(),
