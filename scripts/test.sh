@@ -55,9 +55,10 @@ if [ "$installed" != "$wanted" ]; then
 fi
 
 # Plugins for tests/plugins.rs (pytest-html, a Django app through pytest-django; and
-# pytest-mock and Hypothesis, each alone: the native engine provides their fixtures or
-# reproduces their plugin) live in their own directories, put on PYTHONPATH only by
-# those tests: installed in the venv they would change the engine other tests expect.
+# pytest-mock, Hypothesis and pytest-asyncio, each alone: the native engine provides
+# their fixtures or reproduces their plugin) live in their own directories, put on
+# PYTHONPATH only by those tests: installed in the venv they would change the engine
+# other tests expect.
 install_site() {  # DIR PINS...
     local dir="$1"
     shift
@@ -75,11 +76,14 @@ MOCK_SITE="$VENV/mock-site"
 install_site "$MOCK_SITE" pytest-mock==3.17.0
 HYPOTHESIS_SITE="$VENV/hypothesis-site"
 install_site "$HYPOTHESIS_SITE" hypothesis==6.170.15 sortedcontainers==2.4.0
+ASYNCIO_SITE="$VENV/asyncio-site"
+install_site "$ASYNCIO_SITE" pytest-asyncio==1.5.0 typing_extensions==4.16.0
 
 export FASTEST_TEST_PYTHON="$PYTHON"
 export FASTEST_TEST_PLUGINS_SITE="$PLUGINS_SITE"
 export FASTEST_TEST_MOCK_SITE="$MOCK_SITE"
 export FASTEST_TEST_HYPOTHESIS_SITE="$HYPOTHESIS_SITE"
+export FASTEST_TEST_ASYNCIO_SITE="$ASYNCIO_SITE"
 
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check

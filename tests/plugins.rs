@@ -378,3 +378,67 @@ fn hypothesis_tests_run_natively_with_the_plugins_outcomes() {
     );
     assert_eq!(junit_outcomes(&dir.path().join("seeded.xml")), expected);
 }
+
+/// pytest-asyncio alone (`scripts/test.sh` installs it apart from the other plugins).
+fn asyncio_site() -> PathBuf {
+    let site = std::env::var_os("FASTEST_TEST_ASYNCIO_SITE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv-test/asyncio-site"));
+    assert!(
+        site.join("pytest_asyncio").is_dir(),
+        "pytest-asyncio missing under {}: run `bash scripts/test.sh` once",
+        site.display()
+    );
+    site
+}
+
+/// pytest-asyncio's semantics natively (strict and auto mode, loop scopes, async fixtures
+/// and their teardown, context variables, async generator tests, the sync-test warning),
+/// test by test against pytest with the same pytest-asyncio.
+#[test]
+fn asyncio_tests_run_natively_with_pytest_asyncios_outcomes() {
+    let dir = project("asyncio_plugin");
+    let site = asyncio_site();
+    for (mode, failed) in [("strict", 3), ("auto", 2)] {
+        let mode_arg = format!("asyncio_mode={mode}");
+        let reference = run_with_site(
+            Command::new(python()).current_dir(dir.path()).args([
+                "-m",
+                "pytest",
+                "-p",
+                "no:cacheprovider",
+                "-o",
+                &mode_arg,
+                "--junitxml=ref.xml",
+            ]),
+            &site,
+        );
+        let expected = junit_outcomes(&dir.path().join("ref.xml"));
+        assert_eq!(expected.len(), 15, "{}", text(&reference));
+        let failures = expected.values().filter(|o| o.as_str() == "failed").count();
+        assert_eq!(failures, failed, "{mode}: {}", text(&reference));
+        for workers in ["1", "2"] {
+            let ours = run_with_site(
+                Command::new(env!("CARGO_BIN_EXE_fastest"))
+                    .current_dir(dir.path())
+                    .arg("--python")
+                    .arg(python())
+                    .args(["--no-cache", "-o", &mode_arg, "-n", workers])
+                    .arg("--junitxml=ours.xml"),
+                &site,
+            );
+            let out = text(&ours);
+            assert!(
+                out.contains("engine: native (auto)"),
+                "pytest-asyncio keeps the native engine:\n{out}"
+            );
+            assert_eq!(
+                junit_outcomes(&dir.path().join("ours.xml")),
+                expected,
+                "{mode}, -n {workers}\n{out}"
+            );
+            assert_eq!(ours.status.code(), reference.status.code(), "{out}");
+            assert!(out.contains("but it is not an async function"), "{out}");
+        }
+    }
+}

@@ -428,6 +428,7 @@ class Item:
         # pytest's iter_markers order: function, its parameter set, class, module.
         self.marks = marks
         self.fixturenames = ()
+        self.asyncio = False  # a pytest-asyncio test (asyncio_plugin.py)
         # pytest's per-item store (the logging plugin keeps caplog's handlers there).
         self.stash = _new_stash()
 
@@ -497,6 +498,15 @@ class NativeEngine:
             plugin = hypothesis_plugin.load()
             if plugin is not None:
                 self.hypothesis = hypothesis_plugin.HypothesisSupport(self, plugin)
+        self.asyncio = None
+        if "pytest-asyncio" in (config.get("emulated_plugins") or []):
+            from fastest_harness import asyncio_plugin
+
+            plugin = asyncio_plugin.load()
+            if plugin is not None:
+                self.asyncio = asyncio_plugin.AsyncioSupport(self, plugin)
+                # Its fixtures (the runners, `event_loop_policy`) are a plugin's.
+                self.conftest_cache[("plugin", plugin.__name__)] = plugin
         self._builtin = _builtin_fixtures(self)
         self.xunit_module_done = set()
         self._capture = None
@@ -923,6 +933,16 @@ class NativeEngine:
                     func = func.__get__(item.instance)
                 else:
                     func = func.__get__(fdef.owner() if scope != "class" else fdef.owner)
+            synchronized = self.asyncio is not None and self.asyncio.is_asyncio_fixture(fdef)
+            if synchronized:
+                if SCOPES.index(self.asyncio.fixture_loop_scope(fdef)) > SCOPES.index(scope):
+                    raise FixtureLookupError(
+                        "ScopeMismatch: fixture '%s' (scope %s) runs in a %s-scoped event loop"
+                        % (name, scope, self.asyncio.fixture_loop_scope(fdef))
+                    )
+                func = self.asyncio.synchronized(
+                    item, fdef, func, Request(self, item, scope, fdef), requester_chain + (fdef,)
+                )
             if inspect.isgeneratorfunction(fdef.func):
                 gen = func(**kwargs)
                 with self._scope_frame(item, scope):
@@ -937,7 +957,7 @@ class NativeEngine:
                         raise RuntimeError("fixture function has more than one 'yield'")
 
                 self.scopes.add_finalizer(scope, finish, (scope, key))
-            elif inspect.iscoroutinefunction(fdef.func) or inspect.isasyncgenfunction(fdef.func):
+            elif (inspect.iscoroutinefunction(fdef.func) or inspect.isasyncgenfunction(fdef.func)) and not synchronized:
                 raise FixtureLookupError("async fixture '%s' needs an async plugin the native engine does not provide" % name)
             else:
                 with self._scope_frame(item, scope):
@@ -983,6 +1003,8 @@ class NativeEngine:
             return
         if self.hypothesis is not None:
             self.hypothesis.note_item(item)
+        if self.asyncio is not None:
+            self.asyncio.note_item(item)
         try:
             next_item = self._peek(next_spec)
         except BaseException:
@@ -1431,6 +1453,11 @@ class NativeEngine:
             return order.get(getattr(d, "scope", "function"), 4)
 
         ordered = sorted(names, key=scope_of)
+        if getattr(item, "asyncio", False):
+            # pytest-asyncio appends the runner of the test's loop scope: set up last.
+            runner = self.asyncio.runner_fixture(item)
+            item.fixturenames += (runner,)
+            ordered.append(runner)
         values = {}
         for n in ordered:
             values[n] = self.get_fixture(item, n, ())
@@ -1441,15 +1468,25 @@ class NativeEngine:
         func = item.function
         if item.instance is not None:
             func = func.__get__(item.instance)
+        if self.asyncio is not None and self.asyncio.call(item, func, item.funcargs):
+            return
         if self.debugger is not None and self.debugger.mode == "trace":
             result = self.debugger.run_traced(item.nodeid, func, item.funcargs, self._capture)
         else:
             result = func(**item.funcargs)
-        if inspect.iscoroutine(result):
-            result.close()
+        if inspect.iscoroutine(result) or inspect.isasyncgen(result):
+            # pytest's pytest_pyfunc_call for an async test no plugin took.
+            if inspect.iscoroutine(result):
+                result.close()
             raise FailException(
                 "async def functions are not natively supported.\n"
-                "You need to install a suitable plugin for your async framework"
+                "You need to install a suitable plugin for your async framework, for example:\n"
+                "  - anyio\n"
+                "  - pytest-asyncio\n"
+                "  - pytest-tornasync\n"
+                "  - pytest-trio\n"
+                "  - pytest-twisted",
+                pytrace=False,
             )
 
     # -- xunit-style setup
@@ -1773,7 +1810,14 @@ class _Config:
         return getattr(self.option, name, default)
 
     # Defaults of the ini options of plugins the native engine stands in for.
-    _PLUGIN_INI_DEFAULTS = {"mock_traceback_monkeypatch": True, "mock_use_standalone_module": False}
+    _PLUGIN_INI_DEFAULTS = {
+        "mock_traceback_monkeypatch": True,
+        "mock_use_standalone_module": False,
+        "asyncio_mode": "strict",
+        "asyncio_debug": False,
+        "asyncio_default_fixture_loop_scope": None,
+        "asyncio_default_test_loop_scope": "function",
+    }
 
     def getini(self, name):
         if name in self._PLUGIN_INI_DEFAULTS and name not in self._engine.ini:

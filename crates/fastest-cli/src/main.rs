@@ -1368,6 +1368,17 @@ fn run() -> anyhow::Result<ExitCode> {
             let value = option_value(&passthrough, option).or_else(|| config.string(key));
             ini.insert(key.into(), serde_json::json!(value));
         }
+        // pytest-asyncio's settings, for the native engine's reproduction of it.
+        for key in [
+            "asyncio_mode",
+            "asyncio_debug",
+            "asyncio_default_fixture_loop_scope",
+            "asyncio_default_test_loop_scope",
+        ] {
+            if let Some(value) = config.string(key) {
+                ini.insert(key.into(), serde_json::json!(value.trim()));
+            }
+        }
         let reportchars = fastest_report::run::expand_reportchars(cli.report_chars.as_deref());
         ini.insert(
             "report_passes".into(),

@@ -915,10 +915,23 @@ pub struct NativeBlockers {
     pub by_file: HashMap<String, Vec<String>>,
 }
 
+/// The reason an `async def` test blocks the native engine: none while pytest-asyncio's
+/// effects are reproduced (`python/fastest_harness/asyncio_plugin.py`).
+const ASYNC_TEST: &str = "async test ";
+
 impl NativeBlockers {
+    /// One file's reasons; `async_plugin`: pytest-asyncio is reproduced natively.
+    fn of_file<'a>(&'a self, file: &str, async_plugin: bool) -> impl Iterator<Item = &'a String> {
+        self.by_file
+            .get(file)
+            .into_iter()
+            .flatten()
+            .filter(move |r| !(async_plugin && r.starts_with(ASYNC_TEST)))
+    }
+
     /// The reasons that hold for running `items`: the session's, then their files', in
     /// order, each once.
-    pub fn for_items(&self, items: &[RunItem]) -> Vec<String> {
+    pub fn for_items(&self, items: &[RunItem], async_plugin: bool) -> Vec<String> {
         let mut reasons = self.session.clone();
         let mut seen = HashSet::new();
         for item in items {
@@ -926,7 +939,7 @@ impl NativeBlockers {
             if !seen.insert(file) {
                 continue;
             }
-            for reason in self.by_file.get(file).into_iter().flatten() {
+            for reason in self.of_file(file, async_plugin) {
                 if !reasons.contains(reason) {
                     reasons.push(reason.clone());
                 }
@@ -954,7 +967,7 @@ fn run_wide_blockers(req: &RunRequest, info: &WorkerInfo) -> Vec<String> {
             let name = p.to_lowercase().replace('_', "-");
             !INERT_PLUGINS.contains(&name.as_str())
                 && !inert_under_options(&name, &req.pytest_args)
-                && !emulated.iter().any(|e| e == p)
+                && !emulated.contains(&name)
         })
         .collect();
     if !foreign.is_empty() {
@@ -963,23 +976,33 @@ fn run_wide_blockers(req: &RunRequest, info: &WorkerInfo) -> Vec<String> {
     blockers
 }
 
-/// Installed plugins whose effects on a session the native engine reproduces itself:
-/// Hypothesis's (`python/fastest_harness/hypothesis_plugin.py`), unless one of its
-/// `--hypothesis-*` options is given (those stay with the plugin, on the pytest engine).
-/// A plugin disabled with `-p no:NAME` is not loaded by pytest either.
+/// Installed plugins (normalized names) whose effects on a session the native engine
+/// reproduces itself: Hypothesis's and pytest-asyncio's (`hypothesis_plugin.py`,
+/// `asyncio_plugin.py` in `python/fastest_harness/`), unless one of their options is
+/// given (`--hypothesis-*`, `--asyncio-*`: those stay with the plugin, on the pytest
+/// engine). A plugin disabled with `-p no:NAME` is not loaded by pytest either.
 pub fn emulated_plugins(req: &RunRequest, info: &WorkerInfo) -> Vec<String> {
+    let given = |prefix: &str| req.pytest_args.iter().any(|a| a.starts_with(prefix));
     info.plugins
         .iter()
-        .filter(|p| {
-            p.as_str() == "hypothesis"
-                && !plugin_disabled(&req.pytest_args, &["hypothesispytest"])
-                && !req
-                    .pytest_args
-                    .iter()
-                    .any(|a| a.starts_with("--hypothesis-"))
+        .filter(|p| match p.to_lowercase().replace('_', "-").as_str() {
+            "hypothesis" => {
+                !plugin_disabled(&req.pytest_args, &["hypothesispytest"]) && !given("--hypothesis-")
+            }
+            "pytest-asyncio" => {
+                !plugin_disabled(&req.pytest_args, &["asyncio"]) && !given("--asyncio-")
+            }
+            _ => false,
         })
-        .cloned()
+        .map(|p| p.to_lowercase().replace('_', "-"))
         .collect()
+}
+
+/// Whether pytest-asyncio is installed and reproduced by the native engine.
+fn async_plugin_reproduced(req: &RunRequest, info: &WorkerInfo) -> bool {
+    emulated_plugins(req, info)
+        .iter()
+        .any(|p| p == "pytest-asyncio")
 }
 
 /// The auto engine's split of a run whose only native blockers are per file: the tests
@@ -1007,9 +1030,8 @@ fn split_by_engine(
         let file = item.nodeid.split("::").next().unwrap_or(&item.nodeid);
         match req
             .native_blockers
-            .by_file
-            .get(file)
-            .and_then(|r| r.first())
+            .of_file(file, async_plugin_reproduced(req, info))
+            .next()
         {
             Some(why) => {
                 reason.get_or_insert(why);
@@ -1051,7 +1073,9 @@ fn choose_engine(
     items: &[RunItem],
     info: &WorkerInfo,
 ) -> Result<(Engine, String), String> {
-    let mut blockers = req.native_blockers.for_items(items);
+    let mut blockers = req
+        .native_blockers
+        .for_items(items, async_plugin_reproduced(req, info));
     blockers.extend(run_wide_blockers(req, info));
     match req.engine.as_str() {
         "native" => Ok((Engine::Native, "--engine native".into())),
@@ -1254,7 +1278,7 @@ fn visit_function(
         return;
     };
     if f.is_async && !f.is_fixture && b.name.starts_with("test") {
-        blockers.push(format!("async test {}", b.name));
+        blockers.push(format!("{ASYNC_TEST}{}", b.name));
     }
     if f.is_fixture || b.name.starts_with("test") {
         // pytest's getfuncargnames: the bound `self`/`cls`, then one argument per mock

@@ -331,6 +331,7 @@ const TRANSPARENT_DECORATORS: &[&str] = &[
     "enum.unique",
     "pytest.fixture",
     "pytest.yield_fixture",
+    "pytest_asyncio.fixture",
     "unittest.skip",
     "unittest.skipIf",
     "unittest.skipUnless",

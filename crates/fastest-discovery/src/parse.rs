@@ -257,6 +257,14 @@ fn push_binding(bindings: &mut Vec<Binding>, name: &str, value: Value, condition
     }
 }
 
+/// Decorators that make a fixture (pytest-asyncio's takes pytest's arguments and
+/// `loop_scope`).
+pub(crate) const FIXTURE_DECORATORS: &[&str] = &[
+    "pytest.fixture",
+    "pytest.yield_fixture",
+    "pytest_asyncio.fixture",
+];
+
 /// Whether the decorator `canon(...)` is a `mock.patch` or `mock.patch.object` without
 /// `new`, which passes the test a mock (pytest's `num_mock_patch_args`).
 fn passes_a_mock(canon: &str, call: &ast::ExprCall) -> bool {
@@ -846,7 +854,7 @@ impl<'a> Summarizer<'a> {
                 other => (other, None),
             };
             let canon = self.canonical(callee).unwrap_or_default();
-            if canon == "pytest.fixture" || canon == "pytest.yield_fixture" {
+            if FIXTURE_DECORATORS.contains(&canon.as_str()) {
                 def.is_fixture = true;
             } else if canon == "staticmethod" {
                 def.is_staticmethod = true;
@@ -888,7 +896,9 @@ impl<'a> Summarizer<'a> {
         };
         for dec in &f.decorator_list {
             if let Expr::Call(c) = &dec.expression {
-                if self.canonical(&c.func).as_deref() != Some("pytest.fixture") {
+                let canon = self.canonical(&c.func).unwrap_or_default();
+                if !FIXTURE_DECORATORS.contains(&canon.as_str()) || canon == "pytest.yield_fixture"
+                {
                     continue;
                 }
                 for kw in &c.arguments.keywords {

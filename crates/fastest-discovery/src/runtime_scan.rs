@@ -177,7 +177,7 @@ impl CrossModule<'_> {
                 .find(|x| x.arg.as_ref().is_some_and(|a| a.id.as_str() == k))
                 .map(|x| &x.value)
         };
-        if name == "pytest.fixture" || name == "pytest.yield_fixture" {
+        if crate::parse::FIXTURE_DECORATORS.contains(&name.as_str()) {
             if kw("params").is_none() {
                 return;
             }

@@ -71,6 +71,10 @@ const HARNESS_FILES: &[(&str, &str)] = &[
         include_str!("../../../python/fastest_harness/hypothesis_plugin.py"),
     ),
     (
+        "asyncio_plugin.py",
+        include_str!("../../../python/fastest_harness/asyncio_plugin.py"),
+    ),
+    (
         "standin/pytest/__init__.py",
         include_str!("../../../python/fastest_harness/standin/pytest/__init__.py"),
     ),
