@@ -1464,6 +1464,19 @@ fn run() -> anyhow::Result<ExitCode> {
                 dist,
                 maxfail,
                 timeout,
+                timeout_options_set: ["timeout_method", "timeout_func_only", "session_timeout"]
+                    .iter()
+                    .any(|k| config.string(k).is_some())
+                    || passthrough.iter().any(|a| {
+                        [
+                            "--timeout-method",
+                            "--timeout_method",
+                            "--timeout-func-only",
+                            "--session-timeout",
+                        ]
+                        .iter()
+                        .any(|o| a.starts_with(o))
+                    }),
                 capture,
                 tbstyle,
                 showlocals: cli.showlocals,

@@ -54,6 +54,9 @@ pub struct RunRequest {
     pub dist: Dist,
     pub maxfail: usize,
     pub timeout: Option<Duration>,
+    /// pytest-timeout's own options are set (`timeout_method`, `timeout_func_only`,
+    /// `session_timeout`): its behaviour then is more than one limit per test.
+    pub timeout_options_set: bool,
     pub capture: String,
     pub tbstyle: String,
     pub showlocals: bool,
@@ -918,20 +921,52 @@ pub struct NativeBlockers {
 /// The reason an `async def` test blocks the native engine: none while pytest-asyncio's
 /// effects are reproduced (`python/fastest_harness/asyncio_plugin.py`).
 const ASYNC_TEST: &str = "async test ";
+/// The reason a `timeout` mark blocks the native engine: only while pytest-timeout is
+/// active (the native engine has the runner's one limit for every test).
+const TIMEOUT_MARK: &str = "pytest-timeout's timeout mark on ";
+
+/// What the interpreter's plugins make of the per-file reasons.
+#[derive(Debug, Clone, Copy)]
+pub struct PluginContext {
+    /// pytest-asyncio is installed and reproduced: async tests do not block.
+    pub asyncio_reproduced: bool,
+    /// pytest-timeout is installed and not disabled: its marks block.
+    pub timeout_marks_apply: bool,
+}
+
+impl PluginContext {
+    fn of(req: &RunRequest, info: &WorkerInfo) -> Self {
+        PluginContext {
+            asyncio_reproduced: emulated_plugins(req, info)
+                .iter()
+                .any(|p| p == "pytest-asyncio"),
+            timeout_marks_apply: pytest_timeout_active(req, info),
+        }
+    }
+
+    fn blocks(&self, reason: &str) -> bool {
+        !(self.asyncio_reproduced && reason.starts_with(ASYNC_TEST)
+            || !self.timeout_marks_apply && reason.starts_with(TIMEOUT_MARK))
+    }
+}
 
 impl NativeBlockers {
-    /// One file's reasons; `async_plugin`: pytest-asyncio is reproduced natively.
-    fn of_file<'a>(&'a self, file: &str, async_plugin: bool) -> impl Iterator<Item = &'a String> {
+    /// One file's reasons that hold with these plugins.
+    fn of_file<'a>(
+        &'a self,
+        file: &str,
+        plugins: PluginContext,
+    ) -> impl Iterator<Item = &'a String> {
         self.by_file
             .get(file)
             .into_iter()
             .flatten()
-            .filter(move |r| !(async_plugin && r.starts_with(ASYNC_TEST)))
+            .filter(move |r| plugins.blocks(r))
     }
 
     /// The reasons that hold for running `items`: the session's, then their files', in
     /// order, each once.
-    pub fn for_items(&self, items: &[RunItem], async_plugin: bool) -> Vec<String> {
+    pub fn for_items(&self, items: &[RunItem], plugins: PluginContext) -> Vec<String> {
         let mut reasons = self.session.clone();
         let mut seen = HashSet::new();
         for item in items {
@@ -939,7 +974,7 @@ impl NativeBlockers {
             if !seen.insert(file) {
                 continue;
             }
-            for reason in self.of_file(file, async_plugin) {
+            for reason in self.of_file(file, plugins) {
                 if !reasons.contains(reason) {
                     reasons.push(reason.clone());
                 }
@@ -953,10 +988,11 @@ impl NativeBlockers {
 /// a timeout set, installed plugins that may act on any test.
 fn run_wide_blockers(req: &RunRequest, info: &WorkerInfo) -> Vec<String> {
     let mut blockers = Vec::new();
-    if req.timeout.is_some() && pytest_timeout_active(req, info) {
-        // Its `timeout` marks and methods are pytest-timeout's; the native engine only
-        // has the runner's one limit for every test.
-        blockers.push("a timeout is set and pytest-timeout is installed".into());
+    if req.timeout.is_some() && pytest_timeout_active(req, info) && req.timeout_options_set {
+        // Its methods and options are pytest-timeout's; the native engine only has the
+        // runner's one limit for every test (which fails a test that exceeds it, as
+        // pytest-timeout does: the tests of files with `timeout` marks stay with it).
+        blockers.push("pytest-timeout options are set (timeout_method, timeout_func_only)".into());
     }
     let emulated = emulated_plugins(req, info);
     let foreign: Vec<&str> = info
@@ -998,13 +1034,6 @@ pub fn emulated_plugins(req: &RunRequest, info: &WorkerInfo) -> Vec<String> {
         .collect()
 }
 
-/// Whether pytest-asyncio is installed and reproduced by the native engine.
-fn async_plugin_reproduced(req: &RunRequest, info: &WorkerInfo) -> bool {
-    emulated_plugins(req, info)
-        .iter()
-        .any(|p| p == "pytest-asyncio")
-}
-
 /// The auto engine's split of a run whose only native blockers are per file: the tests
 /// of blocked files go to pytest-engine workers, the rest to native workers, as two
 /// kinds of workers of one pool (as pytest-xdist's workers, each has its own session).
@@ -1030,7 +1059,7 @@ fn split_by_engine(
         let file = item.nodeid.split("::").next().unwrap_or(&item.nodeid);
         match req
             .native_blockers
-            .of_file(file, async_plugin_reproduced(req, info))
+            .of_file(file, PluginContext::of(req, info))
             .next()
         {
             Some(why) => {
@@ -1075,7 +1104,7 @@ fn choose_engine(
 ) -> Result<(Engine, String), String> {
     let mut blockers = req
         .native_blockers
-        .for_items(items, async_plugin_reproduced(req, info));
+        .for_items(items, PluginContext::of(req, info));
     blockers.extend(run_wide_blockers(req, info));
     match req.engine.as_str() {
         "native" => Ok((Engine::Native, "--engine native".into())),
@@ -1196,6 +1225,9 @@ pub fn native_blockers(
                     visit_function(inner, &mut blockers, &mut requested, defined);
                 }
                 for m in &c.marks {
+                    if m.name == "timeout" {
+                        blockers.push(format!("{TIMEOUT_MARK}{}", b.name));
+                    }
                     if m.param_scoped {
                         blockers.push(format!("parametrize with scope= on {}", b.name));
                     }
@@ -1206,6 +1238,12 @@ pub fn native_blockers(
             }
         }
         for m in &summary.marks {
+            if m.name == "timeout" {
+                blockers.push(format!(
+                    "{TIMEOUT_MARK}{}",
+                    fastest_discovery::relpath(rootdir, path)
+                ));
+            }
             if m.param_scoped {
                 blockers.push(format!(
                     "{}: module-wide parametrize with scope=",
@@ -1300,6 +1338,9 @@ fn visit_function(
         requested.extend(params.into_iter().cloned());
     }
     for m in &f.marks {
+        if m.name == "timeout" {
+            blockers.push(format!("{TIMEOUT_MARK}{}", b.name));
+        }
         if m.param_scoped {
             blockers.push(format!("parametrize with scope= on {}", b.name));
         }
