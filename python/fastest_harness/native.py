@@ -503,10 +503,15 @@ class NativeEngine:
             from fastest_harness import asyncio_plugin
 
             plugin = asyncio_plugin.load()
-            if plugin is not None:
-                self.asyncio = asyncio_plugin.AsyncioSupport(self, plugin)
-                # Its fixtures (the runners, `event_loop_policy`) are a plugin's.
-                self.conftest_cache[("plugin", plugin.__name__)] = plugin
+            if plugin is None:
+                # Loud, never a run with different outcomes.
+                raise RuntimeError(
+                    "the native engine cannot reproduce this pytest-asyncio (its module or the "
+                    "internals it reuses are missing); run with --engine pytest"
+                )
+            self.asyncio = asyncio_plugin.AsyncioSupport(self, plugin)
+            # Its fixtures (the runners, `event_loop_policy`) are a plugin's.
+            self.conftest_cache[("plugin", plugin.__name__)] = plugin
         self._builtin = _builtin_fixtures(self)
         self.xunit_module_done = set()
         self._capture = None
