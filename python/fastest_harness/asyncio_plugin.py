@@ -120,8 +120,13 @@ class AsyncioSupport:
         context = contextvars.copy_context()
         inner = getattr(getattr(func, "hypothesis", None), "inner_test", None)
         if inner is not None and inspect.iscoroutinefunction(inner):
+            # Swapped for this call only, as the plugin's MonkeyPatch.context() does: the
+            # next item of the same function finds the coroutine again.
             func.hypothesis.inner_test = self.plugin._synchronize_coroutine(inner, runner, context)
-            func(**funcargs)
+            try:
+                func(**funcargs)
+            finally:
+                func.hypothesis.inner_test = inner
         else:
             self.plugin._synchronize_coroutine(func, runner, context)(**funcargs)
         return True

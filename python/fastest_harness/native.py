@@ -1180,9 +1180,9 @@ class NativeEngine:
             if paused:
                 self.coverage.stop()
             plugins = contextlib.nullcontext()
-            if self.hypothesis is not None:
-                plugins = self.hypothesis.around_call(item, self.fixture_closure(item))
             try:
+                if self.hypothesis is not None:
+                    plugins = self.hypothesis.around_call(item, self.fixture_closure(item))
                 # The filters are in place for the whole item (`recorded_warnings`), as
                 # pytest's: a fixture's own (recwarn's "always") stays on top of them.
                 with plugins:

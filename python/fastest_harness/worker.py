@@ -61,6 +61,28 @@ def _installed_plugins():
     return sorted(set(names))
 
 
+def _reproducible_plugins(installed):
+    """The installed plugins (normalized names) in versions the native engine reproduces
+    (`hypothesis_plugin.py`, `asyncio_plugin.py`)."""
+    wanted = {"hypothesis": 6, "pytest-asyncio": 1}
+    found = []
+    try:
+        from importlib import metadata
+    except ImportError:  # pragma: no cover - Python < 3.8
+        return found
+    for name in installed:
+        key = name.lower().replace("_", "-")
+        if key not in wanted:
+            continue
+        try:
+            major = int(metadata.version(name).split(".")[0])
+        except Exception:  # noqa: BLE001  (an odd version string: not reproduced)
+            continue
+        if major == wanted[key]:
+            found.append(key)
+    return found
+
+
 def main():
     import faulthandler
 
@@ -81,12 +103,14 @@ def main():
         pytest_version = getattr(pytest, "__version__", "unknown")
     except ImportError:
         pytest_version = None
+    plugins = _installed_plugins() if pytest_version else []
     channel.send(
         "ready",
         protocol=PROTOCOL_VERSION,
         python="%d.%d.%d" % sys.version_info[:3],
         pytest=pytest_version,
-        plugins=_installed_plugins() if pytest_version else [],
+        plugins=plugins,
+        reproducible=_reproducible_plugins(plugins),
     )
     cmd = channel.receive()
     if cmd.get("op") != "configure":

@@ -1376,7 +1376,15 @@ fn run() -> anyhow::Result<ExitCode> {
             "asyncio_default_test_loop_scope",
         ] {
             if let Some(value) = config.string(key) {
-                ini.insert(key.into(), serde_json::json!(value.trim()));
+                let mut value = value.trim().to_string();
+                if key == "asyncio_debug" {
+                    // A bool ini option: pytest reads y/yes/t/true/on/1 as true; the
+                    // plugin compares with "true".
+                    let truthy = ["y", "yes", "t", "true", "on", "1"]
+                        .contains(&value.to_lowercase().as_str());
+                    value = if truthy { "true" } else { "false" }.into();
+                }
+                ini.insert(key.into(), serde_json::json!(value));
             }
         }
         let reportchars = fastest_report::run::expand_reportchars(cli.report_chars.as_deref());

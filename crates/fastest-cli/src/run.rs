@@ -924,6 +924,9 @@ const ASYNC_TEST: &str = "async test ";
 /// The reason a `timeout` mark blocks the native engine: only while pytest-timeout is
 /// active (the native engine has the runner's one limit for every test).
 const TIMEOUT_MARK: &str = "pytest-timeout's timeout mark on ";
+/// What only pytest-asyncio itself checks or warns about (mark arguments it validates at
+/// collection, an `event_loop_policy` override): blocks only while it is reproduced.
+const ASYNCIO_CHECKED: &str = "pytest-asyncio checks ";
 
 /// What the interpreter's plugins make of the per-file reasons.
 #[derive(Debug, Clone, Copy)]
@@ -946,6 +949,7 @@ impl PluginContext {
 
     fn blocks(&self, reason: &str) -> bool {
         !(self.asyncio_reproduced && reason.starts_with(ASYNC_TEST)
+            || !self.asyncio_reproduced && reason.starts_with(ASYNCIO_CHECKED)
             || !self.timeout_marks_apply && reason.starts_with(TIMEOUT_MARK))
     }
 }
@@ -988,7 +992,7 @@ impl NativeBlockers {
 /// a timeout set, installed plugins that may act on any test.
 fn run_wide_blockers(req: &RunRequest, info: &WorkerInfo) -> Vec<String> {
     let mut blockers = Vec::new();
-    if req.timeout.is_some() && pytest_timeout_active(req, info) && req.timeout_options_set {
+    if pytest_timeout_active(req, info) && req.timeout_options_set {
         // Its methods and options are pytest-timeout's; the native engine only has the
         // runner's one limit for every test (which fails a test that exceeds it, as
         // pytest-timeout does: the tests of files with `timeout` marks stay with it).
@@ -1018,6 +1022,10 @@ fn run_wide_blockers(req: &RunRequest, info: &WorkerInfo) -> Vec<String> {
 /// given (`--hypothesis-*`, `--asyncio-*`: those stay with the plugin, on the pytest
 /// engine). A plugin disabled with `-p no:NAME` is not loaded by pytest either.
 pub fn emulated_plugins(req: &RunRequest, info: &WorkerInfo) -> Vec<String> {
+    if std::env::var_os("PYTEST_DISABLE_PLUGIN_AUTOLOAD").is_some() {
+        // pytest loads neither (installed plugins then keep the pytest engine).
+        return Vec::new();
+    }
     let given = |prefix: &str| req.pytest_args.iter().any(|a| a.starts_with(prefix));
     info.plugins
         .iter()
@@ -1031,6 +1039,7 @@ pub fn emulated_plugins(req: &RunRequest, info: &WorkerInfo) -> Vec<String> {
             _ => false,
         })
         .map(|p| p.to_lowercase().replace('_', "-"))
+        .filter(|p| info.reproducible.contains(p))
         .collect()
 }
 
@@ -1217,6 +1226,12 @@ pub fn native_blockers(
         // Python, and wider scopes than the module make the whole session so.
         for fx in &summary.fixtures {
             defined.insert(fx.name.clone());
+            if fx.name == "event_loop_policy" {
+                blockers.push(format!(
+                    "{ASYNCIO_CHECKED}the event_loop_policy override in {}",
+                    fastest_discovery::relpath(rootdir, path)
+                ));
+            }
         }
         for b in &summary.bindings {
             visit_function(b, &mut blockers, &mut requested, defined);
@@ -1228,6 +1243,12 @@ pub fn native_blockers(
                     if m.name == "timeout" {
                         blockers.push(format!("{TIMEOUT_MARK}{}", b.name));
                     }
+                    if m.checked_by_plugin {
+                        blockers.push(format!(
+                            "{ASYNCIO_CHECKED}the asyncio mark's arguments on {}",
+                            b.name
+                        ));
+                    }
                     if m.param_scoped {
                         blockers.push(format!("parametrize with scope= on {}", b.name));
                     }
@@ -1238,6 +1259,12 @@ pub fn native_blockers(
             }
         }
         for m in &summary.marks {
+            if m.checked_by_plugin {
+                blockers.push(format!(
+                    "{ASYNCIO_CHECKED}the asyncio mark's arguments in {}",
+                    fastest_discovery::relpath(rootdir, path)
+                ));
+            }
             if m.name == "timeout" {
                 blockers.push(format!(
                     "{TIMEOUT_MARK}{}",
@@ -1340,6 +1367,12 @@ fn visit_function(
     for m in &f.marks {
         if m.name == "timeout" {
             blockers.push(format!("{TIMEOUT_MARK}{}", b.name));
+        }
+        if m.checked_by_plugin {
+            blockers.push(format!(
+                "{ASYNCIO_CHECKED}the asyncio mark's arguments on {}",
+                b.name
+            ));
         }
         if m.param_scoped {
             blockers.push(format!("parametrize with scope= on {}", b.name));
@@ -1490,9 +1523,35 @@ fn live_status_after(capture: &str) -> Option<std::time::Duration> {
 
 #[cfg(test)]
 mod tests {
-    use super::{inert_under_options, pytest_worker_count};
+    use super::{inert_under_options, pytest_worker_count, PluginContext};
+    use super::{ASYNCIO_CHECKED, ASYNC_TEST, TIMEOUT_MARK};
     use fastest_protocol::RunItem;
     use std::collections::HashMap;
+
+    #[test]
+    fn plugin_reasons_block_only_with_their_plugin() {
+        let reasons = [
+            format!("{ASYNC_TEST}test_a"),
+            format!("{ASYNCIO_CHECKED}the asyncio mark's arguments on test_b"),
+            format!("{TIMEOUT_MARK}test_c"),
+            "fixture x not defined in the project".to_string(),
+        ];
+        let blocking = |asyncio_reproduced, timeout_marks_apply| -> Vec<usize> {
+            let ctx = PluginContext {
+                asyncio_reproduced,
+                timeout_marks_apply,
+            };
+            (0..reasons.len())
+                .filter(|&i| ctx.blocks(&reasons[i]))
+                .collect()
+        };
+        // Neither plugin: async tests need one; its checks and timeout marks are inert.
+        assert_eq!(blocking(false, false), [0, 3]);
+        // pytest-asyncio reproduced: its own collection checks stay with it.
+        assert_eq!(blocking(true, false), [1, 3]);
+        // pytest-timeout active: its marks keep the file on the pytest engine.
+        assert_eq!(blocking(false, true), [0, 2, 3]);
+    }
 
     #[test]
     fn pytest_workers_get_the_blocked_share_unless_it_would_be_the_critical_path() {

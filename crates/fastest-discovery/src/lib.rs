@@ -817,16 +817,6 @@ const STDLIB_BASE_MODULES: &[&str] = &[
     "zoneinfo",
 ];
 
-/// Whether a module collected by Python for this `reason` (an `Entry::Dynamic` reason)
-/// can still run on the native engine, which resolves Python's items on the real module
-/// objects: its parameter sets or ids were not literal, or parametrized fixtures multiply
-/// its items (both expanded at run time with pytest's id rules); its import may skip or
-/// raise; a test name is bound at run time, conditionally, by a star import or through
-/// the module namespace; a test class derives from a standard-library class (not unittest's
-/// or doctest's); it does not parse (a collection error, no items). Not: hooks, collection
-/// hooks, doctests, `indirect`/`scope` parametrize, bases from installed packages or tests
-/// imported from outside the project (their fixtures are not visible to the native
-/// engine's checks).
 /// Whether a directory went to Python only because a conftest computes its
 /// `collect_ignore`/`collect_ignore_glob` (the walk's reason for it): that decides which
 /// files are collected, not how their tests run.
@@ -846,6 +836,40 @@ pub fn python_collected_module_runs_natively(
 ) -> Result<(), String> {
     let walker = Walker::new(req, source);
     let linker = link::Linker { req, source };
+    // The checks `collect` makes over the session, for this module and its conftests
+    // (the walk did not reach them): collection hooks, items ordered across modules,
+    // parametrized fixtures of a wider scope than the module imported.
+    let conftests = walker.conftest_chain(path.parent().unwrap_or(path));
+    for place in conftests.iter().map(PathBuf::as_path).chain([path]) {
+        let s = source.summary(place);
+        if let Some(h) = s.hooks.iter().find(|h| SUBTREE_HOOKS.contains(&h.as_str())) {
+            return Err(format!("{} defines {h}", place.display()));
+        }
+        if let Some(why) = &s.cross_module_order {
+            return Err(format!("{}: {why}", place.display()));
+        }
+        match imported_param_fixtures(&linker, place, &s, &mut HashSet::new()) {
+            Err(why) => return Err(format!("{} {why}", place.display())),
+            Ok(found) => {
+                if let Some((name, scope)) = found.iter().find(|(_, s)| !module_local_scope(s)) {
+                    return Err(format!(
+                        "{} imports the fixture {name} with params= and scope {scope}",
+                        place.display()
+                    ));
+                }
+            }
+        }
+        for fx in &s.fixtures {
+            if fx.has_params && !module_local_scope(&fx.scope) {
+                return Err(format!(
+                    "{}: the fixture {} with params= has scope {}",
+                    place.display(),
+                    fx.name,
+                    fx.scope
+                ));
+            }
+        }
+    }
     let mut claims = ModuleClaims::default();
     match link_entry(req, &linker, &walker, &mut claims, path, true, None) {
         Entry::Items { .. } => Ok(()),
@@ -862,6 +886,16 @@ pub fn python_collected_module_runs_natively(
     }
 }
 
+/// Whether a module collected by Python for this `reason` (an `Entry::Dynamic` reason)
+/// can still run on the native engine, which resolves Python's items on the real module
+/// objects: its parameter sets or ids were not literal, or parametrized fixtures multiply
+/// its items (both expanded at run time with pytest's id rules); its import may skip or
+/// raise; a test name is bound at run time, conditionally, by a star import or through
+/// the module namespace; a test class derives from a standard-library class (not unittest's
+/// or doctest's); it does not parse (a collection error, no items). Not: hooks, collection
+/// hooks, doctests, `indirect`/`scope` parametrize, bases from installed packages or tests
+/// imported from outside the project (their fixtures are not visible to the native
+/// engine's checks).
 pub fn native_can_run_dynamic(reason: &str) -> bool {
     let import_abort = reason.starts_with("module ") && reason.ends_with(" at import time");
     // A project decorator applying `parametrize`: the worker reads the marks it made.

@@ -459,7 +459,8 @@ impl<'a> Summarizer<'a> {
                         self.summary.hooks.push(name.clone());
                     }
                     if name == "pytest_configure" {
-                        self.summary.configure_config_uses = config_uses(f);
+                        // Every definition counts (one per branch of an `if`).
+                        self.summary.configure_config_uses.extend(config_uses(f));
                     }
                     self.constants
                         .insert(name.clone(), PyVal::Named(name.clone()));
@@ -707,6 +708,7 @@ impl<'a> Summarizer<'a> {
                     args: vec![],
                     param_argnames: vec![],
                     param_scoped: false,
+                    checked_by_plugin: false,
                 }]
             }
         }
@@ -1041,6 +1043,7 @@ impl<'a> Summarizer<'a> {
                     args: vec![],
                     param_argnames: vec![],
                     param_scoped: false,
+                    checked_by_plugin: false,
                 }),
             }
         }
@@ -1074,6 +1077,7 @@ impl<'a> Summarizer<'a> {
             args: vec![],
             param_argnames: vec![],
             param_scoped: false,
+            checked_by_plugin: false,
         };
         if name == "usefixtures" {
             if let Some(c) = call {
@@ -1087,6 +1091,17 @@ impl<'a> Summarizer<'a> {
                     })
                     .collect();
             }
+        }
+        if name == "asyncio" {
+            mark.checked_by_plugin = call.is_some_and(|c| {
+                !c.arguments.args.is_empty()
+                    || c.arguments.keywords.iter().any(|k| {
+                        k.arg.as_ref().is_none_or(|a| a.id.as_str() != "loop_scope")
+                            || !matches!(&k.value, Expr::StringLiteral(v)
+                                if ["function", "class", "module", "package", "session"]
+                                    .contains(&v.value.to_str()))
+                    })
+            });
         }
         if name == "parametrize" {
             mark.parametrize = Some(match call {

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the summary format or the rules that produce it change; part of every
 /// cache key, so stale summaries are never read.
-pub const SUMMARY_VERSION: u32 = 18;
+pub const SUMMARY_VERSION: u32 = 19;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ModuleSummary {
@@ -178,6 +178,10 @@ pub struct Mark {
     /// For `parametrize`: `scope=` is given (the native engine has no parameter scopes).
     #[serde(default)]
     pub param_scoped: bool,
+    /// For `asyncio`: arguments pytest-asyncio rejects or warns about at collection
+    /// (positional ones, `scope=`, any keyword but a literal valid `loop_scope`).
+    #[serde(default)]
+    pub checked_by_plugin: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

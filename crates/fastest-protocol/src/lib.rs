@@ -362,6 +362,10 @@ pub enum FromWorker {
         /// Third-party pytest plugins installed (pytest11 entry points).
         #[serde(default)]
         plugins: Vec<String>,
+        /// Those of them (normalized names) in versions whose effects the native engine
+        /// reproduces (`hypothesis` 6, `pytest-asyncio` 1).
+        #[serde(default)]
+        reproducible: Vec<String>,
     },
     /// A test begins (setup starts): the runner's timeout clock and crash attribution.
     Start {

@@ -145,6 +145,8 @@ pub struct WorkerInfo {
     pub python: String,
     pub pytest: Option<String>,
     pub plugins: Vec<String>,
+    /// Plugins the native engine can reproduce in this interpreter (normalized names).
+    pub reproducible: Vec<String>,
 }
 
 /// Runs tests to completion (or until stopped), calling `sink` with every event.
@@ -227,6 +229,7 @@ pub fn run_pool(
                         python,
                         pytest,
                         plugins,
+                        reproducible,
                     } => {
                         if protocol != fastest_protocol::PROTOCOL_VERSION {
                             kill_all(&mut workers);
@@ -241,6 +244,7 @@ pub fn run_pool(
                                 python: python.clone(),
                                 pytest: pytest.clone(),
                                 plugins: plugins.clone(),
+                                reproducible: reproducible.clone(),
                             };
                             let (plan, wc) = match decide(&info) {
                                 Ok(d) => d,
