@@ -53,6 +53,29 @@ fn run(cmd: &mut Command) -> Output {
     run_with_site(cmd, &plugins_site())
 }
 
+/// pytest with `args` in `dir`, `site` on PYTHONPATH.
+fn pytest_with_site(dir: &Path, site: &Path, args: &[&str]) -> Output {
+    run_with_site(
+        Command::new(python())
+            .current_dir(dir)
+            .args(["-m", "pytest", "-p", "no:cacheprovider"])
+            .args(args),
+        site,
+    )
+}
+
+/// fastest with `args` in `dir`, `site` on PYTHONPATH.
+fn fastest_with_site(dir: &Path, site: &Path, args: &[&str]) -> Output {
+    run_with_site(
+        Command::new(env!("CARGO_BIN_EXE_fastest"))
+            .current_dir(dir)
+            .arg("--python")
+            .arg(python())
+            .args(args),
+        site,
+    )
+}
+
 fn run_with_site(cmd: &mut Command, site: &Path) -> Output {
     cmd.env("PYTHONDONTWRITEBYTECODE", "1")
         .env("NO_COLOR", "1")
@@ -255,26 +278,14 @@ fn pytest_timeout_times_tests_out_with_its_marks() {
 fn pytest_mock_fixtures_run_natively_with_pytest_mocks_outcomes() {
     let dir = project("mock_plugin");
     let site = mock_site();
-    let reference = run_with_site(
-        Command::new(python()).current_dir(dir.path()).args([
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "--junitxml=ref.xml",
-        ]),
-        &site,
-    );
+    let reference = pytest_with_site(dir.path(), &site, &["--junitxml=ref.xml"]);
     let expected = junit_outcomes(&dir.path().join("ref.xml"));
     assert_eq!(expected.len(), 11, "{}", text(&reference));
     for workers in ["1", "2"] {
-        let ours = run_with_site(
-            Command::new(env!("CARGO_BIN_EXE_fastest"))
-                .current_dir(dir.path())
-                .arg("--python")
-                .arg(python())
-                .args(["--no-cache", "-n", workers, "--junitxml=ours.xml"]),
+        let ours = fastest_with_site(
+            dir.path(),
             &site,
+            &["--no-cache", "-n", workers, "--junitxml=ours.xml"],
         );
         let out = text(&ours);
         assert!(
@@ -313,25 +324,12 @@ fn hypothesis_site() -> PathBuf {
 fn hypothesis_tests_run_natively_with_the_plugins_outcomes() {
     let dir = project("hypothesis_plugin");
     let site = hypothesis_site();
-    let pytest_run = |args: &[&str]| {
-        run_with_site(
-            Command::new(python())
-                .current_dir(dir.path())
-                .args(["-m", "pytest", "-p", "no:cacheprovider"])
-                .args(args),
-            &site,
-        )
-    };
+    let pytest_run = |args: &[&str]| pytest_with_site(dir.path(), &site, args);
     let fastest_run = |args: &[&str]| {
-        run_with_site(
-            Command::new(env!("CARGO_BIN_EXE_fastest"))
-                .current_dir(dir.path())
-                .arg("--python")
-                .arg(python())
-                .arg("--no-cache")
-                .args(args),
-            &site,
-        )
+        let args: Vec<&str> = std::iter::once("--no-cache")
+            .chain(args.iter().copied())
+            .collect();
+        fastest_with_site(dir.path(), &site, &args)
     };
     let reference = pytest_run(&["--junitxml=ref.xml"]);
     let expected = junit_outcomes(&dir.path().join("ref.xml"));
@@ -402,31 +400,24 @@ fn asyncio_tests_run_natively_with_pytest_asyncios_outcomes() {
     let site = asyncio_site();
     for (mode, failed) in [("strict", 3), ("auto", 2)] {
         let mode_arg = format!("asyncio_mode={mode}");
-        let reference = run_with_site(
-            Command::new(python()).current_dir(dir.path()).args([
-                "-m",
-                "pytest",
-                "-p",
-                "no:cacheprovider",
-                "-o",
-                &mode_arg,
-                "--junitxml=ref.xml",
-            ]),
-            &site,
-        );
+        let reference =
+            pytest_with_site(dir.path(), &site, &["-o", &mode_arg, "--junitxml=ref.xml"]);
         let expected = junit_outcomes(&dir.path().join("ref.xml"));
         assert_eq!(expected.len(), 15, "{}", text(&reference));
         let failures = expected.values().filter(|o| o.as_str() == "failed").count();
         assert_eq!(failures, failed, "{mode}: {}", text(&reference));
         for workers in ["1", "2"] {
-            let ours = run_with_site(
-                Command::new(env!("CARGO_BIN_EXE_fastest"))
-                    .current_dir(dir.path())
-                    .arg("--python")
-                    .arg(python())
-                    .args(["--no-cache", "-o", &mode_arg, "-n", workers])
-                    .arg("--junitxml=ours.xml"),
+            let ours = fastest_with_site(
+                dir.path(),
                 &site,
+                &[
+                    "--no-cache",
+                    "-o",
+                    &mode_arg,
+                    "-n",
+                    workers,
+                    "--junitxml=ours.xml",
+                ],
             );
             let out = text(&ours);
             assert!(

@@ -1240,18 +1240,7 @@ pub fn native_blockers(
                     visit_function(inner, &mut blockers, &mut requested, defined);
                 }
                 for m in &c.marks {
-                    if m.name == "timeout" {
-                        blockers.push(format!("{TIMEOUT_MARK}{}", b.name));
-                    }
-                    if m.checked_by_plugin {
-                        blockers.push(format!(
-                            "{ASYNCIO_CHECKED}the asyncio mark's arguments on {}",
-                            b.name
-                        ));
-                    }
-                    if m.param_scoped {
-                        blockers.push(format!("parametrize with scope= on {}", b.name));
-                    }
+                    mark_blockers(m, &b.name, &mut blockers);
                     for a in &m.param_argnames {
                         defined.insert(a.clone());
                     }
@@ -1332,6 +1321,23 @@ pub fn native_blockers(
     by_file
 }
 
+/// Reasons a mark on a function or class (`on`) gives: parametrize `scope=` (no
+/// parameter scopes natively), pytest-timeout's mark, asyncio mark arguments that
+/// pytest-asyncio checks itself.
+fn mark_blockers(m: &fastest_discovery::summary::Mark, on: &str, blockers: &mut Vec<String>) {
+    if m.name == "timeout" {
+        blockers.push(format!("{TIMEOUT_MARK}{on}"));
+    }
+    if m.checked_by_plugin {
+        blockers.push(format!(
+            "{ASYNCIO_CHECKED}the asyncio mark's arguments on {on}"
+        ));
+    }
+    if m.param_scoped {
+        blockers.push(format!("parametrize with scope= on {on}"));
+    }
+}
+
 /// Records what one function (test or fixture) requests and defines.
 fn visit_function(
     b: &fastest_discovery::summary::Binding,
@@ -1365,18 +1371,7 @@ fn visit_function(
         requested.extend(params.into_iter().cloned());
     }
     for m in &f.marks {
-        if m.name == "timeout" {
-            blockers.push(format!("{TIMEOUT_MARK}{}", b.name));
-        }
-        if m.checked_by_plugin {
-            blockers.push(format!(
-                "{ASYNCIO_CHECKED}the asyncio mark's arguments on {}",
-                b.name
-            ));
-        }
-        if m.param_scoped {
-            blockers.push(format!("parametrize with scope= on {}", b.name));
-        }
+        mark_blockers(m, &b.name, blockers);
         for a in &m.param_argnames {
             defined.insert(a.clone());
         }
