@@ -161,6 +161,44 @@ fn comment_text_edits_rerun_nothing() {
 }
 
 #[test]
+fn doctest_edits_rerun_the_doctests_of_the_edited_docstring() {
+    // A function's docstring: its own doctest, not its neighbour's.
+    let doctests = |mutate: &dyn Fn(&Path), must: &str, must_not: Option<&str>| {
+        let dir = fixture_copy("doctests");
+        let first = fastest(dir.path(), &[], &[]);
+        assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+        mutate(dir.path());
+        let ran = executed(dir.path(), &["run", "--changed"], &[]);
+        assert_eq!(
+            ran.get(must).map(String::as_str),
+            Some("failed"),
+            "{must}: {ran:?}"
+        );
+        if let Some(must_not) = must_not {
+            assert!(!ran.contains_key(must_not), "{must_not} ran: {ran:?}");
+        }
+    };
+    doctests(
+        &|d| edit(&d.join("pkg/text.py"), "    'hi'", "    'HI'"),
+        "pkg.text::pkg.text.whisper",
+        Some("pkg.text::pkg.text.shout"),
+    );
+    // The module docstring: its skeleton, whose import-time effects (the module is
+    // imported for its doctests) every test may rely on.
+    doctests(
+        &|d| edit(&d.join("pkg/text.py"), "'A!'", "'B!'"),
+        "pkg.text::pkg.text",
+        None,
+    );
+    // A doctest text file.
+    doctests(
+        &|d| edit(&d.join("tests/test_notes.txt"), "4\n", "5\n"),
+        "tests.test_notes.txt::test_notes.txt",
+        Some("pkg.text::pkg.text.whisper"),
+    );
+}
+
+#[test]
 fn module_constant_edit() {
     check(
         |d| edit(&d.join("pkg/calc.py"), "LIMIT = 10", "LIMIT = 11"),

@@ -506,6 +506,58 @@ fn warnings_summary_reads_like_pytest() {
 }
 
 #[test]
+fn doctests_run_natively_with_pytests_outcomes_and_report() {
+    // Module doctests (functions, a class, a property, the module docstring), a text
+    // file, an unexpected exception, all-skipped examples, the ini's option flags
+    // (NUMBER), doctest_namespace and getfixture, a module's pytestmark, a test module's
+    // doctests running before its setup_module: outcomes test by test, and the report
+    // from "collected" on (failure sections, -v lines, the skip line) as pytest prints it.
+    for args in [&["-n", "1"][..], &["-n", "2"]] {
+        let out = compare_with_pytest("doctests", None, args);
+        assert!(out.contains("engine: native (auto)"), "{out}");
+        assert!(
+            out.contains("3 failed, 8 passed, 1 skipped, 1 xfailed"),
+            "{out}"
+        );
+    }
+    let dir = project("doctests");
+    let tail = |o: &Output| {
+        let s = text(o);
+        let s = &s[s.find("collected").expect("a collected line")..];
+        s.lines()
+            .map(|l| match (l.starts_with('='), l.rfind(" in ")) {
+                (true, Some(i)) => l[..i].to_string(),
+                _ => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for args in [
+        &["-rs"][..],
+        &["-v", "-rs", "--doctest-report", "ndiff"],
+        &["--doctest-continue-on-failure"],
+    ] {
+        let reference = run(Command::new(python())
+            .current_dir(dir.path())
+            .args(["-m", "pytest", "-p", "no:cacheprovider"])
+            .args(args));
+        let ours_args: Vec<&str> = args
+            .iter()
+            .copied()
+            .chain(["--no-cache", "-n", "1"])
+            .collect();
+        let ours = fastest(dir.path(), &python(), &ours_args);
+        assert_eq!(tail(&ours), tail(&reference), "{args:?}");
+        assert_eq!(ours.status.code(), reference.status.code(), "{args:?}");
+    }
+    // Without pytest installed: the same outcomes from the harness's own checker.
+    let scratch = tempfile::tempdir().unwrap();
+    let bare = python_without_pytest(scratch.path());
+    let out = compare_with_pytest("doctests", Some(&bare), &["-n", "1"]);
+    assert!(out.contains("engine: native"), "{out}");
+}
+
+#[test]
 fn modules_that_skip_at_import_are_counted_and_listed_like_pytest() {
     for engine in ["auto", "pytest"] {
         compare_with_pytest("module_skip", None, &["--engine", engine]);
@@ -573,11 +625,12 @@ fn session_scoped_fixture_parameters_run_natively_like_pytest() {
 
 #[test]
 fn files_that_need_pytest_run_on_pytest_workers_beside_native_ones() {
-    // Doctests (pytest engine) and plain tests (native) in one run of two workers: one
-    // worker of each kind; one report in pytest's order. On one worker: all on pytest.
+    // Doctests under a conftest hook (pytest engine) and plain tests (native) in one run
+    // of two workers: one worker of each kind; one report in pytest's order. On one
+    // worker: all on pytest.
     for (args, engine) in [
-        (&["-n", "2"][..], "engine: native, pytest for 1 file on 1 worker (auto: doctests run on the pytest engine), workers: 2"),
-        (&["-n", "1"], "engine: pytest (auto: doctests run on the pytest engine), workers: 1"),
+        (&["-n", "2"][..], "engine: native, pytest for 1 file on 1 worker (auto: pkg/conftest.py defines the hook pytest_runtest_setup), workers: 2"),
+        (&["-n", "1"], "engine: pytest (auto: pkg/conftest.py defines the hook pytest_runtest_setup), workers: 1"),
     ] {
         let out = compare_with_pytest("mixed_engines", None, args);
         assert!(out.contains(engine), "{args:?}\n{out}");

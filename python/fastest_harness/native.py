@@ -429,6 +429,7 @@ class Item:
         self.marks = marks
         self.fixturenames = ()
         self.asyncio = False  # a pytest-asyncio test (asyncio_plugin.py)
+        self.dtest = None  # a doctest item's DocTest (doctests.py)
         # pytest's per-item store (the logging plugin keeps caplog's handlers there).
         self.stash = _new_stash()
 
@@ -513,6 +514,9 @@ class NativeEngine:
             # Its fixtures (the runners, `event_loop_policy`) are a plugin's.
             self.conftest_cache[("plugin", plugin.__name__)] = plugin
         self._builtin = _builtin_fixtures(self)
+        from fastest_harness.doctests import DoctestSupport
+
+        self.doctests = DoctestSupport(self)
         self.xunit_module_done = set()
         self._capture = None
         self._defs = []
@@ -634,6 +638,9 @@ class NativeEngine:
         base, bracket, _params = rest.partition("[")
         names = base.split("::")
         path = os.path.join(self.rootdir, path_part)
+        doctest_item = self.doctests.resolve(nodeid, path, rest)
+        if doctest_item is not None:
+            return doctest_item
         module = self.load_module(path)
         obj = module
         chain = []
@@ -799,10 +806,28 @@ class NativeEngine:
             self.load_conftests(os.path.dirname(path))
             # Warnings at import belong to collection in pytest: no node id, reported
             # at the place they were raised.
+            # A module imported only for its doctests is imported as any project module:
+            # its import-time effects reach every test (one may rely on them).
             with self.recorded_warnings(None):
-                mod = import_path(path)
+                mod = import_path(path, rewrite=self.is_test_module(path))
             self.module_cache[path] = mod
         return mod
+
+    def is_test_module(self, path):
+        """Whether pytest's assertion rewriting covers `path`: a conftest or a file
+        `python_files` matches (a module imported only for its doctests is not)."""
+        name = os.path.basename(path)
+        if name == "conftest.py":
+            return True
+        import fnmatch
+
+        for pattern in self.ini.get("python_files") or ["test_*.py", "*_test.py"]:
+            if os.sep not in pattern and "/" not in pattern:
+                if fnmatch.fnmatch(name, pattern):
+                    return True
+            elif fnmatch.fnmatch(path, pattern if os.path.isabs(pattern) else "*" + os.sep + pattern):
+                return True
+        return False
 
     def load_conftests(self, directory):
         """Conftests from the rootdir down to `directory`, outermost first."""
@@ -1080,10 +1105,7 @@ class NativeEngine:
         names = rest.partition("[")[0].split("::")
         path = os.path.join(self.rootdir, path_part)
 
-        class Peek:
-            pass
-
-        p = Peek()
+        p = _Peek()
         p.path = path
         p.nodeid = nodeid
         p.cls_chain = []
@@ -1100,16 +1122,23 @@ class NativeEngine:
         return p
 
     def location(self, item):
+        if item.dtest is not None:
+            # pytest's DoctestItem.reportinfo.
+            return (self._rel_to_root(item.path), item.dtest.lineno or 0, "[doctest] " + item.name)
         func = item.function
         try:
             lineno = func.__code__.co_firstlineno - 1
         except AttributeError:
             lineno = 0
-        rel = self._location_paths.get(item.path)
-        if rel is None:
-            rel = self._location_paths[item.path] = os.path.relpath(item.path, self.rootdir).replace(os.sep, "/")
+        rel = self._rel_to_root(item.path)
         domain = ".".join([c.__name__ for c in item.cls_chain] + [item.nodeid.rpartition("::")[2]])
         return (rel, lineno, domain)
+
+    def _rel_to_root(self, path):
+        rel = self._location_paths.get(path)
+        if rel is None:
+            rel = self._location_paths[path] = os.path.relpath(path, self.rootdir).replace(os.sep, "/")
+        return rel
 
     def _run_item(self, item, next_item, next_spec):
         from fastest_harness import capture as cap
@@ -1141,6 +1170,8 @@ class NativeEngine:
                     self.setup_unittest(item)
                 else:
                     self.setup_fixtures(item)
+                    if item.dtest is not None:
+                        self.doctests.setup(item, Request(self, item))
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
@@ -1188,6 +1219,8 @@ class NativeEngine:
                 with plugins:
                     if is_unittest:
                         self.call_unittest(item)
+                    elif item.dtest is not None:
+                        self.doctests.call(item)
                     else:
                         self.call_function(item)
             except BaseException as exc:
@@ -1447,7 +1480,10 @@ class NativeEngine:
         if item.cls is not None:
             item.instance = item.cls()
             self.xunit_setup_class(item)
-        self.xunit_setup_module(item)
+        if item.dtest is None:
+            # Not for doctests: pytest collects them before the module's own tests, so
+            # before the module registers its xunit fixtures.
+            self.xunit_setup_module(item)
         # Higher scopes first, then in request order (pytest sorts by scope).
         order = {s: i for i, s in enumerate(SCOPES)}
 
@@ -1466,7 +1502,8 @@ class NativeEngine:
         values = {}
         for n in ordered:
             values[n] = self.get_fixture(item, n, ())
-        self.xunit_setup_function(item)
+        if item.dtest is None:
+            self.xunit_setup_function(item)
         item.funcargs = {n: values[n] for n in argnames}
 
     def call_function(self, item):
@@ -1582,6 +1619,11 @@ class NativeEngine:
         if isinstance(value, SkipException):
             path, lineno = self._crash_location(tb)
             return "skipped", "", "", [self._rel(path), lineno, "Skipped: " + str(value.msg)]
+        if item is not None and item.dtest is not None and when == "call":
+            text = self.doctests.failure_text(item, info)
+            if text is not None:
+                # No crash line: pytest's ReprFailDoctest has no `reprcrash`.
+                return "failed", text, "", None
         if isinstance(value, (FixtureLookupError,)):
             text = "%s\n%s" % (self._fixture_error_head(item, when), "E       " + str(value).replace("\n", "\n"))
             return "failed", text, str(value).splitlines()[0], None
@@ -1688,6 +1730,10 @@ def _outside_harness(entry):
     own and pluggy's."""
     path = os.path.abspath(str(entry.path))
     return path in _PLUGIN_EMULATIONS or (not path.startswith(_HARNESS_DIR) and path != _CONTEXTLIB)
+
+
+class _Peek:
+    """What `_peek` knows of the next item (a class made once: not per test)."""
 
 
 class BuiltinFixture:

@@ -1247,16 +1247,6 @@ fn run() -> anyhow::Result<ExitCode> {
             }
             let path = config.rootdir.join(file);
             reasons.extend(module_blockers.remove(&path).unwrap_or_default());
-            if path.extension().is_some_and(|e| e != "py")
-                || (cli.doctest_modules && {
-                    let summary = fastest_discovery::SummarySource::summary(&*graph, &path);
-                    !summary.doctests.is_empty()
-                        || summary.doctest_dynamic.is_some()
-                        || summary.parse_error.is_some()
-                })
-            {
-                reasons.push("doctests run on the pytest engine".into());
-            }
             if !reasons.is_empty() {
                 blockers.by_file.insert(file.to_string(), reasons);
             }
@@ -1358,6 +1348,23 @@ fn run() -> anyhow::Result<ExitCode> {
             "usefixtures".into(),
             serde_json::json!(config.args("usefixtures").unwrap_or_default()),
         );
+        // Doctests (doctests.py in the harness): the module switch, pytest's doctest ini
+        // options, and which files are test modules (those alone get assertion rewriting).
+        ini.insert(
+            "doctest_modules".into(),
+            serde_json::Value::Bool(cli.doctest_modules),
+        );
+        for key in ["doctest_optionflags", "python_files"] {
+            if let Some(value) = config.args(key) {
+                ini.insert(key.into(), serde_json::json!(value));
+            }
+        }
+        if let Some(encoding) = config.string("doctest_encoding") {
+            ini.insert(
+                "doctest_encoding".into(),
+                serde_json::json!(encoding.trim()),
+            );
+        }
         // The logging plugin's settings the native engine follows (`--log-level` etc.
         // on the command line win over the ini, as in pytest).
         for (key, option) in [

@@ -486,13 +486,15 @@ impl<W: Write> RunReporter<W> {
                 let mut shown = nodeid.chars().count() + 1 + word.len();
                 let p = self.progress();
                 if let Some(reason) = raw_skip_reason(r) {
-                    let available = WIDTH.saturating_sub(shown + p.len() + 1);
+                    // pytest reserves `len(" [100%]")` whatever the progress text.
+                    let available = WIDTH.saturating_sub(shown + " [100%]".len() + 1);
                     if let Some(text) = format_trimmed(&reason, available) {
                         shown += text.chars().count();
                         line.push_str(&text);
                     }
                 }
-                let pad = (WIDTH - 1).saturating_sub(shown + p.len()).max(1);
+                // `p` starts with its space: pytest's `rjust` adds none when the line is full.
+                let pad = (WIDTH - 1).saturating_sub(shown + p.len());
                 line.push_str(&" ".repeat(pad));
                 line.push_str(&p);
                 let _ = writeln!(self.out, "{line}");

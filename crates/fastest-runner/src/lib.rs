@@ -71,6 +71,10 @@ const HARNESS_FILES: &[(&str, &str)] = &[
         include_str!("../../../python/fastest_harness/hypothesis_plugin.py"),
     ),
     (
+        "doctests.py",
+        include_str!("../../../python/fastest_harness/doctests.py"),
+    ),
+    (
         "asyncio_plugin.py",
         include_str!("../../../python/fastest_harness/asyncio_plugin.py"),
     ),

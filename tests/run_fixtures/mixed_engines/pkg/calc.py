@@ -1,4 +1,4 @@
-"""Doctests need the pytest engine; the tests under tests/ run natively beside them.
+"""Doctests under a conftest hook (pytest engine); the tests under tests/ run natively.
 
 >>> add(1, 2)
 3
@@ -14,7 +14,7 @@ def add(a, b):
 
 
 def broken():
-    """A failing doctest: its failure comes from the pytest engine's worker.
+    """A failing doctest: its failure comes from a pytest-engine worker.
 
     >>> broken()
     'right'
