@@ -78,12 +78,15 @@ HYPOTHESIS_SITE="$VENV/hypothesis-site"
 install_site "$HYPOTHESIS_SITE" hypothesis==6.170.15 sortedcontainers==2.4.0
 ASYNCIO_SITE="$VENV/asyncio-site"
 install_site "$ASYNCIO_SITE" pytest-asyncio==1.5.0 typing_extensions==4.16.0
+BENCHMARK_SITE="$VENV/benchmark-site"
+install_site "$BENCHMARK_SITE" pytest-benchmark==5.3.1 py-cpuinfo==9.0.0
 
 export FASTEST_TEST_PYTHON="$PYTHON"
 export FASTEST_TEST_PLUGINS_SITE="$PLUGINS_SITE"
 export FASTEST_TEST_MOCK_SITE="$MOCK_SITE"
 export FASTEST_TEST_HYPOTHESIS_SITE="$HYPOTHESIS_SITE"
 export FASTEST_TEST_ASYNCIO_SITE="$ASYNCIO_SITE"
+export FASTEST_TEST_BENCHMARK_SITE="$BENCHMARK_SITE"
 
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check

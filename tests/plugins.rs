@@ -434,3 +434,88 @@ fn asyncio_tests_run_natively_with_pytest_asyncios_outcomes() {
         }
     }
 }
+
+/// pytest-benchmark alone (`scripts/test.sh` installs it apart from the other plugins).
+fn benchmark_site() -> PathBuf {
+    let site = std::env::var_os("FASTEST_TEST_BENCHMARK_SITE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv-test/benchmark-site"));
+    assert!(
+        site.join("pytest_benchmark").is_dir(),
+        "pytest-benchmark missing under {}: run `bash scripts/test.sh` once",
+        site.display()
+    );
+    site
+}
+
+/// pytest-benchmark disabled (`--benchmark-disable`) or skipping (`--benchmark-skip`):
+/// its fixture runs natively, as the plugin's own BenchmarkFixture, with the plugin's
+/// errors, warning, mark check and skips; the report reads as pytest's (object addresses
+/// aside). Benchmarking for real stays with the plugin on the pytest engine.
+#[test]
+fn benchmark_fixture_runs_natively_when_benchmarks_are_disabled() {
+    let dir = project("benchmark_plugin");
+    let site = benchmark_site();
+    for mode in ["--benchmark-disable", "--benchmark-skip"] {
+        let reference = pytest_with_site(dir.path(), &site, &[mode, "-rs", "--junitxml=ref.xml"]);
+        let expected = junit_outcomes(&dir.path().join("ref.xml"));
+        assert_eq!(expected.len(), 9, "{}", text(&reference));
+        for workers in ["1", "2"] {
+            let ours = fastest_with_site(
+                dir.path(),
+                &site,
+                &[
+                    "--no-cache",
+                    mode,
+                    "-rs",
+                    "-n",
+                    workers,
+                    "--junitxml=ours.xml",
+                ],
+            );
+            let out = text(&ours);
+            assert!(out.contains("engine: native (auto)"), "{mode}: {out}");
+            assert_eq!(
+                junit_outcomes(&dir.path().join("ours.xml")),
+                expected,
+                "{mode} -n {workers}\n{out}"
+            );
+            assert_eq!(ours.status.code(), reference.status.code(), "{out}");
+            if workers == "1" {
+                let tail = |s: &str| {
+                    mask_addresses_and_time(&s[s.find("collected").expect("collected")..])
+                };
+                assert_eq!(tail(&out), tail(&text(&reference)), "{mode}");
+            }
+        }
+    }
+    // Benchmarking for real: the plugin runs, on the pytest engine (its results table is
+    // not relayed: README, partial).
+    let real = fastest_with_site(dir.path(), &site, &["--no-cache", "-k", "test_grouped"]);
+    assert!(
+        text(&real).contains("engine: pytest (auto: fixture benchmark not defined in the project)"),
+        "{}",
+        text(&real)
+    );
+}
+
+/// `0x...` object addresses, the run time and the JUnit file's name, which differ
+/// between the two runs.
+fn mask_addresses_and_time(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("0x") {
+        out.push_str(&rest[..i]);
+        out.push_str("0x?");
+        rest = rest[i + 2..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
+    }
+    out.push_str(rest);
+    out.lines()
+        .filter(|l| !l.contains("generated xml file"))
+        .map(|l| match (l.starts_with('='), l.rfind(" in ")) {
+            (true, Some(i)) => &l[..i],
+            _ => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

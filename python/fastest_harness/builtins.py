@@ -3,6 +3,7 @@ using pytest's own classes where pytest is installed."""
 import io
 import os
 import re
+import time
 import sys
 import tempfile
 import warnings
@@ -371,6 +372,74 @@ def _pytest_mock_fixtures(engine, Builtin):
     return [Builtin(name, scope, make_mocker(scope)) for name, scope in scopes]
 
 
+def _pytest_benchmark_fixtures(engine, Builtin):
+    """pytest-benchmark's `benchmark` and `benchmark_weave` under `--benchmark-disable` or
+    `--benchmark-skip` (the runner reproduces the plugin only then): its own
+    BenchmarkFixture, disabled, so calls run once as under pytest, and its cleanup (the
+    "not used at all" warning on the test). Timing options do not matter when disabled."""
+    import warnings
+    from types import SimpleNamespace
+
+    from pytest_benchmark.fixture import BenchmarkFixture
+    from pytest_benchmark.logger import PytestBenchmarkWarning
+
+    args = engine.config.get("pytest_args") or []
+    skip = "--benchmark-skip" in args
+    fin = engine.scopes.add_finalizer
+
+    class Logger:
+        """pytest-benchmark's Logger at its default level: warnings only, to the test."""
+
+        def warning(self, text, warner=None, suspend=False):
+            (warner or warnings.warn)(PytestBenchmarkWarning(text))
+
+        def info(self, *args, **kwargs):
+            pass
+
+        debug = info
+
+    def benchmark(item):
+        if skip:
+            import pytest
+
+            pytest.skip("Benchmarks are skipped (--benchmark-skip was used).")
+        marker = item.get_closest_marker("benchmark")
+        options = dict(marker.kwargs) if marker else {}
+
+        def warner(warning):
+            # pytest's Node.warn: at the item's location.
+            path, lineno, _ = engine.location(item)
+            warnings.warn_explicit(warning, category=None, filename=path, lineno=lineno + 1)
+
+        node = SimpleNamespace(name=item.name, nodeid=item.nodeid)
+        if item.callspec:
+            node.callspec = SimpleNamespace(id=item.nodeid.rpartition("[")[2][:-1], params=dict(item.callspec))
+        settings = dict(
+            disable_gc=False,
+            timer=SimpleNamespace(target=time.perf_counter),
+            min_rounds=5,
+            min_time=0.000005,
+            max_time=1.0,
+            precision=None,
+            confidence=None,
+            warmup=False,
+            warmup_iterations=100000,
+            calibration_precision=10,
+            cprofile=False,
+            cprofile_loops=None,
+            cprofile_dump=False,
+        )
+        settings.update({k: v for k, v in options.items() if k in settings or k == "group"})
+        settings["timer"] = SimpleNamespace(target=time.perf_counter)
+        fixture = BenchmarkFixture(node, add_stats=lambda stats: None, logger=Logger(), warner=warner, disabled=True, **settings)
+        fin("function", fixture._cleanup)
+        return fixture
+
+    fixtures = [Builtin("benchmark", "function", benchmark)]
+    fixtures.append(Builtin("benchmark_weave", "function", lambda item: engine.get_fixture(item, "benchmark", ()).weave))
+    return fixtures
+
+
 def make(engine, Builtin):
     """name -> Builtin(name, scope, create(item))."""
     factory = TmpPathFactory()
@@ -452,6 +521,8 @@ def make(engine, Builtin):
             fixtures.extend(_pytest_mock_fixtures(engine, Builtin))
         except Exception:  # noqa: BLE001 - another pytest-mock: its fixtures are then missing, as a broken plugin's
             pass
+    if "pytest-benchmark" in (engine.config.get("emulated_plugins") or []):
+        fixtures.extend(_pytest_benchmark_fixtures(engine, Builtin))
     if importlib.util.find_spec("pytest_cov") is not None:
         # pytest-cov's fixture (its plugin is loaded whenever it is installed); what it
         # does is the engine's (`no_cover`: the call phase is not measured).

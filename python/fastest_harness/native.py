@@ -433,6 +433,16 @@ class Item:
         # pytest's per-item store (the logging plugin keeps caplog's handlers there).
         self.stash = _new_stash()
 
+    def __repr__(self):
+        # pytest's Node repr, with the class pytest would make for this item.
+        if self.dtest is not None:
+            kind = "DoctestItem"
+        elif self.cls is not None and _is_unittest_class(self.cls):
+            kind = "TestCaseFunction"
+        else:
+            kind = "Function"
+        return "<%s %s>" % (kind, self.name)
+
     @property
     def obj(self):
         """pytest's `item.obj`: the test function, bound to the instance of its class."""
@@ -514,6 +524,13 @@ class NativeEngine:
             # Its fixtures (the runners, `event_loop_policy`) are a plugin's.
             self.conftest_cache[("plugin", plugin.__name__)] = plugin
         self._builtin = _builtin_fixtures(self)
+        # pytest-benchmark's setup hook (it rejects bad `benchmark` mark arguments).
+        self.benchmark_setup = None
+        if "pytest-benchmark" in (config.get("emulated_plugins") or []):
+            from pytest_benchmark.plugin import pytest_runtest_setup
+
+            self.benchmark_setup = pytest_runtest_setup
+        self.benchmark_skip = self.benchmark_setup is not None and "--benchmark-skip" in (config.get("pytest_args") or [])
         from fastest_harness.doctests import DoctestSupport
 
         self.doctests = DoctestSupport(self)
@@ -1160,12 +1177,18 @@ class NativeEngine:
         setup_info = None
         skip_info = None
         xfail = None
+        if self.benchmark_skip and "benchmark" in self.fixture_closure(item):
+            # pytest-benchmark's collection hook marks these.
+            item.add_marker(pytest.mark.skip(reason="Skipping benchmark (--benchmark-skip active)."))
+            item.marks.append(item.marks.pop(0))
         try:
             skip_info = self.evaluate_skip(item)
             if skip_info is None:
                 xfail = self.evaluate_xfail(item, xfail_strict)
                 if xfail is not None and not xfail["run"]:
                     raise XFailException("[NOTRUN] " + xfail["reason"])
+                if self.benchmark_setup is not None:
+                    self.benchmark_setup(item)
                 if is_unittest:
                     self.setup_unittest(item)
                 else:
@@ -1182,7 +1205,8 @@ class NativeEngine:
         self._add_sections(sections, "setup", out, err)
         self._add_log_section(sections, "setup", logs)
         if skip_info is not None:
-            self.send_report(item.nodeid, "setup", "skipped", duration, "", "", [self._rel(item.path), loc[1] + 1, skip_info], None, [], loc)
+            line = 0 if self._skip_folds_without_line(item) else loc[1] + 1
+            self.send_report(item.nodeid, "setup", "skipped", duration, "", "", [self._rel(item.path), line, skip_info], None, [], loc)
             setup_outcome = "skipped"
         elif setup_info is not None:
             outcome, longrepr, message, skip = self.classify_error(setup_info, item, "setup")
@@ -1260,6 +1284,16 @@ class NativeEngine:
             self.send_report(item.nodeid, "teardown", "failed", duration, longrepr, message, None, None, td_sections, loc)
         else:
             self.send_report(item.nodeid, "teardown", "passed", duration, "", "", None, None, td_sections, loc)
+
+    @staticmethod
+    def _skip_folds_without_line(item):
+        """pytest's `_folded_skips` drops the line of a setup skip when the item has a
+        `skip` keyword and no `pytestmark` one (a skip mark a hook added to an item whose
+        function, classes and module carry no marks of their own)."""
+        if not any(m.name == "skip" for m in item.marks):
+            return False
+        owners = [item.function, *item.cls_chain, item.module]
+        return not any("pytestmark" in (getattr(o, "__dict__", None) or {}) for o in owners)
 
     @staticmethod
     def _plugin_sections(item):

@@ -63,8 +63,9 @@ def _installed_plugins():
 
 def _reproducible_plugins(installed):
     """The installed plugins (normalized names) in versions the native engine reproduces
-    (`hypothesis_plugin.py`, `asyncio_plugin.py`)."""
-    wanted = {"hypothesis": 6, "pytest-asyncio": 1}
+    (`hypothesis_plugin.py`, `asyncio_plugin.py`, pytest-benchmark's fixture in
+    `builtins.py`)."""
+    wanted = {"hypothesis": 6, "pytest-asyncio": 1, "pytest-benchmark": 5}
     found = []
     try:
         from importlib import metadata

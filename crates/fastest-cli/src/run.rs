@@ -928,6 +928,28 @@ const TIMEOUT_MARK: &str = "pytest-timeout's timeout mark on ";
 /// collection, an `event_loop_policy` override): blocks only while it is reproduced.
 const ASYNCIO_CHECKED: &str = "pytest-asyncio checks ";
 
+const MISSING_FIXTURES_END: &str = " not defined in the project";
+
+/// The reason for fixtures a file requests that neither the project nor the native
+/// engine defines.
+fn missing_fixtures_reason(names: &[&String]) -> String {
+    let names: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+    format!(
+        "fixture{} {}{MISSING_FIXTURES_END}",
+        if names.len() == 1 { "" } else { "s" },
+        names.join(", ")
+    )
+}
+
+/// The fixture names of a `missing_fixtures_reason`, None for any other reason.
+fn missing_fixtures(reason: &str) -> Option<Vec<&str>> {
+    let listed = reason.strip_suffix(MISSING_FIXTURES_END)?;
+    let names = listed
+        .strip_prefix("fixtures ")
+        .or_else(|| listed.strip_prefix("fixture "))?;
+    Some(names.split(", ").collect())
+}
+
 /// What the interpreter's plugins make of the per-file reasons.
 #[derive(Debug, Clone, Copy)]
 pub struct PluginContext {
@@ -935,6 +957,9 @@ pub struct PluginContext {
     pub asyncio_reproduced: bool,
     /// pytest-timeout is installed and not disabled: its marks block.
     pub timeout_marks_apply: bool,
+    /// pytest-benchmark is reproduced and disabled (`--benchmark-disable` or
+    /// `--benchmark-skip`): its `benchmark` fixture is the native engine's.
+    pub benchmark_fixture: bool,
 }
 
 impl PluginContext {
@@ -944,13 +969,26 @@ impl PluginContext {
                 .iter()
                 .any(|p| p == "pytest-asyncio"),
             timeout_marks_apply: pytest_timeout_active(req, info),
+            benchmark_fixture: emulated_plugins(req, info)
+                .iter()
+                .any(|p| p == "pytest-benchmark")
+                && req
+                    .pytest_args
+                    .iter()
+                    .any(|a| a == "--benchmark-disable" || a == "--benchmark-skip"),
         }
     }
 
     fn blocks(&self, reason: &str) -> bool {
         !(self.asyncio_reproduced && reason.starts_with(ASYNC_TEST)
             || !self.asyncio_reproduced && reason.starts_with(ASYNCIO_CHECKED)
-            || !self.timeout_marks_apply && reason.starts_with(TIMEOUT_MARK))
+            || !self.timeout_marks_apply && reason.starts_with(TIMEOUT_MARK)
+            || self.benchmark_fixture
+                && missing_fixtures(reason).is_some_and(|names| {
+                    names
+                        .iter()
+                        .all(|n| *n == "benchmark" || *n == "benchmark_weave")
+                }))
     }
 }
 
@@ -1035,6 +1073,12 @@ pub fn emulated_plugins(req: &RunRequest, info: &WorkerInfo) -> Vec<String> {
             }
             "pytest-asyncio" => {
                 !plugin_disabled(&req.pytest_args, &["asyncio"]) && !given("--asyncio-")
+            }
+            // Its mark check always; its fixture under --benchmark-disable/-skip only
+            // (`PluginContext::benchmark_fixture`).
+            "pytest-benchmark" => {
+                !plugin_disabled(&req.pytest_args, &["benchmark"])
+                    && inert_under_options("pytest-benchmark", &req.pytest_args)
             }
             _ => false,
         })
@@ -1304,15 +1348,7 @@ pub fn native_blockers(
         missing.sort();
         missing.dedup();
         if !missing.is_empty() {
-            blockers.push(format!(
-                "fixture{} {} not defined in the project",
-                if missing.len() == 1 { "" } else { "s" },
-                missing
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+            blockers.push(missing_fixtures_reason(&missing));
         }
         if !blockers.is_empty() {
             by_file.insert(file.clone(), blockers);
@@ -1530,22 +1566,38 @@ mod tests {
             format!("{ASYNCIO_CHECKED}the asyncio mark's arguments on test_b"),
             format!("{TIMEOUT_MARK}test_c"),
             "fixture x not defined in the project".to_string(),
+            "fixture benchmark not defined in the project".to_string(),
+            "fixtures benchmark, benchmark_weave not defined in the project".to_string(),
+            "fixtures benchmark, x not defined in the project".to_string(),
         ];
+        let blocking_with = |asyncio_reproduced, timeout_marks_apply, benchmark_fixture| {
+            let ctx = PluginContext {
+                asyncio_reproduced,
+                timeout_marks_apply,
+                benchmark_fixture,
+            };
+            (0..reasons.len())
+                .filter(|&i| ctx.blocks(&reasons[i]))
+                .collect::<Vec<usize>>()
+        };
+        // pytest-benchmark disabled and reproduced: its fixtures are native, others not.
+        assert_eq!(blocking_with(false, false, true), [0, 3, 6]);
         let blocking = |asyncio_reproduced, timeout_marks_apply| -> Vec<usize> {
             let ctx = PluginContext {
                 asyncio_reproduced,
                 timeout_marks_apply,
+                benchmark_fixture: false,
             };
             (0..reasons.len())
                 .filter(|&i| ctx.blocks(&reasons[i]))
                 .collect()
         };
         // Neither plugin: async tests need one; its checks and timeout marks are inert.
-        assert_eq!(blocking(false, false), [0, 3]);
+        assert_eq!(blocking(false, false), [0, 3, 4, 5, 6]);
         // pytest-asyncio reproduced: its own collection checks stay with it.
-        assert_eq!(blocking(true, false), [1, 3]);
+        assert_eq!(blocking(true, false), [1, 3, 4, 5, 6]);
         // pytest-timeout active: its marks keep the file on the pytest engine.
-        assert_eq!(blocking(false, true), [0, 2, 3]);
+        assert_eq!(blocking(false, true), [0, 2, 3, 4, 5, 6]);
     }
 
     #[test]
