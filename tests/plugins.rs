@@ -13,16 +13,29 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-fn plugins_site() -> PathBuf {
-    let site = std::env::var_os("FASTEST_TEST_PLUGINS_SITE")
+/// A directory of packages `scripts/test.sh` installs apart (`$ENV`, else `default` under
+/// the repository), checked to hold `entries`: put on PYTHONPATH only by the tests that
+/// need those plugins.
+fn installed_site(env: &str, default: &str, entries: &[&str]) -> PathBuf {
+    let site = std::env::var_os(env)
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv-test/plugins-site"));
-    assert!(
-        site.join("pytest_html").is_dir() && site.join("pytest_django").is_dir(),
-        "plugins missing under {}: run `bash scripts/test.sh` once",
-        site.display()
-    );
+        .unwrap_or_else(|| repo_root().join(default));
+    for entry in entries {
+        assert!(
+            site.join(entry).exists(),
+            "{entry} missing under {}: run `bash scripts/test.sh` once",
+            site.display()
+        );
+    }
     site
+}
+
+fn plugins_site() -> PathBuf {
+    installed_site(
+        "FASTEST_TEST_PLUGINS_SITE",
+        ".venv-test/plugins-site",
+        &["pytest_html", "pytest_django"],
+    )
 }
 
 fn project(name: &str) -> tempfile::TempDir {
@@ -38,15 +51,11 @@ fn project(name: &str) -> tempfile::TempDir {
 /// pytest-mock alone (`scripts/test.sh` installs it apart from the other plugins, which
 /// would make the runs pick the pytest engine).
 fn mock_site() -> PathBuf {
-    let site = std::env::var_os("FASTEST_TEST_MOCK_SITE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv-test/mock-site"));
-    assert!(
-        site.join("pytest_mock").is_dir(),
-        "pytest-mock missing under {}: run `bash scripts/test.sh` once",
-        site.display()
-    );
-    site
+    installed_site(
+        "FASTEST_TEST_MOCK_SITE",
+        ".venv-test/mock-site",
+        &["pytest_mock"],
+    )
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -305,15 +314,11 @@ fn pytest_mock_fixtures_run_natively_with_pytest_mocks_outcomes() {
 
 /// Hypothesis alone (`scripts/test.sh` installs it apart from the other plugins).
 fn hypothesis_site() -> PathBuf {
-    let site = std::env::var_os("FASTEST_TEST_HYPOTHESIS_SITE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv-test/hypothesis-site"));
-    assert!(
-        site.join("hypothesis").is_dir() && site.join("_hypothesis_pytestplugin.py").is_file(),
-        "hypothesis missing under {}: run `bash scripts/test.sh` once",
-        site.display()
-    );
-    site
+    installed_site(
+        "FASTEST_TEST_HYPOTHESIS_SITE",
+        ".venv-test/hypothesis-site",
+        &["hypothesis", "_hypothesis_pytestplugin.py"],
+    )
 }
 
 /// Hypothesis's pytest plugin changes outcomes (a `@given` test taking a function-scoped
@@ -380,15 +385,11 @@ fn hypothesis_tests_run_natively_with_the_plugins_outcomes() {
 
 /// pytest-asyncio alone (`scripts/test.sh` installs it apart from the other plugins).
 fn asyncio_site() -> PathBuf {
-    let site = std::env::var_os("FASTEST_TEST_ASYNCIO_SITE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv-test/asyncio-site"));
-    assert!(
-        site.join("pytest_asyncio").is_dir(),
-        "pytest-asyncio missing under {}: run `bash scripts/test.sh` once",
-        site.display()
-    );
-    site
+    installed_site(
+        "FASTEST_TEST_ASYNCIO_SITE",
+        ".venv-test/asyncio-site",
+        &["pytest_asyncio"],
+    )
 }
 
 /// pytest-asyncio's semantics natively (strict and auto mode, loop scopes, async fixtures
@@ -437,15 +438,11 @@ fn asyncio_tests_run_natively_with_pytest_asyncios_outcomes() {
 
 /// pytest-benchmark alone (`scripts/test.sh` installs it apart from the other plugins).
 fn benchmark_site() -> PathBuf {
-    let site = std::env::var_os("FASTEST_TEST_BENCHMARK_SITE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv-test/benchmark-site"));
-    assert!(
-        site.join("pytest_benchmark").is_dir(),
-        "pytest-benchmark missing under {}: run `bash scripts/test.sh` once",
-        site.display()
-    );
-    site
+    installed_site(
+        "FASTEST_TEST_BENCHMARK_SITE",
+        ".venv-test/benchmark-site",
+        &["pytest_benchmark"],
+    )
 }
 
 /// pytest-benchmark disabled (`--benchmark-disable`) or skipping (`--benchmark-skip`):
