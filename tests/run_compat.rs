@@ -558,6 +558,36 @@ fn doctests_run_natively_with_pytests_outcomes_and_report() {
 }
 
 #[test]
+fn a_file_named_on_the_command_line_gets_assertion_rewriting_like_pytest() {
+    // pytest rewrites the asserts of a file given as an argument even when `python_files`
+    // does not match it (modules imported only for their doctests are not rewritten).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("check_x.py"),
+        "def test_x():\n    a = 1\n    assert a == 2\n",
+    )
+    .unwrap();
+    let reference = run(Command::new(python()).current_dir(dir.path()).args([
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "check_x.py",
+    ]));
+    assert!(
+        text(&reference).contains("E       assert 1 == 2"),
+        "{}",
+        text(&reference)
+    );
+    let ours = fastest(dir.path(), &python(), &["--no-cache", "check_x.py"]);
+    assert!(
+        text(&ours).contains("E       assert 1 == 2"),
+        "{}",
+        text(&ours)
+    );
+}
+
+#[test]
 fn modules_that_skip_at_import_are_counted_and_listed_like_pytest() {
     for engine in ["auto", "pytest"] {
         compare_with_pytest("module_skip", None, &["--engine", engine]);

@@ -831,10 +831,11 @@ class NativeEngine:
         return mod
 
     def is_test_module(self, path):
-        """Whether pytest's assertion rewriting covers `path`: a conftest or a file
-        `python_files` matches (a module imported only for its doctests is not)."""
+        """Whether pytest's assertion rewriting covers `path`: a conftest, a file
+        `python_files` matches, or one named on the command line (a module imported only
+        for its doctests is none of these)."""
         name = os.path.basename(path)
-        if name == "conftest.py":
+        if name == "conftest.py" or os.path.abspath(path) in self._initial_files():
             return True
         import fnmatch
 
@@ -1150,6 +1151,17 @@ class NativeEngine:
         rel = self._rel_to_root(item.path)
         domain = ".".join([c.__name__ for c in item.cls_chain] + [item.nodeid.rpartition("::")[2]])
         return (rel, lineno, domain)
+
+    def _initial_files(self):
+        """The .py files named on the command line (pytest's `isinitpath`)."""
+        files = getattr(self, "_init_files", None)
+        if files is None:
+            files = self._init_files = {
+                os.path.abspath(a.split("::")[0])
+                for a in self.config.get("collect_args") or []
+                if not a.startswith("-") and a.split("::")[0].endswith(".py")
+            }
+        return files
 
     def _rel_to_root(self, path):
         rel = self._location_paths.get(path)
