@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{copy_dir, junit_outcomes, python, repo_root};
+use common::{copy_dir, junit_outcomes, python, repo_root, report_from_collected};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -521,17 +521,7 @@ fn doctests_run_natively_with_pytests_outcomes_and_report() {
         );
     }
     let dir = project("doctests");
-    let tail = |o: &Output| {
-        let s = text(o);
-        let s = &s[s.find("collected").expect("a collected line")..];
-        s.lines()
-            .map(|l| match (l.starts_with('='), l.rfind(" in ")) {
-                (true, Some(i)) => l[..i].to_string(),
-                _ => l.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
+    let tail = |o: &Output| report_from_collected(&text(o));
     for args in [
         &["-rs"][..],
         &["-v", "-rs", "--doctest-report", "ndiff"],

@@ -429,8 +429,8 @@ def _pytest_benchmark_fixtures(engine, Builtin):
             cprofile_loops=None,
             cprofile_dump=False,
         )
-        settings.update({k: v for k, v in options.items() if k in settings or k == "group"})
-        settings["timer"] = SimpleNamespace(target=time.perf_counter)
+        # The mark's timer is not needed: a disabled fixture times nothing.
+        settings.update({k: v for k, v in options.items() if (k in settings and k != "timer") or k == "group"})
         fixture = BenchmarkFixture(node, add_stats=lambda stats: None, logger=Logger(), warner=warner, disabled=True, **settings)
         fin("function", fixture._cleanup)
         return fixture

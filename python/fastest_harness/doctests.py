@@ -79,6 +79,7 @@ class DoctestSupport:
         self._flag_names = list(ini.get("doctest_optionflags") or ["ELLIPSIS"])
         self._optionflags = None
         self._found = {}  # module path -> {DocTest name: DocTest}
+        self._module_names = {}  # .py path -> dotted name (resolve runs for every item)
 
     # -- which node ids are doctests
     def resolve(self, nodeid, path, rest):
@@ -89,9 +90,11 @@ class DoctestSupport:
             return self._text_item(nodeid, path, rest)
         if not self.modules_enabled:
             return None
-        from fastest_harness.native import module_name_for
+        modname = self._module_names.get(path)
+        if modname is None:
+            from fastest_harness.native import module_name_for
 
-        modname = module_name_for(path)[1]
+            modname = self._module_names[path] = module_name_for(path)[1]
         if rest != modname and not rest.startswith(modname + "."):
             return None
         module = self.engine.load_module(path)

@@ -544,6 +544,12 @@ class NativeEngine:
         self._log_formatter = None
         self._log_handlers = None  # the worker's (caplog, report) pair, see LogCapture
         self._location_paths = {}  # item path -> rootdir-relative path
+        # The .py files named on the command line (pytest's `isinitpath`: rewritten).
+        self._initial_files = {
+            os.path.abspath(a.split("::")[0])
+            for a in config.get("collect_args") or []
+            if not a.startswith("-") and a.split("::")[0].endswith(".py")
+        }
         self.coverage = None  # the worker's coverage.py object with --cov (worker.py)
         if HAVE_PYTEST:
             import logging
@@ -835,7 +841,7 @@ class NativeEngine:
         `python_files` matches, or one named on the command line (a module imported only
         for its doctests is none of these)."""
         name = os.path.basename(path)
-        if name == "conftest.py" or os.path.abspath(path) in self._initial_files():
+        if name == "conftest.py" or os.path.abspath(path) in self._initial_files:
             return True
         import fnmatch
 
@@ -1152,17 +1158,6 @@ class NativeEngine:
         domain = ".".join([c.__name__ for c in item.cls_chain] + [item.nodeid.rpartition("::")[2]])
         return (rel, lineno, domain)
 
-    def _initial_files(self):
-        """The .py files named on the command line (pytest's `isinitpath`)."""
-        files = getattr(self, "_init_files", None)
-        if files is None:
-            files = self._init_files = {
-                os.path.abspath(a.split("::")[0])
-                for a in self.config.get("collect_args") or []
-                if not a.startswith("-") and a.split("::")[0].endswith(".py")
-            }
-        return files
-
     def _rel_to_root(self, path):
         rel = self._location_paths.get(path)
         if rel is None:
@@ -1190,9 +1185,8 @@ class NativeEngine:
         skip_info = None
         xfail = None
         if self.benchmark_skip and "benchmark" in self.fixture_closure(item):
-            # pytest-benchmark's collection hook marks these.
-            item.add_marker(pytest.mark.skip(reason="Skipping benchmark (--benchmark-skip active)."))
-            item.marks.append(item.marks.pop(0))
+            # pytest-benchmark's collection hook marks these (appended, as add_marker does).
+            item.marks.append(pytest.mark.skip(reason="Skipping benchmark (--benchmark-skip active).").mark)
         try:
             skip_info = self.evaluate_skip(item)
             if skip_info is None:

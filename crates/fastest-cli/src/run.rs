@@ -964,14 +964,11 @@ pub struct PluginContext {
 
 impl PluginContext {
     fn of(req: &RunRequest, info: &WorkerInfo) -> Self {
+        let emulated = emulated_plugins(req, info);
         PluginContext {
-            asyncio_reproduced: emulated_plugins(req, info)
-                .iter()
-                .any(|p| p == "pytest-asyncio"),
+            asyncio_reproduced: emulated.iter().any(|p| p == "pytest-asyncio"),
             timeout_marks_apply: pytest_timeout_active(req, info),
-            benchmark_fixture: emulated_plugins(req, info)
-                .iter()
-                .any(|p| p == "pytest-benchmark")
+            benchmark_fixture: emulated.iter().any(|p| p == "pytest-benchmark")
                 && req
                     .pytest_args
                     .iter()
