@@ -53,7 +53,9 @@ class Capture:
             pass
         texts = []
         for f in self._files:
-            if os.fstat(f.fileno()).st_size == 0:
+            # The fd shares the file's offset with the redirected 1/2: still at 0 means
+            # nothing was written (one cheap lseek instead of an fstat).
+            if os.lseek(f.fileno(), 0, os.SEEK_CUR) == 0:
                 texts.append("")
                 continue
             f.seek(0)

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-PROTOCOL_VERSION = 5
+PROTOCOL_VERSION = 6
 # The `module_deps` key of a whole-session record.
 SESSION_ID = "<session>"
 

@@ -50,13 +50,17 @@ def start_worker(settings):
 
 
 class ContextChannel:
-    """Wraps the protocol channel: a test's `start` event switches coverage to a context
-    named by its node id, so everything done on the test's behalf (its fixtures, the
-    imports it triggers) is attributed to it."""
+    """Wraps the protocol channel: a test's start (the native engine's `begin_test`, the
+    pytest engine's `start` event) switches coverage to a context named by its node id,
+    so everything done on the test's behalf (its fixtures, the imports it triggers) is
+    attributed to it."""
 
     def __init__(self, channel, cov):
         self._channel = channel
         self._cov = cov
+
+    def begin_test(self, nodeid):
+        self._cov.switch_context(nodeid)
 
     def send(self, ev, **fields):
         if ev == "start":

@@ -47,8 +47,11 @@ class Debugger:
     def __init__(self, channel, mode):
         self.channel = channel
         self.mode = mode  # "pdb" or "trace"
+        self.before_interact = None  # called with the node id before `interact`
 
     def _take_terminal(self, nodeid, capture):
+        if self.before_interact is not None:
+            self.before_interact(nodeid)
         self.channel.send("interact", nodeid=nodeid)
         cmd = self.channel.receive()
         if cmd.get("op") != "resume":

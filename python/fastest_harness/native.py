@@ -85,15 +85,17 @@ def argnames_of(func, is_method=False):
 
 
 def _argnames_uncached(func, is_method):
-    try:
-        params = inspect.signature(func).parameters.values()
-    except (ValueError, TypeError):
-        return ()
-    names = [
-        p.name
-        for p in params
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is p.empty
-    ]
+    names = _plain_function_argnames(func)
+    if names is None:
+        try:
+            params = inspect.signature(func).parameters.values()
+        except (ValueError, TypeError):
+            return ()
+        names = [
+            p.name
+            for p in params
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is p.empty
+        ]
     if is_method and names:
         names = names[1:]
     patchings = getattr(func, "patchings", None)
@@ -103,6 +105,23 @@ def _argnames_uncached(func, is_method):
         n = len([p for p in patchings if not p.attribute_name and p.new is mock.DEFAULT])
         names = names[n:]
     return tuple(names)
+
+
+def _plain_function_argnames(func):
+    """What `inspect.signature` gives for a plain function (no `__wrapped__`, no
+    `__signature__`), read from its code object: required positional-or-keyword and
+    keyword-only names. None for anything else. (signature costs ~20 us a function.)"""
+    if type(func) is not types.FunctionType or hasattr(func, "__wrapped__") or hasattr(func, "__signature__"):
+        return None
+    code = func.__code__
+    varnames = code.co_varnames
+    positional = code.co_argcount
+    first = getattr(code, "co_posonlyargcount", 0)
+    required_end = positional - len(func.__defaults__ or ())
+    names = list(varnames[first:required_end]) if required_end > first else []
+    kwdefaults = func.__kwdefaults__ or {}
+    names += [n for n in varnames[positional : positional + code.co_kwonlyargcount] if n not in kwdefaults]
+    return names
 
 
 # ------------------------------------------------------------------------ importing
@@ -254,13 +273,37 @@ class FixtureLookupError(Exception):
     pass
 
 
+def _class_attributes_static(cls):
+    """{name: value} as `inspect.getattr_static(cls, name)` finds each name of
+    `dir(cls)`: the first class of the MRO that defines it (object's own left out: it
+    defines no fixtures), without running descriptors."""
+    found = {}
+    for klass in cls.__mro__:
+        if klass is object:
+            continue
+        for name, value in vars(klass).items():
+            if name not in found:
+                found[name] = value
+    return found
+
+
 def scan_fixtures(namespace_owner, is_class=False):
+    """Fixture definitions of a module, conftest or class, in `dir()` order as pytest's
+    `parsefactories` (autouse order follows it)."""
     found = []
-    names = dir(namespace_owner) if is_class else list(vars(namespace_owner))
+    if is_class:
+        try:
+            namespace = _class_attributes_static(namespace_owner)
+            names = sorted(namespace)
+        except Exception:  # noqa: BLE001  (an exotic class: the slow, exact way)
+            namespace, names = None, dir(namespace_owner)
+    else:
+        namespace = vars(namespace_owner)
+        names = list(namespace)
     for attr in names:
         try:
-            obj = inspect.getattr_static(namespace_owner, attr) if is_class else vars(namespace_owner)[attr]
-        except AttributeError:
+            obj = namespace[attr] if namespace is not None else inspect.getattr_static(namespace_owner, attr)
+        except (AttributeError, KeyError):
             continue
         if isinstance(obj, (staticmethod, classmethod)):
             obj = obj.__func__
@@ -469,10 +512,17 @@ class NativeEngine:
     def __init__(self, config, channel):
         self.debugger = None
         self._pending_info = None
+        # Reports of the running test, sent with its end (`_finish`) in one message.
+        self._queued_reports = []
+        self._sent_location = None
+        # A channel that wants to know when a test starts (coverage contexts).
+        self._begin_test = getattr(channel, "begin_test", None)
         if config.get("debugger"):
             from fastest_harness.debugger import Debugger
 
             self.debugger = Debugger(channel, config["debugger"])
+            # The runner shows what the test reported so far before pdb takes the terminal.
+            self.debugger.before_interact = self._send_queued_reports
         self.config = config
         self.channel = channel
         self.rootdir = config["rootdir"]
@@ -484,6 +534,8 @@ class NativeEngine:
         self.scopes = ScopeStack()
         self.conftest_cache = {}
         self.module_cache = {}
+        self._definitions = {}  # (path, "Class::test") -> _resolve_definition's tuple
+        self._warning_filters = {}  # see _apply_warning_filters
         self.module_fixture_cache = {}
         self.class_fixture_cache = {}
         # One FixtureDef per conftest/plugin fixture for the whole session: a value is
@@ -664,18 +716,11 @@ class NativeEngine:
         doctest_item = self.doctests.resolve(nodeid, path, rest)
         if doctest_item is not None:
             return doctest_item
-        module = self.load_module(path)
-        obj = module
-        chain = []
-        for n in names[:-1]:
-            obj = getattr(obj, n)
-            chain.append(obj)
-        func = getattr(obj, names[-1]) if not chain else inspect.getattr_static(obj, names[-1])
-        if isinstance(func, staticmethod):
-            func = func.__func__
-        own = unpacked_marks(func)
-        class_marks = unpacked_marks(chain[-1]) if chain else []
-        module_marks = unpacked_marks(module)
+        definition = self._definitions.get((path, base))
+        if definition is None:
+            definition = self._definitions[(path, base)] = self._resolve_definition(path, names)
+        module, chain, func, own, class_marks, module_marks = definition
+        chain = list(chain)
         item = Item(nodeid, path, module, chain, names[-1] + bracket + _params, func, {}, own + class_marks + module_marks)
         specs = [mark_spec(m) for m in item.marks if m.name == "parametrize"]
         indices = spec.get("param_index") or []
@@ -696,6 +741,23 @@ class NativeEngine:
         item.indirect = indirect
         item.param_index = chosen
         return item
+
+    def _resolve_definition(self, path, names):
+        """What every item of one test function shares (pytest resolves it once, at
+        collection): module, class chain, function and their marks."""
+        module = self.load_module(path)
+        obj = module
+        chain = []
+        for n in names[:-1]:
+            obj = getattr(obj, n)
+            chain.append(obj)
+        func = getattr(obj, names[-1]) if not chain else inspect.getattr_static(obj, names[-1])
+        if isinstance(func, staticmethod):
+            func = func.__func__
+        own = unpacked_marks(func)
+        class_marks = unpacked_marks(chain[-1]) if chain else []
+        module_marks = unpacked_marks(module)
+        return module, tuple(chain), func, own, class_marks, module_marks
 
     def fixture_param_specs(self, item, mark_specs):
         """Parameter specs of the parametrized fixtures in the item's fixture closure, in
@@ -1037,7 +1099,9 @@ class NativeEngine:
         nodeid = spec["nodeid"]
         if self.recorder is not None:
             self.recorder.begin_test()
-        self.channel.send("start", nodeid=nodeid)
+        # No `start` message: the runner blames a crash on the first unfinished item.
+        if self._begin_test is not None:
+            self._begin_test(nodeid)
         try:
             item = self.resolve(spec)
         except BaseException as exc:
@@ -1083,14 +1147,7 @@ class NativeEngine:
         item) its marks'; every warning is sent for the summary, under the item's node id
         or, outside an item, under the place it was raised."""
         with warnings.catch_warnings(record=True) as log:
-            if not sys.warnoptions:
-                warnings.filterwarnings("always", category=DeprecationWarning)
-                warnings.filterwarnings("always", category=PendingDeprecationWarning)
-            if item is None:
-                for spec in self.ini.get("filterwarnings") or []:
-                    _apply_warning_filter(spec)
-            else:
-                self.apply_filterwarnings(item)
+            self._apply_warning_filters(item)
             try:
                 yield
             finally:
@@ -1107,10 +1164,11 @@ class NativeEngine:
         return d == root or (os.path.dirname(d) == root and os.path.basename(d).startswith("test"))
 
     def _finish(self, nodeid):
+        reports, self._queued_reports, self._sent_location = self._queued_reports, [], None
         if self.recorder is None:
-            self.channel.send("finish", nodeid=nodeid)
+            self.channel.send("test", nodeid=nodeid, reports=reports)
         else:
-            self.channel.send("finish", nodeid=nodeid, deps=self.recorder.end_test(nodeid))
+            self.channel.send("test", nodeid=nodeid, reports=reports, deps=self.recorder.end_test(nodeid))
 
     def _scope_frame(self, item, scope):
         """Context for a higher-scope setup: what it runs belongs to its node's frame."""
@@ -1405,15 +1463,16 @@ class NativeEngine:
         self.send_report(nodeid, "call", outcome, duration, longrepr, message, skip, None, sections, loc)
 
     def send_report(self, nodeid, when, outcome, duration, longrepr, message, skip, wasxfail, sections, loc):
-        fields = {
-            "nodeid": nodeid,
-            "when": when,
-            "outcome": outcome,
-            "duration": duration,
-            "longrepr": longrepr,
-            "message": message,
-            "location": list(loc) if loc else None,
-        }
+        """Queues a phase report for the test's one `test` message (protocol
+        `CompactReport`: defaults left out, the location only when it changes)."""
+        fields = {"when": when, "outcome": outcome, "duration": duration}
+        if longrepr:
+            fields["longrepr"] = longrepr
+        if message:
+            fields["message"] = message
+        location = list(loc) if loc else None
+        if location != self._sent_location:
+            fields["location"] = self._sent_location = location
         if skip is not None:
             fields["skip"] = list(skip)
         if wasxfail is not None:
@@ -1421,10 +1480,19 @@ class NativeEngine:
         teardown_output = when == "teardown" and any("teardown" in t for t, _ in sections)
         if outcome == "failed" or self.ini.get("report_passes") or teardown_output:
             fields["sections"] = [list(s) for s in sections]
-        self.channel.send("report", **fields)
+        self._queued_reports.append(fields)
         info, self._pending_info = self._pending_info, None
         if outcome == "failed" and self.debugger is not None and self.debugger.mode == "pdb":
             self.debugger.post_mortem(nodeid, info, longrepr, sections, self._capture)
+
+    def _send_queued_reports(self, nodeid):
+        """Sends the queued reports one by one (`report` messages, full locations)."""
+        location = None
+        for fields in self._queued_reports:
+            location = fields.get("location", location)
+            self.channel.send("report", nodeid=nodeid, **dict(fields, location=location))
+        self._queued_reports = []
+        self._sent_location = None
 
     # -- marks
     def evaluate_condition(self, item, mark, condition):
@@ -1470,12 +1538,28 @@ class NativeEngine:
                     return {"reason": reason, "run": run, "strict": strict, "raises": raises}
         return None
 
-    def apply_filterwarnings(self, item):
-        for spec in self.ini.get("filterwarnings") or []:
+    def _apply_warning_filters(self, item):
+        """The filters of `recorded_warnings`, on the copy `catch_warnings` made. The
+        resulting list is remembered per starting list and specs (most items share
+        both), as applying them one by one costs more than the test itself."""
+        specs = list(self.ini.get("filterwarnings") or [])
+        if item is not None:
+            for mark in reversed(item.iter_markers("filterwarnings")):
+                specs.extend(mark.args)
+        key = (tuple(warnings.filters), tuple(specs))
+        cached = self._warning_filters.get(key)
+        if cached is not None and _filters_mutated is not None:
+            warnings.filters[:] = cached
+            _filters_mutated()
+            return
+        if not sys.warnoptions:
+            warnings.filterwarnings("always", category=DeprecationWarning)
+            warnings.filterwarnings("always", category=PendingDeprecationWarning)
+        for spec in specs:
             _apply_warning_filter(spec)
-        for mark in reversed(item.iter_markers("filterwarnings")):
-            for spec in mark.args:
-                _apply_warning_filter(spec)
+        if len(self._warning_filters) > 256:
+            self._warning_filters.clear()
+        self._warning_filters[key] = list(warnings.filters)
 
     # -- scopes and fixtures
     def teardown_scopes(self, item, next_item):
@@ -1811,15 +1895,26 @@ class LogCapture:
     `caplog` fixture reads) and a report handler (the `Captured log <when>` section), both
     on the root logger, at the `log_level` ini level when one is set."""
 
-    def __init__(self, item, when, level, handlers):
-        from _pytest.logging import caplog_handler_key, caplog_records_key, catching_logs
+    _keys = None  # (caplog_handler_key, caplog_records_key, catching_logs), imported once
 
+    def __init__(self, item, when, level, handlers):
+        if LogCapture._keys is None:
+            from _pytest.logging import caplog_handler_key, caplog_records_key, catching_logs
+
+            LogCapture._keys = (caplog_handler_key, caplog_records_key, catching_logs)
+        caplog_handler_key, caplog_records_key, catching_logs = LogCapture._keys
         # One pair of handlers per worker, emptied per phase (pytest makes new ones: a
-        # handler's construction registers locks and weak references, per phase).
+        # handler's construction registers locks and weak references, per phase). What
+        # `LogCaptureHandler.reset` does, without new streams while nothing was logged:
+        # the caplog handler's records list is the phase's own (the stash keeps it).
         self.caplog, self.report = handlers
         for h in handlers:
-            h.reset()
-            h.setLevel(0)  # as a new handler (catching_logs sets `level` when given)
+            if h.records or h is self.caplog:
+                h.records = []
+            if h.stream.tell():
+                h.stream = io.StringIO()
+            if h.level:
+                h.setLevel(0)  # as a new handler (catching_logs sets `level` when given)
         if level is None:
             # Without a level nothing is restored after a phase: the handlers stay on the
             # root logger between phases (put back if a test removed them).
@@ -1994,6 +2089,10 @@ def warning_text(w):
         url = "https://docs.pytest.org/en/stable/how-to/capture-warnings.html#resource-warnings"
         text += "Enable tracemalloc to get traceback where the object was allocated.\nSee %s for more info." % url
     return text
+
+
+# Tells the C warnings module that `warnings.filters` changed (3.8-3.13 spelling).
+_filters_mutated = getattr(warnings, "_filters_mutated", None)
 
 
 def _apply_warning_filter(spec):

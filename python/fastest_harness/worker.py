@@ -8,7 +8,7 @@ import json
 import os
 import sys
 
-PROTOCOL_VERSION = 5
+PROTOCOL_VERSION = 6
 
 
 class Channel:
@@ -20,12 +20,12 @@ class Channel:
         for fd in (cmd_fd, event_fd):
             os.set_inheritable(fd, False)
 
-    # Events the runner needs at once; the others (start, per-phase reports) are flushed
-    # with the test's `finish`, one write per test instead of five.
-    _FLUSH = frozenset(("ready", "finish", "idle", "fatal", "collect_error", "warning", "interact"))
+    # Events the runner needs at once; the others (start, per-phase reports of the
+    # pytest engine) are flushed with the test's `finish` or `test`: one write per test.
+    _FLUSH = frozenset(("ready", "finish", "test", "idle", "fatal", "collect_error", "warning", "interact"))
 
     # One encoder for every message (json.dumps builds a new one per call when given
-    # options): a few microseconds per message, five messages per test.
+    # options): a few microseconds per message.
     _encode = json.JSONEncoder(ensure_ascii=True, default=repr).encode
 
     def send(self, ev, **fields):

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message shape changes; the harness echoes it back.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// What `fastest_harness.collect` writes: the items Python collected.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -351,6 +351,63 @@ pub struct PhaseReport {
     pub cached: bool,
 }
 
+/// A phase report inside `FromWorker::Test`: the fields of `PhaseReport` but the node id;
+/// absent fields take their defaults, an absent `location` the previous report's.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CompactReport {
+    pub when: When,
+    pub outcome: Outcome,
+    pub duration: f64,
+    #[serde(default)]
+    pub longrepr: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub skip: Option<(String, u32, String)>,
+    #[serde(default)]
+    pub wasxfail: Option<String>,
+    #[serde(default)]
+    pub sections: Vec<(String, String)>,
+    /// `Some(None)`: sent as `null` (no location); `None`: not sent (inherit).
+    #[serde(default, deserialize_with = "present")]
+    pub location: Option<Option<(String, u32, String)>>,
+}
+
+/// Deserializes a field that is present (even as `null`) to `Some`.
+fn present<'de, T, D>(d: D) -> Result<Option<T>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+/// The full reports of a `FromWorker::Test`, in phase order.
+pub fn expand_reports(nodeid: &str, reports: Vec<CompactReport>) -> Vec<PhaseReport> {
+    let mut location = None;
+    reports
+        .into_iter()
+        .map(|r| {
+            if let Some(loc) = r.location {
+                location = loc;
+            }
+            PhaseReport {
+                nodeid: nodeid.to_string(),
+                when: r.when,
+                outcome: r.outcome,
+                longrepr: r.longrepr,
+                message: r.message,
+                skip: r.skip,
+                wasxfail: r.wasxfail,
+                sections: r.sections,
+                duration: r.duration,
+                location: location.clone(),
+                cached: false,
+            }
+        })
+        .collect()
+}
+
 /// Worker → runner, one JSON object per line on the event pipe.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "ev", rename_all = "snake_case")]
@@ -376,6 +433,15 @@ pub enum FromWorker {
     Finish {
         nodeid: String,
         /// Present when recording was asked for (`WorkerConfig::record`).
+        #[serde(default)]
+        deps: Option<TestDeps>,
+    },
+    /// A whole test at once (the native engine's usual message): what `Start`, one
+    /// `Report` per phase and `Finish` would say, in one line. Each report leaves out
+    /// its node id (the test's) and, when equal to the previous report's, its location.
+    Test {
+        nodeid: String,
+        reports: Vec<CompactReport>,
         #[serde(default)]
         deps: Option<TestDeps>,
     },
@@ -432,13 +498,13 @@ mod tests {
 
     #[test]
     fn parses_harness_output_and_checks_version() {
-        let ok = r#"{"protocol":5,"items":["t.py::a"],"errors":[],"deselected":0,"fatal":null,
+        let ok = r#"{"protocol":6,"items":["t.py::a"],"errors":[],"deselected":0,"fatal":null,
             "item_match":[{"marks":["slow"],"keywords":["t.py","a","slow"]}]}"#;
         let parsed = DynamicCollection::from_json(ok).unwrap();
         assert_eq!(parsed.items, ["t.py::a"]);
         assert_eq!(parsed.item_match[0].marks, ["slow"]);
         // Every item needs its -k/-m data: the runner filters with it.
-        let short = r#"{"protocol":5,"items":["t.py::a"],"errors":[]}"#;
+        let short = r#"{"protocol":6,"items":["t.py::a"],"errors":[]}"#;
         assert!(matches!(
             DynamicCollection::from_json(short),
             Err(ProtocolError::ItemMatch {
@@ -461,6 +527,27 @@ mod tests {
                 assert_eq!(r.when, When::Call);
                 assert_eq!(r.outcome, Outcome::Failed);
                 assert!(r.sections.is_empty());
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let line = r#"{"ev":"test","nodeid":"t.py::a","reports":[
+            {"when":"setup","outcome":"passed","duration":0.1,"location":["t.py",3,"a"]},
+            {"when":"call","outcome":"failed","duration":0.2,"longrepr":"E boom"},
+            {"when":"teardown","outcome":"passed","duration":0.0,"location":null}]}"#;
+        match FromWorker::parse(line).unwrap() {
+            FromWorker::Test {
+                nodeid,
+                reports,
+                deps,
+            } => {
+                assert!(deps.is_none());
+                let full = expand_reports(&nodeid, reports);
+                let loc = Some(("t.py".to_string(), 3, "a".to_string()));
+                assert_eq!(full[0].location, loc);
+                assert_eq!(full[1].location, loc, "inherited");
+                assert_eq!(full[1].longrepr, "E boom");
+                assert_eq!(full[1].nodeid, "t.py::a");
+                assert_eq!(full[2].location, None, "sent as null");
             }
             other => panic!("unexpected {other:?}"),
         }

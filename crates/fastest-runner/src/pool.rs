@@ -307,22 +307,24 @@ pub fn run_pool(
                     }
                     FromWorker::Report(r) => control = sink(RunEvent::Report(r)),
                     FromWorker::Finish { nodeid, deps } => {
-                        let deps = match deps {
-                            Some(d) if d.same => worker.last_deps.clone(),
-                            Some(d) => {
-                                let d = std::sync::Arc::new(d);
-                                worker.last_deps = Some(d.clone());
-                                Some(d)
+                        control = finish_test(worker, nodeid, deps, &mut sink);
+                    }
+                    FromWorker::Test {
+                        nodeid,
+                        reports,
+                        deps,
+                    } => {
+                        control = sink(RunEvent::Started {
+                            nodeid: nodeid.clone(),
+                        });
+                        for report in fastest_protocol::expand_reports(&nodeid, reports) {
+                            if sink(RunEvent::Report(report)) == Control::Stop {
+                                control = Control::Stop;
                             }
-                            None => None,
-                        };
-                        worker.current = None;
-                        worker.busy_since = Some(Instant::now());
-                        worker.respawns = 0;
-                        if let Some(pos) = worker.assigned.iter().position(|i| i.nodeid == nodeid) {
-                            worker.assigned.remove(pos);
                         }
-                        control = sink(RunEvent::Finished { nodeid, deps });
+                        if finish_test(worker, nodeid, deps, &mut sink) == Control::Stop {
+                            control = Control::Stop;
+                        }
                     }
                     FromWorker::CollectError { nodeid, longrepr } => {
                         control = sink(RunEvent::CollectError { nodeid, longrepr });
@@ -449,6 +451,31 @@ pub fn run_pool(
 /// Sends the next group to `worker`; false when there is nothing left for it.
 /// Worker `idx`'s configuration: the buckets' for the first `bucket_workers` of a mixed
 /// plan, the run's for the others (None before the plan is decided).
+/// A worker finished `nodeid`: its slot is healthy again and the test leaves `assigned`.
+fn finish_test(
+    worker: &mut Worker,
+    nodeid: String,
+    deps: Option<TestDeps>,
+    sink: &mut impl FnMut(RunEvent) -> Control,
+) -> Control {
+    let deps = match deps {
+        Some(d) if d.same => worker.last_deps.clone(),
+        Some(d) => {
+            let d = std::sync::Arc::new(d);
+            worker.last_deps = Some(d.clone());
+            Some(d)
+        }
+        None => None,
+    };
+    worker.current = None;
+    worker.busy_since = Some(Instant::now());
+    worker.respawns = 0;
+    if let Some(pos) = worker.assigned.iter().position(|i| i.nodeid == nodeid) {
+        worker.assigned.remove(pos);
+    }
+    sink(RunEvent::Finished { nodeid, deps })
+}
+
 fn config_of<'a>(
     idx: usize,
     bucket_workers: usize,
