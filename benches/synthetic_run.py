@@ -93,7 +93,9 @@ def main(argv=None):
         if not opts.quiet:
             print(f"[synthetic_run] {msg}", file=sys.stderr, flush=True)
 
-    python = opts.python
+    # Runs happen in DIR: a relative interpreter path is resolved against the caller's cwd
+    # (not the venv's symlink target, which would lose the venv).
+    python = os.path.abspath(opts.python) if os.sep in opts.python else opts.python
     fastest = str(Path(opts.fastest).resolve()) if os.sep in opts.fastest else (shutil.which(opts.fastest) or opts.fastest)
     env = cc.base_env()
     chk = cc.run_timed([python, "-c", "import pytest; print(pytest.__version__)"], ".", env, 60)

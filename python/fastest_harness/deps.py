@@ -256,13 +256,16 @@ class Recorder:
         self.stack = [self.session]
         self.test = None
         self._last_sent = None
+        self._next_base = 0  # ids of the bases `end_test(delta=True)` defines
         self._paths = {}
         self._busy = False
         self._declared = {}  # relpath -> import statements its probe declared
         self._resolved_memo = {}  # (relpath, len(sys.modules)) -> Frame
         self._packages = {}  # relpath -> the module's __package__
         self._import_version = 0  # bumped whenever an import frame is added or grows
-        self._context_memo = {}  # ancestor keys -> (signature, Frame, files done)
+        self._context_memo = {}  # ancestor keys -> (signature, _Base)
+        self._ancestors_memo = {}  # node id without its last part -> ancestor keys
+        self._closure_memo = {}  # see _delta_deps
         self.volatile_blocks = set()  # "relpath::qualname" of blocks calling the clock or random
         builtins.__fastest_hits__ = self.session.hits
 
@@ -367,46 +370,84 @@ class Recorder:
         self.stack = [self.session, self.test]
         self._activate()
 
-    def end_test(self, nodeid):
-        """The test's dependencies, in the wire form of `FinishDeps`, or {"same": True}."""
+    def end_test(self, nodeid, delta=False):
+        """The test's dependencies in the wire form of `TestDeps`, or {"same": True} when
+        they equal the previous test's. With `delta`, what the test shares with the tests
+        under the same nodes (a base, defined inline as `base_def` the first time) is sent
+        once per worker and each test sends only what it adds."""
         test = self.test or Frame()
         self.test = None
         self.stack = [self.session]
         self._activate()
-        context, done = self._context(nodeid)
-        total = Frame()
-        total.merge(context)
-        total.merge(test)
-        self._close_over(total, set(done), test.hits)
-        # A file created later in a project directory on sys.path could shadow any of
-        # the modules project code imported: depend on those candidate paths not existing.
-        for directory in self._project_paths():
-            for name in total.names:
-                total.stats.add(directory + name + ".py")
-                total.stats.add(directory + name + "/__init__.py")
-        deps = {
-            "blocks": sorted(total.hits),
-            "files": sorted(total.files),
-            "dirs": sorted(total.dirs),
-            "stats": sorted(total.stats),
-            "env": sorted(total.env),
-        }
+        base = self._context(nodeid)
+        if delta:
+            deps = self._delta_deps(base, test)
+        else:
+            total = Frame()
+            total.merge(base.context)
+            total.merge(test)
+            self._close_over(total, set(base.done), test.hits)
+            deps = _wire(total, self._project_paths())
         if deps == self._last_sent:
             return {"same": True}
         self._last_sent = deps
         return deps
 
+    def _delta_deps(self, base, test):
+        """`{"base": id, ...lists the test adds}` (see `end_test`)."""
+        ctx = base.context
+        # What the import frames of the files the test's blocks are in add (to a fixed
+        # point), memoized per base and files while no import happened: tests of one
+        # module share it.
+        starts = frozenset([h.rsplit("::", 1)[0] for h in test.hits]) - base.done
+        key = (base.id, starts, self._import_version, len(sys.modules))
+        closure = self._closure_memo.get(key)
+        if closure is None:
+            closure = Frame()
+            self._close_over(closure, set(base.done), test.hits)
+            if len(self._closure_memo) > 10000:
+                self._closure_memo.clear()
+            self._closure_memo[key] = closure
+        deps = {"base": base.id}
+        if not base.sent:
+            deps["base_def"] = _wire(ctx, base.paths)
+            base.sent = True
+        stats = (test.stats | closure.stats) - ctx.stats
+        for directory in base.paths:
+            for name in (test.names | closure.names) - ctx.names:
+                stats.add(directory + name + ".py")
+                stats.add(directory + name + "/__init__.py")
+        for field, mine, more, shared in (
+            ("blocks", test.hits, closure.hits, ctx.hits),
+            ("files", test.files, closure.files, ctx.files),
+            ("dirs", test.dirs, closure.dirs, ctx.dirs),
+            ("env", test.env, closure.env, ctx.env),
+        ):
+            added = (mine | more) - shared
+            if added:
+                deps[field] = sorted(added)
+        if stats:
+            deps["stats"] = sorted(stats)
+        return deps
+
     def _context(self, nodeid):
-        """What every test under the same nodes shares: the session frame, the frames of
-        its ancestor nodes and the import frames of every file they touched, to a fixed
-        point; and the set of files already closed over. Memoized per ancestor chain while
-        none of those frames grew and no module was imported (frames only grow)."""
-        keys = tuple(ancestor_keys(nodeid))
+        """What every test under the same nodes shares (a `_Base`): the session frame,
+        the frames of its ancestor nodes and the import frames of every file they
+        touched, to a fixed point, and the set of files already closed over. Memoized
+        per ancestor chain while none of those frames grew, no module was imported and
+        the project's paths on sys.path stayed (frames only grow)."""
+        parent = nodeid.rsplit("::", 1)[0]
+        keys = self._ancestors_memo.get(parent)
+        if keys is None:
+            if len(self._ancestors_memo) > 10000:
+                self._ancestors_memo.clear()
+            keys = self._ancestors_memo[parent] = tuple(ancestor_keys(nodeid))
         frames = [self.session] + [self.frames[k] for k in keys if k in self.frames]
-        signature = (len(sys.modules), self._import_version) + tuple(f.size() for f in frames)
+        paths = self._project_paths()
+        signature = (len(sys.modules), self._import_version, id(paths)) + tuple(f.size() for f in frames)
         memo = self._context_memo.get(keys)
         if memo is not None and memo[0] == signature:
-            return memo[1], memo[2]
+            return memo[1]
         context = Frame()
         for frame in frames:
             context.merge(frame)
@@ -414,8 +455,10 @@ class Recorder:
         self._close_over(context, done, context.hits)
         if len(self._context_memo) > 10000:
             self._context_memo.clear()
-        self._context_memo[keys] = (signature, context, frozenset(done))
-        return context, done
+        self._next_base += 1
+        base = _Base(self._next_base, context, frozenset(done), paths)
+        self._context_memo[keys] = (signature, base)
+        return base
 
     def _close_over(self, total, done, hits):
         """Merges into `total` the import frames of every module its blocks touched, to a
@@ -593,6 +636,38 @@ class Recorder:
 
             wrapper.__name__ = name
             setattr(os, name, wrapper)
+
+
+class _Base:
+    """Dependencies shared by the tests under one chain of nodes (`Recorder._context`),
+    with the project paths its import-shadowing stats were made for."""
+
+    __slots__ = ("id", "context", "done", "paths", "sent")
+
+    def __init__(self, base_id, context, done, paths):
+        self.id = base_id
+        self.context = context
+        self.done = done
+        self.paths = paths
+        self.sent = False
+
+
+def _wire(frame, paths):
+    """A frame in the wire form of `TestDeps`. A file created later in a project directory
+    on sys.path could shadow any module project code imported: the frame also depends on
+    those candidate paths not existing."""
+    stats = set(frame.stats)
+    for directory in paths:
+        for name in frame.names:
+            stats.add(directory + name + ".py")
+            stats.add(directory + name + "/__init__.py")
+    return {
+        "blocks": sorted(frame.hits),
+        "files": sorted(frame.files),
+        "dirs": sorted(frame.dirs),
+        "stats": sorted(stats),
+        "env": sorted(frame.env),
+    }
 
 
 def ancestor_keys(nodeid):

@@ -1168,7 +1168,7 @@ class NativeEngine:
         if self.recorder is None:
             self.channel.send("test", nodeid=nodeid, reports=reports)
         else:
-            self.channel.send("test", nodeid=nodeid, reports=reports, deps=self.recorder.end_test(nodeid))
+            self.channel.send("test", nodeid=nodeid, reports=reports, deps=self.recorder.end_test(nodeid, delta=True))
 
     def _scope_frame(self, item, scope):
         """Context for a higher-scope setup: what it runs belongs to its node's frame."""

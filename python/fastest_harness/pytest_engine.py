@@ -191,7 +191,7 @@ class PytestEngine:
                 if recorder is None:
                     channel.send("finish", nodeid=nodeid)
                 else:
-                    channel.send("finish", nodeid=nodeid, deps=recorder.end_test(nodeid))
+                    channel.send("finish", nodeid=nodeid, deps=recorder.end_test(nodeid, delta=True))
 
             @pytest.hookimpl(hookwrapper=True)
             def pytest_fixture_setup(self, fixturedef, request):

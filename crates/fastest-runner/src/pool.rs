@@ -137,6 +137,8 @@ struct Worker {
     respawns: usize,
     /// The last dependencies this worker sent (`TestDeps::same` refers to them).
     last_deps: Option<std::sync::Arc<TestDeps>>,
+    /// Dependency bases this worker process defined (`TestDeps::base`).
+    deps_bases: std::collections::HashMap<u32, TestDeps>,
 }
 
 /// What the first worker reports about the interpreter, for choosing the engine.
@@ -460,10 +462,21 @@ fn finish_test(
 ) -> Control {
     let deps = match deps {
         Some(d) if d.same => worker.last_deps.clone(),
-        Some(d) => {
-            let d = std::sync::Arc::new(d);
-            worker.last_deps = Some(d.clone());
-            Some(d)
+        Some(mut d) => {
+            let full = match d.base {
+                Some(id) => {
+                    if let Some(def) = d.base_def.take() {
+                        worker.deps_bases.insert(id, *def);
+                    }
+                    // A base this worker never defined (cannot happen with the harness):
+                    // without it the dependencies are incomplete, so none are kept.
+                    worker.deps_bases.get(&id).map(|base| d.with_base(base))
+                }
+                None => Some(d),
+            };
+            let full = full.map(std::sync::Arc::new);
+            worker.last_deps = full.clone();
+            full
         }
         None => None,
     };
@@ -649,6 +662,7 @@ fn spawn(
         generation,
         assigned: VecDeque::new(),
         last_deps: None,
+        deps_bases: Default::default(),
         current: None,
         busy_since: None,
         timed_out: false,
