@@ -183,6 +183,16 @@ impl Cache {
         }
     }
 
+    /// Whether `key` holds a value (a read: much cheaper than sled's insert, which
+    /// appends to its log even when the value is the same).
+    pub fn contains(&self, tree: &str, key: &[u8]) -> bool {
+        self.db
+            .open_tree(tree)
+            .ok()
+            .and_then(|t| t.contains_key(key).ok())
+            .unwrap_or(false)
+    }
+
     pub fn remove(&self, tree: &str, key: &[u8]) {
         if let Ok(t) = self.db.open_tree(tree) {
             let _ = t.remove(key);

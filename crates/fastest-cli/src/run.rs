@@ -553,7 +553,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
     if (matches!(ending, Ending::Stopped(_)) || coverage_failed) && code == ExitCode::Ok {
         code = ExitCode::TestsFailed;
     }
-    save_state(cache, &results);
+    save_state(cache, &results, &durations);
     if let Some(skip) = req.stepwise {
         save_stepwise(cache, &order, &results, skip, ending);
     }
@@ -1423,15 +1423,26 @@ fn load_durations(cache: &Cache) -> HashMap<String, f64> {
     cache.scan::<f64>(DURATIONS_TREE).into_iter().collect()
 }
 
-/// Durations of every test that ran, and the last-failed set (`--lf`).
-fn save_state(cache: &Cache, results: &HashMap<String, Vec<PhaseReport>>) {
+/// Durations of every test that ran, and the last-failed set (`--lf`). A duration within
+/// 20 % or 5 ms of the stored one (`known`, read at the start) is not written again:
+/// it only orders the scheduling.
+fn save_state(
+    cache: &Cache,
+    results: &HashMap<String, Vec<PhaseReport>>,
+    known: &HashMap<String, f64>,
+) {
     for (id, reports) in results {
         let total: f64 = reports.iter().map(|r| r.duration).sum();
-        cache.put(DURATIONS_TREE, id.as_bytes(), &total);
+        let near = known
+            .get(id)
+            .is_some_and(|old| (total - old).abs() <= (0.2 * old).max(0.005));
+        if !near {
+            cache.put(DURATIONS_TREE, id.as_bytes(), &total);
+        }
         let failed = reports.iter().any(|r| r.outcome == Outcome::Failed);
         if failed {
             cache.put(LASTFAILED_TREE, id.as_bytes(), &true);
-        } else {
+        } else if cache.contains(LASTFAILED_TREE, id.as_bytes()) {
             cache.remove(LASTFAILED_TREE, id.as_bytes());
         }
     }

@@ -92,6 +92,17 @@ pub struct TestRecord {
     pub duration: f64,
 }
 
+impl TestRecord {
+    /// The same set and outcome, and a duration within 20 % or 5 ms of `other`'s (so a
+    /// rerun need not rewrite it).
+    pub fn same_result(&self, other: &TestRecord) -> bool {
+        self.depset == other.depset
+            && self.failed == other.failed
+            && self.passed == other.passed
+            && (self.duration - other.duration).abs() <= (0.2 * other.duration).max(0.005)
+    }
+}
+
 /// A stored passing result, under its result key.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CachedPass {
@@ -230,11 +241,7 @@ impl Selector {
     }
 
     /// Whether a file dependency changed on disk after the run started.
-    fn modified_during_run(&self, dep: &Dep) -> bool {
-        let path = match dep {
-            Dep::Block { file, .. } | Dep::File(file) => file,
-            _ => return false,
-        };
+    fn modified_during_run(&self, path: &str) -> bool {
         std::fs::metadata(self.rootdir.join(path))
             .and_then(|m| m.modified())
             .is_ok_and(|m| m >= self.started)
@@ -274,22 +281,26 @@ impl Selector {
         duration: f64,
     ) -> Digest {
         let set_digest = self.depset_digest(recorded);
-        self.cache.put(
-            TREE_RESULTS,
-            nodeid.as_bytes(),
-            &TestRecord {
-                depset: set_digest,
-                failed,
-                passed,
-                duration,
-            },
-        );
+        let record = TestRecord {
+            depset: set_digest,
+            failed,
+            passed,
+            duration,
+        };
+        // What is stored already is not written again (a rerun of unchanged tests would
+        // otherwise rewrite every record): same set and outcome, a duration near it.
+        let stored = self
+            .cache
+            .get::<TestRecord>(TREE_RESULTS, nodeid.as_bytes());
+        if !stored.is_some_and(|old| old.same_result(&record)) {
+            self.cache.put(TREE_RESULTS, nodeid.as_bytes(), &record);
+        }
         if passed && !failed {
-            self.cache.put(
-                TREE_PASSES,
-                &result_key(nodeid, &set_digest),
-                &CachedPass { duration },
-            );
+            // A pass under this key stays valid whatever duration it was stored with.
+            let key = result_key(nodeid, &set_digest);
+            if !self.cache.contains(TREE_PASSES, &key) {
+                self.cache.put(TREE_PASSES, &key, &CachedPass { duration });
+            }
         }
         set_digest
     }
@@ -327,22 +338,28 @@ impl Selector {
             return *d;
         }
         let deps = self.deps_of(recorded);
+        // One stat per file (a test's blocks name each of its files twice at least).
+        let mut modified: HashMap<&str, bool> = HashMap::new();
         let set = DepSet {
             deps: deps
                 .iter()
                 .map(|d| {
-                    let h = if self.modified_during_run(d) {
-                        RACY
-                    } else {
-                        self.current(d)
+                    let racy = match d {
+                        Dep::Block { file, .. } | Dep::File(file) => *modified
+                            .entry(file.as_str())
+                            .or_insert_with(|| self.modified_during_run(file)),
+                        _ => false,
                     };
+                    let h = if racy { RACY } else { self.current(d) };
                     (d.clone(), h)
                 })
                 .collect(),
         };
         let d = set.digest();
         if !self.depsets.lock().contains_key(&d) {
-            self.cache.put(TREE_DEPSETS, &d, &set);
+            if !self.cache.contains(TREE_DEPSETS, &d) {
+                self.cache.put(TREE_DEPSETS, &d, &set);
+            }
             self.depsets.lock().insert(d, Some(Arc::new(set)));
         }
         self.interned.lock().insert(ptr, (recorded.clone(), d));
