@@ -502,6 +502,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_record_is_rewritten_when_its_set_or_outcome_changes_or_its_duration_moves() {
+        let old = TestRecord {
+            depset: [1; 32],
+            failed: false,
+            passed: true,
+            duration: 1.0,
+        };
+        let again = |f: fn(&mut TestRecord)| {
+            let mut r = old.clone();
+            f(&mut r);
+            r.same_result(&old)
+        };
+        assert!(again(|r| r.duration = 1.1));
+        assert!(!again(|r| r.duration = 1.5));
+        assert!(!again(|r| r.depset = [2; 32]));
+        assert!(!again(|r| r.failed = true));
+        assert!(!again(|r| r.passed = false));
+        // Short tests: 5 ms of slack.
+        let tiny = TestRecord {
+            duration: 0.0001,
+            ..old.clone()
+        };
+        let mut r = tiny.clone();
+        r.duration = 0.004;
+        assert!(r.same_result(&tiny));
+    }
+
+    #[test]
     fn installing_or_upgrading_a_distribution_changes_the_environment() {
         let site = tempfile::tempdir().unwrap();
         let dirs = [site.path().to_path_buf()];
