@@ -266,6 +266,22 @@ class FixtureDef:
         self.argnames = argnames_of(func, is_method)
 
 
+def autouse_names(defs):
+    """Autouse fixture names in pytest's order (`_getautousenames`): outermost holder
+    first (plugins, conftests, module, classes), each holder's in registration order.
+    `defs` lists holders closest first, each holder's fixtures in that order."""
+    groups = []
+    for d in defs:
+        if groups and groups[-1][0] is d.owner:
+            groups[-1][1].append(d)
+        else:
+            groups.append((d.owner, [d]))
+    for _, group in reversed(groups):
+        for d in group:
+            if d.autouse:
+                yield d.name
+
+
 SCOPES = ("session", "package", "module", "class", "function")
 
 
@@ -298,8 +314,9 @@ def scan_fixtures(namespace_owner, is_class=False):
         except Exception:  # noqa: BLE001  (an exotic class: the slow, exact way)
             namespace, names = None, dir(namespace_owner)
     else:
+        # pytest registers a module's fixtures in dir() order, sorted by name.
         namespace = vars(namespace_owner)
-        names = list(namespace)
+        names = sorted(namespace)
     for attr in names:
         try:
             obj = namespace[attr] if namespace is not None else inspect.getattr_static(namespace_owner, attr)
@@ -465,6 +482,8 @@ class Item:
         self.originalname = name.partition("[")[0]
         self.name = name
         self.function = function
+        # A test that is a staticmethod of its class: called and inspected unbound.
+        self.static = False
         self.callspec = callspec  # {argname: value}
         self.indirect = {}
         self.instance = None
@@ -719,9 +738,10 @@ class NativeEngine:
         definition = self._definitions.get((path, base))
         if definition is None:
             definition = self._definitions[(path, base)] = self._resolve_definition(path, names)
-        module, chain, func, own, class_marks, module_marks = definition
+        module, chain, func, static, own, class_marks, module_marks = definition
         chain = list(chain)
         item = Item(nodeid, path, module, chain, names[-1] + bracket + _params, func, {}, own + class_marks + module_marks)
+        item.static = static
         specs = [mark_spec(m) for m in item.marks if m.name == "parametrize"]
         indices = spec.get("param_index") or []
         if bracket and not indices:
@@ -752,12 +772,13 @@ class NativeEngine:
             obj = getattr(obj, n)
             chain.append(obj)
         func = getattr(obj, names[-1]) if not chain else inspect.getattr_static(obj, names[-1])
-        if isinstance(func, staticmethod):
+        static = isinstance(func, staticmethod)
+        if static:
             func = func.__func__
         own = unpacked_marks(func)
         class_marks = unpacked_marks(chain[-1]) if chain else []
         module_marks = unpacked_marks(module)
-        return module, tuple(chain), func, own, class_marks, module_marks
+        return module, tuple(chain), func, static, own, class_marks, module_marks
 
     def fixture_param_specs(self, item, mark_specs):
         """Parameter specs of the parametrized fixtures in the item's fixture closure, in
@@ -1585,21 +1606,20 @@ class NativeEngine:
             if name not in names:
                 names.append(name)
 
-        for d in reversed(defs):
-            if d.autouse:
-                add(d.name)
+        for name in autouse_names(defs):
+            add(name)
         for mark in item.iter_markers("usefixtures"):
             for n in mark.args:
                 add(n)
         for n in self.ini.get("usefixtures") or []:
             add(n)
-        for n in argnames_of(item.function, is_method=item.cls is not None):
+        for n in argnames_of(item.function, is_method=item.cls is not None and not item.static):
             add(n)
         return names
 
     def setup_fixtures(self, item):
         names = self.initial_fixture_names(item, self._defs)
-        argnames = argnames_of(item.function, is_method=item.cls is not None)
+        argnames = argnames_of(item.function, is_method=item.cls is not None and not item.static)
         item.fixturenames = tuple(names)
         if item.cls is not None:
             item.instance = item.cls()
@@ -1632,7 +1652,7 @@ class NativeEngine:
 
     def call_function(self, item):
         func = item.function
-        if item.instance is not None:
+        if item.instance is not None and not item.static:
             func = func.__get__(item.instance)
         if self.asyncio is not None and self.asyncio.call(item, func, item.funcargs):
             return
@@ -1722,7 +1742,7 @@ class NativeEngine:
                 self.scopes.add_finalizer("class", cls.tearDownClass)
                 if hasattr(cls, "doClassCleanups"):
                     self.scopes.add_finalizer("class", cls.doClassCleanups)
-        names = [d.name for d in reversed(self._defs) if d.autouse]
+        names = list(autouse_names(self._defs))
         item.fixturenames = tuple(names)
         for n in names:
             self.get_fixture(item, n, ())
