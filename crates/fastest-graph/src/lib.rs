@@ -129,6 +129,9 @@ pub struct GraphDb {
     stats: Arc<Stats>,
     /// Summaries computed in parallel by `prefetch`, keyed by content hash.
     prefetched: Mutex<HashMap<Digest, Arc<ModuleSummary>>>,
+    /// Each path's content hash in this revision (`None`: not a regular file). Files are
+    /// read once per revision: `new_revision` is where changes on disk enter.
+    hashed: Mutex<HashMap<PathBuf, Option<Digest>>>,
 }
 
 impl GraphDb {
@@ -144,7 +147,24 @@ impl GraphDb {
             cache,
             stats,
             prefetched: Mutex::new(HashMap::new()),
+            hashed: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Forgets the file hashes of this revision: the next queries look at the disk again
+    /// (a run is one revision: every query of it sees the same file contents).
+    pub fn new_revision(&self) {
+        self.hashed.lock().clear();
+    }
+
+    /// The content hash of `path` in this revision, `None` when it is not a file.
+    pub fn revision_hash(&self, path: &Path) -> Option<Digest> {
+        if let Some(h) = self.hashed.lock().get(path) {
+            return *h;
+        }
+        let h = path.is_file().then(|| self.content_hash(path));
+        self.hashed.lock().insert(path.to_path_buf(), h);
+        h
     }
 
     pub fn stats(&self) -> &Stats {
@@ -191,7 +211,10 @@ impl GraphDb {
     /// The one place where file changes enter the database.
     pub fn file(&self, path: &Path) -> SourceFile {
         use salsa::Setter;
-        let hash = self.content_hash(path);
+        // A missing file is an empty input (as reading it gives).
+        let hash = self
+            .revision_hash(path)
+            .unwrap_or_else(|| self.content_hash(path));
         let mut files = self.files.lock();
         let mut db = self.db.lock();
         match files.get(path) {
@@ -213,9 +236,7 @@ impl GraphDb {
 impl GraphDb {
     /// The code blocks of a file; `None` when it does not exist (or is not a file).
     pub fn blocks(&self, path: &Path) -> Option<Arc<FileBlocks>> {
-        if !path.is_file() {
-            return None;
-        }
+        self.revision_hash(path)?;
         let file = self.file(path);
         let db = self.db.lock();
         Some(file_blocks(&*db, file).clone())
@@ -237,7 +258,9 @@ impl SummarySource for GraphDb {
         let results: Vec<(Digest, Arc<ModuleSummary>)> = paths
             .par_iter()
             .map(|p| {
-                let hash = self.content_hash(p);
+                let hash = self
+                    .revision_hash(p)
+                    .unwrap_or_else(|| self.content_hash(p));
                 let key = summary_key(&hash);
                 let summary = match self.cache.get::<ModuleSummary>(TREE_SUMMARIES, &key) {
                     Some(s) => {
@@ -295,6 +318,9 @@ mod tests {
         let g = GraphDb::new(Arc::new(Cache::temporary()));
         assert_eq!(g.summary(&file).bindings.len(), 1);
         std::fs::write(&file, "def test_x(): pass\ndef test_y(): pass\n").unwrap();
+        // Within a revision the first contents hold; the next one sees the edit.
+        assert_eq!(g.summary(&file).bindings.len(), 1);
+        g.new_revision();
         assert_eq!(g.summary(&file).bindings.len(), 2);
     }
 }

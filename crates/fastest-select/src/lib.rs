@@ -201,8 +201,8 @@ impl Selector {
                 .unwrap_or(MISSING),
             Dep::File(p) => {
                 let path = self.rootdir.join(p);
-                if path.is_file() {
-                    digest(&[b"file", &self.graph.content_hash(&path)])
+                if let Some(hash) = self.graph.revision_hash(&path) {
+                    digest(&[b"file", &hash])
                 } else if path.is_dir() {
                     digest(&[b"dir"])
                 } else {
