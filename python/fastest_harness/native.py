@@ -1162,20 +1162,11 @@ class NativeEngine:
             os._exit(2)
         self._finish(nodeid)
 
-    @contextlib.contextmanager
     def recorded_warnings(self, item):
-        """pytest's `catch_warnings_for_item`: its default filters, the ini's and (for an
-        item) its marks'; every warning is sent for the summary, under the item's node id
-        or, outside an item, under the place it was raised."""
-        with warnings.catch_warnings(record=True) as log:
-            self._apply_warning_filters(item)
-            try:
-                yield
-            finally:
-                for w in log:
-                    nodeid = item.nodeid if item is not None else ""
-                    where = nodeid or "%s:%s" % (os.path.relpath(os.path.abspath(w.filename)), w.lineno)
-                    self.channel.send("warning", message=warning_text(w), location=where, nodeid=nodeid)
+        """pytest's `catch_warnings_for_item` (a context manager): its default filters,
+        the ini's and (for an item) its marks'; every warning is sent for the summary,
+        under the item's node id or, outside an item, under the place it was raised."""
+        return _RecordedWarnings(self, item)
 
     def _initial_conftest(self, path):
         """Whether pytest loads this conftest at start-up (run from the rootdir without
@@ -1584,10 +1575,16 @@ class NativeEngine:
 
     # -- scopes and fixtures
     def teardown_scopes(self, item, next_item):
+        errors = list(self.scopes.teardown("function"))
+        if (
+            next_item is not None
+            and next_item.path == item.path
+            and len(next_item.cls_chain) == len(item.cls_chain)
+            and all(a.__qualname__ == b.__qualname__ for a, b in zip(item.cls_chain, next_item.cls_chain))
+        ):
+            return errors  # same module and classes: only the function scope ends
         mine = self.scope_keys(item)
         nxt = self.scope_keys(next_item)
-        errors = []
-        errors += self.scopes.teardown("function")
         for scope in ("class", "module", "package", "session"):
             if next_item is None and scope == "session":
                 break  # session fixtures live until shutdown
@@ -2109,6 +2106,37 @@ def warning_text(w):
         url = "https://docs.pytest.org/en/stable/how-to/capture-warnings.html#resource-warnings"
         text += "Enable tracemalloc to get traceback where the object was allocated.\nSee %s for more info." % url
     return text
+
+
+class _RecordedWarnings:
+    """`NativeEngine.recorded_warnings` (a class: cheaper per test than a generator)."""
+
+    __slots__ = ("engine", "item", "catcher", "log")
+
+    def __init__(self, engine, item):
+        self.engine = engine
+        self.item = item
+
+    def __enter__(self):
+        self.catcher = warnings.catch_warnings(record=True)
+        self.log = self.catcher.__enter__()
+        try:
+            self.engine._apply_warning_filters(self.item)
+        except BaseException:
+            self.catcher.__exit__(*sys.exc_info())
+            raise
+        return self.log
+
+    def __exit__(self, *exc):
+        try:
+            item = self.item
+            for w in self.log:
+                nodeid = item.nodeid if item is not None else ""
+                where = nodeid or "%s:%s" % (os.path.relpath(os.path.abspath(w.filename)), w.lineno)
+                self.engine.channel.send("warning", message=warning_text(w), location=where, nodeid=nodeid)
+        finally:
+            self.catcher.__exit__(*exc)
+        return False
 
 
 # Tells the C warnings module that `warnings.filters` changed (3.8-3.13 spelling).
