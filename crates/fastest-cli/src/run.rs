@@ -604,11 +604,17 @@ fn partition_by_verdict(
     changed_only: bool,
     mut may_skip: impl FnMut(&str) -> bool,
 ) -> (Vec<RunItem>, Vec<(String, f64)>, Vec<String>) {
+    use rayon::prelude::*;
     let mut to_run = Vec::new();
     let mut cached = Vec::new();
     let mut unaffected = Vec::new();
-    for item in items {
-        let verdict = selector.verdict(&item.nodeid);
+    // Each verdict reads three cache entries: on every core (sled and the selector's
+    // memos are shared safely), then partitioned in collection order.
+    let verdicts: Vec<Verdict> = items
+        .par_iter()
+        .map(|item| selector.verdict(&item.nodeid))
+        .collect();
+    for (item, verdict) in items.iter().zip(verdicts) {
         if changed_only {
             if !verdict.affected() && may_skip(&item.nodeid) {
                 unaffected.push(item.nodeid.clone());
