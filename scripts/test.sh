@@ -56,7 +56,8 @@ fi
 
 # Plugins for tests/plugins.rs (pytest-html, a Django app through pytest-django; and
 # pytest-mock, Hypothesis and pytest-asyncio, each alone: the native engine provides
-# their fixtures or reproduces their plugin) live in their own directories, put on
+# their fixtures or reproduces their plugin; pytest-benchmark; pytest-rerunfailures, whose
+# rerun reports the pytest engine relays with the plugin's status) live in their own directories, put on
 # PYTHONPATH only by those tests: installed in the venv they would change the engine
 # other tests expect.
 install_site() {  # DIR PINS...
@@ -80,6 +81,8 @@ ASYNCIO_SITE="$VENV/asyncio-site"
 install_site "$ASYNCIO_SITE" pytest-asyncio==1.5.0 typing_extensions==4.16.0
 BENCHMARK_SITE="$VENV/benchmark-site"
 install_site "$BENCHMARK_SITE" pytest-benchmark==5.3.1 py-cpuinfo==9.0.0
+RERUN_SITE="$VENV/rerun-site"
+install_site "$RERUN_SITE" pytest-rerunfailures==16.1
 
 export FASTEST_TEST_PYTHON="$PYTHON"
 export FASTEST_TEST_PLUGINS_SITE="$PLUGINS_SITE"
@@ -87,6 +90,7 @@ export FASTEST_TEST_MOCK_SITE="$MOCK_SITE"
 export FASTEST_TEST_HYPOTHESIS_SITE="$HYPOTHESIS_SITE"
 export FASTEST_TEST_ASYNCIO_SITE="$ASYNCIO_SITE"
 export FASTEST_TEST_BENCHMARK_SITE="$BENCHMARK_SITE"
+export FASTEST_TEST_RERUN_SITE="$RERUN_SITE"
 
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check

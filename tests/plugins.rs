@@ -506,3 +506,65 @@ fn mask_addresses(s: &str) -> String {
     out.push_str(rest);
     out
 }
+
+fn rerun_site() -> PathBuf {
+    installed_site(
+        "FASTEST_TEST_RERUN_SITE",
+        ".venv-test/rerun-site",
+        &["pytest_rerunfailures.py"],
+    )
+}
+
+/// The report without what differs by design (header lines, timings, object addresses).
+fn comparable_report(s: &str) -> String {
+    let body: Vec<String> = s
+        .lines()
+        .take_while(|l| !l.starts_with("--- stderr:"))
+        .filter(|l| {
+            ![
+                "platform ",
+                "rootdir:",
+                "engine:",
+                "fastest-",
+                "cachedir:",
+                "plugins:",
+            ]
+            .iter()
+            .any(|p| l.starts_with(p))
+        })
+        .map(|l| match l.rfind(" in ") {
+            Some(i) if l[i + 4..].trim_end_matches('=').trim().ends_with('s') => l[..i].to_string(),
+            _ => l.to_string(),
+        })
+        .collect();
+    mask_addresses(&body.join("\n"))
+}
+
+/// Reports whose status a plugin decides (pytest-rerunfailures' `rerun`, pytest 9's
+/// subtests) are shown with the plugin's category, letter and word: the same progress,
+/// `-v` lines, short summary and count line as pytest's, at every verbosity; a test that
+/// passes on a rerun is neither lost nor failed.
+#[test]
+fn plugin_report_statuses_read_as_pytests() {
+    let dir = project("plugin_statuses");
+    let site = rerun_site();
+    for verbosity in ["-q", "-rA", "-vrA"] {
+        let args = ["--reruns", "2", verbosity];
+        let reference = pytest_with_site(dir.path(), &site, &args);
+        let ours = fastest_with_site(
+            dir.path(),
+            &site,
+            &[&["--no-cache", "-n", "1"][..], &args[..]].concat(),
+        );
+        let expected = comparable_report(&text(&reference));
+        // pytest counts passed subtests unless the verbosity is the default.
+        assert!(
+            expected.contains("1 rerun")
+                && expected.contains("SUBFAILED[case] (i=1)")
+                && expected.contains("subtests passed") == (verbosity != "-rA"),
+            "the reference shows the plugins' categories:\n{expected}"
+        );
+        assert_eq!(comparable_report(&text(&ours)), expected, "{verbosity}");
+        assert_eq!(ours.status.code(), reference.status.code(), "{verbosity}");
+    }
+}

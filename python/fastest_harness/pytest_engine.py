@@ -2,7 +2,7 @@
 with every report streamed over the protocol. Plugins and hooks work as under pytest."""
 import os
 
-from fastest_harness.reports import report_fields
+from fastest_harness.reports import plugin_status, report_fields
 
 
 def _main_keeping_stderr(pytest, args, plugin, forward):
@@ -110,6 +110,7 @@ class PytestEngine:
         class Plugin:
             @pytest.hookimpl(trylast=True)
             def pytest_configure(self, config):
+                self.pytest_config = config  # for the plugins' report statuses
                 # pytest's terminal output is not ours to show; keep the reporter object
                 # (assertion explanations need its writer) but point it at /dev/null.
                 reporter = config.pluginmanager.get_plugin("terminalreporter")
@@ -166,14 +167,38 @@ class PytestEngine:
                 if report.failed:
                     channel.send("collect_error", nodeid=report.nodeid, longrepr=report.longreprtext)
 
+            # A plugin may run an item's protocol more than once (pytest-rerunfailures
+            # logs start and finish per attempt): the test starts at its first logstart
+            # and finishes when pytest_runtest_protocol returns, with every attempt's
+            # reports in between.
+            started = None  # the node id of the item whose protocol is running
+
             def pytest_runtest_logstart(self, nodeid, location):
+                if self.started == nodeid:
+                    return
+                self.started = nodeid
                 if recorder is not None:
                     recorder.begin_test()
                 channel.send("start", nodeid=rename.get(nodeid, nodeid))
 
+            @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+            def pytest_runtest_protocol(self, item, nextitem):
+                yield
+                nodeid, self.started = self.started, None
+                if nodeid is None:
+                    return  # nothing logged (a plugin skipped the protocol)
+                nodeid = rename.get(nodeid, nodeid)
+                if recorder is None:
+                    channel.send("finish", nodeid=nodeid)
+                else:
+                    channel.send("finish", nodeid=nodeid, deps=recorder.end_test(nodeid, delta=True))
+
             def pytest_runtest_logreport(self, report):
                 fields = report_fields(report, want_sections)
                 fields["nodeid"] = rename.get(report.nodeid, report.nodeid)
+                status = plugin_status(report, self.pytest_config)
+                if status is not None:
+                    fields["status"] = status
                 channel.send("report", **fields)
 
             def pytest_warning_recorded(self, warning_message, when, nodeid, location):
@@ -185,13 +210,6 @@ class PytestEngine:
                     rel = os.path.relpath(os.path.abspath(warning_message.filename))
                     where = "%s:%s" % (rel, warning_message.lineno)
                 channel.send("warning", message=warning_record_to_str(warning_message), location=where or None, nodeid=nodeid)
-
-            def pytest_runtest_logfinish(self, nodeid, location):
-                nodeid = rename.get(nodeid, nodeid)
-                if recorder is None:
-                    channel.send("finish", nodeid=nodeid)
-                else:
-                    channel.send("finish", nodeid=nodeid, deps=recorder.end_test(nodeid, delta=True))
 
             @pytest.hookimpl(hookwrapper=True)
             def pytest_fixture_setup(self, fixturedef, request):
@@ -221,6 +239,9 @@ class PytestEngine:
         verbose = int(self.config.get("verbose", 0))
         if verbose > 0:
             args.append("-" + "v" * verbose)
+        elif verbose < 0:
+            # Plugins read it (pytest 9's subtests count passes only when not quiet).
+            args.append("-" + "q" * -verbose)
         if self.debugger:
             args.append("--" + self.debugger)
         code, stderr_text = _main_keeping_stderr(pytest, args + (self.config.get("collect_args") or files), Plugin(), self.config.get("capture") == "no")

@@ -39,6 +39,11 @@ def report_fields(report, want_sections):
         # pytest's location: (path, 0-based lineno or None, domain).
         path, lineno, domain = report.location
         fields["location"] = [path, lineno or 0, domain]
+        head = getattr(report, "head_line", None)
+        if head and head != domain:
+            # A plugin's report names itself (a subtest: `test_x [msg] (i=1)`): pytest
+            # heads its failure section with that.
+            fields["location"][2] = head
     wasxfail = getattr(report, "wasxfail", None)
     if wasxfail is not None:
         fields["wasxfail"] = wasxfail
@@ -53,6 +58,38 @@ def report_fields(report, want_sections):
     if report.failed or want_sections or teardown_output:
         fields["sections"] = [[title, text] for title, text in report.sections]
     return fields
+
+
+def _usual_status(report):
+    """What fastest's reporter shows for a report by its outcome alone (crates/
+    fastest-report `teststatus`): pytest's own answer for plain reports."""
+    xfail = hasattr(report, "wasxfail")
+    outcome, when = report.outcome, report.when
+    if outcome == "skipped":
+        return ("xfailed", "x", "XFAIL") if xfail else ("skipped", "s", "SKIPPED")
+    if outcome == "passed":
+        if when != "call":
+            return ("", "", "")
+        return ("xpassed", "X", "XPASS") if xfail else ("passed", ".", "PASSED")
+    if outcome == "failed":
+        return ("failed", "F", "FAILED") if when == "call" else ("error", "E", "ERROR")
+    return None
+
+
+def plugin_status(report, config):
+    """pytest's `pytest_report_teststatus` answer `[category, letter, word]` when a plugin
+    made it differ from the usual one (subtests, reruns), else None."""
+    try:
+        answer = config.hook.pytest_report_teststatus(report=report, config=config)
+    except Exception:  # noqa: BLE001  (a plugin's hook failing: the usual status)
+        return None
+    if not answer:
+        return None
+    category, letter, word = answer
+    if isinstance(word, tuple):  # (word, markup)
+        word = word[0]
+    status = (str(category or ""), str(letter or ""), str(word or ""))
+    return None if status == _usual_status(report) else list(status)
 
 
 def sep_line(ch, title, width):

@@ -308,7 +308,8 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                 capture: req.capture.clone(),
                 tbstyle: req.tbstyle.clone(),
                 showlocals: req.showlocals,
-                verbose: req.verbosity.max(0),
+                // As pytest's `config.option.verbose`: negative with -q.
+                verbose: req.verbosity,
                 capture_prefix: String::new(),
                 pytest_args,
                 collect_args: req.collect_args.clone(),
@@ -768,6 +769,7 @@ fn report_cached<W: std::io::Write>(
             duration,
             location: None,
             cached: true,
+            status: None,
         };
         let reports = vec![
             phase(When::Setup, 0.0),
@@ -802,6 +804,7 @@ fn runner_failure(
         duration: 0.0,
         location: None,
         cached: false,
+        status: None,
     }
 }
 
@@ -826,6 +829,8 @@ fn write_report_log(
                 Outcome::Passed => "passed",
                 Outcome::Failed => "failed",
                 Outcome::Skipped => "skipped",
+                // A plugin's own outcome: its status category names it (`rerun`).
+                Outcome::Other => r.status.as_ref().map_or("other", |s| s.0.as_str()),
             };
             let mut v = json!({
                 "nodeid": r.nodeid,
@@ -911,6 +916,7 @@ pub fn collection_skip_report(skip: &CollectionSkip, invocation_dir: &Path) -> P
         duration: 0.0,
         location: None,
         cached: false,
+        status: None,
     }
 }
 

@@ -352,6 +352,10 @@ pub enum Outcome {
     Passed,
     Failed,
     Skipped,
+    /// An outcome a plugin gives its own reports (pytest-rerunfailures' `rerun`): neither
+    /// a pass, a failure nor a skip of the test; shown as its `PhaseReport::status` says.
+    #[serde(other)]
+    Other,
 }
 
 /// One phase of one test, like pytest's `TestReport`.
@@ -383,6 +387,11 @@ pub struct PhaseReport {
     /// (set by the runner, never by a worker).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cached: bool,
+    /// pytest's `pytest_report_teststatus` answer `(category, letter, word)` when a plugin
+    /// made it differ from the usual one for the outcome (pytest engine only): subtests,
+    /// reruns. The summary counts the category, progress shows the letter, `-v` the word.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Box<(String, String, String)>>,
 }
 
 /// A phase report inside `FromWorker::Test`: the fields of `PhaseReport` but the node id;
@@ -437,6 +446,7 @@ pub fn expand_reports(nodeid: &str, reports: Vec<CompactReport>) -> Vec<PhaseRep
                 duration: r.duration,
                 location: location.clone(),
                 cached: false,
+                status: None,
             }
         })
         .collect()
@@ -561,6 +571,15 @@ mod tests {
                 assert_eq!(r.when, When::Call);
                 assert_eq!(r.outcome, Outcome::Failed);
                 assert!(r.sections.is_empty());
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // A plugin's own outcome is kept, never a malformed message.
+        let line = r#"{"ev":"report","nodeid":"t.py::a","when":"call","outcome":"rerun","duration":0.1,"status":["rerun","R","RERUN"]}"#;
+        match FromWorker::parse(line).unwrap() {
+            FromWorker::Report(r) => {
+                assert_eq!(r.outcome, Outcome::Other);
+                assert_eq!(r.status.unwrap().1, "R");
             }
             other => panic!("unexpected {other:?}"),
         }

@@ -193,6 +193,7 @@ mod tests {
             duration: 0.25,
             location: None,
             cached: false,
+            status: None,
         };
         let skip = PhaseReport {
             nodeid: "t.py::g".into(),

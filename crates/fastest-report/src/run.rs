@@ -46,6 +46,29 @@ pub enum Category {
     Error,
     /// fastest: a cached pass (not run).
     Cached,
+    /// A category a plugin gives its reports (pytest engine): `rerun`, `subtests passed`.
+    Plugin(&'static str),
+}
+
+/// A plugin's category name, interned (a run sees a handful: `Category` stays `Copy`).
+fn plugin_category(name: &str) -> Category {
+    match name {
+        "passed" => return Category::Passed,
+        "failed" => return Category::Failed,
+        "skipped" => return Category::Skipped,
+        "xfailed" => return Category::XFailed,
+        "xpassed" => return Category::XPassed,
+        "error" => return Category::Error,
+        _ => {}
+    }
+    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(known) = names.iter().find(|n| **n == name) {
+        return Category::Plugin(known);
+    }
+    let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+    names.push(leaked);
+    Category::Plugin(leaked)
 }
 
 impl Category {
@@ -58,15 +81,24 @@ impl Category {
             Category::XPassed => "xpassed",
             Category::Error => "error",
             Category::Cached => "cached",
+            Category::Plugin(name) => name,
         }
     }
 }
 
 /// One phase report's (category, progress letter, verbose word), as pytest's
-/// `pytest_report_teststatus` decides it.
-pub fn teststatus(r: &PhaseReport) -> Option<(Category, &'static str, &'static str)> {
+/// `pytest_report_teststatus` decides it (a plugin's answer when the worker sent one).
+pub fn teststatus(r: &PhaseReport) -> Option<(Category, &str, &str)> {
+    if let (Some(status), false) = (&r.status, r.cached) {
+        let (category, letter, word) = &**status;
+        if category.is_empty() && letter.is_empty() && word.is_empty() {
+            return None;
+        }
+        return Some((plugin_category(category), letter, word));
+    }
     let xfail = r.wasxfail.is_some();
     match (r.outcome, r.when) {
+        (Outcome::Other, _) => None,
         (Outcome::Skipped, _) if xfail => Some((Category::XFailed, "x", "XFAIL")),
         (Outcome::Passed, When::Call) if xfail => Some((Category::XPassed, "X", "XPASS")),
         (Outcome::Passed, When::Call) if r.cached => Some((Category::Cached, "c", "CACHED")),
@@ -528,9 +560,20 @@ impl<W: Write> RunReporter<W> {
         let extra = std::mem::take(&mut self.extra);
         let all: Vec<&PhaseReport> = printed.iter().chain(extra.iter()).collect();
         let mut counts: HashMap<Category, usize> = HashMap::new();
+        // Plugins' categories follow pytest's own in the count line (its KNOWN_TYPES end
+        // with the subtests ones), the others in order of appearance.
+        let mut plugin_categories: Vec<Category> =
+            ["subtests passed", "subtests failed", "subtests skipped"]
+                .map(plugin_category)
+                .to_vec();
+        let mut unknown_category = false;
         for r in &all {
             if let Some((cat, _, _)) = teststatus(r) {
                 *counts.entry(cat).or_default() += 1;
+                if matches!(cat, Category::Plugin(_)) && !plugin_categories.contains(&cat) {
+                    plugin_categories.push(cat);
+                    unknown_category = true;
+                }
             }
         }
         let collect_errors = std::mem::take(&mut self.collect_errors);
@@ -643,7 +686,10 @@ impl<W: Write> RunReporter<W> {
             Category::XPassed,
             Category::Error,
             Category::Cached,
-        ] {
+        ]
+        .into_iter()
+        .chain(plugin_categories.iter().copied())
+        {
             let n = counts.get(&cat).copied().unwrap_or(0);
             if cat == Category::XFailed && self.opts.deselected > 0 {
                 parts.push((cat, format!("{} deselected", self.opts.deselected)));
@@ -668,6 +714,7 @@ impl<W: Write> RunReporter<W> {
         {
             RED
         } else if counts.get(&Category::XPassed).copied().unwrap_or(0) > 0
+            || unknown_category
             || !self.warnings.is_empty()
             || counts.get(&Category::Skipped).copied().unwrap_or(0) > 0
             || parts.is_empty()
@@ -787,7 +834,9 @@ impl<W: Write> RunReporter<W> {
                         .iter()
                         .filter(|r| r.outcome == Outcome::Failed && r.when == When::Call)
                     {
-                        lines.push(with_message("FAILED", &r.nodeid, &r.message));
+                        // A plugin's word when it gave one (`SUBFAILED[msg] (i=1)`).
+                        let word = r.status.as_ref().map_or("FAILED", |s| s.2.as_str());
+                        lines.push(with_message(word, &r.nodeid, &r.message));
                     }
                 }
                 'E' => {
@@ -840,8 +889,12 @@ impl<W: Write> RunReporter<W> {
                     }
                 }
                 'p' => {
+                    // pytest lists its `passed` category (not a plugin's: subtests).
                     for r in all.iter().filter(|r| {
-                        r.outcome == Outcome::Passed && r.when == When::Call && r.wasxfail.is_none()
+                        r.outcome == Outcome::Passed
+                            && r.when == When::Call
+                            && r.wasxfail.is_none()
+                            && r.status.is_none()
                     }) {
                         lines.push(format!("PASSED {}", r.nodeid));
                     }
@@ -990,6 +1043,7 @@ mod tests {
             duration: 0.0,
             location: Some(("t.py".into(), 0, id.rsplit("::").next().unwrap().into())),
             cached: false,
+            status: None,
         }
     }
 
