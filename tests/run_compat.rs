@@ -768,3 +768,65 @@ fn capfd_matches_pytest() {
     assert!(out.contains("Captured stdout call"), "{out}");
     assert!(out.contains("left unread"), "{out}");
 }
+
+/// The pyenv interpreters of `minor` and later (3.12+ paths: unittest's `addDuration`),
+/// as the development machine and CI have them; none where pyenv is absent.
+fn pyenv_interpreters_from(minor: u32) -> Vec<PathBuf> {
+    let root = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")));
+    let Some(versions) = root.map(|r| r.join("versions")) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = std::fs::read_dir(versions)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let mut parts = name.split('.');
+            parts.next() == Some("3")
+                && parts
+                    .next()
+                    .and_then(|m| m.parse::<u32>().ok())
+                    .is_some_and(|m| m >= minor)
+        })
+        .map(|e| e.path().join("bin/python"))
+        .filter(|p| p.exists())
+        .collect();
+    found.sort();
+    found
+}
+
+/// Python 3.12's `TestCase.run` reports each test's duration to its result and warns
+/// when the result has no `addDuration`: the native engine's result takes it, as
+/// pytest's does, so no warning appears (checked on every pyenv 3.12+ interpreter).
+#[test]
+fn unittest_tests_run_without_duration_warnings_on_python_3_12_and_later() {
+    let interpreters = pyenv_interpreters_from(12);
+    if interpreters.is_empty() {
+        eprintln!("no pyenv Python 3.12+ here: nothing to check");
+        return;
+    }
+    for interpreter in interpreters {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            repo_root().join("tests/run_fixtures/outcomes/test_unittest.py"),
+            dir.path().join("test_unittest.py"),
+        )
+        .unwrap();
+        let out = fastest(dir.path(), &interpreter, &["-q", "--no-cache"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("1 failed, 1 passed, 1 skipped, 1 xfailed in"),
+            "{}: {stdout}",
+            interpreter.display()
+        );
+        assert!(
+            !stdout.contains("addDuration"),
+            "{}: {stdout}",
+            interpreter.display()
+        );
+        assert_eq!(out.status.code(), Some(1));
+    }
+}

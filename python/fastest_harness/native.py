@@ -2171,6 +2171,11 @@ class _UnitTestResult:
     def stopTest(self, test):
         pass
 
+    def addDuration(self, test, elapsed):
+        # Python 3.12's TestCase.run reports durations (and warns when a result cannot
+        # take them); pytest's TestCaseFunction accepts and ignores them too.
+        pass
+
     def addSuccess(self, test):
         pass
 
