@@ -58,10 +58,6 @@ fn mock_site() -> PathBuf {
     )
 }
 
-fn run(cmd: &mut Command) -> Output {
-    run_with_site(cmd, &plugins_site())
-}
-
 /// pytest with `args` in `dir`, `site` on PYTHONPATH.
 fn pytest_with_site(dir: &Path, site: &Path, args: &[&str]) -> Output {
     run_with_site(
@@ -95,19 +91,14 @@ fn run_with_site(cmd: &mut Command, site: &Path) -> Output {
         .expect("process starts")
 }
 
+/// fastest with the plugins site (pytest-html, pytest-django, ...) on PYTHONPATH.
 fn fastest(dir: &Path, args: &[&str]) -> Output {
-    run(Command::new(env!("CARGO_BIN_EXE_fastest"))
-        .current_dir(dir)
-        .arg("--python")
-        .arg(python())
-        .args(args))
+    fastest_with_site(dir, &plugins_site(), args)
 }
 
+/// pytest with the plugins site on PYTHONPATH.
 fn pytest(dir: &Path, args: &[&str]) -> Output {
-    run(Command::new(python())
-        .current_dir(dir)
-        .args(["-m", "pytest", "-p", "no:cacheprovider"])
-        .args(args))
+    pytest_with_site(dir, &plugins_site(), args)
 }
 
 fn text(o: &Output) -> String {

@@ -413,10 +413,7 @@ class Recorder:
             deps["base_def"] = _wire(ctx, base.paths)
             base.sent = True
         stats = (test.stats | closure.stats) - ctx.stats
-        for directory in base.paths:
-            for name in (test.names | closure.names) - ctx.names:
-                stats.add(directory + name + ".py")
-                stats.add(directory + name + "/__init__.py")
+        stats.update(_shadow_stats((test.names | closure.names) - ctx.names, base.paths))
         for field, mine, more, shared in (
             ("blocks", test.hits, closure.hits, ctx.hits),
             ("files", test.files, closure.files, ctx.files),
@@ -652,15 +649,17 @@ class _Base:
         self.sent = False
 
 
+def _shadow_stats(names, paths):
+    """The paths where a new file would shadow one of the imported top-level `names`."""
+    return [directory + name + suffix for directory in paths for name in names for suffix in (".py", "/__init__.py")]
+
+
 def _wire(frame, paths):
     """A frame in the wire form of `TestDeps`. A file created later in a project directory
     on sys.path could shadow any module project code imported: the frame also depends on
     those candidate paths not existing."""
     stats = set(frame.stats)
-    for directory in paths:
-        for name in frame.names:
-            stats.add(directory + name + ".py")
-            stats.add(directory + name + "/__init__.py")
+    stats.update(_shadow_stats(frame.names, paths))
     return {
         "blocks": sorted(frame.hits),
         "files": sorted(frame.files),

@@ -68,8 +68,9 @@ class HypothesisSupport:
 
     @contextmanager
     def around_call(self, item, fixture_closure):
-        """pytest_runtest_call's wrapper. `fixture_closure`: the fixture definitions of
-        the test's closure, by name (active definition last)."""
+        """pytest_runtest_call's wrapper. `fixture_closure()`: the fixture definitions of
+        the test's closure, by name (active definition last); computed only for a
+        Hypothesis test whose health check looks at it."""
         __tracebackhide__ = True
         if "hypothesis" not in sys.modules:
             yield
@@ -96,7 +97,7 @@ class HypothesisSupport:
             {HealthCheck.function_scoped_fixture, HealthCheck.differing_executors}
         ):
             argnames = frozenset(signature(item.function).parameters)
-            for name, defs in fixture_closure.items():
+            for name, defs in fixture_closure().items():
                 for fx in defs:
                     fixture_params |= bool(getattr(fx, "params", None))
                 if name in argnames and getattr(defs[-1], "scope", "function") == "function":

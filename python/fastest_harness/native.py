@@ -507,8 +507,11 @@ class Item:
 
     @property
     def obj(self):
-        """pytest's `item.obj`: the test function, bound to the instance of its class."""
-        return self.function.__get__(self.instance) if self.instance is not None else self.function
+        """pytest's `item.obj`: the test function, bound to the instance of its class
+        (a staticmethod test stays unbound)."""
+        if self.instance is not None and not self.static:
+            return self.function.__get__(self.instance)
+        return self.function
 
     def add_marker(self, marker):
         mark = getattr(marker, "mark", marker)
@@ -1313,7 +1316,7 @@ class NativeEngine:
             plugins = contextlib.nullcontext()
             try:
                 if self.hypothesis is not None:
-                    plugins = self.hypothesis.around_call(item, self.fixture_closure(item))
+                    plugins = self.hypothesis.around_call(item, lambda: self.fixture_closure(item))
                 # The filters are in place for the whole item (`recorded_warnings`), as
                 # pytest's: a fixture's own (recwarn's "always") stays on top of them.
                 with plugins:
@@ -1569,6 +1572,8 @@ class NativeEngine:
             warnings.filterwarnings("always", category=PendingDeprecationWarning)
         for spec in specs:
             _apply_warning_filter(spec)
+        if _filters_mutated is None:
+            return  # the remembered list could not be applied
         if len(self._warning_filters) > 256:
             self._warning_filters.clear()
         self._warning_filters[key] = list(warnings.filters)
@@ -1648,9 +1653,7 @@ class NativeEngine:
         item.funcargs = {n: values[n] for n in argnames}
 
     def call_function(self, item):
-        func = item.function
-        if item.instance is not None and not item.static:
-            func = func.__get__(item.instance)
+        func = item.obj
         if self.asyncio is not None and self.asyncio.call(item, func, item.funcargs):
             return
         if self.debugger is not None and self.debugger.mode == "trace":

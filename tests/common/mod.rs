@@ -84,7 +84,6 @@ pub fn junit_outcomes(path: &Path) -> BTreeMap<String, String> {
 
 /// A terminal report from its `collected` line on, without what differs between two runs
 /// of the same tests: the run time of `=`-framed summary lines and the JUnit file's name.
-#[allow(dead_code)] // not every test binary compares reports
 pub fn report_from_collected(report: &str) -> String {
     let start = report.find("collected").expect("a collected line");
     report[start..]

@@ -183,8 +183,7 @@ impl Cache {
         }
     }
 
-    /// Whether `key` holds a value (a read: much cheaper than sled's insert, which
-    /// appends to its log even when the value is the same).
+    /// Whether `key` holds a value (a read, without decoding it).
     pub fn contains(&self, tree: &str, key: &[u8]) -> bool {
         self.db
             .open_tree(tree)

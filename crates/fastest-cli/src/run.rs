@@ -1117,13 +1117,10 @@ fn split_by_engine(
     let mut pytest = Vec::new();
     let mut files: HashSet<&str> = HashSet::new();
     let mut reason: Option<&String> = None;
+    let plugins = PluginContext::of(req, info);
     for item in items {
         let file = item.nodeid.split("::").next().unwrap_or(&item.nodeid);
-        match req
-            .native_blockers
-            .of_file(file, PluginContext::of(req, info))
-            .next()
-        {
+        match req.native_blockers.of_file(file, plugins).next() {
             Some(why) => {
                 reason.get_or_insert(why);
                 files.insert(file);
@@ -1435,9 +1432,8 @@ fn load_durations(cache: &Cache) -> HashMap<String, f64> {
     cache.scan::<f64>(DURATIONS_TREE).into_iter().collect()
 }
 
-/// Durations of every test that ran, and the last-failed set (`--lf`). A duration within
-/// 20 % or 5 ms of the stored one (`known`, read at the start) is not written again:
-/// it only orders the scheduling.
+/// Durations of every test that ran, and the last-failed set (`--lf`). A duration near
+/// the stored one (`known`, read at the start; `near_duration`) is not written again.
 fn save_state(
     cache: &Cache,
     results: &HashMap<String, Vec<PhaseReport>>,
@@ -1447,14 +1443,15 @@ fn save_state(
         let total: f64 = reports.iter().map(|r| r.duration).sum();
         let near = known
             .get(id)
-            .is_some_and(|old| (total - old).abs() <= (0.2 * old).max(0.005));
+            .is_some_and(|&old| fastest_select::near_duration(total, old));
         if !near {
             cache.put(DURATIONS_TREE, id.as_bytes(), &total);
         }
         let failed = reports.iter().any(|r| r.outcome == Outcome::Failed);
         if failed {
             cache.put(LASTFAILED_TREE, id.as_bytes(), &true);
-        } else if cache.contains(LASTFAILED_TREE, id.as_bytes()) {
+        } else {
+            // sled writes nothing when the key is absent.
             cache.remove(LASTFAILED_TREE, id.as_bytes());
         }
     }

@@ -118,6 +118,11 @@ fn stat_of(path: &Path) -> Option<(u64, u128)> {
     Some((md.len(), mtime))
 }
 
+/// The content hash of a file that cannot be read (what hashing no bytes gives).
+fn empty_hash() -> Digest {
+    *blake3::hash(b"").as_bytes()
+}
+
 /// A mtime this close to now may still change within the same tick: don't trust it.
 const RACY_WINDOW_NS: u128 = 2_000_000_000;
 
@@ -212,9 +217,7 @@ impl GraphDb {
     pub fn file(&self, path: &Path) -> SourceFile {
         use salsa::Setter;
         // A missing file is an empty input (as reading it gives).
-        let hash = self
-            .revision_hash(path)
-            .unwrap_or_else(|| self.content_hash(path));
+        let hash = self.revision_hash(path).unwrap_or_else(empty_hash);
         let mut files = self.files.lock();
         let mut db = self.db.lock();
         match files.get(path) {
@@ -258,9 +261,7 @@ impl SummarySource for GraphDb {
         let results: Vec<(Digest, Arc<ModuleSummary>)> = paths
             .par_iter()
             .map(|p| {
-                let hash = self
-                    .revision_hash(p)
-                    .unwrap_or_else(|| self.content_hash(p));
+                let hash = self.revision_hash(p).unwrap_or_else(empty_hash);
                 let key = summary_key(&hash);
                 let summary = match self.cache.get::<ModuleSummary>(TREE_SUMMARIES, &key) {
                     Some(s) => {

@@ -450,9 +450,6 @@ pub fn run_pool(
     Ok(outcome)
 }
 
-/// Sends the next group to `worker`; false when there is nothing left for it.
-/// Worker `idx`'s configuration: the buckets' for the first `bucket_workers` of a mixed
-/// plan, the run's for the others (None before the plan is decided).
 /// A worker finished `nodeid`: its slot is healthy again and the test leaves `assigned`.
 fn finish_test(
     worker: &mut Worker,
@@ -489,6 +486,8 @@ fn finish_test(
     sink(RunEvent::Finished { nodeid, deps })
 }
 
+/// Worker `idx`'s configuration: the buckets' for the first `bucket_workers` of a mixed
+/// plan, the run's for the others (None before the plan is decided).
 fn config_of<'a>(
     idx: usize,
     bucket_workers: usize,
@@ -501,6 +500,7 @@ fn config_of<'a>(
     }
 }
 
+/// Sends the next group to `worker`; false when there is nothing left for it.
 fn dispatch(
     worker: &mut Worker,
     idx: usize,

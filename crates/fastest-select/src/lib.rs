@@ -92,14 +92,20 @@ pub struct TestRecord {
     pub duration: f64,
 }
 
+/// Whether a duration measured now is close enough to the stored one (within 20 % or
+/// 5 ms) that the store need not be rewritten: durations only order the scheduling.
+pub fn near_duration(now: f64, stored: f64) -> bool {
+    (now - stored).abs() <= (0.2 * stored).max(0.005)
+}
+
 impl TestRecord {
-    /// The same set and outcome, and a duration within 20 % or 5 ms of `other`'s (so a
-    /// rerun need not rewrite it).
+    /// The same set and outcome, and a duration near `other`'s (so a rerun need not
+    /// rewrite it).
     pub fn same_result(&self, other: &TestRecord) -> bool {
         self.depset == other.depset
             && self.failed == other.failed
             && self.passed == other.passed
-            && (self.duration - other.duration).abs() <= (0.2 * other.duration).max(0.005)
+            && near_duration(self.duration, other.duration)
     }
 }
 
@@ -287,8 +293,8 @@ impl Selector {
             passed,
             duration,
         };
-        // What is stored already is not written again (a rerun of unchanged tests would
-        // otherwise rewrite every record): same set and outcome, a duration near it.
+        // A record differing only by a nearby duration is not written again (a rerun of
+        // unchanged tests would otherwise rewrite every record, for its duration alone).
         let stored = self
             .cache
             .get::<TestRecord>(TREE_RESULTS, nodeid.as_bytes());
@@ -357,6 +363,7 @@ impl Selector {
         };
         let d = set.digest();
         if !self.depsets.lock().contains_key(&d) {
+            // Stored by an earlier run: not serialised again.
             if !self.cache.contains(TREE_DEPSETS, &d) {
                 self.cache.put(TREE_DEPSETS, &d, &set);
             }
