@@ -57,10 +57,16 @@ class SysCapture:
         self._out, self._err = self._new(), self._new()
         sys.stdout, sys.stderr = self._out, self._err
 
-    def _new(self):
-        if self.binary:
-            return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
-        return io.StringIO()
+    @staticmethod
+    def _new():
+        # pytest's `CaptureIO` for both capsys and capsysbinary: a text stream with a
+        # binary `buffer` and encoding "UTF-8", which code that looks for the binary
+        # stream (click's `echo`) or the encoding sees.
+        try:
+            from _pytest.capture import CaptureIO
+        except ImportError:
+            return io.TextIOWrapper(io.BytesIO(), encoding="UTF-8", newline="", write_through=True)
+        return CaptureIO()
 
     def pass_on_unread(self):
         """End of a phase: what the test did not read goes to the phase's captured
@@ -71,15 +77,10 @@ class SysCapture:
                 stream.write(data if isinstance(data, str) else data.decode("utf-8", "replace"))
 
     def _take(self, stream):
-        if self.binary:
-            data = stream.buffer.getvalue()
-            stream.buffer.seek(0)
-            stream.buffer.truncate()
-            return data
-        data = stream.getvalue()
+        data = stream.buffer.getvalue()
         stream.seek(0)
         stream.truncate()
-        return data
+        return data if self.binary else data.decode("UTF-8")
 
     def readouterr(self):
         return _capture_result(self._take(self._out), self._take(self._err))

@@ -159,7 +159,7 @@ def main():
         elif op == "shutdown":
             engine.shutdown()
             if cov is not None:
-                coverage_support.stop_worker(cov)
+                channel.stop()
             break
     sys.stdout.flush()
     sys.stderr.flush()

@@ -1,5 +1,6 @@
 """Fixtures of every scope, yield teardown, overriding, request, builtins."""
 import os
+import sys
 
 import pytest
 
@@ -50,6 +51,21 @@ def test_monkeypatch_undone():
 def test_capsys(capsys):
     print("captured")
     assert capsys.readouterr().out == "captured\n"
+
+
+def test_capsys_streams_are_pytests_capture_io(capsys):
+    # Code that looks for the binary stream under sys.stdout (click's echo) or reads
+    # its encoding sees what it sees under pytest.
+    sys.stdout.buffer.write(b"raw\n")
+    print("text")
+    assert (sys.stdout.encoding, sys.stderr.encoding) == ("UTF-8", "UTF-8")
+    assert capsys.readouterr().out == "raw\ntext\n"
+
+
+def test_capsysbinary(capsysbinary):
+    print("text")
+    sys.stdout.buffer.write(b"\xff")
+    assert capsysbinary.readouterr().out == b"text\n\xff"
 
 
 class TestClassScope:
