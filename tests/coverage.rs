@@ -258,6 +258,26 @@ fn branch_coverage_from_the_config_file_matches_pytest_cov_when_cached() {
     assert_same_coverage(&reference, &warm, "cached run");
 }
 
+/// Branch coverage configured but nothing of the sources executed (async-lru's tests
+/// import an installed copy): pytest-cov's table has no branch columns, since its data
+/// has no arcs.
+#[test]
+fn branch_coverage_of_sources_nothing_ran_has_no_branch_columns_as_in_pytest_cov() {
+    let dir = project();
+    std::fs::write(dir.path().join(".coveragerc"), "[run]\nbranch = True\n").unwrap();
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(
+        other.join("__init__.py"),
+        "def f(x):\n    if x:\n        return 1\n    return 2\n",
+    )
+    .unwrap();
+    let args = ["--cov=other", "--cov-report=term-missing"];
+    let reference = pytest(dir.path(), &args);
+    assert!(!String::from_utf8_lossy(&reference.stdout).contains("Branch"));
+    assert_same_coverage(&reference, &fastest(dir.path(), &args), "first run");
+    assert_same_coverage(&reference, &fastest(dir.path(), &args), "cached run");
+}
 #[test]
 fn an_edit_that_shifts_lines_reruns_the_tests_that_cover_the_file() {
     let dir = project();

@@ -41,12 +41,16 @@ def _new_coverage(settings, **extra):
 
 def start_worker(settings):
     """Starts measuring in this worker; data goes to `<data_file>.<suffix>`."""
-    cov = _new_coverage(settings, data_file=settings["data_file"], data_suffix=True)
-    # Like pytest-cov's xdist workers: a worker that measured nothing is not a warning.
+    cov = _quiet(_new_coverage(settings, data_file=settings["data_file"], data_suffix=True))
+    cov.start()
+    return cov
+
+
+def _quiet(cov):
+    """Like pytest-cov's xdist workers: measuring nothing (or nothing more) is no warning."""
     cov._warn_no_data = False
     cov._warn_unimported_source = False
     cov._warn_preimported_source = False
-    cov.start()
     return cov
 
 
@@ -303,25 +307,27 @@ def report(request):
         return absolute if rel.startswith("..") else rel
 
     data_dir = request["data_dir"]
-    names = os.listdir(data_dir) if os.path.isdir(data_dir) else []
-    data_files = sorted(os.path.join(data_dir, f) for f in names if f.startswith(".coverage."))
-    contexts = per_context_data(data_dir, data_files, relpath) if names else {}
-
     coverage = _import_coverage()
     from coverage.results import display_covered, should_fail_under
 
-    cov = _new_coverage(settings, data_suffix=False)
-    cov._warn_no_data = False
-    cov._warn_unimported_source = False
-    cov._warn_preimported_source = False
+    # Measuring nothing, but `save` then adds the source files nothing imported (0%), as
+    # a measuring pytest-cov process does. A data file of its own (in the data dir, which
+    # holds the request), combined below like the workers': the reporting object never
+    # measures, so (as pytest-cov's combining object) it has branch data only if some
+    # file has arcs.
+    sources = _quiet(_new_coverage(settings, data_file=settings["data_file"], data_suffix=True))
+    sources.start()
+    sources.stop()
+    sources.save()
+    names = os.listdir(data_dir)
+    data_files = sorted(os.path.join(data_dir, f) for f in names if f.startswith(".coverage."))
+    contexts = per_context_data(data_dir, data_files, relpath)
+
+    cov = _quiet(_new_coverage(settings, data_suffix=False))
     if request.get("append"):
         cov.load()  # --cov-append: this run's data is added to what the data file holds
     else:
         cov.erase()
-    # Measuring nothing, but `save` then adds the source files nothing imported (0%),
-    # as a measuring pytest-cov process does.
-    cov.start()
-    cov.stop()
     cov.combine(data_paths=data_files, keep=False)
     data = cov.get_data()
     relative = bool(getattr(cov.config, "relative_files", False))
@@ -333,10 +339,17 @@ def report(request):
     stored = request.get("stored") or {}
     if stored:
         # Branch coverage may come from the config file as well as --cov-branch.
+        # Only files with data: an `add_*` call with nothing makes the data file choose
+        # lines or arcs, and a report of data without arcs has no branch columns (pytest-cov
+        # measuring nothing in the sources).
         if cov.config.branch:
-            data.add_arcs({native(f): [tuple(a) for a in m.get("arcs", ())] for f, m in stored.items()})
+            arcs = {native(f): [tuple(a) for a in m["arcs"]] for f, m in stored.items() if m.get("arcs")}
+            if arcs:
+                data.add_arcs(arcs)
         else:
-            data.add_lines({native(f): m.get("lines", []) for f, m in stored.items()})
+            lines = {native(f): m["lines"] for f, m in stored.items() if m.get("lines")}
+            if lines:
+                data.add_lines(lines)
         # Files measured without any line (source files nothing imported): the add_*
         # calls skip empty entries, but the report lists them at 0%.
         data.touch_files([native(f) for f, m in stored.items() if not m.get("lines") and not m.get("arcs")])

@@ -1240,10 +1240,12 @@ fn run() -> anyhow::Result<ExitCode> {
             if let Some((rel, reason)) = python_only.iter().find(|(rel, _)| {
                 rel == file || rel.is_empty() || file.starts_with(&format!("{rel}/"))
             }) {
-                reasons.push(format!("{rel}: {reason}"));
+                reasons.push(run::Blocker::Other(format!("{rel}: {reason}")));
             }
             if python_collected.contains(file) {
-                reasons.push("some items were collected by Python".into());
+                reasons.push(run::Blocker::Other(
+                    "some items were collected by Python".into(),
+                ));
             }
             let path = config.rootdir.join(file);
             reasons.extend(module_blockers.remove(&path).unwrap_or_default());

@@ -920,46 +920,54 @@ pub fn collection_skip_report(skip: &CollectionSkip, invocation_dir: &Path) -> P
     }
 }
 
-/// Native when nothing in the session needs pytest itself; otherwise the pytest engine,
-/// with the reason shown in the header.
 /// Why the native engine cannot run some tests: any test of the session, or the tests of
 /// one file (rootdir-relative). Only the files of the tests that run count.
 #[derive(Debug, Clone, Default)]
 pub struct NativeBlockers {
     pub session: Vec<String>,
-    pub by_file: HashMap<String, Vec<String>>,
+    pub by_file: HashMap<String, Vec<Blocker>>,
 }
 
-/// The reason an `async def` test blocks the native engine: none while pytest-asyncio's
-/// effects are reproduced (`python/fastest_harness/asyncio_plugin.py`).
-const ASYNC_TEST: &str = "async test ";
-/// The reason a `timeout` mark blocks the native engine: only while pytest-timeout is
-/// active (the native engine has the runner's one limit for every test).
-const TIMEOUT_MARK: &str = "pytest-timeout's timeout mark on ";
-/// What only pytest-asyncio itself checks or warns about (mark arguments it validates at
-/// collection, an `event_loop_policy` override): blocks only while it is reproduced.
-const ASYNCIO_CHECKED: &str = "pytest-asyncio checks ";
-
-const MISSING_FIXTURES_END: &str = " not defined in the project";
-
-/// The reason for fixtures a file requests that neither the project nor the native
-/// engine defines.
-fn missing_fixtures_reason(names: &[&String]) -> String {
-    let names: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
-    format!(
-        "fixture{} {}{MISSING_FIXTURES_END}",
-        if names.len() == 1 { "" } else { "s" },
-        names.join(", ")
-    )
+/// One reason a file's tests need the pytest engine. Reasons some plugin makes moot
+/// (`PluginContext::blocks`) have their own variants; the header shows the `Display` text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blocker {
+    /// An `async def` test (the name): none while pytest-asyncio's effects are reproduced
+    /// (`python/fastest_harness/asyncio_plugin.py`).
+    AsyncTest(String),
+    /// pytest-timeout's `timeout` mark on a test, class or module: only while
+    /// pytest-timeout is active (the native engine has the runner's one limit).
+    TimeoutMark(String),
+    /// What only pytest-asyncio itself checks or warns about (mark arguments it validates
+    /// at collection, an `event_loop_policy` override): only while it is reproduced.
+    AsyncioChecked(String),
+    /// Fixtures a file requests that neither the project nor the native engine defines.
+    MissingFixtures(Vec<String>),
+    /// Anything else (hooks, plugins, Python-only collection), as shown.
+    Other(String),
 }
 
-/// The fixture names of a `missing_fixtures_reason`, None for any other reason.
-fn missing_fixtures(reason: &str) -> Option<Vec<&str>> {
-    let listed = reason.strip_suffix(MISSING_FIXTURES_END)?;
-    let names = listed
-        .strip_prefix("fixtures ")
-        .or_else(|| listed.strip_prefix("fixture "))?;
-    Some(names.split(", ").collect())
+impl std::fmt::Display for Blocker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Blocker::AsyncTest(name) => write!(f, "async test {name}"),
+            Blocker::TimeoutMark(on) => write!(f, "pytest-timeout's timeout mark on {on}"),
+            Blocker::AsyncioChecked(what) => write!(f, "pytest-asyncio checks {what}"),
+            Blocker::MissingFixtures(names) => write!(
+                f,
+                "fixture{} {} not defined in the project",
+                if names.len() == 1 { "" } else { "s" },
+                names.join(", ")
+            ),
+            Blocker::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+impl From<String> for Blocker {
+    fn from(text: String) -> Self {
+        Blocker::Other(text)
+    }
 }
 
 /// What the interpreter's plugins make of the per-file reasons.
@@ -988,16 +996,19 @@ impl PluginContext {
         }
     }
 
-    fn blocks(&self, reason: &str) -> bool {
-        !(self.asyncio_reproduced && reason.starts_with(ASYNC_TEST)
-            || !self.asyncio_reproduced && reason.starts_with(ASYNCIO_CHECKED)
-            || !self.timeout_marks_apply && reason.starts_with(TIMEOUT_MARK)
-            || self.benchmark_fixture
-                && missing_fixtures(reason).is_some_and(|names| {
-                    names
+    fn blocks(&self, reason: &Blocker) -> bool {
+        match reason {
+            Blocker::AsyncTest(_) => !self.asyncio_reproduced,
+            Blocker::AsyncioChecked(_) => self.asyncio_reproduced,
+            Blocker::TimeoutMark(_) => self.timeout_marks_apply,
+            Blocker::MissingFixtures(names) => {
+                !(self.benchmark_fixture
+                    && names
                         .iter()
-                        .all(|n| *n == "benchmark" || *n == "benchmark_weave")
-                }))
+                        .all(|n| n == "benchmark" || n == "benchmark_weave"))
+            }
+            Blocker::Other(_) => true,
+        }
     }
 }
 
@@ -1007,7 +1018,7 @@ impl NativeBlockers {
         &'a self,
         file: &str,
         plugins: PluginContext,
-    ) -> impl Iterator<Item = &'a String> {
+    ) -> impl Iterator<Item = &'a Blocker> {
         self.by_file
             .get(file)
             .into_iter()
@@ -1026,8 +1037,9 @@ impl NativeBlockers {
                 continue;
             }
             for reason in self.of_file(file, plugins) {
-                if !reasons.contains(reason) {
-                    reasons.push(reason.clone());
+                let reason = reason.to_string();
+                if !reasons.contains(&reason) {
+                    reasons.push(reason);
                 }
             }
         }
@@ -1116,7 +1128,7 @@ fn split_by_engine(
     let mut native = Vec::new();
     let mut pytest = Vec::new();
     let mut files: HashSet<&str> = HashSet::new();
-    let mut reason: Option<&String> = None;
+    let mut reason: Option<&Blocker> = None;
     let plugins = PluginContext::of(req, info);
     for item in items {
         let file = item.nodeid.split("::").next().unwrap_or(&item.nodeid);
@@ -1129,7 +1141,7 @@ fn split_by_engine(
             None => native.push(item.clone()),
         }
     }
-    let reason = reason?.clone();
+    let reason = reason?.to_string();
     (!native.is_empty()).then_some((native, pytest, files.len(), reason))
 }
 
@@ -1234,10 +1246,10 @@ pub fn native_blockers(
     test_files: &[PathBuf],
     builtins: &[&str],
     run_time_params: &HashMap<PathBuf, HashSet<String>>,
-) -> HashMap<PathBuf, Vec<String>> {
+) -> HashMap<PathBuf, Vec<Blocker>> {
     let mut defined: HashSet<String> = builtins.iter().map(|s| s.to_string()).collect();
     // Per module (test module or conftest): its own reasons and what it requests.
-    let mut own: HashMap<PathBuf, (Vec<String>, Vec<String>)> = HashMap::new();
+    let mut own: HashMap<PathBuf, (Vec<Blocker>, Vec<String>)> = HashMap::new();
     let mut scan = |path: &Path, is_conftest: bool, defined: &mut HashSet<String>| {
         if own.contains_key(path) {
             return;
@@ -1260,27 +1272,21 @@ pub fn native_blockers(
                 || h.as_str() == "pytest_generate_tests"
                 || h.as_str() == "pytest_pycollect_makeitem"
         });
+        let rel = fastest_discovery::relpath(rootdir, path);
         if let Some(h) = hook {
-            blockers.push(format!(
-                "{} defines the hook {h}",
-                fastest_discovery::relpath(rootdir, path)
-            ));
+            blockers.push(Blocker::Other(format!("{rel} defines the hook {h}")));
         }
         if summary.declares_plugins {
-            blockers.push(format!(
-                "{} declares pytest_plugins",
-                fastest_discovery::relpath(rootdir, path)
-            ));
+            blockers.push(Blocker::Other(format!("{rel} declares pytest_plugins")));
         }
         // Parametrized fixtures run natively: the modules that see them are collected by
         // Python, and wider scopes than the module make the whole session so.
         for fx in &summary.fixtures {
             defined.insert(fx.name.clone());
             if fx.name == "event_loop_policy" {
-                blockers.push(format!(
-                    "{ASYNCIO_CHECKED}the event_loop_policy override in {}",
-                    fastest_discovery::relpath(rootdir, path)
-                ));
+                blockers.push(Blocker::AsyncioChecked(format!(
+                    "the event_loop_policy override in {rel}"
+                )));
             }
         }
         for b in &summary.bindings {
@@ -1299,22 +1305,17 @@ pub fn native_blockers(
         }
         for m in &summary.marks {
             if m.checked_by_plugin {
-                blockers.push(format!(
-                    "{ASYNCIO_CHECKED}the asyncio mark's arguments in {}",
-                    fastest_discovery::relpath(rootdir, path)
-                ));
+                blockers.push(Blocker::AsyncioChecked(format!(
+                    "the asyncio mark's arguments in {rel}"
+                )));
             }
             if m.name == "timeout" {
-                blockers.push(format!(
-                    "{TIMEOUT_MARK}{}",
-                    fastest_discovery::relpath(rootdir, path)
-                ));
+                blockers.push(Blocker::TimeoutMark(rel.clone()));
             }
             if m.param_scoped {
-                blockers.push(format!(
-                    "{}: module-wide parametrize with scope=",
-                    fastest_discovery::relpath(rootdir, path)
-                ));
+                blockers.push(Blocker::Other(format!(
+                    "{rel}: module-wide parametrize with scope="
+                )));
             }
             for a in &m.param_argnames {
                 defined.insert(a.clone());
@@ -1339,7 +1340,7 @@ pub fn native_blockers(
             .collect();
         // Nearest first, as pytest reads them.
         chain.sort_by_key(|c| std::cmp::Reverse(c.components().count()));
-        let mut blockers: Vec<String> = Vec::new();
+        let mut blockers: Vec<Blocker> = Vec::new();
         let mut missing: Vec<&String> = Vec::new();
         let params = run_time_params.get(file);
         for module in chain.into_iter().chain(std::iter::once(file)) {
@@ -1354,7 +1355,9 @@ pub fn native_blockers(
         missing.sort();
         missing.dedup();
         if !missing.is_empty() {
-            blockers.push(missing_fixtures_reason(&missing));
+            blockers.push(Blocker::MissingFixtures(
+                missing.into_iter().cloned().collect(),
+            ));
         }
         if !blockers.is_empty() {
             by_file.insert(file.clone(), blockers);
@@ -1366,24 +1369,24 @@ pub fn native_blockers(
 /// Reasons a mark on a function or class (`on`) gives: parametrize `scope=` (no
 /// parameter scopes natively), pytest-timeout's mark, asyncio mark arguments that
 /// pytest-asyncio checks itself.
-fn mark_blockers(m: &fastest_discovery::summary::Mark, on: &str, blockers: &mut Vec<String>) {
+fn mark_blockers(m: &fastest_discovery::summary::Mark, on: &str, blockers: &mut Vec<Blocker>) {
     if m.name == "timeout" {
-        blockers.push(format!("{TIMEOUT_MARK}{on}"));
+        blockers.push(Blocker::TimeoutMark(on.to_string()));
     }
     if m.checked_by_plugin {
-        blockers.push(format!(
-            "{ASYNCIO_CHECKED}the asyncio mark's arguments on {on}"
-        ));
+        blockers.push(Blocker::AsyncioChecked(format!(
+            "the asyncio mark's arguments on {on}"
+        )));
     }
     if m.param_scoped {
-        blockers.push(format!("parametrize with scope= on {on}"));
+        blockers.push(Blocker::Other(format!("parametrize with scope= on {on}")));
     }
 }
 
 /// Records what one function (test or fixture) requests and defines.
 fn visit_function(
     b: &fastest_discovery::summary::Binding,
-    blockers: &mut Vec<String>,
+    blockers: &mut Vec<Blocker>,
     requested: &mut Vec<String>,
     defined: &mut HashSet<String>,
 ) {
@@ -1391,7 +1394,7 @@ fn visit_function(
         return;
     };
     if f.is_async && !f.is_fixture && b.name.starts_with("test") {
-        blockers.push(format!("{ASYNC_TEST}{}", b.name));
+        blockers.push(Blocker::AsyncTest(b.name.clone()));
     }
     if f.is_fixture || b.name.starts_with("test") {
         // pytest's getfuncargnames: the bound `self`/`cls`, then one argument per mock
@@ -1571,22 +1574,37 @@ fn live_status_after(capture: &str) -> Option<std::time::Duration> {
 
 #[cfg(test)]
 mod tests {
-    use super::{inert_under_options, pytest_worker_count, PluginContext};
-    use super::{ASYNCIO_CHECKED, ASYNC_TEST, TIMEOUT_MARK};
+    use super::{inert_under_options, pytest_worker_count, Blocker, PluginContext};
     use fastest_protocol::RunItem;
     use std::collections::HashMap;
 
     #[test]
     fn plugin_reasons_block_only_with_their_plugin() {
+        let fixtures = |names: &[&str]| {
+            Blocker::MissingFixtures(names.iter().map(|n| n.to_string()).collect())
+        };
         let reasons = [
-            format!("{ASYNC_TEST}test_a"),
-            format!("{ASYNCIO_CHECKED}the asyncio mark's arguments on test_b"),
-            format!("{TIMEOUT_MARK}test_c"),
-            "fixture x not defined in the project".to_string(),
-            "fixture benchmark not defined in the project".to_string(),
-            "fixtures benchmark, benchmark_weave not defined in the project".to_string(),
-            "fixtures benchmark, x not defined in the project".to_string(),
+            Blocker::AsyncTest("test_a".into()),
+            Blocker::AsyncioChecked("the asyncio mark's arguments on test_b".into()),
+            Blocker::TimeoutMark("test_c".into()),
+            fixtures(&["x"]),
+            fixtures(&["benchmark"]),
+            fixtures(&["benchmark", "benchmark_weave"]),
+            fixtures(&["benchmark", "x"]),
         ];
+        // The header's text, as before these reasons had variants.
+        assert_eq!(
+            reasons[2].to_string(),
+            "pytest-timeout's timeout mark on test_c"
+        );
+        assert_eq!(
+            reasons[5].to_string(),
+            "fixtures benchmark, benchmark_weave not defined in the project"
+        );
+        assert_eq!(
+            reasons[3].to_string(),
+            "fixture x not defined in the project"
+        );
         let blocking_with = |asyncio_reproduced, timeout_marks_apply, benchmark_fixture| {
             let ctx = PluginContext {
                 asyncio_reproduced,
