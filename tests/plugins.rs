@@ -559,3 +559,48 @@ fn plugin_report_statuses_read_as_pytests() {
         assert_eq!(ours.status.code(), reference.status.code(), "{verbosity}");
     }
 }
+
+/// pytest 9 reports each unittest `subTest` apart, from inside the test: the native engine
+/// gives the same progress (the letters pytest's capture swallows included in the line
+/// width), `-v` lines, PASSES sections, short summary (`SUBFAILED[msg] (i=2)`,
+/// `SUBSKIPPED(k=1)`) and count line (`1 failed, 4 passed, 1 skipped, 5 subtests
+/// passed`); the pytest engine the same but for the captured letters in PASSES.
+#[test]
+fn unittest_subtests_read_as_pytest_9s() {
+    let dir = project("unittest_subtests");
+    // No third-party plugin: pytest's own subtests support only.
+    let site = dir.path().join("no-plugins");
+    std::fs::create_dir(&site).unwrap();
+    for (engine, verbosities) in [
+        ("native", &["-q", "", "-v", "-rA", "-qrA"][..]),
+        ("pytest", &["-q", "", "-v"][..]),
+    ] {
+        for verbosity in verbosities {
+            let args: Vec<&str> = [*verbosity].into_iter().filter(|a| !a.is_empty()).collect();
+            let reference = pytest_with_site(dir.path(), &site, &args);
+            let ours = fastest_with_site(
+                dir.path(),
+                &site,
+                &[
+                    &["--no-cache", "-n", "1", "--engine", engine][..],
+                    &args[..],
+                ]
+                .concat(),
+            );
+            let expected = comparable_report(&text(&reference));
+            // At the default verbosity passing and skipped subtests are not counted.
+            let counted = verbosity.contains('q') || verbosity.contains('v');
+            assert!(
+                expected.contains("SUBFAILED[msg] (i=2)")
+                    && expected.contains("5 subtests passed") == counted,
+                "the reference reports subtests apart:\n{expected}"
+            );
+            assert_eq!(
+                comparable_report(&text(&ours)),
+                expected,
+                "{engine} engine, {verbosity:?}"
+            );
+            assert_eq!(ours.status.code(), reference.status.code(), "{verbosity}");
+        }
+    }
+}

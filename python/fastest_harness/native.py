@@ -1341,6 +1341,8 @@ class NativeEngine:
             self._add_log_section(call_sections, "call", logs)
             if call_info is None and getattr(item, "_unittest_result", None):
                 call_info = item._unittest_result
+            if getattr(item, "_subtests", None):
+                self.report_subtests(item, loc)
             self.report_call(item, call_info, duration, xfail, call_sections + self._plugin_sections(item), loc)
             sections = call_sections
 
@@ -1463,7 +1465,8 @@ class NativeEngine:
                 else:
                     self.send_report(nodeid, "call", "passed", duration, "", "", None, xfail["reason"], [], loc)
             else:
-                self.send_report(nodeid, "call", "passed", duration, "", "", None, None, [], loc)
+                # Sent only for `-rP`/`-rA` (`report_passes`): the PASSES section.
+                self.send_report(nodeid, "call", "passed", duration, "", "", None, None, sections, loc)
             return
         exc = info[1]
         if isinstance(exc, XFailException):
@@ -1477,7 +1480,7 @@ class NativeEngine:
         outcome, longrepr, message, skip = self.classify_error(info, item, "call")
         self.send_report(nodeid, "call", outcome, duration, longrepr, message, skip, None, sections, loc)
 
-    def send_report(self, nodeid, when, outcome, duration, longrepr, message, skip, wasxfail, sections, loc):
+    def send_report(self, nodeid, when, outcome, duration, longrepr, message, skip, wasxfail, sections, loc, status=None):
         """Queues a phase report for the test's one `test` message (protocol
         `CompactReport`: defaults left out, the location only when it changes)."""
         fields = {"when": when, "outcome": outcome, "duration": duration}
@@ -1495,6 +1498,8 @@ class NativeEngine:
         teardown_output = when == "teardown" and any("teardown" in t for t, _ in sections)
         if outcome == "failed" or self.ini.get("report_passes") or teardown_output:
             fields["sections"] = [list(s) for s in sections]
+        if status is not None:
+            fields["status"] = list(status)
         self._queued_reports.append(fields)
         info, self._pending_info = self._pending_info, None
         if outcome == "failed" and self.debugger is not None and self.debugger.mode == "pdb":
@@ -1749,10 +1754,73 @@ class NativeEngine:
         item.instance = cls(item.originalname)
 
     def call_unittest(self, item):
-        result = _UnitTestResult()
+        result = _UnitTestResult(self.subtest_logged if self._unittest_subtests else None)
         item.instance.run(result)
         if result.outcome is not None:
             item._unittest_result = result.outcome
+        item._subtests = result.subtests
+
+    @property
+    def _unittest_subtests(self):
+        """pytest 9 reports each `subTest` of a TestCase on its own (`_pytest/unittest.py`
+        `addSubTest`); earlier pytest fails the test with its first failing subtest."""
+        global _SUBTESTS_REPORTED
+        if _SUBTESTS_REPORTED is None:
+            _SUBTESTS_REPORTED = False
+            if HAVE_PYTEST:
+                try:
+                    from _pytest.unittest import TestCaseFunction
+
+                    _SUBTESTS_REPORTED = hasattr(TestCaseFunction, "addSubTest")
+                except ImportError:
+                    pass
+        return _SUBTESTS_REPORTED
+
+    def _subtest_status(self, subtest, info):
+        """`_pytest/subtests.py`'s `pytest_report_teststatus` answer for a unittest
+        subtest (passes and skips are silent at verbosity 0)."""
+        level = self.ini.get("verbosity_subtests")
+        try:
+            quiet = (self.verbose if level in (None, "", "auto") else int(level)) == 0
+        except ValueError:
+            quiet = self.verbose == 0
+        description = _subtest_description(subtest)
+        if info is None:
+            return ("", "", "") if quiet else ("subtests passed", "u", "SUBPASSED" + description)
+        if isinstance(info[1], SkipException):
+            return ("", "", "") if quiet else ("skipped", "-", "SUBSKIPPED" + description)
+        return ("failed", "u", "SUBFAILED" + description)
+
+    def subtest_logged(self, subtest, info):
+        """pytest 9 logs a subtest's report from inside the test, while its output is
+        captured: at verbosity <= 0 its progress letter lands in the test's captured
+        stdout (in `-v` pytest writes the word and a progress percentage there; not
+        reproduced)."""
+        if self.verbose <= 0:
+            letter = self._subtest_status(subtest, info)[1]
+            if letter:
+                sys.stdout.write(letter)
+
+    def report_subtests(self, item, loc):
+        """The reports pytest 9 logs for a TestCase's subtests during its call phase:
+        outcome, failure text, the head line of its FAILURES section
+        (`T.test_x [msg] (i=1)`) and the status, progress captured."""
+        for subtest, info in item._subtests:
+            head = list(loc)
+            head[2] = "%s %s" % (loc[2], _subtest_description(subtest))
+            skip = None
+            longrepr = message = ""
+            if info is None:
+                outcome = "passed"
+            elif isinstance(info[1], SkipException):
+                outcome = "skipped"
+                # `skip.Exception(reason, _use_item_location=True)`: the test's location.
+                skip = [loc[0], loc[1] + 1, "Skipped: " + str(info[1].msg)]
+            else:
+                outcome, longrepr, message, skip = self.classify_error(info, item, "call")
+            status = self._subtest_status(subtest, info)
+            self.send_report(item.nodeid, "call", outcome, 0.0, longrepr, message, skip, None, [], head, status)
+            self._queued_reports[-1]["progress_captured"] = True
 
     # -- failure formatting
     def classify_error(self, info, item, when):
@@ -2160,13 +2228,21 @@ def _apply_warning_filter(spec):
     warnings.filterwarnings(action or "default", message=message, category=cat, module=module, lineno=int(lineno or 0))
 
 
-class _UnitTestResult:
-    """Collects a unittest.TestCase run's outcome as an exc_info (or skip/xfail)."""
+# Whether the installed pytest reports unittest subtests apart (decided at first use).
+_SUBTESTS_REPORTED = None
 
-    def __init__(self):
+
+class _UnitTestResult:
+    """Collects a unittest.TestCase run's outcome as an exc_info (or skip/xfail), and with
+    a `subtest_logged` callback (pytest 9) each subtest's `(subtest, exc_info or None)`
+    apart."""
+
+    def __init__(self, subtest_logged=None):
         self.outcome = None
         self.shouldStop = False
         self.failfast = False
+        self.subtest_logged = subtest_logged
+        self.subtests = []
 
     def startTest(self, test):
         pass
@@ -2192,7 +2268,12 @@ class _UnitTestResult:
         try:
             raise SkipException(reason)
         except SkipException:
-            self.outcome = sys.exc_info()
+            info = sys.exc_info()
+        if self.subtest_logged is not None and isinstance(test, sys.modules["unittest.case"]._SubTest):
+            self.subtests.append((test, info))
+            self.subtest_logged(test, info)
+        else:
+            self.outcome = info
 
     def addExpectedFailure(self, test, err):
         try:
@@ -2207,5 +2288,22 @@ class _UnitTestResult:
             self.outcome = sys.exc_info()
 
     def addSubTest(self, test, subtest, err):
-        if err is not None and self.outcome is None:
+        if self.subtest_logged is not None:
+            self.subtests.append((subtest, err))
+            self.subtest_logged(subtest, err)
+        elif err is not None and self.outcome is None:
             self.outcome = err
+
+
+def _subtest_description(subtest):
+    """`SubtestReport._sub_test_description` of pytest 9: `[msg] (k=v, ...)`."""
+    from _pytest._io.saferepr import saferepr
+
+    parts = []
+    message = subtest._message
+    if message is not sys.modules["unittest.case"]._subtest_msg_sentinel:
+        parts.append("[%s]" % message)
+    params = dict(subtest.params)
+    if params:
+        parts.append("(%s)" % ", ".join("%s=%s" % (k, saferepr(v)) for k, v in params.items()))
+    return " ".join(parts) or "(<subtest>)"

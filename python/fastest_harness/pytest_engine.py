@@ -172,6 +172,7 @@ class PytestEngine:
             # and finishes when pytest_runtest_protocol returns, with every attempt's
             # reports in between.
             started = None  # the node id of the item whose protocol is running
+            unittest_item = False  # whether that item is a unittest.TestCase method
 
             def pytest_runtest_logstart(self, nodeid, location):
                 if self.started == nodeid:
@@ -183,7 +184,9 @@ class PytestEngine:
 
             @pytest.hookimpl(hookwrapper=True, tryfirst=True)
             def pytest_runtest_protocol(self, item, nextitem):
+                self.unittest_item = _is_unittest_item(item)
                 yield
+                self.unittest_item = False
                 nodeid, self.started = self.started, None
                 if nodeid is None:
                     return  # nothing logged (a plugin skipped the protocol)
@@ -199,6 +202,10 @@ class PytestEngine:
                 status = plugin_status(report, self.pytest_config)
                 if status is not None:
                     fields["status"] = status
+                    # pytest 9 logs a unittest subtest from inside the test: the letter or
+                    # word goes to the test's capture, not to the progress line.
+                    if self.unittest_item and type(report).__name__ == "SubtestReport":
+                        fields["progress_captured"] = True
                 channel.send("report", **fields)
 
             def pytest_warning_recorded(self, warning_message, when, nodeid, location):
@@ -261,3 +268,11 @@ class PytestEngine:
 
     def shutdown(self):
         pass
+
+
+def _is_unittest_item(item):
+    try:
+        from _pytest.unittest import TestCaseFunction
+    except ImportError:
+        return False
+    return isinstance(item, TestCaseFunction)

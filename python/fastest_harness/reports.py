@@ -1,4 +1,5 @@
 """Turns pytest `TestReport`s (or the native engine's equivalent) into protocol fields."""
+import os
 
 
 def crash_message(longrepr):
@@ -50,7 +51,12 @@ def report_fields(report, want_sections):
     longrepr = report.longrepr
     if report.skipped and isinstance(longrepr, tuple) and len(longrepr) == 3:
         path, lineno, reason = longrepr
-        fields["skip"] = [str(path), int(lineno) if lineno is not None else 0, str(reason)]
+        path = str(path)
+        if os.path.isabs(path):
+            # A skip at the item's location (`_use_item_location`) carries its absolute
+            # path; pytest's summary shows it relative (`bestrelpath`).
+            path = os.path.relpath(path)
+        fields["skip"] = [path, int(lineno) if lineno is not None else 0, str(reason)]
     elif longrepr is not None:
         fields["longrepr"] = terminal_text(longrepr)
         fields["message"] = crash_message(longrepr)

@@ -8,7 +8,7 @@ import json
 import os
 import sys
 
-PROTOCOL_VERSION = 6
+PROTOCOL_VERSION = 7
 
 
 def _json_encoder():

@@ -168,6 +168,9 @@ struct Cli {
     /// Disable the warnings summary.
     #[arg(long = "disable-warnings", alias = "disable-pytest-warnings")]
     disable_warnings: bool,
+    /// Trim the short summary's messages to the terminal width even with -vv or on CI.
+    #[arg(long = "force-short-summary")]
+    force_short_summary: bool,
     /// Measure coverage with coverage.py (repeatable; a bare `--cov` measures everything).
     #[arg(long = "cov", num_args = 0..=1, default_missing_value = "", action = clap::ArgAction::Append)]
     cov: Vec<String>,
@@ -1507,6 +1510,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 },
                 durations_min: cli.durations_min.unwrap_or(0.005),
                 disable_warnings: cli.disable_warnings,
+                force_short_summary: cli.force_short_summary,
                 color,
                 junitxml: cli.junitxml.as_ref().map(|p| invocation_dir.join(p)),
                 report_log: cli.report_log.as_ref().map(|p| invocation_dir.join(p)),

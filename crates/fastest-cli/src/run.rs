@@ -65,6 +65,7 @@ pub struct RunRequest {
     pub durations: Option<usize>,
     pub durations_min: f64,
     pub disable_warnings: bool,
+    pub force_short_summary: bool,
     pub color: bool,
     pub junitxml: Option<PathBuf>,
     pub report_log: Option<PathBuf>,
@@ -223,6 +224,13 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             durations: req.durations,
             durations_min: req.durations_min,
             disable_warnings: req.disable_warnings,
+            // pytest's `_get_line_with_reprcrash_message`: whole messages with -vv or on
+            // CI (`running_on_ci`: `CI` or `BUILD_NUMBER` set and non-empty).
+            full_messages: (req.verbosity >= 2
+                || ["CI", "BUILD_NUMBER"]
+                    .iter()
+                    .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty())))
+                && !req.force_short_summary,
             color: req.color,
             header: Vec::new(),
             junit_path: req.junitxml.as_ref().map(|p| p.display().to_string()),
@@ -770,6 +778,7 @@ fn report_cached<W: std::io::Write>(
             location: None,
             cached: true,
             status: None,
+            progress_captured: false,
         };
         let reports = vec![
             phase(When::Setup, 0.0),
@@ -805,6 +814,7 @@ fn runner_failure(
         location: None,
         cached: false,
         status: None,
+        progress_captured: false,
     }
 }
 
@@ -917,6 +927,7 @@ pub fn collection_skip_report(skip: &CollectionSkip, invocation_dir: &Path) -> P
         location: None,
         cached: false,
         status: None,
+        progress_captured: false,
     }
 }
 

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message shape changes; the harness echoes it back.
-pub const PROTOCOL_VERSION: u32 = 6;
+pub const PROTOCOL_VERSION: u32 = 7;
 
 /// What `fastest_harness.collect` writes: the items Python collected.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -388,10 +388,16 @@ pub struct PhaseReport {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cached: bool,
     /// pytest's `pytest_report_teststatus` answer `(category, letter, word)` when a plugin
-    /// made it differ from the usual one for the outcome (pytest engine only): subtests,
-    /// reruns. The summary counts the category, progress shows the letter, `-v` the word.
+    /// made it differ from the usual one for the outcome: subtests, reruns (the pytest
+    /// engine), unittest subtests under pytest 9 (the native engine reproduces them). The
+    /// summary counts the category, progress shows the letter, `-v` the word.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Box<(String, String, String)>>,
+    /// pytest wrote this report's progress letter or word while the test's output was
+    /// captured (pytest 9 logs a unittest subtest from inside the test): it is counted
+    /// and summarised, but the progress line does not show it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub progress_captured: bool,
 }
 
 /// A phase report inside `FromWorker::Test`: the fields of `PhaseReport` but the node id;
@@ -414,6 +420,10 @@ pub struct CompactReport {
     /// `Some(None)`: sent as `null` (no location); `None`: not sent (inherit).
     #[serde(default, deserialize_with = "present")]
     pub location: Option<Option<(String, u32, String)>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Box<(String, String, String)>>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub progress_captured: bool,
 }
 
 /// Deserializes a field that is present (even as `null`) to `Some`.
@@ -446,7 +456,8 @@ pub fn expand_reports(nodeid: &str, reports: Vec<CompactReport>) -> Vec<PhaseRep
                 duration: r.duration,
                 location: location.clone(),
                 cached: false,
-                status: None,
+                status: r.status,
+                progress_captured: r.progress_captured,
             }
         })
         .collect()

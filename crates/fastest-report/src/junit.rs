@@ -194,6 +194,7 @@ mod tests {
             location: None,
             cached: false,
             status: None,
+            progress_captured: false,
         };
         let skip = PhaseReport {
             nodeid: "t.py::g".into(),

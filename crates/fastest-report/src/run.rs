@@ -33,6 +33,8 @@ pub struct RunOptions {
     pub live_redraw: Duration,
     /// `--disable-warnings`: no warnings summary (still counted).
     pub disable_warnings: bool,
+    /// The short summary's messages whole, not trimmed to the terminal width.
+    pub full_messages: bool,
 }
 
 /// How a finished test is categorised in the summary.
@@ -486,7 +488,9 @@ impl<W: Write> RunReporter<W> {
     fn print_item(&mut self, i: usize) {
         let nodeid = self.order[i].clone();
         let reports = std::mem::take(&mut self.slots[i].reports);
-        let statuses: Vec<(Category, &str, &str)> = reports.iter().filter_map(teststatus).collect();
+        // Progress pytest wrote into the test's capture is not on its progress line.
+        let shown = || reports.iter().filter(|r| !r.progress_captured);
+        let statuses: Vec<(Category, &str, &str)> = shown().filter_map(teststatus).collect();
         if self.opts.verbosity <= 0 {
             let file = nodeid.split("::").next().unwrap_or(&nodeid).to_string();
             if self.opts.verbosity == 0 && self.current_file.as_deref() != Some(file.as_str()) {
@@ -502,6 +506,10 @@ impl<W: Write> RunReporter<W> {
                 let _ = write!(self.out, "{}", self.paint(Self::color_of(*cat), letter));
                 self.line_width += letter.len();
             }
+            // pytest's terminal writer counted the letters that went into the capture.
+            for r in reports.iter().filter(|r| r.progress_captured) {
+                self.line_width += teststatus(r).map_or(0, |(_, letter, _)| letter.len());
+            }
             // pytest wraps a line that would run into the progress column.
             if self.line_width + 7 + 1 >= WIDTH {
                 let p = self.progress();
@@ -510,10 +518,15 @@ impl<W: Write> RunReporter<W> {
             }
         } else {
             self.reported += 1;
-            for (r, (cat, _, word)) in reports
+            if reports
                 .iter()
-                .filter_map(|r| teststatus(r).map(|st| (r, st)))
+                .any(|r| r.progress_captured && teststatus(r).is_some())
             {
+                // pytest wrote `nodeid ` before the test ran; the captured words after it
+                // moved its terminal writer on, so the test's line starts anew.
+                let _ = writeln!(self.out, "{nodeid} ");
+            }
+            for (r, (cat, _, word)) in shown().filter_map(|r| teststatus(r).map(|st| (r, st))) {
                 let mut line = format!("{nodeid} {}", self.paint(Self::color_of(cat), word));
                 let mut shown = nodeid.chars().count() + 1 + word.len();
                 let p = self.progress();
@@ -827,6 +840,7 @@ impl<W: Write> RunReporter<W> {
 
     fn write_short_summary(&mut self, all: &[&PhaseReport], collect_errors: &[(String, String)]) {
         let mut lines: Vec<String> = Vec::new();
+        let full = self.opts.full_messages;
         for ch in self.opts.reportchars.chars() {
             match ch {
                 'f' => {
@@ -836,7 +850,7 @@ impl<W: Write> RunReporter<W> {
                     {
                         // A plugin's word when it gave one (`SUBFAILED[msg] (i=1)`).
                         let word = r.status.as_ref().map_or("FAILED", |s| s.2.as_str());
-                        lines.push(with_message(word, &r.nodeid, &r.message));
+                        lines.push(with_message(word, &r.nodeid, &r.message, full));
                     }
                 }
                 'E' => {
@@ -847,29 +861,35 @@ impl<W: Write> RunReporter<W> {
                         .iter()
                         .filter(|r| r.outcome == Outcome::Failed && r.when != When::Call)
                     {
-                        lines.push(with_message("ERROR", &r.nodeid, &r.message));
+                        lines.push(with_message("ERROR", &r.nodeid, &r.message, full));
                     }
                 }
                 's' => {
-                    // pytest folds identical (path, line, reason) skips into one line.
-                    let mut folded: Vec<((String, u32, String), usize)> = Vec::new();
-                    for r in all
-                        .iter()
-                        .filter(|r| r.outcome == Outcome::Skipped && r.wasxfail.is_none())
-                    {
+                    // pytest folds identical (path, line, reason) skips of its `skipped`
+                    // category into one line, worded as the first of them (a subtest's
+                    // `SUBSKIPPED(k=1)`).
+                    let mut folded: Vec<((String, u32, String), &str, usize)> = Vec::new();
+                    for r in all.iter().filter(|r| {
+                        r.wasxfail.is_none()
+                            && teststatus(r).is_some_and(|(cat, _, _)| cat == Category::Skipped)
+                    }) {
                         if let Some(key) = &r.skip {
-                            match folded.iter_mut().find(|(k, _)| k == key) {
-                                Some((_, n)) => *n += 1,
-                                None => folded.push((key.clone(), 1)),
+                            match folded.iter_mut().find(|(k, _, _)| k == key) {
+                                Some((_, _, n)) => *n += 1,
+                                None => {
+                                    let word =
+                                        r.status.as_ref().map_or("SKIPPED", |s| s.2.as_str());
+                                    folded.push((key.clone(), word, 1));
+                                }
                             }
                         }
                     }
-                    for ((path, line, reason), n) in folded {
+                    for ((path, line, reason), word, n) in folded {
                         let reason = reason.strip_prefix("Skipped: ").unwrap_or(&reason);
                         if line == 0 {
-                            lines.push(format!("SKIPPED [{n}] {path}: {reason}"));
+                            lines.push(format!("{word} [{n}] {path}: {reason}"));
                         } else {
-                            lines.push(format!("SKIPPED [{n}] {path}:{line}: {reason}"));
+                            lines.push(format!("{word} [{n}] {path}:{line}: {reason}"));
                         }
                     }
                 }
@@ -978,8 +998,15 @@ fn with_reason(word: &str, nodeid: &str, reason: Option<&str>) -> String {
 }
 
 /// `FAILED nodeid - message`, trimmed to the terminal width as pytest does.
-fn with_message(word: &str, nodeid: &str, message: &str) -> String {
+fn with_message(word: &str, nodeid: &str, message: &str, full: bool) -> String {
     let base = format!("{word} {nodeid}");
+    if full {
+        return if message.is_empty() {
+            base
+        } else {
+            format!("{base} - {message}")
+        };
+    }
     let first = message.lines().next().unwrap_or("");
     if first.is_empty() {
         return base;
@@ -1044,6 +1071,7 @@ mod tests {
             location: Some(("t.py".into(), 0, id.rsplit("::").next().unwrap().into())),
             cached: false,
             status: None,
+            progress_captured: false,
         }
     }
 
@@ -1061,6 +1089,7 @@ mod tests {
             live_after,
             live_redraw: Duration::ZERO,
             disable_warnings: false,
+            full_messages: false,
         }
     }
 
@@ -1200,7 +1229,7 @@ mod tests {
         assert_eq!(expand_reportchars(Some("a")), "sxXEf");
         assert_eq!(expand_reportchars(Some("N")), "");
         assert_eq!(
-            with_message("FAILED", "t.py::x", &"y".repeat(100))
+            with_message("FAILED", "t.py::x", &"y".repeat(100), false)
                 .chars()
                 .count(),
             WIDTH
