@@ -7,7 +7,8 @@ import json
 import os
 import sys
 
-PROTOCOL_VERSION = 6
+from fastest_harness import PROTOCOL_VERSION
+
 # The `module_deps` key of a whole-session record.
 SESSION_ID = "<session>"
 

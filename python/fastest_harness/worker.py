@@ -8,7 +8,7 @@ import json
 import os
 import sys
 
-PROTOCOL_VERSION = 7
+from fastest_harness import PROTOCOL_VERSION
 
 
 def _json_encoder():

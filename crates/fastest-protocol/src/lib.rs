@@ -553,15 +553,18 @@ mod tests {
 
     #[test]
     fn parses_harness_output_and_checks_version() {
-        let ok = r#"{"protocol":6,"items":["t.py::a"],"errors":[],"deselected":0,"fatal":null,
-            "item_match":[{"marks":["slow"],"keywords":["t.py","a","slow"]}]}"#;
-        let parsed = DynamicCollection::from_json(ok).unwrap();
+        let current = |json: &str| json.replace("VERSION", &PROTOCOL_VERSION.to_string());
+        let ok = current(
+            r#"{"protocol":VERSION,"items":["t.py::a"],"errors":[],"deselected":0,"fatal":null,
+            "item_match":[{"marks":["slow"],"keywords":["t.py","a","slow"]}]}"#,
+        );
+        let parsed = DynamicCollection::from_json(&ok).unwrap();
         assert_eq!(parsed.items, ["t.py::a"]);
         assert_eq!(parsed.item_match[0].marks, ["slow"]);
         // Every item needs its -k/-m data: the runner filters with it.
-        let short = r#"{"protocol":6,"items":["t.py::a"],"errors":[]}"#;
+        let short = current(r#"{"protocol":VERSION,"items":["t.py::a"],"errors":[]}"#);
         assert!(matches!(
-            DynamicCollection::from_json(short),
+            DynamicCollection::from_json(&short),
             Err(ProtocolError::ItemMatch {
                 items: 1,
                 matches: 0
