@@ -7,6 +7,7 @@ Report layout, options and fail-under logic follow pytest-cov 7 (`pytest_cov/eng
 `pytest_cov/plugin.py`); the wire shapes are `fastest-protocol`'s `CoverageSettings`,
 `CoverageReportRequest` and `CoverageReportResult`.
 """
+import contextlib
 import io
 import json
 import os
@@ -113,8 +114,11 @@ class TestSplitter:
             os.path.dirname(os.path.abspath(cov.config.data_file)), "%s%d" % (TESTS_PREFIX, os.getpid())
         )
         self._out = open(path, "wb")
-        self._dump = pickle.Pickler(self._out, pickle.HIGHEST_PROTOCOL).dump
         self._dump((bool(collector.branch), bool(packed)))
+
+    def _dump(self, record):
+        # One pickle per record: a shared Pickler's memo would keep every test's sets alive.
+        pickle.dump(record, self._out, pickle.HIGHEST_PROTOCOL)
 
     @classmethod
     def for_coverage(cls, cov):
@@ -145,7 +149,7 @@ class TestSplitter:
     def _take(self):
         collector = self._collector
         measured = {}
-        with getattr(collector, "data_lock", None) or _NoLock:
+        with getattr(collector, "data_lock", None) or contextlib.nullcontext():
             for fname, values in list(collector.data.items()):
                 if values:
                     measured[fname] = set(values)
@@ -187,9 +191,8 @@ def _read_tests_file(path):
     """Yields (context, kind, {file: [lines or (from, to) arcs]}) from a `TestSplitter` file;
     a file cut short (a worker killed mid-write) yields what was complete."""
     with open(path, "rb") as f:
-        unpickler = pickle.Unpickler(f)
         try:
-            branch, packed = unpickler.load()
+            branch, packed = pickle.load(f)
         except (EOFError, pickle.UnpicklingError):
             return
         kind = "arcs" if branch else "lines"
@@ -210,23 +213,12 @@ def _read_tests_file(path):
 
         while True:
             try:
-                context, files = unpickler.load()
+                context, files = pickle.load(f)
             except (EOFError, pickle.UnpicklingError, ValueError):
                 return
             if branch and packed:
                 files = {fname: map(unpack, values) for fname, values in files.items()}
             yield context, kind, files
-
-
-class _NoLockType:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-_NoLock = _NoLockType()
 
 
 # --- the report step -------------------------------------------------------------------

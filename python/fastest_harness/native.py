@@ -4,6 +4,7 @@ capture, assertion rewriting), using the real pytest objects when pytest is inst
 and the built-in stand-in otherwise."""
 import ast
 import contextlib
+import functools
 import inspect
 import itertools
 import logging
@@ -1480,7 +1481,9 @@ class NativeEngine:
         outcome, longrepr, message, skip = self.classify_error(info, item, "call")
         self.send_report(nodeid, "call", outcome, duration, longrepr, message, skip, None, sections, loc)
 
-    def send_report(self, nodeid, when, outcome, duration, longrepr, message, skip, wasxfail, sections, loc, status=None):
+    def send_report(
+        self, nodeid, when, outcome, duration, longrepr, message, skip, wasxfail, sections, loc, status=None, progress_captured=False
+    ):
         """Queues a phase report for the test's one `test` message (protocol
         `CompactReport`: defaults left out, the location only when it changes)."""
         fields = {"when": when, "outcome": outcome, "duration": duration}
@@ -1500,6 +1503,8 @@ class NativeEngine:
             fields["sections"] = [list(s) for s in sections]
         if status is not None:
             fields["status"] = list(status)
+        if progress_captured:
+            fields["progress_captured"] = True
         self._queued_reports.append(fields)
         info, self._pending_info = self._pending_info, None
         if outcome == "failed" and self.debugger is not None and self.debugger.mode == "pdb":
@@ -1754,29 +1759,27 @@ class NativeEngine:
         item.instance = cls(item.originalname)
 
     def call_unittest(self, item):
-        result = _UnitTestResult(self.subtest_logged if self._unittest_subtests else None)
+        item._subtests = logged = []
+        on_subtest = None
+        if _pytest_reports_subtests():
+
+            def on_subtest(subtest, info):
+                """pytest 9 logs each subtest's report from inside the test, while its
+                output is captured: at verbosity <= 0 the progress letter lands in the
+                test's captured stdout (at -v pytest writes the word and a progress
+                percentage there; not reproduced)."""
+                description = _subtest_description(subtest)
+                status = self._subtest_status(description, info)
+                if self.verbose <= 0 and status[1]:
+                    sys.stdout.write(status[1])
+                logged.append((description, info, status))
+
+        result = _UnitTestResult(on_subtest)
         item.instance.run(result)
         if result.outcome is not None:
             item._unittest_result = result.outcome
-        item._subtests = result.subtests
 
-    @property
-    def _unittest_subtests(self):
-        """pytest 9 reports each `subTest` of a TestCase on its own (`_pytest/unittest.py`
-        `addSubTest`); earlier pytest fails the test with its first failing subtest."""
-        global _SUBTESTS_REPORTED
-        if _SUBTESTS_REPORTED is None:
-            _SUBTESTS_REPORTED = False
-            if HAVE_PYTEST:
-                try:
-                    from _pytest.unittest import TestCaseFunction
-
-                    _SUBTESTS_REPORTED = hasattr(TestCaseFunction, "addSubTest")
-                except ImportError:
-                    pass
-        return _SUBTESTS_REPORTED
-
-    def _subtest_status(self, subtest, info):
+    def _subtest_status(self, description, info):
         """`_pytest/subtests.py`'s `pytest_report_teststatus` answer for a unittest
         subtest (passes and skips are silent at verbosity 0)."""
         level = self.ini.get("verbosity_subtests")
@@ -1784,30 +1787,18 @@ class NativeEngine:
             quiet = (self.verbose if level in (None, "", "auto") else int(level)) == 0
         except ValueError:
             quiet = self.verbose == 0
-        description = _subtest_description(subtest)
         if info is None:
             return ("", "", "") if quiet else ("subtests passed", "u", "SUBPASSED" + description)
         if isinstance(info[1], SkipException):
             return ("", "", "") if quiet else ("skipped", "-", "SUBSKIPPED" + description)
         return ("failed", "u", "SUBFAILED" + description)
 
-    def subtest_logged(self, subtest, info):
-        """pytest 9 logs a subtest's report from inside the test, while its output is
-        captured: at verbosity <= 0 its progress letter lands in the test's captured
-        stdout (in `-v` pytest writes the word and a progress percentage there; not
-        reproduced)."""
-        if self.verbose <= 0:
-            letter = self._subtest_status(subtest, info)[1]
-            if letter:
-                sys.stdout.write(letter)
-
     def report_subtests(self, item, loc):
         """The reports pytest 9 logs for a TestCase's subtests during its call phase:
         outcome, failure text, the head line of its FAILURES section
         (`T.test_x [msg] (i=1)`) and the status, progress captured."""
-        for subtest, info in item._subtests:
-            head = list(loc)
-            head[2] = "%s %s" % (loc[2], _subtest_description(subtest))
+        for description, info, status in item._subtests:
+            head = [loc[0], loc[1], "%s %s" % (loc[2], description)]
             skip = None
             longrepr = message = ""
             if info is None:
@@ -1818,9 +1809,9 @@ class NativeEngine:
                 skip = [loc[0], loc[1] + 1, "Skipped: " + str(info[1].msg)]
             else:
                 outcome, longrepr, message, skip = self.classify_error(info, item, "call")
-            status = self._subtest_status(subtest, info)
-            self.send_report(item.nodeid, "call", outcome, 0.0, longrepr, message, skip, None, [], head, status)
-            self._queued_reports[-1]["progress_captured"] = True
+            self.send_report(
+                item.nodeid, "call", outcome, 0.0, longrepr, message, skip, None, [], head, status, progress_captured=True
+            )
 
     # -- failure formatting
     def classify_error(self, info, item, when):
@@ -2228,21 +2219,29 @@ def _apply_warning_filter(spec):
     warnings.filterwarnings(action or "default", message=message, category=cat, module=module, lineno=int(lineno or 0))
 
 
-# Whether the installed pytest reports unittest subtests apart (decided at first use).
-_SUBTESTS_REPORTED = None
+@functools.lru_cache(maxsize=None)
+def _pytest_reports_subtests():
+    """pytest 9 reports each `subTest` of a TestCase on its own (`_pytest/unittest.py`
+    `addSubTest`); earlier pytest fails the test with its first failing subtest."""
+    if not HAVE_PYTEST:
+        return False
+    try:
+        from _pytest.unittest import TestCaseFunction
+    except ImportError:
+        return False
+    return hasattr(TestCaseFunction, "addSubTest")
 
 
 class _UnitTestResult:
-    """Collects a unittest.TestCase run's outcome as an exc_info (or skip/xfail), and with
-    a `subtest_logged` callback (pytest 9) each subtest's `(subtest, exc_info or None)`
-    apart."""
+    """Collects a unittest.TestCase run's outcome as an exc_info (or skip/xfail); with a
+    `subtest_logged` callback (pytest 9) each subtest's `(subtest, exc_info or None)` goes
+    to it instead."""
 
     def __init__(self, subtest_logged=None):
         self.outcome = None
         self.shouldStop = False
         self.failfast = False
         self.subtest_logged = subtest_logged
-        self.subtests = []
 
     def startTest(self, test):
         pass
@@ -2270,7 +2269,6 @@ class _UnitTestResult:
         except SkipException:
             info = sys.exc_info()
         if self.subtest_logged is not None and isinstance(test, sys.modules["unittest.case"]._SubTest):
-            self.subtests.append((test, info))
             self.subtest_logged(test, info)
         else:
             self.outcome = info
@@ -2289,7 +2287,6 @@ class _UnitTestResult:
 
     def addSubTest(self, test, subtest, err):
         if self.subtest_logged is not None:
-            self.subtests.append((subtest, err))
             self.subtest_logged(subtest, err)
         elif err is not None and self.outcome is None:
             self.outcome = err

@@ -173,6 +173,7 @@ class PytestEngine:
             # reports in between.
             started = None  # the node id of the item whose protocol is running
             unittest_item = False  # whether that item is a unittest.TestCase method
+            unittest_types = _unittest_function_types()
 
             def pytest_runtest_logstart(self, nodeid, location):
                 if self.started == nodeid:
@@ -184,7 +185,7 @@ class PytestEngine:
 
             @pytest.hookimpl(hookwrapper=True, tryfirst=True)
             def pytest_runtest_protocol(self, item, nextitem):
-                self.unittest_item = _is_unittest_item(item)
+                self.unittest_item = isinstance(item, self.unittest_types)
                 yield
                 self.unittest_item = False
                 nodeid, self.started = self.started, None
@@ -270,9 +271,10 @@ class PytestEngine:
         pass
 
 
-def _is_unittest_item(item):
+def _unittest_function_types():
+    """pytest's item type for a unittest.TestCase method (none if it cannot be found)."""
     try:
         from _pytest.unittest import TestCaseFunction
     except ImportError:
-        return False
-    return isinstance(item, TestCaseFunction)
+        return ()
+    return (TestCaseFunction,)

@@ -975,12 +975,6 @@ impl std::fmt::Display for Blocker {
     }
 }
 
-impl From<String> for Blocker {
-    fn from(text: String) -> Self {
-        Blocker::Other(text)
-    }
-}
-
 /// What the interpreter's plugins make of the per-file reasons.
 #[derive(Debug, Clone, Copy)]
 pub struct PluginContext {

@@ -489,8 +489,8 @@ impl<W: Write> RunReporter<W> {
         let nodeid = self.order[i].clone();
         let reports = std::mem::take(&mut self.slots[i].reports);
         // Progress pytest wrote into the test's capture is not on its progress line.
-        let shown = || reports.iter().filter(|r| !r.progress_captured);
-        let statuses: Vec<(Category, &str, &str)> = shown().filter_map(teststatus).collect();
+        let visible = || reports.iter().filter(|r| !r.progress_captured);
+        let statuses: Vec<(Category, &str, &str)> = visible().filter_map(teststatus).collect();
         if self.opts.verbosity <= 0 {
             let file = nodeid.split("::").next().unwrap_or(&nodeid).to_string();
             if self.opts.verbosity == 0 && self.current_file.as_deref() != Some(file.as_str()) {
@@ -526,7 +526,7 @@ impl<W: Write> RunReporter<W> {
                 // moved its terminal writer on, so the test's line starts anew.
                 let _ = writeln!(self.out, "{nodeid} ");
             }
-            for (r, (cat, _, word)) in shown().filter_map(|r| teststatus(r).map(|st| (r, st))) {
+            for (r, (cat, _, word)) in visible().filter_map(|r| teststatus(r).map(|st| (r, st))) {
                 let mut line = format!("{nodeid} {}", self.paint(Self::color_of(cat), word));
                 let mut shown = nodeid.chars().count() + 1 + word.len();
                 let p = self.progress();
