@@ -970,6 +970,88 @@ fn cache_corrupt_is_warning() {
     );
 }
 
+/// A repeated collection reuses the stored static collection (`.fastest_cache/collections/`)
+/// and sees each kind of change it depended on: an imported, non-test module's content; a
+/// conftest appearing in a directory the walk never listed (the rootdir: only probed for a
+/// conftest); a new test file in a listed directory.
+/// Each step is compared with pytest.
+#[test]
+fn stored_collection_reused_until_what_it_looked_at_changes() {
+    let case = Case::new("inheritance");
+    let project = Project::new(case.fixture);
+    let root = project.root();
+    std::fs::create_dir_all(root.join("sub")).expect("create sub/");
+    std::fs::write(
+        root.join("sub/test_below.py"),
+        "def test_below():\n    pass\n",
+    )
+    .expect("write sub/test_below.py");
+    // `-v` for fastest's notes on stderr; `-q -v -q` is pytest's `-q` output.
+    let args: Vec<String> = ["-v", "-q", "sub", "test_imported_base.py"]
+        .map(String::from)
+        .to_vec();
+    let reused = |out: &RunOutput| out.stderr.contains("static collection reused");
+    type Change = fn(&Path);
+    let changes: [(&str, Change); 3] = [
+        ("an imported base class gains a test", |root| {
+            let path = root.join("base_mixins.py");
+            let text = fs::read_to_string(&path).unwrap().replace(
+                "    def not_a_test(self):",
+                "    def test_added(self):\n        pass\n\n    def not_a_test(self):",
+            );
+            fs::write(path, text).unwrap();
+        }),
+        ("a conftest appears in the rootdir", |root| {
+            fs::write(
+                root.join("conftest.py"),
+                "collect_ignore = [\"sub/test_below.py\"]\n",
+            )
+            .unwrap();
+        }),
+        ("a new test file", |root| {
+            fs::write(root.join("sub/test_new.py"), "def test_new():\n    pass\n").unwrap();
+        }),
+    ];
+    for (what, change) in changes {
+        // A collection made from files changed within the last 2 s is not stored.
+        std::thread::sleep(Duration::from_millis(2100));
+        let expected = run_pytest(&root, &args);
+        let storing = run_fastest(&root, &args);
+        assert_same(
+            &case,
+            &format!("before {what}: storing run"),
+            &expected,
+            &storing,
+        );
+        let again = run_fastest(&root, &args);
+        assert_same(
+            &case,
+            &format!("before {what}: reusing run"),
+            &expected,
+            &again,
+        );
+        assert!(
+            reused(&again),
+            "before {what}: the stored collection was not reused; stderr:\n{}",
+            head(&again.stderr, 20)
+        );
+        change(&root);
+        let expected = run_pytest(&root, &args);
+        let after = run_fastest(&root, &args);
+        assert_same(&case, &format!("after {what}"), &expected, &after);
+        assert!(
+            !reused(&after),
+            "after {what}: the stored collection was reused; stderr:\n{}",
+            head(&after.stderr, 20)
+        );
+        assert_ne!(
+            normalize(&after.stdout),
+            normalize(&again.stdout),
+            "{what} did not change the collection: the step proves nothing"
+        );
+    }
+}
+
 fn overwrite_files(dir: &Path, bytes: &[u8]) {
     for entry in fs::read_dir(dir).expect("read cache dir").flatten() {
         let path = entry.path();

@@ -18,6 +18,7 @@ mod coverage;
 mod incremental;
 mod run;
 mod session_plugins;
+mod timing;
 use std::time::Instant;
 
 /// A pytest-compatible test runner with static collection and a content-addressed cache.
@@ -210,6 +211,7 @@ struct Cli {
 }
 
 fn main() {
+    timing::start();
     let code = match run() {
         Ok(code) => code as i32,
         Err(e) => {
@@ -563,6 +565,7 @@ fn cache_command(sub: Option<&str>) -> anyhow::Result<ExitCode> {
             cache.clear_all();
             cache.flush();
             let _ = std::fs::remove_dir_all(cache_dir.join("code"));
+            fastest_discovery::snapshot::SnapshotStore::new(&cache_dir).clear();
             println!("fastest: cleared {}", cache_dir.display());
         }
         Some(other) => {
@@ -605,6 +608,7 @@ fn run() -> anyhow::Result<ExitCode> {
         overrides: first.override_ini.clone(),
     };
     let config = determine_setup(&setup).map_err(|e| UsageError(e.to_string()))?;
+    timing::mark("config determined");
     let mut full = config.addopts();
     full.extend(argv);
     let (cli, passthrough) = parse(&full)?;
@@ -655,14 +659,31 @@ fn run() -> anyhow::Result<ExitCode> {
         } else {
             cli.doctest_glob.clone()
         },
+        fs: Default::default(),
     };
     let cache_dir = config.rootdir.join(".fastest_cache");
-    let cache = Arc::new(Cache::open(&cache_dir));
-    let graph = Arc::new(GraphDb::new(cache.clone()));
-    let mut collection = match collect(&req, &*graph) {
-        Ok(c) => c,
-        Err(e) => return Err(UsageError(e.to_string()).into()),
+    // sled takes milliseconds to open: that runs beside the check of the stored static
+    // collection, which needs no database.
+    let opening = {
+        let cache_dir = cache_dir.clone();
+        std::thread::spawn(move || Cache::open(&cache_dir))
     };
+    let snapshots = fastest_discovery::snapshot::SnapshotStore::new(&cache_dir);
+    let stored_collection = snapshots.load(&req);
+    timing::mark("stored static collection checked");
+    let cache = Arc::new(opening.join().expect("opening the cache does not panic"));
+    timing::mark("cache opened");
+    let graph = Arc::new(GraphDb::new(cache.clone()));
+    let collection_from_snapshot = stored_collection.is_some();
+    let mut collection = match stored_collection {
+        Some(c) => c,
+        None => {
+            let c = collect(&req, &*graph).map_err(|e| UsageError(e.to_string()))?;
+            snapshots.save(&req, &c);
+            c
+        }
+    };
+    timing::mark("static collection");
     for w in cache.take_warnings().iter().chain(&collection.warnings) {
         eprintln!("fastest: warning: {w}");
     }
@@ -716,7 +737,8 @@ fn run() -> anyhow::Result<ExitCode> {
 
     let python_for = || fastest_runner::find_python(cli.python.as_deref(), &config.rootdir);
     let mut report = CollectReport {
-        quiet: cli.quiet,
+        // pytest's verbosity is the count of -v less the count of -q.
+        quiet: cli.quiet.saturating_sub(cli.verbose),
         ..Default::default()
     };
     // Parameter names of the items Python collected: not fixtures the project lacks.
@@ -829,6 +851,7 @@ fn run() -> anyhow::Result<ExitCode> {
         let stored = collect_cache
             .as_ref()
             .and_then(|c| c.lookup_id(&session_id));
+        timing::mark("stored session collection looked up");
         if cli.verbose > 0 && collect_cache.is_some() {
             eprintln!(
                 "fastest: the session's collection {}",
@@ -1136,7 +1159,9 @@ fn run() -> anyhow::Result<ExitCode> {
         report.deselected = before - items.len() + mark_deselected + python_deselected;
         report.items = items;
     }
+    timing::mark("python collections resolved");
     cache.flush();
+    timing::mark("cache flushed");
     if !cli.collect_only {
         let static_items: HashMap<&str, &[u32]> = collection
             .entries
@@ -1559,7 +1584,10 @@ fn run() -> anyhow::Result<ExitCode> {
     }
     report.seconds = start.elapsed().as_secs_f64();
     print!("{}", report.render());
-    if cli.verbose > 0 {
+    timing::mark("collection printed");
+    if cli.verbose > 0 && collection_from_snapshot {
+        eprintln!("fastest: static collection reused: no file it depends on changed");
+    } else if cli.verbose > 0 {
         let s = graph.stats();
         use std::sync::atomic::Ordering::Relaxed;
         eprintln!(

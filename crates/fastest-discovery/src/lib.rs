@@ -4,11 +4,13 @@
 
 pub mod blocks;
 pub mod doctest;
+pub mod fsobs;
 pub mod link;
 pub mod markexpr;
 pub mod parse;
 pub mod pyrepr;
 pub mod runtime_scan;
+pub mod snapshot;
 pub mod summary;
 pub mod walk;
 
@@ -27,6 +29,23 @@ pub trait SummarySource: Sync {
     /// Called once with every file the walk found, so an implementation can
     /// summarise them in parallel up front.
     fn prefetch(&self, _paths: &[PathBuf]) {}
+}
+
+/// A source that records the stat of every file it summarises in the request's log.
+struct ObservingSource<'a> {
+    inner: &'a dyn SummarySource,
+    fs: &'a fsobs::FsLog,
+}
+
+impl SummarySource for ObservingSource<'_> {
+    fn summary(&self, path: &Path) -> Arc<ModuleSummary> {
+        self.fs.stat(path);
+        self.inner.summary(path)
+    }
+
+    fn prefetch(&self, paths: &[PathBuf]) {
+        self.inner.prefetch(paths)
+    }
 }
 
 /// Reads and parses on demand, no caching.
@@ -59,10 +78,12 @@ pub struct CollectRequest {
     pub ignore_glob: Vec<String>,
     pub doctest_modules: bool,
     pub doctest_globs: Vec<String>,
+    /// Where every file-system question of the collection is asked and recorded.
+    pub fs: Arc<fsobs::FsLog>,
 }
 
 /// One unit of the collection, in order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Entry {
     /// Statically collected items of one file.
     Items {
@@ -81,7 +102,7 @@ pub enum Entry {
     },
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Collection {
     pub entries: Vec<Entry>,
     pub warnings: Vec<String>,
@@ -146,7 +167,7 @@ pub fn relpath(rootdir: &Path, path: &Path) -> String {
 }
 
 /// The dotted module name pytest's prepend import mode gives `path`.
-pub fn module_name(path: &Path) -> String {
+pub fn module_name(fs: &fsobs::FsLog, path: &Path) -> String {
     let mut parts = vec![];
     let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
     if stem != "__init__" {
@@ -154,7 +175,7 @@ pub fn module_name(path: &Path) -> String {
     }
     let mut d = path.parent();
     while let Some(dir) = d {
-        if !dir.join("__init__.py").is_file() {
+        if !fs.is_file(&dir.join("__init__.py")) {
             break;
         }
         parts.push(dir.file_name().unwrap().to_string_lossy().into_owned());
@@ -168,6 +189,12 @@ pub fn collect(
     req: &CollectRequest,
     source: &dyn SummarySource,
 ) -> Result<Collection, CollectError> {
+    // Summaries depend on the files' content: their stats join the record.
+    let observing = ObservingSource {
+        inner: source,
+        fs: &req.fs,
+    };
+    let source: &dyn SummarySource = &observing;
     let mut walker = Walker::new(req, source);
     let mut found: Vec<(Walked, Option<String>)> = Vec::new();
     let inv = &req.config.invocation_dir;
@@ -177,10 +204,11 @@ pub fn collect(
             None => (arg.as_str(), None),
         };
         let path = fastest_config::normalize_path(&inv.join(file_part));
-        if !path.exists() {
+        let seen = req.fs.kind(&path);
+        if !seen.exists() {
             return Err(CollectError::NotFound(arg.clone()));
         }
-        if path.is_dir() {
+        if seen.is_dir() {
             let mut out = Vec::new();
             walker.walk_dir(&path, &mut out);
             found.extend(out.into_iter().map(|f| (f, None)));
@@ -327,7 +355,7 @@ pub fn collect(
         };
         match f {
             Found::DoctestText(path) => {
-                let text = std::fs::read(&path).unwrap_or_default();
+                let text = req.fs.read(&path).unwrap_or_default();
                 let items = match doctest::parse_examples(&String::from_utf8_lossy(&text)) {
                     doctest::Examples::Some => {
                         let rel = relpath(&req.config.rootdir, &path);
@@ -517,7 +545,7 @@ fn link_entry(
         if let Some(why) = &summary.doctest_dynamic {
             return dynamic(format!("doctests: {why}"));
         }
-        let modname = module_name(path);
+        let modname = module_name(&req.fs, path);
         if let Some(m) = claims.claiming(linker, path, &modname) {
             return dynamic(format!(
                 "doctests: its imports reach {}, whose objects may claim to be of {modname} \
@@ -988,6 +1016,7 @@ mod tests {
             ignore_glob: vec![],
             doctest_modules: false,
             doctest_globs: vec!["test*.txt".into()],
+            fs: Default::default(),
         };
         let collection = collect(&req, &DirectSource).unwrap();
         (tmp, root, collection)

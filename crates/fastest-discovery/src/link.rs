@@ -12,7 +12,7 @@ use std::sync::Arc;
 pub type LinkResult = Result<Vec<StaticItem>, String>;
 
 /// One statically collected test.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StaticItem {
     pub nodeid: String,
     /// Which parameter set of each parametrize mark (function, class, module order)
@@ -119,7 +119,7 @@ impl<'a> Linker<'a> {
             // pytest's prepend import mode puts the first directory above the test's
             // package on sys.path; the rootdir and `pythonpath` come next.
             let mut d = from.parent()?.to_path_buf();
-            while d.join("__init__.py").is_file() {
+            while self.req.fs.is_file(&d.join("__init__.py")) {
                 match d.parent() {
                     Some(p) => d = p.to_path_buf(),
                     None => break,
@@ -139,11 +139,11 @@ impl<'a> Linker<'a> {
                 p.push(part);
             }
             let file = p.with_extension("py");
-            if !parts.is_empty() && file.is_file() {
+            if !parts.is_empty() && self.req.fs.is_file(&file) {
                 return Some(file);
             }
             let init = p.join("__init__.py");
-            if init.is_file() {
+            if self.req.fs.is_file(&init) {
                 return Some(init);
             }
         }

@@ -54,7 +54,7 @@ impl<'a> Walker<'a> {
         let mut chain = Vec::new();
         for d in dir.ancestors() {
             let c = d.join("conftest.py");
-            if c.is_file() {
+            if self.req.fs.is_file(&c) {
                 chain.push(c);
             }
             if d == root || !d.starts_with(root) {
@@ -156,7 +156,9 @@ impl<'a> Walker<'a> {
             return true;
         }
         if is_dir {
-            if path.join("pyvenv.cfg").is_file() || path.join("conda-meta/history").is_file() {
+            let fs = &self.req.fs;
+            if fs.is_file(&path.join("pyvenv.cfg")) || fs.is_file(&path.join("conda-meta/history"))
+            {
                 return true;
             }
             if self
@@ -215,7 +217,7 @@ impl<'a> Walker<'a> {
             ));
             return;
         }
-        let mut entries: Vec<(String, PathBuf)> = match std::fs::read_dir(dir) {
+        let mut entries: Vec<(String, PathBuf)> = match self.req.fs.read_dir(dir) {
             Ok(rd) => rd
                 .filter_map(|e| e.ok())
                 .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
@@ -235,7 +237,7 @@ impl<'a> Walker<'a> {
                 return;
             }
         };
-        let is_package = dir.join("__init__.py").is_file();
+        let is_package = self.req.fs.is_file(&dir.join("__init__.py"));
         entries.sort_by(|a, b| {
             if is_package {
                 (a.0 != "__init__.py", &a.0).cmp(&(b.0 != "__init__.py", &b.0))
@@ -245,8 +247,9 @@ impl<'a> Walker<'a> {
         });
         for (_, path) in entries {
             // `is_dir`/`is_file` follow symlinks; a broken link or loop is neither.
-            let is_dir = path.is_dir();
-            if !is_dir && !path.is_file() {
+            let seen = self.req.fs.kind(&path);
+            let is_dir = seen.is_dir();
+            if !is_dir && !seen.is_file() {
                 continue;
             }
             if self.ignored(&path, is_dir, &ignores) {
