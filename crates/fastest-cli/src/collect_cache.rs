@@ -2,6 +2,7 @@
 //! what collecting it depended on (recorded in the collecting process, checked like a
 //! test's dependencies), so an unchanged module is not handed to Python again.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use fastest_select::{result_key, Selector};
 use serde::{Deserialize, Serialize};
 
 /// Bumped when what the collecting process records changes (old entries are then unused).
-const COLLECT_CACHE_VERSION: u32 = 6;
+const COLLECT_CACHE_VERSION: u32 = 7;
 
 /// Stored collections, under the result key of the module's synthetic node id.
 pub const TREE_COLLECTED: &str = "collected";
@@ -20,9 +21,11 @@ pub const TREE_COLLECTED: &str = "collected";
 /// What Python collected from one module.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ModuleCollection {
+    /// Node ids, stored front-coded (each shares a prefix with the one before).
+    #[serde(with = "fastest_discovery::front_coded")]
     pub items: Vec<String>,
     /// What `-k`/`-m` match for each of `items` (same order).
-    pub matching: Vec<ItemMatch>,
+    pub matching: MatchTable,
     /// Items a plugin or conftest deselected while Python collected this.
     #[serde(default)]
     pub deselected: usize,
@@ -34,6 +37,149 @@ pub struct ModuleCollection {
     pub unstable: bool,
 }
 
+/// Each item's `ItemMatch`, with the name lists items share stored once: parametrized
+/// tests repeat the same marks and parameter names thousands of times, and most of
+/// pytest's `-k` names are the parts of the node id itself.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct MatchTable {
+    /// Distinct name lists.
+    lists: Vec<Vec<String>>,
+    /// Per item, indices into `lists`: its marks, its parameter names, the `-k` names
+    /// beyond its node id's parts, and the node id's parts that are not `-k` names.
+    items: Vec<[u32; 4]>,
+}
+
+impl MatchTable {
+    /// Builds the table for `items` (node ids) and their matches.
+    pub fn of<'a>(items: impl IntoIterator<Item = (&'a str, &'a ItemMatch)>) -> Self {
+        let mut table = MatchTable::default();
+        let mut index: HashMap<Vec<String>, u32> = HashMap::new();
+        let mut intern = |list: Vec<String>, lists: &mut Vec<Vec<String>>| {
+            *index.entry(list).or_insert_with_key(|list| {
+                lists.push(list.clone());
+                (lists.len() - 1) as u32
+            })
+        };
+        for (nodeid, m) in items {
+            let parts = nodeid_parts(nodeid);
+            let extra = m
+                .keywords
+                .iter()
+                .filter(|k| !parts.contains(k))
+                .cloned()
+                .collect();
+            let absent = parts
+                .iter()
+                .filter(|p| !m.keywords.contains(p))
+                .cloned()
+                .collect();
+            let row = [
+                intern(m.marks.clone(), &mut table.lists),
+                intern(m.params.clone(), &mut table.lists),
+                intern(extra, &mut table.lists),
+                intern(absent, &mut table.lists),
+            ];
+            table.items.push(row);
+        }
+        table
+    }
+
+    /// The mark names of item `i`.
+    pub fn marks(&self, i: usize) -> &[String] {
+        &self.lists[self.items[i][0] as usize]
+    }
+
+    /// The `callspec.params` names of item `i`.
+    pub fn params(&self, i: usize) -> &[String] {
+        &self.lists[self.items[i][1] as usize]
+    }
+
+    /// pytest's `KeywordMatcher` names of item `i`, whose node id is `nodeid` (as a set:
+    /// the order is not Python's).
+    pub fn keywords(&self, i: usize, nodeid: &str) -> Vec<String> {
+        let absent = &self.lists[self.items[i][3] as usize];
+        let mut names: Vec<String> = nodeid_parts(nodeid)
+            .into_iter()
+            .filter(|p| !absent.contains(p))
+            .collect();
+        names.extend(self.lists[self.items[i][2] as usize].iter().cloned());
+        names
+    }
+}
+
+/// The parameter names Python gave the items of each file (`callspec.params`: arguments
+/// a run-time parametrize provides, not fixtures the project lacks). Items come file by
+/// file, and the items of one file share a few name lists: each distinct list of the
+/// current file is noted once.
+pub struct ParamNotes {
+    rootdir: PathBuf,
+    by_file: HashMap<PathBuf, std::collections::HashSet<String>>,
+    /// The current file and the name lists noted for it (their `MatchTable` rows).
+    current: Option<(String, Vec<Vec<String>>)>,
+}
+
+impl ParamNotes {
+    pub fn new(rootdir: &Path) -> Self {
+        ParamNotes {
+            rootdir: rootdir.to_path_buf(),
+            by_file: HashMap::new(),
+            current: None,
+        }
+    }
+
+    /// Notes the parameter names of item `i` of `table`, whose node id is `nodeid`.
+    pub fn note(&mut self, nodeid: &str, table: &MatchTable, i: usize) {
+        let params = table.params(i);
+        if params.is_empty() {
+            return;
+        }
+        let file = nodeid.split_once("::").map_or(nodeid, |(f, _)| f);
+        if self.current.as_ref().is_none_or(|(f, _)| f != file) {
+            self.flush();
+            self.current = Some((file.to_string(), Vec::new()));
+        }
+        if let Some((_, lists)) = &mut self.current {
+            if !lists.iter().any(|l| l.as_slice() == params) {
+                lists.push(params.to_vec());
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some((file, lists)) = self.current.take() {
+            self.by_file
+                .entry(self.rootdir.join(file))
+                .or_default()
+                .extend(lists.into_iter().flatten());
+        }
+    }
+
+    /// The names noted, by file.
+    pub fn finish(mut self) -> HashMap<PathBuf, std::collections::HashSet<String>> {
+        self.flush();
+        self.by_file
+    }
+}
+
+/// The names a node id spells: its path's parts and each node's name (a parameter id
+/// may itself contain "::" or "/").
+fn nodeid_parts(nodeid: &str) -> Vec<String> {
+    let (path, rest) = nodeid.split_once("::").unwrap_or((nodeid, ""));
+    let mut parts: Vec<String> = path.split('/').map(str::to_string).collect();
+    let (head, params) = match rest.find('[') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    if !head.is_empty() {
+        let mut nodes: Vec<String> = head.split("::").map(str::to_string).collect();
+        if let Some(last) = nodes.last_mut() {
+            last.push_str(params);
+        }
+        parts.extend(nodes);
+    }
+    parts
+}
+
 impl ModuleCollection {
     /// The part of `dc` that belongs to the module `rel` (its items, the errors and skips
     /// of it and of nodes inside it).
@@ -42,16 +188,15 @@ impl ModuleCollection {
             let file = id.split("::").next().unwrap_or(id);
             file == rel || file.starts_with(&format!("{rel}/")) || rel.is_empty()
         };
-        let (items, matching) = dc
+        let kept: Vec<(&String, &ItemMatch)> = dc
             .items
             .iter()
             .zip(&dc.item_match)
             .filter(|(i, _)| belongs(i))
-            .map(|(i, m)| (i.clone(), m.clone()))
-            .unzip();
+            .collect();
         ModuleCollection {
-            items,
-            matching,
+            items: kept.iter().map(|(i, _)| (*i).clone()).collect(),
+            matching: MatchTable::of(kept.iter().map(|(i, m)| (i.as_str(), *m))),
             deselected: dc
                 .deselected_by_file
                 .iter()
@@ -124,7 +269,8 @@ impl CollectCache {
 
     fn lookup_any(&self, id: &str) -> Option<ModuleCollection> {
         let key = self.selector.cached_result_key(id)?;
-        self.cache.get::<ModuleCollection>(TREE_COLLECTED, &key)
+        self.cache
+            .get_large::<ModuleCollection>(TREE_COLLECTED, &key)
     }
 
     /// Whether `rel`'s collection gave other ids under a shifted clock, and nothing it
@@ -160,7 +306,8 @@ impl CollectCache {
     /// Stores a collection under a synthetic id (`session_id`).
     pub fn store_id(&self, id: &str, deps: TestDeps, found: &ModuleCollection) {
         let set = self.selector.record(id, &Arc::new(deps), false, true, 0.0);
-        self.cache.put(TREE_COLLECTED, &result_key(id, &set), found);
+        self.cache
+            .put_large(TREE_COLLECTED, &result_key(id, &set), found);
     }
 }
 
@@ -174,5 +321,87 @@ pub fn recording(
         rootdir: rootdir.to_path_buf(),
         code_cache: PathBuf::from(cache_dir).join("code"),
         whole_session,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item_match(marks: &[&str], keywords: &[&str], params: &[&str]) -> ItemMatch {
+        let owned = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
+        ItemMatch {
+            marks: owned(marks),
+            keywords: owned(keywords),
+            params: owned(params),
+        }
+    }
+
+    fn sorted(mut v: Vec<String>) -> Vec<String> {
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn match_table_gives_back_every_item_s_names_and_shares_lists() {
+        let ids = [
+            "tests/test_v.py::TestV::test_x[1.0-a::b]",
+            "tests/test_v.py::TestV::test_x[2.0/c]",
+            // A node name pytest's matcher lacks (its own rules), and extras it adds.
+            "tests/test_v.py::test_y",
+        ];
+        let matches = [
+            item_match(
+                &["parametrize"],
+                &[
+                    "tests",
+                    "test_v.py",
+                    "TestV",
+                    "test_x[1.0-a::b]",
+                    "parametrize",
+                    "pytestmark",
+                ],
+                &["left", "right"],
+            ),
+            item_match(
+                &["parametrize"],
+                &[
+                    "tests",
+                    "test_v.py",
+                    "TestV",
+                    "test_x[2.0/c]",
+                    "parametrize",
+                    "pytestmark",
+                ],
+                &["left", "right"],
+            ),
+            item_match(&[], &["test_v.py", "test_y", "extra"], &[]),
+        ];
+        let table = MatchTable::of(ids.iter().copied().zip(&matches));
+        for (i, (id, m)) in ids.iter().zip(&matches).enumerate() {
+            assert_eq!(table.marks(i), m.marks.as_slice());
+            assert_eq!(table.params(i), m.params.as_slice());
+            assert_eq!(
+                sorted(table.keywords(i, id)),
+                sorted(m.keywords.clone()),
+                "{id}"
+            );
+        }
+        // marks, params, extras and absent names of the first two items are one each.
+        assert!(
+            table.lists.len() <= 6,
+            "lists not shared: {:?}",
+            table.lists
+        );
+        let stored = ModuleCollection {
+            items: ids.iter().map(|s| s.to_string()).collect(),
+            matching: table,
+            ..Default::default()
+        };
+        let bytes = bincode::serialize(&stored).unwrap();
+        assert_eq!(
+            bincode::deserialize::<ModuleCollection>(&bytes).unwrap(),
+            stored
+        );
     }
 }

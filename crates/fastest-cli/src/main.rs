@@ -359,7 +359,7 @@ fn item_keywords(item: &fastest_discovery::link::StaticItem) -> Option<Vec<Strin
         last.push_str(params);
     }
     names.extend(parts);
-    names.extend(item.marks.iter().flatten().cloned());
+    names.extend(item.marks.iter().flat_map(|m| m.iter()).cloned());
     if item.own_marks {
         names.push("pytestmark".into());
     }
@@ -566,6 +566,7 @@ fn cache_command(sub: Option<&str>) -> anyhow::Result<ExitCode> {
             cache.flush();
             let _ = std::fs::remove_dir_all(cache_dir.join("code"));
             fastest_discovery::snapshot::SnapshotStore::new(&cache_dir).clear();
+            let _ = std::fs::remove_dir_all(cache_dir.join(fastest_cache::LARGE_DIR));
             println!("fastest: cleared {}", cache_dir.display());
         }
         Some(other) => {
@@ -742,7 +743,7 @@ fn run() -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     // Parameter names of the items Python collected: not fixtures the project lacks.
-    let mut python_params: HashMap<PathBuf, HashSet<String>> = HashMap::new();
+    let mut python_params = collect_cache::ParamNotes::new(&config.rootdir);
     // `-m` and `-k` are evaluated here when the expression parses, every static item's
     // marks (and for `-k` its node-id names) are known, and no name in it could match a
     // mark a plugin adds at collection; the dynamic modules get them in Python.
@@ -921,13 +922,17 @@ fn run() -> anyhow::Result<ExitCode> {
             ),
             false => (None, None, &[][..]),
         };
-        for (id, matching) in found.items.into_iter().zip(&found.matching) {
-            note_params(&mut python_params, &config.rootdir, &id, &matching.params);
+        let matching = found.matching;
+        for (i, id) in found.items.into_iter().enumerate() {
+            python_params.note(&id, &matching, i);
             let by_deselect = !deselect.iter().any(|d| id.starts_with(d.as_str()));
             if by_deselect
-                && passes_filters(markexpr.as_ref(), keyword.as_ref(), &matching.marks, || {
-                    &matching.keywords
-                })
+                && passes_filters(
+                    markexpr.as_ref(),
+                    keyword.as_ref(),
+                    matching.marks(i),
+                    || matching.keywords(i, &id),
+                )
             {
                 items.push(id);
             } else {
@@ -963,6 +968,7 @@ fn run() -> anyhow::Result<ExitCode> {
             // Modules whose collection is stored and still current are not handed to
             // Python.
             let collect_cache = (!cli.no_record).then(new_collect_cache);
+            timing::mark("collection environment digested");
             let mut found: Vec<Option<collect_cache::ModuleCollection>> = dynamic
                 .iter()
                 .map(|d| match (d, &collect_cache) {
@@ -978,6 +984,7 @@ fn run() -> anyhow::Result<ExitCode> {
                     _ => None,
                 })
                 .collect();
+            timing::mark("stored module collections looked up");
             let misses: Vec<usize> = (0..dynamic.len()).filter(|&i| found[i].is_none()).collect();
             if cli.verbose > 0 && collect_cache.is_some() {
                 eprintln!(
@@ -1135,13 +1142,14 @@ fn run() -> anyhow::Result<ExitCode> {
                 }
                 Entry::Dynamic { path, .. } => {
                     if let Some(module) = dynamic_found.remove(path) {
-                        for (id, matching) in module.items.into_iter().zip(&module.matching) {
-                            note_params(&mut python_params, &config.rootdir, &id, &matching.params);
+                        let matching = module.matching;
+                        for (i, id) in module.items.into_iter().enumerate() {
+                            python_params.note(&id, &matching, i);
                             if passes_filters(
                                 static_markexpr.as_ref(),
                                 static_keyword.as_ref(),
-                                &matching.marks,
-                                || &matching.keywords,
+                                matching.marks(i),
+                                || matching.keywords(i, &id),
                             ) {
                                 items.push(id);
                             } else {
@@ -1249,7 +1257,7 @@ fn run() -> anyhow::Result<ExitCode> {
             &config.rootdir,
             &test_files,
             NATIVE_BUILTIN_FIXTURES,
-            &python_params,
+            &python_params.finish(),
         );
         let mut files_in_order: Vec<&str> = Vec::new();
         let mut seen_files: HashSet<&str> = HashSet::new();
@@ -1625,22 +1633,6 @@ const NATIVE_BUILTIN_FIXTURES: &[&str] = &[
     // pytest-cov's, when it is installed.
     "no_cover",
 ];
-
-/// Records the parameter names Python gave the item `nodeid`, under its file.
-fn note_params(
-    by_file: &mut HashMap<PathBuf, HashSet<String>>,
-    rootdir: &Path,
-    nodeid: &str,
-    params: &[String],
-) {
-    if !params.is_empty() {
-        let file = rootdir.join(nodeid.split("::").next().unwrap_or(nodeid));
-        by_file
-            .entry(file)
-            .or_default()
-            .extend(params.iter().cloned());
-    }
-}
 
 /// Whether the native engine can run the items Python collected from a dynamic module:
 /// its reason, and every other reason its summary gives, allow it.

@@ -4,6 +4,7 @@
 
 pub mod blocks;
 pub mod doctest;
+pub mod front_coded;
 pub mod fsobs;
 pub mod link;
 pub mod markexpr;
@@ -88,6 +89,7 @@ pub enum Entry {
     /// Statically collected items of one file.
     Items {
         path: PathBuf,
+        #[serde(with = "link::compact_items")]
         items: Vec<StaticItem>,
     },
     /// Python must collect this path (file or directory); `selector` is the node-id

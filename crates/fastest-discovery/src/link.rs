@@ -12,7 +12,7 @@ use std::sync::Arc;
 pub type LinkResult = Result<Vec<StaticItem>, String>;
 
 /// One statically collected test.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaticItem {
     pub nodeid: String,
     /// Which parameter set of each parametrize mark (function, class, module order)
@@ -22,10 +22,80 @@ pub struct StaticItem {
     /// the MRO, module, and the parameter sets' own), for `-m`; None when they are not
     /// all known statically (unknown decorators, non-literal `pytest.param` marks,
     /// unittest methods).
-    pub marks: Option<Vec<String>>,
+    pub marks: Option<Arc<[String]>>,
     /// The test function carries marks of its own (then `pytestmark` is in its
     /// `__dict__`, one of the names `-k` matches).
     pub own_marks: bool,
+}
+
+/// Serde for the items of one file in a stored collection: node ids front-coded, each
+/// distinct mark list stored once (parametrized items repeat theirs thousands of times)
+/// and shared again on reading.
+pub mod compact_items {
+    use super::StaticItem;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    #[derive(Serialize, Deserialize)]
+    struct Compact {
+        #[serde(with = "crate::front_coded")]
+        ids: Vec<String>,
+        /// Per item: its index into `mark_lists` (0: marks not known), its number of
+        /// parameter indices in `param_index`, and `own_marks`.
+        rows: Vec<(u32, u32, bool)>,
+        param_index: Vec<u32>,
+        mark_lists: Vec<Vec<String>>,
+    }
+
+    pub fn serialize<S: Serializer>(items: &[StaticItem], s: S) -> Result<S::Ok, S::Error> {
+        let mut index: HashMap<&[String], u32> = HashMap::new();
+        let mut compact = Compact {
+            ids: items.iter().map(|i| i.nodeid.clone()).collect(),
+            rows: Vec::with_capacity(items.len()),
+            param_index: Vec::new(),
+            mark_lists: Vec::new(),
+        };
+        for item in items {
+            let marks = match &item.marks {
+                None => 0,
+                Some(list) => *index.entry(list).or_insert_with(|| {
+                    compact.mark_lists.push(list.to_vec());
+                    compact.mark_lists.len() as u32
+                }),
+            };
+            compact.param_index.extend(&item.param_index);
+            compact
+                .rows
+                .push((marks, item.param_index.len() as u32, item.own_marks));
+        }
+        compact.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<StaticItem>, D::Error> {
+        let compact = Compact::deserialize(d)?;
+        let lists: Vec<Arc<[String]>> = compact.mark_lists.into_iter().map(Arc::from).collect();
+        let mut params = compact.param_index.into_iter();
+        let mut items = Vec::with_capacity(compact.ids.len());
+        for (nodeid, (marks, n_params, own_marks)) in compact.ids.into_iter().zip(compact.rows) {
+            let marks = match marks {
+                0 => None,
+                n => Some(
+                    lists
+                        .get(n as usize - 1)
+                        .ok_or_else(|| serde::de::Error::custom("mark list out of range"))?
+                        .clone(),
+                ),
+            };
+            items.push(StaticItem {
+                nodeid,
+                param_index: params.by_ref().take(n_params as usize).collect(),
+                marks,
+                own_marks,
+            });
+        }
+        Ok(items)
+    }
 }
 
 impl StaticItem {
@@ -739,7 +809,7 @@ impl<'a> Linker<'a> {
         let own_marks = mark_lists.first().is_some_and(|m| !m.is_empty());
         if calls.is_empty() {
             return Ok(vec![StaticItem {
-                marks: known.then_some(names),
+                marks: known.then(|| names.into()),
                 own_marks,
                 ..StaticItem::plain(base.to_string())
             }]);
@@ -776,7 +846,7 @@ impl<'a> Linker<'a> {
                             }
                         }
                     }
-                    all
+                    Arc::from(all)
                 });
                 StaticItem {
                     nodeid: format!("{base}[{id}]"),
