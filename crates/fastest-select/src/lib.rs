@@ -142,6 +142,9 @@ pub fn result_key(nodeid: &str, depset: &Digest) -> Digest {
     digest(&[b"result", nodeid.as_bytes(), depset])
 }
 
+/// Dependency sets longer than this are rechecked in parallel.
+const PARALLEL_RECHECK: usize = 256;
+
 /// Hashes the current state of dependencies (memoized: many tests share files).
 pub struct Selector {
     cache: Arc<Cache>,
@@ -388,18 +391,30 @@ impl Selector {
         if let Some(r) = self.checked.lock().get(d) {
             return r.clone();
         }
-        let mut changed = Vec::new();
+        // A whole-session collection can depend on thousands of files (custom collectors
+        // reading data files): their hashes are computed on every core.
+        let hashes: Vec<Digest> = if set.deps.len() > PARALLEL_RECHECK {
+            use rayon::prelude::*;
+            set.deps
+                .par_iter()
+                .map(|(dep, _)| self.current(dep))
+                .collect()
+        } else {
+            set.deps.iter().map(|(dep, _)| self.current(dep)).collect()
+        };
+        let changed: Vec<Dep> = set
+            .deps
+            .iter()
+            .zip(&hashes)
+            .filter(|((_, old), now)| old != *now)
+            .map(|((dep, _), _)| dep.clone())
+            .collect();
         let now = DepSet {
             deps: set
                 .deps
                 .iter()
-                .map(|(dep, old)| {
-                    let h = self.current(dep);
-                    if h != *old {
-                        changed.push(dep.clone());
-                    }
-                    (dep.clone(), h)
-                })
+                .zip(hashes)
+                .map(|((dep, _), h)| (dep.clone(), h))
                 .collect(),
         };
         let r = (if changed.is_empty() { *d } else { now.digest() }, changed);
