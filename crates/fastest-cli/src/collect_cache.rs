@@ -163,7 +163,7 @@ impl ParamNotes {
 
 /// The names a node id spells: its path's parts and each node's name (a parameter id
 /// may itself contain "::" or "/").
-fn nodeid_parts(nodeid: &str) -> Vec<String> {
+pub fn nodeid_parts(nodeid: &str) -> Vec<String> {
     let (path, rest) = nodeid.split_once("::").unwrap_or((nodeid, ""));
     let mut parts: Vec<String> = path.split('/').map(str::to_string).collect();
     let (head, params) = match rest.find('[') {

@@ -344,21 +344,11 @@ fn passes_filters<K: AsRef<[String]>>(
 /// classes, the function's name with its parameter id, its marks, and `pytestmark` when
 /// the function carries marks itself. None when the node id is outside the rootdir.
 fn item_keywords(item: &fastest_discovery::link::StaticItem) -> Option<Vec<String>> {
-    let (path, rest) = item.nodeid.split_once("::")?;
-    let mut names: Vec<String> = path.split('/').map(str::to_string).collect();
-    if names.iter().any(|n| n == ".." || n.is_empty()) {
+    let (path, _) = item.nodeid.split_once("::")?;
+    if path.split('/').any(|n| n == ".." || n.is_empty()) {
         return None;
     }
-    // Classes and the function; a parameter id may itself contain "::".
-    let (head, params) = match rest.find('[') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    let mut parts: Vec<String> = head.split("::").map(str::to_string).collect();
-    if let Some(last) = parts.last_mut() {
-        last.push_str(params);
-    }
-    names.extend(parts);
+    let mut names = collect_cache::nodeid_parts(&item.nodeid);
     names.extend(item.marks.iter().flat_map(|m| m.iter()).cloned());
     if item.own_marks {
         names.push("pytestmark".into());
