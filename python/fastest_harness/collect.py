@@ -168,7 +168,22 @@ def _item_match(item):
         keywords.update(marks)
     callspec = getattr(item, "callspec", None)
     params = sorted(callspec.params) if callspec is not None else []
-    return {"marks": marks, "keywords": sorted(str(k) for k in keywords), "params": params}
+    found = {"marks": marks, "keywords": sorted(str(k) for k in keywords), "params": params}
+    # What `--collect-only` prints for it (pytest's `_printcollecteditems`).
+    found["tree"] = [str(node) for node in item.listchain()[1:-1]]
+    found["kind"] = kind = type(item).__name__
+    nodeid = item.nodeid
+    # The node id's spelling of `item.name` (fastest_report::tree::node_name).
+    if "::" in nodeid:
+        rest = nodeid.split("::", 1)[1]
+        head, bracket, params = rest.partition("[")
+        name = head.rsplit("::", 1)[-1] + bracket + params
+    else:
+        name = nodeid.rsplit("/", 1)[-1]
+    own = str(item)
+    if own != "<%s %s>" % (kind, name):
+        found["repr"] = own
+    return found
 
 
 def _write(path, result):

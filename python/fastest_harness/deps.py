@@ -853,6 +853,7 @@ def patch_pytest_rewrite():
     original_rewrite_test = getattr(rewrite, "_rewrite_test", None)
 
     def _rewrite_test(fn, config, *args, **kwargs):
+        __tracebackhide__ = True  # pytest leaves this frame out of import-error tracebacks
         if RECORDER is None or not CODE_CACHE_DIR:
             return original_rewrite_test(fn, config, *args, **kwargs)
         # Plugins pytest rewrites (site-packages) are cached too; only project files

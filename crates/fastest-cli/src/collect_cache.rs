@@ -13,7 +13,7 @@ use fastest_select::{result_key, Selector};
 use serde::{Deserialize, Serialize};
 
 /// Bumped when what the collecting process records changes (old entries are then unused).
-const COLLECT_CACHE_VERSION: u32 = 7;
+const COLLECT_CACHE_VERSION: u32 = 8;
 
 /// Stored collections, under the result key of the module's synthetic node id.
 pub const TREE_COLLECTED: &str = "collected";
@@ -47,6 +47,11 @@ pub struct MatchTable {
     /// Per item, indices into `lists`: its marks, its parameter names, the `-k` names
     /// beyond its node id's parts, and the node id's parts that are not `-k` names.
     items: Vec<[u32; 4]>,
+    /// Per item, indices into `lists`: the collectors above it (`--collect-only`'s
+    /// tree) and its node type (a list of one name).
+    tree: Vec<[u32; 2]>,
+    /// `(item, str(item))` for the items whose line is not `<{kind} {name}>`.
+    reprs: Vec<(u32, String)>,
 }
 
 impl MatchTable {
@@ -80,8 +85,29 @@ impl MatchTable {
                 intern(absent, &mut table.lists),
             ];
             table.items.push(row);
+            let tree = [
+                intern(m.tree.clone(), &mut table.lists),
+                intern(vec![m.kind.clone()], &mut table.lists),
+            ];
+            table.tree.push(tree);
+            if let Some(repr) = &m.repr {
+                table
+                    .reprs
+                    .push(((table.items.len() - 1) as u32, repr.clone()));
+            }
         }
         table
+    }
+
+    /// `--collect-only`'s tree for item `i`, whose node id is `nodeid`: the collectors
+    /// above it and its own line.
+    pub fn tree(&self, i: usize, nodeid: &str) -> (Arc<[String]>, String) {
+        let [chain, kind] = self.tree[i];
+        let own = match self.reprs.binary_search_by_key(&(i as u32), |(j, _)| *j) {
+            Ok(k) => self.reprs[k].1.clone(),
+            Err(_) => fastest_report::tree::item_line(&self.lists[kind as usize][0], nodeid),
+        };
+        (Arc::from(self.lists[chain as usize].as_slice()), own)
     }
 
     /// The mark names of item `i`.
@@ -334,6 +360,9 @@ mod tests {
             marks: owned(marks),
             keywords: owned(keywords),
             params: owned(params),
+            tree: owned(&["<Dir proj>", "<Module test_v.py>"]),
+            kind: "Function".into(),
+            repr: None,
         }
     }
 
@@ -387,9 +416,15 @@ mod tests {
                 "{id}"
             );
         }
-        // marks, params, extras and absent names of the first two items are one each.
+        for (i, id) in ids.iter().enumerate() {
+            let (parents, own) = table.tree(i, id);
+            assert_eq!(&parents[..], matches[i].tree.as_slice());
+            assert_eq!(own, fastest_report::tree::item_line("Function", id));
+        }
+        // marks, params, extras and absent names of the first two items are one each,
+        // and the three share their tree and kind.
         assert!(
-            table.lists.len() <= 6,
+            table.lists.len() <= 8,
             "lists not shared: {:?}",
             table.lists
         );

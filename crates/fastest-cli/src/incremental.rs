@@ -58,17 +58,23 @@ fn mtime_ns(path: &Path) -> u128 {
         .unwrap_or(0)
 }
 
-fn interpreter_info(python: &Path, cache: &Cache) -> Option<InterpreterInfo> {
+/// The cache key of what `PROBE` said about `python`: its path, and the modification
+/// times of the interpreter and of its venv's `pyvenv.cfg`.
+fn interpreter_key(python: &Path) -> Digest {
     let cfg = python
         .parent()
         .and_then(Path::parent)
         .map(|p| p.join("pyvenv.cfg"));
-    let key = digest(&[
+    digest(&[
         PROBE.as_bytes(),
         python.to_string_lossy().as_bytes(),
         &mtime_ns(python).to_le_bytes(),
         &cfg.as_deref().map(mtime_ns).unwrap_or(0).to_le_bytes(),
-    ]);
+    ])
+}
+
+fn interpreter_info(python: &Path, cache: &Cache) -> Option<InterpreterInfo> {
+    let key = interpreter_key(python);
     if let Some(info) = cache.get::<InterpreterInfo>(TREE_INTERPRETERS, &key) {
         return Some(info);
     }
@@ -82,6 +88,12 @@ fn interpreter_info(python: &Path, cache: &Cache) -> Option<InterpreterInfo> {
     let info = InterpreterInfo { version, site_dirs };
     cache.put(TREE_INTERPRETERS, &key, &info);
     Some(info)
+}
+
+/// The interpreter's version (`3.11.7`) if an earlier run probed it (never starts it).
+pub fn known_python_version(python: &Path, cache: &Cache) -> Option<String> {
+    let info: InterpreterInfo = cache.get(TREE_INTERPRETERS, &interpreter_key(python))?;
+    info.version.split_whitespace().next().map(str::to_string)
 }
 
 /// The digest of everything global a result depends on.

@@ -7,6 +7,7 @@ use fastest_cache::Cache;
 use fastest_config::{determine_setup, SetupRequest};
 use fastest_discovery::{collect, relpath, CollectRequest, Collection, Entry};
 use fastest_graph::GraphDb;
+use fastest_report::tree::TreeItem;
 use fastest_report::{CollectReport, ExitCode};
 use fastest_runner::CollectClock;
 use std::collections::{HashMap, HashSet};
@@ -730,8 +731,12 @@ fn run() -> anyhow::Result<ExitCode> {
     let mut report = CollectReport {
         // pytest's verbosity is the count of -v less the count of -q.
         quiet: cli.quiet.saturating_sub(cli.verbose),
+        verbose: cli.verbose > cli.quiet,
         ..Default::default()
     };
+    // `--collect-only` without -q prints pytest's tree of collectors.
+    let want_tree = cli.collect_only && report.quiet == 0;
+    let mut tree: Vec<TreeItem> = Vec::new();
     // Parameter names of the items Python collected: not fixtures the project lacks.
     let mut python_params = collect_cache::ParamNotes::new(&config.rootdir);
     // `-m` and `-k` are evaluated here when the expression parses, every static item's
@@ -924,6 +929,10 @@ fn run() -> anyhow::Result<ExitCode> {
                     || matching.keywords(i, &id),
                 )
             {
+                if want_tree {
+                    let (parents, own) = matching.tree(i, &id);
+                    tree.push(TreeItem { parents, own });
+                }
                 items.push(id);
             } else {
                 deselected += 1;
@@ -932,6 +941,7 @@ fn run() -> anyhow::Result<ExitCode> {
         report.collected = items.len() + deselected;
         report.deselected = deselected;
         report.items = items;
+        report.tree = tree;
         report.errors = found.errors;
         report.skipped = found.skipped;
     } else {
@@ -1113,6 +1123,7 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         let mut items = Vec::new();
         let mut mark_deselected = 0;
+        let mut static_tree = fastest_discovery::tree::StaticTree::new(&config.rootdir);
         for entry in &collection.entries {
             match entry {
                 Entry::Items { items: it, .. } => {
@@ -1124,6 +1135,13 @@ fn run() -> anyhow::Result<ExitCode> {
                             marks,
                             || item_keywords(i).unwrap_or_default(),
                         ) {
+                            if want_tree {
+                                let (parents, kind) = static_tree.chain(i);
+                                tree.push(TreeItem {
+                                    parents: parents.into(),
+                                    own: fastest_report::tree::item_line(kind, &i.nodeid),
+                                });
+                            }
                             items.push(i.nodeid.clone());
                         } else {
                             mark_deselected += 1;
@@ -1141,6 +1159,10 @@ fn run() -> anyhow::Result<ExitCode> {
                                 matching.marks(i),
                                 || matching.keywords(i, &id),
                             ) {
+                                if want_tree {
+                                    let (parents, own) = matching.tree(i, &id);
+                                    tree.push(TreeItem { parents, own });
+                                }
                                 items.push(id);
                             } else {
                                 mark_deselected += 1;
@@ -1153,9 +1175,19 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         report.collected = items.len() + mark_deselected + python_deselected;
         let before = items.len();
-        items.retain(|i| !cli.deselect.iter().any(|d| i.starts_with(d.as_str())));
+        let kept: Vec<bool> = items
+            .iter()
+            .map(|i| !cli.deselect.iter().any(|d| i.starts_with(d.as_str())))
+            .collect();
+        if want_tree {
+            let mut keep = kept.iter();
+            tree.retain(|_| *keep.next().unwrap_or(&true));
+        }
+        let mut keep = kept.iter();
+        items.retain(|_| *keep.next().unwrap_or(&true));
         report.deselected = before - items.len() + mark_deselected + python_deselected;
         report.items = items;
+        report.tree = tree;
     }
     timing::mark("python collections resolved");
     cache.flush();
@@ -1427,16 +1459,7 @@ fn run() -> anyhow::Result<ExitCode> {
             "report_passes".into(),
             serde_json::Value::Bool(reportchars.contains('P')),
         );
-        let mut header = vec![format!("rootdir: {}", config.rootdir.display())];
-        if let Some(ini_path) = &config.inifile {
-            header.push(format!(
-                "configfile: {}",
-                relpath(&config.rootdir, ini_path)
-            ));
-        }
-        if from_testpaths {
-            header.push(format!("testpaths: {}", config.testpaths().join(", ")));
-        }
+        let mut header = config_header_lines(&config, from_testpaths);
         header.extend(stepwise_note);
         let color = match cli.color.as_deref() {
             Some("yes") => true,
@@ -1581,6 +1604,21 @@ fn run() -> anyhow::Result<ExitCode> {
         return run::execute(request, &cache);
     }
     report.seconds = start.elapsed().as_secs_f64();
+    if want_tree {
+        // The Python version only when a run has asked this interpreter before (no
+        // interpreter is started to print a header).
+        let python = incremental::known_python_version(&python_for(), &cache)
+            .map(|v| format!("Python {v}, "))
+            .unwrap_or_default();
+        report.header = vec![format!(
+            "platform {} -- {python}fastest-{}",
+            std::env::consts::OS,
+            env!("CARGO_PKG_VERSION")
+        )];
+        report
+            .header
+            .extend(config_header_lines(&config, from_testpaths));
+    }
     print!("{}", report.render());
     timing::mark("collection printed");
     if cli.verbose > 0 && collection_from_snapshot {
@@ -1810,6 +1848,25 @@ fn config_files(config: &fastest_config::ProjectConfig) -> Vec<(String, PathBuf)
         .iter()
         .map(|p| (relpath(&config.rootdir, p), p.clone()))
         .collect()
+}
+
+/// The session header's lines about the configuration (pytest's `rootdir:`,
+/// `configfile:`, `testpaths:`).
+fn config_header_lines(
+    config: &fastest_config::ProjectConfig,
+    from_testpaths: bool,
+) -> Vec<String> {
+    let mut header = vec![format!("rootdir: {}", config.rootdir.display())];
+    if let Some(ini_path) = &config.inifile {
+        header.push(format!(
+            "configfile: {}",
+            relpath(&config.rootdir, ini_path)
+        ));
+    }
+    if from_testpaths {
+        header.push(format!("testpaths: {}", config.testpaths().join(", ")));
+    }
+    header
 }
 
 /// `glob.iglob(pattern, recursive=True)` for testpaths: `*`, `?`, `[..]` per component

@@ -876,28 +876,7 @@ fn reporter_header<W: std::io::Write>(
     skips: &[CollectionSkip],
     invocation_dir: &Path,
 ) {
-    let total = n + deselected;
-    let mut line = format!(
-        "collected {total} item{}",
-        if total == 1 { "" } else { "s" }
-    );
-    if !errors.is_empty() {
-        line.push_str(&format!(
-            " / {} error{}",
-            errors.len(),
-            if errors.len() == 1 { "" } else { "s" }
-        ));
-    }
-    // pytest's order: errors, deselected, skipped, selected.
-    if deselected > 0 {
-        line.push_str(&format!(" / {deselected} deselected"));
-    }
-    if !skips.is_empty() {
-        line.push_str(&format!(" / {} skipped", skips.len()));
-    }
-    if deselected > 0 {
-        line.push_str(&format!(" / {n} selected"));
-    }
+    let line = fastest_report::collected_line(n, deselected, errors.len(), skips.len());
     reporter.set_header_lines(header.to_vec());
     reporter.header(&line);
     for skip in skips {

@@ -13,6 +13,7 @@ pub mod pyrepr;
 pub mod runtime_scan;
 pub mod snapshot;
 pub mod summary;
+pub mod tree;
 pub mod walk;
 
 use fastest_config::ProjectConfig;
@@ -362,7 +363,10 @@ pub fn collect(
                     doctest::Examples::Some => {
                         let rel = relpath(&req.config.rootdir, &path);
                         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                        vec![StaticItem::plain(format!("{rel}::{name}"))]
+                        vec![StaticItem {
+                            kind: link::ItemKind::Doctest,
+                            ..StaticItem::plain(format!("{rel}::{name}"))
+                        }]
                     }
                     doctest::Examples::None => vec![],
                     // DocTestParser raises: pytest reports the error.
@@ -567,11 +571,10 @@ fn link_entry(
             })
             .collect();
         names.sort();
-        items.extend(
-            names
-                .into_iter()
-                .map(|n| StaticItem::plain(format!("{rel}::{n}"))),
-        );
+        items.extend(names.into_iter().map(|n| StaticItem {
+            kind: link::ItemKind::Doctest,
+            ..StaticItem::plain(format!("{rel}::{n}"))
+        }));
     }
     if is_test_file {
         for conftest in walker.conftest_chain(path.parent().unwrap()) {

@@ -11,6 +11,11 @@ use std::sync::Arc;
 /// Either the module's items, or why Python must collect it.
 pub type LinkResult = Result<Vec<StaticItem>, String>;
 
+/// Why a module with a test that yields is collected by Python: pytest reports it as
+/// the module's collection error ("'yield' keyword is allowed in fixtures, but not in
+/// tests").
+const YIELD_TEST: &str = "a test function yields (pytest reports it as a collection error)";
+
 /// One statically collected test.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaticItem {
@@ -26,6 +31,39 @@ pub struct StaticItem {
     /// The test function carries marks of its own (then `pytestmark` is in its
     /// `__dict__`, one of the names `-k` matches).
     pub own_marks: bool,
+    /// pytest's node type for it (what `--collect-only` prints).
+    pub kind: ItemKind,
+}
+
+/// pytest's node type of a statically collected item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ItemKind {
+    /// A test function or method (`Function`).
+    #[default]
+    Function,
+    /// A method of a `unittest.TestCase` (`TestCaseFunction` in a `UnitTestCase`).
+    TestCaseFunction,
+    /// A docstring's or a text file's examples (`DoctestItem`).
+    Doctest,
+}
+
+impl ItemKind {
+    fn to_u8(self) -> u8 {
+        match self {
+            ItemKind::Function => 0,
+            ItemKind::TestCaseFunction => 1,
+            ItemKind::Doctest => 2,
+        }
+    }
+
+    fn from_u8(n: u8) -> Option<Self> {
+        match n {
+            0 => Some(ItemKind::Function),
+            1 => Some(ItemKind::TestCaseFunction),
+            2 => Some(ItemKind::Doctest),
+            _ => None,
+        }
+    }
 }
 
 /// Serde for the items of one file in a stored collection: node ids front-coded, each
@@ -42,8 +80,8 @@ pub mod compact_items {
         #[serde(with = "crate::front_coded")]
         ids: Vec<String>,
         /// Per item: its index into `mark_lists` (0: marks not known), its number of
-        /// parameter indices in `param_index`, and `own_marks`.
-        rows: Vec<(u32, u32, bool)>,
+        /// parameter indices in `param_index`, `own_marks` and its `ItemKind`.
+        rows: Vec<(u32, u32, bool, u8)>,
         param_index: Vec<u32>,
         mark_lists: Vec<Vec<String>>,
     }
@@ -65,9 +103,12 @@ pub mod compact_items {
                 }),
             };
             compact.param_index.extend(&item.param_index);
-            compact
-                .rows
-                .push((marks, item.param_index.len() as u32, item.own_marks));
+            compact.rows.push((
+                marks,
+                item.param_index.len() as u32,
+                item.own_marks,
+                item.kind.to_u8(),
+            ));
         }
         compact.serialize(s)
     }
@@ -77,7 +118,11 @@ pub mod compact_items {
         let lists: Vec<Arc<[String]>> = compact.mark_lists.into_iter().map(Arc::from).collect();
         let mut params = compact.param_index.into_iter();
         let mut items = Vec::with_capacity(compact.ids.len());
-        for (nodeid, (marks, n_params, own_marks)) in compact.ids.into_iter().zip(compact.rows) {
+        for (nodeid, (marks, n_params, own_marks, kind)) in
+            compact.ids.into_iter().zip(compact.rows)
+        {
+            let kind = super::ItemKind::from_u8(kind)
+                .ok_or_else(|| serde::de::Error::custom("item kind out of range"))?;
             let marks = match marks {
                 0 => None,
                 n => Some(
@@ -92,6 +137,7 @@ pub mod compact_items {
                 param_index: params.by_ref().take(n_params as usize).collect(),
                 marks,
                 own_marks,
+                kind,
             });
         }
         Ok(items)
@@ -105,6 +151,7 @@ impl StaticItem {
             param_index: Vec::new(),
             marks: None,
             own_marks: false,
+            kind: ItemKind::Function,
         }
     }
 }
@@ -592,6 +639,9 @@ impl<'a> Linker<'a> {
                     if f.is_fixture || f.test_attr == Some(false) {
                         continue;
                     }
+                    if f.is_generator && !f.is_async {
+                        return Err(YIELD_TEST.into());
+                    }
                     self.check_decorators(&m, &s, f)?;
                     let base = format!("{relpath}::{}", b.name);
                     let known = f.unknown_decorators.is_empty();
@@ -687,7 +737,10 @@ impl<'a> Linker<'a> {
             }
             return Ok(names
                 .into_iter()
-                .map(|n| StaticItem::plain(format!("{node}::{n}")))
+                .map(|n| StaticItem {
+                    kind: ItemKind::TestCaseFunction,
+                    ..StaticItem::plain(format!("{node}::{n}"))
+                })
                 .collect());
         }
         if class_bodies.iter().any(|d| d.has_init || d.has_new) {
@@ -729,6 +782,9 @@ impl<'a> Linker<'a> {
                         });
                         if f.is_fixture || f.test_attr == Some(false) || is_property {
                             continue;
+                        }
+                        if f.is_generator && !f.is_async {
+                            return Err(YIELD_TEST.into());
                         }
                         if !f.decorators_written.is_empty() {
                             let owner = mro.iter().find(|x| matches!(&x.kind, ClassKind::Project(dd) if std::ptr::eq(dd, *d)));
@@ -853,6 +909,7 @@ impl<'a> Linker<'a> {
                     param_index,
                     marks,
                     own_marks,
+                    kind: ItemKind::Function,
                 }
             })
             .collect())

@@ -346,6 +346,29 @@ fn mentions_parametrize(body: &[Stmt]) -> bool {
     finder.0
 }
 
+/// Whether a function body yields itself (nested functions, classes and lambdas are
+/// their own scopes).
+fn yields(body: &[Stmt]) -> bool {
+    struct Finder(bool);
+    impl<'a> Visitor<'a> for Finder {
+        fn visit_stmt(&mut self, stmt: &'a Stmt) {
+            if !matches!(stmt, Stmt::FunctionDef(_) | Stmt::ClassDef(_)) {
+                visitor::walk_stmt(self, stmt);
+            }
+        }
+        fn visit_expr(&mut self, expr: &'a Expr) {
+            match expr {
+                Expr::Yield(_) | Expr::YieldFrom(_) => self.0 = true,
+                Expr::Lambda(_) => {}
+                _ => visitor::walk_expr(self, expr),
+            }
+        }
+    }
+    let mut finder = Finder(false);
+    finder.visit_body(body);
+    finder.0
+}
+
 fn dotted(expr: &Expr) -> Option<String> {
     match expr {
         Expr::Name(n) => Some(n.id.to_string()),
@@ -785,6 +808,7 @@ impl<'a> Summarizer<'a> {
             | Expr::SetComp(_) => Value::Literal,
             Expr::Lambda(_) => Value::Function(FunctionDef {
                 is_async: false,
+                is_generator: false,
                 is_fixture: false,
                 is_staticmethod: false,
                 is_classmethod: false,
@@ -826,6 +850,7 @@ impl<'a> Summarizer<'a> {
     fn function_def(&mut self, f: &ast::StmtFunctionDef) -> FunctionDef {
         let mut def = FunctionDef {
             is_async: f.is_async,
+            is_generator: yields(&f.body),
             is_fixture: false,
             is_staticmethod: false,
             is_classmethod: false,

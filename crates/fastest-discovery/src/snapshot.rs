@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Bumped when the stored layout or what a collection depends on changes.
-const SNAPSHOT_VERSION: u32 = 2;
+const SNAPSHOT_VERSION: u32 = 3;
 
 /// Snapshots kept per cache; the least recently written beyond this are removed.
 const MAX_SNAPSHOTS: usize = 64;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the summary format or the rules that produce it change; part of every
 /// cache key, so stale summaries are never read.
-pub const SUMMARY_VERSION: u32 = 19;
+pub const SUMMARY_VERSION: u32 = 20;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ModuleSummary {
@@ -97,6 +97,9 @@ pub enum Value {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FunctionDef {
     pub is_async: bool,
+    /// Its own body yields (pytest refuses such a test: a collection error).
+    #[serde(default)]
+    pub is_generator: bool,
     pub is_fixture: bool,
     pub is_staticmethod: bool,
     pub is_classmethod: bool,

@@ -49,6 +49,16 @@ pub struct ItemMatch {
     /// applies `pytest.mark.parametrize`).
     #[serde(default)]
     pub params: Vec<String>,
+    /// What `--collect-only` prints above the item: `str()` of each collector of
+    /// `item.listchain()[1:-1]` (`<Dir tests>`, `<Module test_a.py>`, `<Class TestA>`).
+    #[serde(default)]
+    pub tree: Vec<String>,
+    /// The item's node type (`Function`, `TestCaseFunction`, `DoctestItem`, a plugin's).
+    #[serde(default)]
+    pub kind: String,
+    /// `str(item)` when it is not `<{kind} {name}>` (name: the node id's last `::` part).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repr: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -2,6 +2,7 @@
 
 pub mod junit;
 pub mod run;
+pub mod tree;
 
 /// pytest's exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +28,33 @@ pub struct CollectReport {
     pub collected: usize,
     pub seconds: f64,
     pub quiet: u8,
+    /// More -v than -q: the collected line follows `collecting ... `.
+    pub verbose: bool,
+    /// Lines between the title and the collected line (platform, rootdir, ...).
+    pub header: Vec<String>,
+    /// Where each of `items` sits among pytest's collectors (filled for the tree
+    /// printed without -q).
+    pub tree: Vec<tree::TreeItem>,
+}
+
+/// pytest's `collected N items` line: the errors, deselected, skipped and selected counts
+/// after it, in pytest's order.
+pub fn collected_line(selected: usize, deselected: usize, errors: usize, skipped: usize) -> String {
+    let total = selected + deselected;
+    let mut line = format!("collected {}", plural(total, "item"));
+    if errors > 0 {
+        line.push_str(&format!(" / {}", plural(errors, "error")));
+    }
+    if deselected > 0 {
+        line.push_str(&format!(" / {deselected} deselected"));
+    }
+    if skipped > 0 {
+        line.push_str(&format!(" / {skipped} skipped"));
+    }
+    if deselected > 0 {
+        line.push_str(&format!(" / {selected} selected"));
+    }
+    line
 }
 
 /// pytest's terminal width when not on a tty.
@@ -103,10 +131,33 @@ impl CollectReport {
         parts.join(", ")
     }
 
-    /// Renders the output of `pytest --collect-only -q` (and `-qq`: per-file counts).
+    /// Renders the output of `pytest --collect-only`: with -q the node ids, with -qq
+    /// per-file counts, else the session header and the tree of collectors.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        if self.quiet >= 2 {
+        if self.quiet == 0 {
+            out.push_str(&sep('=', "test session starts"));
+            out.push('\n');
+            for line in &self.header {
+                out.push_str(line);
+                out.push('\n');
+            }
+            if self.verbose {
+                out.push_str("collecting ... ");
+            }
+            let collected = collected_line(
+                self.items.len(),
+                self.deselected,
+                self.errors.len(),
+                self.skipped.len(),
+            );
+            out.push_str(&collected);
+            out.push_str("\n\n");
+            if !self.tree.is_empty() {
+                out.push_str(&tree::render(&self.tree));
+                out.push('\n');
+            }
+        } else if self.quiet >= 2 {
             let mut counts: Vec<(String, usize)> = Vec::new();
             for item in &self.items {
                 let file = item.split("::").next().unwrap_or(item).to_string();
@@ -124,8 +175,10 @@ impl CollectReport {
                 out.push('\n');
             }
         }
-        // pytest always separates the item list (even an empty one) from what follows.
-        out.push('\n');
+        if self.quiet > 0 {
+            // pytest always separates the item list (even an empty one) from what follows.
+            out.push('\n');
+        }
         if !self.errors.is_empty() {
             out.push_str(&sep('=', "ERRORS"));
             out.push('\n');
@@ -147,11 +200,13 @@ impl CollectReport {
             ));
             out.push('\n');
         }
-        out.push_str(&format!(
-            "{} in {}\n",
-            self.count_line(),
-            format_duration(self.seconds)
-        ));
+        let last = format!("{} in {}", self.count_line(), format_duration(self.seconds));
+        if self.quiet == 0 {
+            out.push_str(&sep('=', &last));
+        } else {
+            out.push_str(&last);
+        }
+        out.push('\n');
         out
     }
 }
