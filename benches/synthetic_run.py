@@ -41,7 +41,7 @@ import collect_compare as cc  # noqa: E402
 import synthetic  # noqa: E402  (the generator; not duplicated here)
 
 _TIMING = re.compile(r"\s+in\s+\d+(?:\.\d+)?s(?:\s+\(\d+:\d\d:\d\d\))?")
-_COUNT_LINE = re.compile(r"\b(passed|failed|error|errors|skipped|xfailed|xpassed|no tests ran)\b")
+_COUNT_LINE = re.compile(r"\b(passed|failed|error|errors|skipped|xfailed|xpassed|cached|no tests ran)\b")
 _ENGINE_LINE = re.compile(r"^engine: .*$", re.MULTILINE)
 
 

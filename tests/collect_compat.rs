@@ -349,8 +349,7 @@ fn reduce_errors(stdout: &str) -> String {
             continue;
         }
         if in_summary && line.starts_with("ERROR ") {
-            let path = line.split(" - ").next().unwrap_or(line);
-            out.push(path.trim_end().to_string());
+            out.push(line.trim_end().to_string());
         }
     }
     out.push("[interrupted line]".to_string());
@@ -1148,7 +1147,7 @@ fn helper_reduce_errors() {
                !!!! Interrupted: 1 error during collection !!!!\n1 test collected, 1 error in 0.2s\n";
     assert_eq!(
         reduce_errors(out),
-        "[node ids]\na.py::test_a\n[short summary ERROR lines]\nERROR b.py\n\
+        "[node ids]\na.py::test_a\n[short summary ERROR lines]\nERROR b.py - RuntimeError: boom\n\
          [interrupted line]\nInterrupted: 1 error during collection\n\
          [count line]\n1 test collected, 1 error\n"
     );

@@ -511,7 +511,7 @@ fn collect_both(dir: &Path, env: &[(&str, &str)]) -> (String, String, bool) {
 
 /// `collect_both` with extra arguments for both; the ids are followed by the count line.
 fn collect_both_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (String, String, bool) {
-    let mut our_args = vec!["--collect-only", "-q", "-v"];
+    let mut our_args = vec!["--collect-only", "-qq", "-v"];
     our_args.extend(args);
     let ours = fastest(dir, &our_args, env);
     let mut reference = Command::new(python());
@@ -677,7 +677,7 @@ fn a_collection_a_conftest_shapes_is_reused_until_it_changes() {
 fn a_directory_python_collects_is_reused_until_it_changes() {
     let dir = fixture_copy("dir_collect");
     let root = dir.path();
-    let first = fastest(root, &["--collect-only", "-q", "-v"], &[]);
+    let first = fastest(root, &["--collect-only", "-qq", "-v"], &[]);
     assert!(
         text(&first).contains("tests: ") && text(&first).contains("collect_ignore"),
         "the directory is handed to Python: {}",
@@ -842,7 +842,7 @@ fn a_whole_session_that_reads_the_clock_is_stored_unless_its_ids_depend_on_it() 
         "[NOW], ids=[str(NOW.year)])",
     );
     for _ in 0..2 {
-        let out = fastest(root, &["--collect-only", "-q", "-v"], &[]);
+        let out = fastest(root, &["--collect-only", "-qq", "-v"], &[]);
         assert!(
             text(&out).contains(
                 "the session's collection depends on the clock or a random source; not cached"

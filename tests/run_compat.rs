@@ -830,3 +830,53 @@ fn unittest_tests_run_without_duration_warnings_on_python_3_12_and_later() {
         assert_eq!(out.status.code(), Some(1));
     }
 }
+
+#[test]
+fn collection_errors_interrupt_the_run_like_pytest() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("test_good.py"), "def test_a():\n    pass\n").unwrap();
+    std::fs::write(d.join("test_broken.py"), "def test_b(:\n    pass\n").unwrap();
+    std::fs::write(
+        d.join("test_raises.py"),
+        "raise RuntimeError('boom at import time')\n\ndef test_c():\n    pass\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("test_yield.py"),
+        "def test_generator():\n    yield 1\n",
+    )
+    .unwrap();
+    let tail_from_collected = |s: &str| {
+        let s = &s[s.find("collected").expect("a collected line")..];
+        let mut lines: Vec<String> = s.lines().map(str::to_string).collect();
+        if let Some(last) = lines.last_mut() {
+            *last = last[..last.rfind(" in ").expect("a timing")].to_string();
+        }
+        lines.join("\n")
+    };
+    for (args, code) in [
+        // pytest runs nothing and ends "Interrupted: 3 errors during collection", exit 2.
+        (&[][..], 2),
+        (&["-rA"][..], 2),
+        // ... or runs the rest, counting the errors: exit 1.
+        (&["--continue-on-collection-errors"][..], 1),
+    ] {
+        let reference = run(Command::new(python())
+            .current_dir(d)
+            .args(["-m", "pytest", "-p", "no:cacheprovider"])
+            .args(args));
+        assert_eq!(reference.status.code(), Some(code), "{}", text(&reference));
+        for engine in ["native", "pytest"] {
+            let mut ours_args = vec!["--engine", engine];
+            ours_args.extend(args);
+            let ours = fastest(d, &python(), &ours_args);
+            assert_eq!(
+                tail_from_collected(&text(&ours)),
+                tail_from_collected(&text(&reference)),
+                "{engine} {args:?}"
+            );
+            assert_eq!(ours.status.code(), reference.status.code(), "{args:?}");
+        }
+    }
+}

@@ -105,7 +105,11 @@ def main():
 
         def pytest_collectreport(self, report):
             if report.failed and not getattr(report, "_fastest_ignored", False):
-                result["errors"].append({"nodeid": report.nodeid, "longrepr": str(report.longrepr)})
+                error = {"nodeid": report.nodeid, "longrepr": str(report.longrepr)}
+                message = crash_message(report)
+                if message is not None:
+                    error["message"] = message
+                result["errors"].append(error)
             elif report.skipped and isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
                 # A module that skips itself at import (`allow_module_level=True`).
                 path, lineno, reason = report.longrepr
@@ -139,6 +143,15 @@ def main():
     result["volatile"] = sorted(volatile)
     result["exit_code"] = int(code)
     _write(out_path, result)
+
+
+def crash_message(report):
+    """What pytest's short summary shows after `ERROR path - ` (its
+    `_get_line_with_reprcrash_message`): the crash message, when the report has one."""
+    try:
+        return str(report.longrepr.reprcrash.message)
+    except AttributeError:
+        return None
 
 
 def _item_match(item):

@@ -165,7 +165,9 @@ class PytestEngine:
 
             def pytest_collectreport(self, report):
                 if report.failed:
-                    channel.send("collect_error", nodeid=report.nodeid, longrepr=report.longreprtext)
+                    from fastest_harness.collect import crash_message
+
+                    channel.send("collect_error", nodeid=report.nodeid, longrepr=report.longreprtext, message=crash_message(report))
 
             # A plugin may run an item's protocol more than once (pytest-rerunfailures
             # logs start and finish per attempt): the test starts at its first logstart

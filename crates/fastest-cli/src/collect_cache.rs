@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use fastest_cache::Cache;
 use fastest_graph::GraphDb;
-use fastest_protocol::{CollectionSkip, DynamicCollection, ItemMatch, TestDeps};
+use fastest_protocol::{
+    CollectionErrorReport, CollectionSkip, DynamicCollection, ItemMatch, TestDeps,
+};
 use fastest_select::{result_key, Selector};
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +31,7 @@ pub struct ModuleCollection {
     /// Items a plugin or conftest deselected while Python collected this.
     #[serde(default)]
     pub deselected: usize,
-    pub errors: Vec<(String, String)>,
+    pub errors: Vec<CollectionErrorReport>,
     pub skipped: Vec<CollectionSkip>,
     /// A marker, not a collection: collecting this gave other ids under a shifted clock,
     /// so until a dependency changes it is collected every time without checking again.
@@ -233,7 +235,7 @@ impl ModuleCollection {
                 .errors
                 .iter()
                 .filter(|e| belongs(&e.nodeid))
-                .map(|e| (e.nodeid.clone(), e.longrepr.clone()))
+                .cloned()
                 .collect(),
             skipped: dc
                 .skipped

@@ -173,6 +173,9 @@ struct Cli {
     /// Trim the short summary's messages to the terminal width even with -vv or on CI.
     #[arg(long = "force-short-summary")]
     force_short_summary: bool,
+    /// Run the tests even when collection had errors (they count as errors, exit 1).
+    #[arg(long = "continue-on-collection-errors")]
+    continue_on_collection_errors: bool,
     /// Measure coverage with coverage.py (repeatable; a bare `--cov` measures everything).
     #[arg(long = "cov", num_args = 0..=1, default_missing_value = "", action = clap::ArgAction::Append)]
     cov: Vec<String>,
@@ -732,6 +735,10 @@ fn run() -> anyhow::Result<ExitCode> {
         // pytest's verbosity is the count of -v less the count of -q.
         quiet: cli.quiet.saturating_sub(cli.verbose),
         verbose: cli.verbose > cli.quiet,
+        full_messages: fastest_report::full_summary_messages(
+            i32::from(cli.verbose) - i32::from(cli.quiet),
+            cli.force_short_summary,
+        ),
         ..Default::default()
     };
     // `--collect-only` without -q prints pytest's tree of collectors.
@@ -1557,6 +1564,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 durations_min: cli.durations_min.unwrap_or(0.005),
                 disable_warnings: cli.disable_warnings,
                 force_short_summary: cli.force_short_summary,
+                continue_on_collection_errors: cli.continue_on_collection_errors,
                 color,
                 junitxml: cli.junitxml.as_ref().map(|p| invocation_dir.join(p)),
                 report_log: cli.report_log.as_ref().map(|p| invocation_dir.join(p)),
@@ -1607,14 +1615,8 @@ fn run() -> anyhow::Result<ExitCode> {
     if want_tree {
         // The Python version only when a run has asked this interpreter before (no
         // interpreter is started to print a header).
-        let python = incremental::known_python_version(&python_for(), &cache)
-            .map(|v| format!("Python {v}, "))
-            .unwrap_or_default();
-        report.header = vec![format!(
-            "platform {} -- {python}fastest-{}",
-            std::env::consts::OS,
-            env!("CARGO_PKG_VERSION")
-        )];
+        let python = incremental::known_python_version(&python_for(), &cache);
+        report.header = vec![run::platform_line(python.as_deref(), None)];
         report
             .header
             .extend(config_header_lines(&config, from_testpaths));

@@ -7,7 +7,10 @@ use crate::session_plugins;
 use anyhow::Context;
 use fastest_cache::Cache;
 use fastest_discovery::SummarySource;
-use fastest_protocol::{CollectionSkip, Engine, Outcome, PhaseReport, RunItem, When, WorkerConfig};
+use fastest_protocol::{
+    CollectionErrorReport, CollectionSkip, Engine, Outcome, PhaseReport, RunItem, When,
+    WorkerConfig,
+};
 use fastest_report::run::{Ending, RunOptions, RunReporter, Tone};
 use fastest_report::ExitCode;
 use fastest_runner::pool::{run_pool, Control, PoolConfig, PoolOutcome, RunEvent, WorkerInfo};
@@ -43,7 +46,7 @@ pub struct RunRequest {
     pub harness: PathBuf,
     pub cache_dir: PathBuf,
     pub items: Vec<RunItem>,
-    pub collect_errors: Vec<(String, String)>,
+    pub collect_errors: Vec<CollectionErrorReport>,
     /// Modules that skipped themselves at import (pytest counts each as one skip).
     pub collect_skips: Vec<CollectionSkip>,
     pub deselected: usize,
@@ -66,6 +69,8 @@ pub struct RunRequest {
     pub durations_min: f64,
     pub disable_warnings: bool,
     pub force_short_summary: bool,
+    /// `--continue-on-collection-errors`: run the tests despite collection errors.
+    pub continue_on_collection_errors: bool,
     pub color: bool,
     pub junitxml: Option<PathBuf>,
     pub report_log: Option<PathBuf>,
@@ -119,6 +124,18 @@ fn inert_under_options(plugin: &str, pytest_args: &[String]) -> bool {
         }),
         _ => false,
     }
+}
+
+/// The session header's first line (pytest's `platform linux -- Python 3.11.7,
+/// pytest-9.0.3, ...`), with what is known of the interpreter.
+pub fn platform_line(python: Option<&str>, pytest: Option<&str>) -> String {
+    format!(
+        "platform {} -- {}fastest-{}{}",
+        std::env::consts::OS,
+        python.map(|v| format!("Python {v}, ")).unwrap_or_default(),
+        env!("CARGO_PKG_VERSION"),
+        pytest.map(|v| format!(", pytest-{v}")).unwrap_or_default()
+    )
 }
 
 /// Runs the session; returns pytest's exit code.
@@ -226,11 +243,11 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             disable_warnings: req.disable_warnings,
             // pytest's `_get_line_with_reprcrash_message`: whole messages with -vv or on
             // CI (`running_on_ci`: `CI` or `BUILD_NUMBER` set and non-empty).
-            full_messages: (req.verbosity >= 2
-                || ["CI", "BUILD_NUMBER"]
-                    .iter()
-                    .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty())))
-                && !req.force_short_summary,
+            full_messages: fastest_report::full_summary_messages(
+                req.verbosity,
+                req.force_short_summary,
+            ),
+            continue_on_collection_errors: req.continue_on_collection_errors,
             color: req.color,
             header: Vec::new(),
             junit_path: req.junitxml.as_ref().map(|p| p.display().to_string()),
@@ -240,10 +257,30 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
         },
         order.clone(),
     );
-    for (node, text) in &req.collect_errors {
-        reporter.collect_error(node.clone(), text.clone());
+    for error in &req.collect_errors {
+        reporter.collect_error(error.clone());
     }
     let mut results: HashMap<String, Vec<PhaseReport>> = HashMap::new();
+    if !req.collect_errors.is_empty() && !req.continue_on_collection_errors {
+        // pytest: a collection error interrupts the session before any test runs.
+        let mut header = vec![platform_line(
+            crate::incremental::known_python_version(&req.python, cache).as_deref(),
+            None,
+        )];
+        header.extend(req.header.iter().cloned());
+        reporter_header(
+            &mut reporter,
+            &header,
+            order.len(),
+            deselected,
+            &req.collect_errors,
+            &req.collect_skips,
+            &req.invocation_dir,
+        );
+        let code = reporter.finish_run(start.elapsed().as_secs_f64(), Ending::Completed);
+        write_outputs(&req, &order, &results, &req.collect_errors, code, start)?;
+        return Ok(code);
+    }
     if n == 0 {
         let mut header = req.header.clone();
         header.push(format!("fastest-{}", env!("CARGO_PKG_VERSION")));
@@ -384,7 +421,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             )
         })?;
     }
-    let mut collect_errors: Vec<(String, String)> = req.collect_errors.clone();
+    let mut collect_errors: Vec<CollectionErrorReport> = req.collect_errors.clone();
     // Tests that finished in a worker (their coverage is stored after the run).
     let mut finished: Vec<String> = Vec::new();
     let mut failures = 0usize;
@@ -406,12 +443,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                     .borrow()
                     .clone()
                     .expect("decided before ready is announced");
-                let mut header = vec![format!(
-                    "platform {} -- Python {python}, fastest-{}{}",
-                    std::env::consts::OS,
-                    env!("CARGO_PKG_VERSION"),
-                    pytest.map(|v| format!(", pytest-{v}")).unwrap_or_default()
-                )];
+                let mut header = vec![platform_line(Some(&python), pytest.as_deref())];
                 header.extend(header_lines.iter().cloned());
                 header.push(format!("engine: {engine} ({why}), workers: {workers}"));
                 if !cached.is_empty() {
@@ -454,10 +486,14 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                 }
                 reporter.finish(&nodeid)
             }
-            RunEvent::CollectError { nodeid, longrepr } => {
+            // A worker may collect again what failed before the run (or another worker
+            // already reported): one error per collector, as pytest.
+            RunEvent::CollectError(error)
+                if collect_errors.iter().any(|e| e.nodeid == error.nodeid) => {}
+            RunEvent::CollectError(error) => {
                 failures += 1;
-                collect_errors.push((nodeid.clone(), longrepr.clone()));
-                reporter.collect_error(nodeid, longrepr);
+                collect_errors.push(error.clone());
+                reporter.collect_error(error);
             }
             RunEvent::Crashed {
                 nodeid,
@@ -575,7 +611,7 @@ fn write_outputs(
     req: &RunRequest,
     order: &[String],
     results: &HashMap<String, Vec<PhaseReport>>,
-    collect_errors: &[(String, String)],
+    collect_errors: &[CollectionErrorReport],
     code: ExitCode,
     start: Instant,
 ) -> anyhow::Result<()> {
@@ -708,7 +744,7 @@ fn replay_session<W: std::io::Write>(
     req: &RunRequest,
     order: &[String],
     results: &HashMap<String, Vec<PhaseReport>>,
-    collect_errors: &[(String, String)],
+    collect_errors: &[CollectionErrorReport],
     exitstatus: ExitCode,
     started: Instant,
     reporter: &mut RunReporter<W>,
@@ -872,7 +908,7 @@ fn reporter_header<W: std::io::Write>(
     header: &[String],
     n: usize,
     deselected: usize,
-    errors: &[(String, String)],
+    errors: &[CollectionErrorReport],
     skips: &[CollectionSkip],
     invocation_dir: &Path,
 ) {

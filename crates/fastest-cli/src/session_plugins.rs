@@ -67,7 +67,7 @@ impl Replay<'_> {
         &self,
         order: &[String],
         results: &std::collections::HashMap<String, Vec<PhaseReport>>,
-        collect_errors: &[(String, String)],
+        collect_errors: &[fastest_protocol::CollectionErrorReport],
         failed: usize,
         exitstatus: i32,
         duration: f64,
@@ -79,7 +79,10 @@ impl Replay<'_> {
                 .iter()
                 .filter_map(|id| results.get(id).map(|r| (id.clone(), r.clone())))
                 .collect::<BTreeMap<_, _>>(),
-            collect_errors: collect_errors.to_vec(),
+            collect_errors: collect_errors
+                .iter()
+                .map(|e| (e.nodeid.clone(), e.longrepr.clone()))
+                .collect(),
             failed,
             exitstatus,
             width: fastest_report::WIDTH,

@@ -67,6 +67,10 @@ pub struct CollectionErrorReport {
     pub nodeid: String,
     /// pytest's formatted long representation of the error.
     pub longrepr: String,
+    /// The crash message of the short summary (`ERROR path - message`), when pytest has
+    /// one (not for errors it formats itself, such as import errors).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// A collector pytest reports as skipped: no items, one `skipped` in the counts.
@@ -514,6 +518,8 @@ pub enum FromWorker {
     CollectError {
         nodeid: String,
         longrepr: String,
+        #[serde(default)]
+        message: Option<String>,
     },
     /// A warning for the warnings summary, as pytest records it: `message` is
     /// `warnings.formatwarning(...)`, `location` what pytest prints above it (the test's

@@ -67,7 +67,7 @@ fn escape(text: &str) -> String {
 /// Renders the document for `tests` (each: node id and its phase reports, in order).
 pub fn render(
     tests: &[(String, Vec<PhaseReport>)],
-    collect_errors: &[(String, String)],
+    collect_errors: &[fastest_protocol::CollectionErrorReport],
     collect_skips: &[CollectionSkip],
     seconds: f64,
     timestamp: &str,
@@ -75,7 +75,8 @@ pub fn render(
 ) -> String {
     let (mut failures, mut errors, mut skipped) = (0, 0, 0);
     let mut cases = String::new();
-    for (nodeid, name) in collect_errors {
+    for e in collect_errors {
+        let (nodeid, name) = (&e.nodeid, &e.longrepr);
         let (classname, n) = junit_names(nodeid);
         errors += 1;
         cases.push_str(&format!(

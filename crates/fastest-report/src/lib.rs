@@ -19,8 +19,8 @@ pub enum ExitCode {
 #[derive(Debug, Default, Clone)]
 pub struct CollectReport {
     pub items: Vec<String>,
-    /// (collector node id, formatted error) in collection order.
-    pub errors: Vec<(String, String)>,
+    /// Collection errors in collection order.
+    pub errors: Vec<fastest_protocol::CollectionErrorReport>,
     /// Collectors that skipped themselves at import.
     pub skipped: Vec<fastest_protocol::CollectionSkip>,
     pub deselected: usize,
@@ -35,6 +35,19 @@ pub struct CollectReport {
     /// Where each of `items` sits among pytest's collectors (filled for the tree
     /// printed without -q).
     pub tree: Vec<tree::TreeItem>,
+    /// Short summary lines carry whole messages (`full_summary_messages`).
+    pub full_messages: bool,
+}
+
+/// pytest's `_get_line_with_reprcrash_message`: whole messages in the short summary with
+/// -vv or on CI (`running_on_ci`: `CI` or `BUILD_NUMBER` set and non-empty), unless
+/// `--force-short-summary`.
+pub fn full_summary_messages(verbosity: i32, force_short_summary: bool) -> bool {
+    (verbosity >= 2
+        || ["CI", "BUILD_NUMBER"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty())))
+        && !force_short_summary
 }
 
 /// pytest's `collected N items` line: the errors, deselected, skipped and selected counts
@@ -72,6 +85,16 @@ pub fn sep(ch: char, title: &str) -> String {
         line.push(ch);
     }
     line
+}
+
+/// The title of a collection error's section: pytest's `ERROR collecting` and the
+/// report's `head_line`, which for a collector is the path part of its node id (a
+/// session-level error has none: "test session").
+pub fn collect_error_title(nodeid: &str) -> String {
+    match nodeid.split("::").next().unwrap_or_default() {
+        "" => "ERROR collecting test session".to_string(),
+        path => format!("ERROR collecting {path}"),
+    }
 }
 
 /// pytest's `format_session_duration`.
@@ -182,16 +205,23 @@ impl CollectReport {
         if !self.errors.is_empty() {
             out.push_str(&sep('=', "ERRORS"));
             out.push('\n');
-            for (node, text) in &self.errors {
-                out.push_str(&sep('_', &format!("ERROR collecting {node}")));
+            for e in &self.errors {
+                out.push_str(&sep('_', &collect_error_title(&e.nodeid)));
                 out.push('\n');
-                out.push_str(text.trim_end());
+                out.push_str(e.longrepr.trim_end());
                 out.push('\n');
             }
             out.push_str(&sep('=', "short test summary info"));
             out.push('\n');
-            for (node, _) in &self.errors {
-                out.push_str(&format!("ERROR {node}\n"));
+            for e in &self.errors {
+                let message = e.message.as_deref().unwrap_or_default();
+                out.push_str(&run::with_message(
+                    "ERROR",
+                    &e.nodeid,
+                    message,
+                    self.full_messages,
+                ));
+                out.push('\n');
             }
             let n = self.errors.len();
             out.push_str(&sep(
@@ -259,7 +289,11 @@ mod tests {
             items: vec!["a".into()],
             collected: 3,
             deselected: 2,
-            errors: vec![("x.py".into(), "E".into())],
+            errors: vec![fastest_protocol::CollectionErrorReport {
+                nodeid: "x.py".into(),
+                longrepr: "E".into(),
+                message: None,
+            }],
             ..Default::default()
         };
         assert_eq!(
@@ -268,5 +302,44 @@ mod tests {
         );
         assert_eq!(r.exit_code(), ExitCode::Interrupted);
         assert_eq!(format_duration(61.5), "61.50s (0:01:01)");
+    }
+
+    #[test]
+    fn collected_line_counts_in_pytest_order() {
+        assert_eq!(collected_line(1, 0, 0, 0), "collected 1 item");
+        assert_eq!(
+            collected_line(6, 1, 2, 2),
+            "collected 7 items / 2 errors / 1 deselected / 2 skipped / 6 selected"
+        );
+        assert_eq!(
+            collect_error_title("t/test_a.py::TestA"),
+            "ERROR collecting t/test_a.py"
+        );
+        assert_eq!(collect_error_title(""), "ERROR collecting test session");
+    }
+
+    #[test]
+    fn renders_collect_only_tree_with_header() {
+        let r = CollectReport {
+            items: vec!["t.py::a".into()],
+            collected: 1,
+            header: vec!["rootdir: /r".into()],
+            tree: vec![tree::TreeItem {
+                parents: vec!["<Dir r>".to_string(), "<Module t.py>".into()].into(),
+                own: "<Function a>".into(),
+            }],
+            ..Default::default()
+        };
+        insta::assert_snapshot!(r.render(), @r"
+        ============================= test session starts ==============================
+        rootdir: /r
+        collected 1 item
+
+        <Dir r>
+          <Module t.py>
+            <Function a>
+
+        ========================== 1 test collected in 0.00s ===========================
+        ");
     }
 }

@@ -4,8 +4,9 @@
 //! On a terminal, a live status line under the output shows how many tests finished
 //! (a slow early test would otherwise hide all later results until it ends).
 
+use crate::collect_error_title;
 use crate::{format_duration, sep, ExitCode, WIDTH};
-use fastest_protocol::{Outcome, PhaseReport, When};
+use fastest_protocol::{CollectionErrorReport, Outcome, PhaseReport, When};
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -35,6 +36,9 @@ pub struct RunOptions {
     pub disable_warnings: bool,
     /// The short summary's messages whole, not trimmed to the terminal width.
     pub full_messages: bool,
+    /// `--continue-on-collection-errors`: collection errors count as errors (exit 1)
+    /// instead of interrupting the session (exit 2).
+    pub continue_on_collection_errors: bool,
 }
 
 /// How a finished test is categorised in the summary.
@@ -132,7 +136,7 @@ pub struct RunReporter<W: Write> {
     reported: usize,
     /// Reports in the order printed: the FAILURES/ERRORS/summary sections follow it.
     printed: Vec<PhaseReport>,
-    collect_errors: Vec<(String, String)>,
+    collect_errors: Vec<CollectionErrorReport>,
     extra: Vec<PhaseReport>,
     exit_message: Option<String>,
     warnings: Vec<TestWarning>,
@@ -298,8 +302,8 @@ impl<W: Write> RunReporter<W> {
         let _ = self.out.flush();
     }
 
-    pub fn collect_error(&mut self, nodeid: String, longrepr: String) {
-        self.collect_errors.push((nodeid, longrepr));
+    pub fn collect_error(&mut self, error: CollectionErrorReport) {
+        self.collect_errors.push(error);
     }
 
     /// A warning raised by test code (or at collection, `nodeid` empty).
@@ -604,13 +608,9 @@ impl<W: Write> RunReporter<W> {
             .collect();
         if !collect_errors.is_empty() || !errors.is_empty() {
             let _ = writeln!(self.out, "{}", sep('=', "ERRORS"));
-            for (node, text) in &collect_errors {
-                let _ = writeln!(
-                    self.out,
-                    "{}",
-                    sep('_', &format!("ERROR collecting {node}"))
-                );
-                let _ = writeln!(self.out, "{}", text.trim_end());
+            for e in &collect_errors {
+                let _ = writeln!(self.out, "{}", sep('_', &collect_error_title(&e.nodeid)));
+                let _ = writeln!(self.out, "{}", e.longrepr.trim_end());
             }
             for r in &errors {
                 let when = if r.when == When::Setup {
@@ -766,6 +766,18 @@ impl<W: Write> RunReporter<W> {
         if let (Ending::Exit, Some(message)) = (how, self.exit_message.take()) {
             let _ = writeln!(self.out, "{}", message.trim_end());
         }
+        // pytest's `session.Interrupted` for collection errors (`pytest_runtestloop`).
+        let collection_interrupted =
+            !collect_errors.is_empty() && !self.opts.continue_on_collection_errors;
+        if collection_interrupted && !matches!(how, Ending::Interrupted) {
+            let n = collect_errors.len();
+            let s = if n == 1 { "" } else { "s" };
+            let _ = writeln!(
+                self.out,
+                "{}",
+                sep('!', &format!("Interrupted: {n} error{s} during collection"))
+            );
+        }
         if self.opts.verbosity < 0 {
             let _ = writeln!(self.out, "{}", self.paint(main_color, &line));
         } else {
@@ -776,7 +788,7 @@ impl<W: Write> RunReporter<W> {
         let failed = counts.get(&Category::Failed).copied().unwrap_or(0)
             + counts.get(&Category::Error).copied().unwrap_or(0);
         if matches!(how, Ending::Interrupted | Ending::Stepwise | Ending::Exit)
-            || !collect_errors.is_empty()
+            || collection_interrupted
         {
             ExitCode::Interrupted
         } else if failed > 0 {
@@ -838,7 +850,11 @@ impl<W: Write> RunReporter<W> {
         }
     }
 
-    fn write_short_summary(&mut self, all: &[&PhaseReport], collect_errors: &[(String, String)]) {
+    fn write_short_summary(
+        &mut self,
+        all: &[&PhaseReport],
+        collect_errors: &[CollectionErrorReport],
+    ) {
         let mut lines: Vec<String> = Vec::new();
         let full = self.opts.full_messages;
         for ch in self.opts.reportchars.chars() {
@@ -854,8 +870,9 @@ impl<W: Write> RunReporter<W> {
                     }
                 }
                 'E' => {
-                    for (node, _) in collect_errors {
-                        lines.push(format!("ERROR {node}"));
+                    for e in collect_errors {
+                        let message = e.message.as_deref().unwrap_or_default();
+                        lines.push(with_message("ERROR", &e.nodeid, message, full));
                     }
                     for r in all
                         .iter()
@@ -998,7 +1015,7 @@ fn with_reason(word: &str, nodeid: &str, reason: Option<&str>) -> String {
 }
 
 /// `FAILED nodeid - message`, trimmed to the terminal width as pytest does.
-fn with_message(word: &str, nodeid: &str, message: &str, full: bool) -> String {
+pub(crate) fn with_message(word: &str, nodeid: &str, message: &str, full: bool) -> String {
     let base = format!("{word} {nodeid}");
     if full {
         return if message.is_empty() {
@@ -1090,6 +1107,7 @@ mod tests {
             live_redraw: Duration::ZERO,
             disable_warnings: false,
             full_messages: false,
+            continue_on_collection_errors: false,
         }
     }
 

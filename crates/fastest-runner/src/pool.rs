@@ -53,10 +53,7 @@ pub enum RunEvent {
         /// The test's recorded dependencies (`same` already resolved per worker).
         deps: Option<std::sync::Arc<TestDeps>>,
     },
-    CollectError {
-        nodeid: String,
-        longrepr: String,
-    },
+    CollectError(fastest_protocol::CollectionErrorReport),
     /// The worker died or was killed while running `nodeid`; the pool has replaced it.
     Crashed {
         nodeid: String,
@@ -328,8 +325,18 @@ pub fn run_pool(
                             control = Control::Stop;
                         }
                     }
-                    FromWorker::CollectError { nodeid, longrepr } => {
-                        control = sink(RunEvent::CollectError { nodeid, longrepr });
+                    FromWorker::CollectError {
+                        nodeid,
+                        longrepr,
+                        message,
+                    } => {
+                        control = sink(RunEvent::CollectError(
+                            fastest_protocol::CollectionErrorReport {
+                                nodeid,
+                                longrepr,
+                                message,
+                            },
+                        ));
                     }
                     FromWorker::Warning {
                         message,
