@@ -261,8 +261,11 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
         reporter.collect_error(error.clone());
     }
     let mut results: HashMap<String, Vec<PhaseReport>> = HashMap::new();
-    if !req.collect_errors.is_empty() && !req.continue_on_collection_errors {
-        // pytest: a collection error interrupts the session before any test runs.
+    // pytest: a collection error interrupts the session before any test runs.
+    let interrupted_by_collection =
+        !req.collect_errors.is_empty() && !req.continue_on_collection_errors;
+    if interrupted_by_collection || n == 0 {
+        // No worker starts: the header says what an earlier run learnt of the interpreter.
         let mut header = vec![platform_line(
             crate::incremental::known_python_version(&req.python, cache).as_deref(),
             None,
@@ -277,22 +280,11 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             &req.collect_skips,
             &req.invocation_dir,
         );
-        let code = reporter.finish_run(start.elapsed().as_secs_f64(), Ending::Completed);
-        write_outputs(&req, &order, &results, &req.collect_errors, code, start)?;
-        return Ok(code);
-    }
-    if n == 0 {
-        let mut header = req.header.clone();
-        header.push(format!("fastest-{}", env!("CARGO_PKG_VERSION")));
-        reporter_header(
-            &mut reporter,
-            &header,
-            order.len(),
-            deselected,
-            &req.collect_errors,
-            &req.collect_skips,
-            &req.invocation_dir,
-        );
+        if interrupted_by_collection {
+            let code = reporter.finish_run(start.elapsed().as_secs_f64(), Ending::Completed);
+            write_outputs(&req, &order, &results, &req.collect_errors, code, start)?;
+            return Ok(code);
+        }
         report_cached(&mut reporter, &mut results, &cached);
         let coverage_failed = match stored_coverage.as_mut() {
             Some(stored) => finish_coverage(&req, stored, &not_run, false, &[], &mut reporter)?,
