@@ -103,13 +103,13 @@ impl MatchTable {
 
     /// `--collect-only`'s tree for item `i`, whose node id is `nodeid`: the collectors
     /// above it and its own line.
-    pub fn tree(&self, i: usize, nodeid: &str) -> (Arc<[String]>, String) {
+    pub fn tree(&self, i: usize, nodeid: &str) -> (&[String], String) {
         let [chain, kind] = self.tree[i];
         let own = match self.reprs.binary_search_by_key(&(i as u32), |(j, _)| *j) {
             Ok(k) => self.reprs[k].1.clone(),
             Err(_) => fastest_report::tree::item_line(&self.lists[kind as usize][0], nodeid),
         };
-        (Arc::from(self.lists[chain as usize].as_slice()), own)
+        (&self.lists[chain as usize], own)
     }
 
     /// The mark names of item `i`.
@@ -420,7 +420,7 @@ mod tests {
         }
         for (i, id) in ids.iter().enumerate() {
             let (parents, own) = table.tree(i, id);
-            assert_eq!(&parents[..], matches[i].tree.as_slice());
+            assert_eq!(parents, matches[i].tree.as_slice());
             assert_eq!(own, fastest_report::tree::item_line("Function", id));
         }
         // marks, params, extras and absent names of the first two items are one each,

@@ -937,8 +937,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 )
             {
                 if want_tree {
-                    let (parents, own) = matching.tree(i, &id);
-                    tree.push(TreeItem { parents, own });
+                    push_python_tree(&mut tree, &matching, i, &id);
                 }
                 items.push(id);
             } else {
@@ -1167,8 +1166,7 @@ fn run() -> anyhow::Result<ExitCode> {
                                 || matching.keywords(i, &id),
                             ) {
                                 if want_tree {
-                                    let (parents, own) = matching.tree(i, &id);
-                                    tree.push(TreeItem { parents, own });
+                                    push_python_tree(&mut tree, &matching, i, &id);
                                 }
                                 items.push(id);
                             } else {
@@ -1850,6 +1848,22 @@ fn config_files(config: &fastest_config::ProjectConfig) -> Vec<(String, PathBuf)
         .iter()
         .map(|p| (relpath(&config.rootdir, p), p.clone()))
         .collect()
+}
+
+/// Adds item `i` of a Python collection to `--collect-only`'s tree, sharing the parents
+/// list with the item before when they are the same (a module's items all are).
+fn push_python_tree(
+    tree: &mut Vec<TreeItem>,
+    matching: &collect_cache::MatchTable,
+    i: usize,
+    nodeid: &str,
+) {
+    let (parents, own) = matching.tree(i, nodeid);
+    let parents = match tree.last() {
+        Some(before) if *before.parents == *parents => before.parents.clone(),
+        _ => std::sync::Arc::from(parents),
+    };
+    tree.push(TreeItem { parents, own });
 }
 
 /// The session header's lines about the configuration (pytest's `rootdir:`,
