@@ -880,3 +880,93 @@ fn collection_errors_interrupt_the_run_like_pytest() {
         }
     }
 }
+
+/// A statically collected test module that fails when imported (a missing package, an
+/// error in a project module it imports, a NameError at module level) is a collection
+/// error, found when the workers import the session's modules before any test: pytest's
+/// header counts, ERRORS sections, short summary and exit code.
+#[test]
+fn import_errors_of_static_modules_are_collection_errors_like_pytest() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("test_good.py"), "def test_a():\n    pass\n").unwrap();
+    std::fs::write(
+        d.join("test_missing.py"),
+        "import no_such_package_xyz\n\ndef test_m():\n    pass\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("helper.py"),
+        "def f():\n    return 1 / 0\n\nX = f()\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("test_helper.py"),
+        "import helper\n\ndef test_h():\n    pass\n\ndef test_h2():\n    pass\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("test_name.py"),
+        "Y = undefined_name\n\ndef test_n():\n    pass\n",
+    )
+    .unwrap();
+    // pytest's ImportError traceback starts in its own `importlib.import_module` call,
+    // which the harness does not make: that one frame is left out of the comparison.
+    let comparable_from = |s: &str, start: &str| {
+        let s = &s[s.find(start).expect("the start line")..];
+        let mut lines: Vec<String> = Vec::new();
+        let mut skipping = false;
+        for line in s.lines() {
+            if line.contains("importlib/__init__.py") {
+                skipping = true;
+                continue;
+            }
+            if skipping && line.starts_with(' ') {
+                continue;
+            }
+            skipping = false;
+            lines.push(line.to_string());
+        }
+        if let Some(last) = lines.last_mut() {
+            *last = last[..last.rfind(" in ").expect("a timing")].to_string();
+        }
+        lines.join("\n")
+    };
+    let comparable = |s: &str| comparable_from(s, "collected");
+    for (args, code) in [
+        (&[][..], 2),
+        (&["-rA", "--tb=long"][..], 2),
+        (&["-k", "good or h2"][..], 2),
+        (&["--continue-on-collection-errors"][..], 1),
+        (
+            &["--continue-on-collection-errors", "-k", "a or h2", "-v"][..],
+            1,
+        ),
+        (&["-n", "2"][..], 2),
+    ] {
+        let reference = run(Command::new(python())
+            .current_dir(d)
+            .args(["-m", "pytest", "-p", "no:cacheprovider"])
+            .args(args.iter().filter(|a| !["-n", "2"].contains(a))));
+        assert_eq!(reference.status.code(), Some(code), "{}", text(&reference));
+        let mut ours_args = vec!["--engine", "native", "--no-cache"];
+        ours_args.extend(args);
+        let ours = fastest(d, &python(), &ours_args);
+        assert_eq!(
+            comparable(&text(&ours)),
+            comparable(&text(&reference)),
+            "{args:?}"
+        );
+        assert_eq!(ours.status.code(), reference.status.code(), "{args:?}");
+    }
+    // The pytest engine collects in its workers: the same errors and exit code (its
+    // header's count is printed before they are known).
+    let reference =
+        run(Command::new(python())
+            .current_dir(d)
+            .args(["-m", "pytest", "-p", "no:cacheprovider"]));
+    let ours = fastest(d, &python(), &["--engine", "pytest", "--no-cache"]);
+    let from_errors = |s: &str| comparable_from(s, "= ERRORS =");
+    assert_eq!(from_errors(&text(&ours)), from_errors(&text(&reference)));
+    assert_eq!(ours.status.code(), Some(2));
+}

@@ -801,9 +801,40 @@ class _InstrumentingLoader(_source_loader_base()):
         source = self.get_data(self.path)
         return compile_with_probes(source, self.path, self.relpath)
 
-    def exec_module(self, module):
-        code = self.get_code(module.__name__)
-        exec_recorded(code, module, self.relpath)
+    # exec_module: assigned below (`_TRIMMED_EXEC`).
+
+
+# CPython removes the import machinery's frames from an exception raised by a module's
+# code (import.c `remove_importlib_frames`): a run of frames from importlib's files that
+# ends in one named `_call_with_frames_removed`, as a stock loader's `exec_module` makes.
+# Ours is compiled under importlib's file name and ends the same way, so tracebacks of a
+# failing project import read as they do without fastest (and as under pytest).
+_TRIMMED_EXEC = """
+def _call_with_frames_removed(f, *args, **kwds):
+    return f(*args, **kwds)
+
+
+def exec_module(self, module):
+    code = self.get_code(module.__name__)
+    recorder = deps.RECORDER
+    if recorder is None:
+        _call_with_frames_removed(exec, code, module.__dict__)
+        return
+    frame = recorder.push_import(self.relpath)
+    try:
+        _call_with_frames_removed(exec, code, module.__dict__)
+    finally:
+        recorder.pop_import(self.relpath, frame, module, merge=True)
+"""
+
+
+def _trimmed_exec_module():
+    namespace = {"deps": sys.modules[__name__]}
+    exec(compile(_TRIMMED_EXEC, "<frozen importlib._bootstrap_external>", "exec"), namespace)
+    return namespace["exec_module"]
+
+
+_InstrumentingLoader.exec_module = _trimmed_exec_module()
 
 
 def default_excludes():

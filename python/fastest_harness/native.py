@@ -613,6 +613,7 @@ class NativeEngine:
         self._capture = None
         self._defs = []
         self.session_modules = list(config.get("session_modules") or [])
+        self._session_started = False
         self._id_tables = {}
         self.phase_captures = []  # the item's capsys/capfd fixtures
         self._batch_siblings = {}
@@ -678,13 +679,23 @@ class NativeEngine:
         a_util._reprcompare = reprcompare
 
     # -- protocol
+    def start_session(self):
+        """Before the first item: pytest imports every collected module, and tests may
+        rely on what those imports did (a submodule imported as a side effect). Returns
+        the collection errors of the test modules that failed to import (protocol
+        `CollectionErrorReport`s): pytest collects none of their items."""
+        if self._session_started:
+            return []
+        self._session_started = True
+        if self.hypothesis is not None:
+            self.hypothesis.session_start()
+        return self.import_session_modules()
+
     def import_session_modules(self):
-        """pytest imports every collected module before the first test runs; tests may
-        rely on what those imports did (a submodule imported as a side effect). A module
-        that fails here fails again, and is reported, when its own tests run."""
+        errors = []
         modules, self.session_modules = self.session_modules, []
         if not modules:
-            return
+            return errors
         if self._capture is None:
             from fastest_harness import capture as cap
 
@@ -700,13 +711,65 @@ class NativeEngine:
                 except BaseException as exc:  # noqa: B902
                     if isinstance(exc, KeyboardInterrupt):
                         raise
+                    # A conftest's failure and a skip are reported by the items.
+                    if not isinstance(exc, (ConftestImportFailure, SkipException)):
+                        longrepr, message = self.import_error_report(path, sys.exc_info())
+                        errors.append({"nodeid": rel, "longrepr": longrepr, "message": message})
         finally:
             self._capture.read_and_reset()  # pytest does not show collection output
+        return errors
+
+    def import_error_report(self, path, info):
+        """(longrepr, crash message or None) as pytest reports a test module whose import
+        raised (`importtestmodule`, `Collector.repr_failure`), the harness's frames left
+        out (pytest's own import frames are not there either)."""
+        etype, value, tb = info
+        while tb is not None and not _outside_harness_path(tb.tb_frame.f_code.co_filename):
+            tb = tb.tb_next
+        import_error = isinstance(value, ImportError)
+        head = (
+            "ImportError while importing test module '%s'.\n"
+            "Hint: make sure your test modules/packages have valid Python names.\n"
+            "Traceback:\n" % path
+        )
+        if not HAVE_PYTEST:
+            text = "".join(traceback.format_exception(etype, value, tb)).rstrip("\n")
+            return (head + text, None) if import_error else (text, self._message(info))
+        from _pytest._code import ExceptionInfo
+        from _pytest._code.code import filter_traceback
+        from fastest_harness.reports import terminal_text
+
+        excinfo = ExceptionInfo.from_exc_info((etype, value, tb))
+        if import_error:
+            if self.verbose < 2:
+                excinfo.traceback = excinfo.traceback.filter(filter_traceback)
+            text = str(excinfo.getrepr(style="short")) if excinfo.traceback else excinfo.exconly()
+            return head + text, None
+        if isinstance(value, SyntaxError):
+            return str(excinfo.getrepr(style="short")), None
+
+        def tbfilter(ei):
+            # Collector._traceback_filter: from the module's own frame on.
+            full = ei.traceback
+            cut = full.cut(path=path)
+            return cut.filter(ei)
+
+        style = self.tbstyle if self.tbstyle not in ("auto", None) else "short"
+        try:
+            repr_ = excinfo.getrepr(
+                funcargs=True,
+                abspath=False,
+                showlocals=self.showlocals,
+                style=style,
+                tbfilter=tbfilter,
+                truncate_locals=self.verbose < 2,
+            )
+        except Exception:
+            return "".join(traceback.format_exception(etype, value, tb)).rstrip("\n"), self._message(info)
+        return terminal_text(repr_), self._message(info)
 
     def run(self, items):
-        if self.hypothesis is not None:
-            self.hypothesis.session_start()
-        self.import_session_modules()
+        self.start_session()
         self._batch_siblings = {}
         for spec in items:
             nodeid = spec["nodeid"]
@@ -1931,7 +1994,11 @@ def _outside_harness(entry):
     """A traceback entry of user, library or plugin code: not the harness's own (nor the
     contextlib frames its plugin wrappers run in), as pytest's filter_traceback drops its
     own and pluggy's."""
-    path = os.path.abspath(str(entry.path))
+    return _outside_harness_path(str(entry.path))
+
+
+def _outside_harness_path(filename):
+    path = os.path.abspath(filename)
     return path in _PLUGIN_EMULATIONS or (not path.startswith(_HARNESS_DIR) and path != _CONTEXTLIB)
 
 

@@ -36,7 +36,7 @@ class Channel:
 
     # Events the runner needs at once; the others (start, per-phase reports of the
     # pytest engine) are flushed with the test's `finish` or `test`: one write per test.
-    _FLUSH = frozenset(("ready", "finish", "test", "idle", "fatal", "collect_error", "warning", "interact"))
+    _FLUSH = frozenset(("ready", "imported", "finish", "test", "idle", "fatal", "collect_error", "warning", "interact"))
 
     def send(self, ev, **fields):
         fields["ev"] = ev
@@ -150,6 +150,10 @@ def main():
 
         channel.send("fatal", message="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
         return
+    # The native engine imports the session's modules now (collection errors for the
+    # runner's header); the pytest engine collects when it runs.
+    start_session = getattr(engine, "start_session", None)
+    channel.send("imported", errors=start_session() if start_session is not None else [])
     while True:
         cmd = channel.receive()
         op = cmd.get("op")

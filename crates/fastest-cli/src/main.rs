@@ -1588,6 +1588,16 @@ fn run() -> anyhow::Result<ExitCode> {
                     })
                     .map(|p| relpath(&config.rootdir, p))
                     .collect(),
+                module_items: collection
+                    .entries
+                    .iter()
+                    .filter_map(|e| match e {
+                        Entry::Items { path, items } if !items.is_empty() => {
+                            Some((relpath(&config.rootdir, path), items.len()))
+                        }
+                        _ => None,
+                    })
+                    .collect(),
                 debugger: if cli.trace {
                     Some("trace".into())
                 } else if cli.pdb {

@@ -93,6 +93,9 @@ pub struct RunRequest {
     pub debugger: Option<String>,
     /// Every module the session collects, in collection order (rootdir-relative).
     pub session_modules: Vec<String>,
+    /// How many items each statically collected module has (rootdir-relative), for the
+    /// counts when one fails to import in the workers.
+    pub module_items: HashMap<String, usize>,
     /// pytest's arguments for replaying the run into session-report plugins
     /// (`--html`); None when none of their options was given.
     pub session_replay: Option<Vec<String>>,
@@ -198,7 +201,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
         .map(|(id, _)| id.as_str())
         .chain(to_run.iter().map(|i| i.nodeid.as_str()))
         .collect();
-    let order: Vec<String> = req
+    let mut order: Vec<String> = req
         .items
         .iter()
         .filter(|i| shown.contains(i.nodeid.as_str()))
@@ -356,7 +359,13 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                 coverage: req.coverage.as_ref().map(|c| c.settings.clone()),
                 debugger: req.debugger.clone(),
                 timeout_in_worker,
-                session_modules: req.session_modules.clone(),
+                // Not those that failed to collect already: pytest imports each once.
+                session_modules: req
+                    .session_modules
+                    .iter()
+                    .filter(|m| !req.collect_errors.iter().any(|e| &e.nodeid == *m))
+                    .cloned()
+                    .collect(),
                 emulated_plugins: emulated_plugins(&req, info),
             }
         };
@@ -420,6 +429,9 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
     let mut stopped_at: Option<usize> = None;
     let header_lines = req.header.clone();
     let initial_errors = req.collect_errors.clone();
+    // Test modules that failed to import in the workers: their items leave the run.
+    let mut import_failed: Vec<String> = Vec::new();
+    let mut interrupted_by_import = false;
     let outcome = run_pool(&pool, decide, &INTERRUPTED, |event| {
         // Stop only once the failing test has finished, so its report (and teardown) is shown.
         let test_done = matches!(
@@ -430,7 +442,12 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                 | RunEvent::CollectError { .. }
         );
         match event {
-            RunEvent::WorkerReady { python, pytest, .. } => {
+            RunEvent::WorkerReady {
+                python,
+                pytest,
+                import_errors,
+                ..
+            } => {
                 let (engine, why) = chosen
                     .borrow()
                     .clone()
@@ -444,17 +461,64 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                         cached.len()
                     ));
                 }
+                let mut errors = initial_errors.clone();
+                let mut shown = order.len();
+                let mut deselected = deselected;
+                let import_errors: Vec<CollectionErrorReport> = import_errors
+                    .into_iter()
+                    .filter(|e| !initial_errors.iter().any(|known| known.nodeid == e.nodeid))
+                    .collect();
+                if !import_errors.is_empty() {
+                    import_failed = import_errors.iter().map(|e| e.nodeid.clone()).collect();
+                    let failed = |id: &str| {
+                        import_failed
+                            .iter()
+                            .any(|m| fastest_protocol::is_item_of(id, m))
+                    };
+                    // pytest collected none of their items: neither selected nor deselected.
+                    let left_out = order.iter().filter(|id| failed(id)).count();
+                    let collected: usize = import_failed
+                        .iter()
+                        .filter_map(|m| req.module_items.get(m))
+                        .sum();
+                    shown -= left_out;
+                    deselected = deselected.saturating_sub(collected.saturating_sub(left_out));
+                    reporter.leave_out(failed, deselected);
+                    for error in import_errors {
+                        failures += 1;
+                        collect_errors.push(error.clone());
+                        errors.push(error.clone());
+                        reporter.collect_error(error);
+                    }
+                }
                 reporter_header(
                     &mut reporter,
                     &header,
-                    order.len(),
+                    shown,
                     deselected,
-                    &initial_errors,
+                    &errors,
                     &req.collect_skips,
                     &req.invocation_dir,
                 );
+                if !import_failed.is_empty() && !req.continue_on_collection_errors {
+                    // pytest: a collection error interrupts the session before any test.
+                    interrupted_by_import = true;
+                    return Control::Stop;
+                }
+                let cached: Vec<(String, f64)> = cached
+                    .iter()
+                    .filter(|(id, _)| {
+                        !import_failed
+                            .iter()
+                            .any(|m| fastest_protocol::is_item_of(id, m))
+                    })
+                    .cloned()
+                    .collect();
                 report_cached(&mut reporter, &mut results, &cached);
             }
+            // Collection errors found in a worker (the pytest engine collects there) end
+            // the run once that worker's collection is over, as pytest's session.
+            RunEvent::Started { .. } if interrupted_by_import => return Control::Stop,
             RunEvent::Started { .. } => {}
             RunEvent::Report(r) => {
                 if r.outcome == Outcome::Failed {
@@ -486,6 +550,19 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                 failures += 1;
                 collect_errors.push(error.clone());
                 reporter.collect_error(error);
+                // Found while the tests run (the pytest engine collects in its workers):
+                // pytest would have run no test; the next one to start stops the run.
+                interrupted_by_import |= !req.continue_on_collection_errors;
+            }
+            // The items of a file that failed to collect in the worker, or of a worker
+            // whose pytest session those errors interrupted: pytest ran none of them.
+            RunEvent::Unreported { nodeid }
+                if interrupted_by_import
+                    || collect_errors
+                        .iter()
+                        .any(|e| fastest_protocol::is_item_of(&nodeid, &e.nodeid)) =>
+            {
+                reporter.drop_item(&nodeid)
             }
             RunEvent::Crashed {
                 nodeid,
@@ -550,8 +627,14 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::InternalError);
         }
     };
+    order.retain(|id| {
+        !import_failed
+            .iter()
+            .any(|m| fastest_protocol::is_item_of(id, m))
+    });
     let ending = match outcome {
         PoolOutcome::Completed => Ending::Completed,
+        PoolOutcome::Stopped if interrupted_by_import => Ending::Completed,
         PoolOutcome::Stopped if req.stepwise.is_some() => Ending::Stepwise,
         PoolOutcome::Stopped => Ending::Stopped(stopped_at.unwrap_or(failures)),
         PoolOutcome::Interrupted if quit_debugger => Ending::Exit,

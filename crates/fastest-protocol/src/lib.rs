@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message shape changes; the harness echoes it back.
-pub const PROTOCOL_VERSION: u32 = 7;
+pub const PROTOCOL_VERSION: u32 = 8;
 
 /// What `fastest_harness.collect` writes: the items Python collected.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -71,6 +71,13 @@ pub struct CollectionErrorReport {
     /// one (not for errors it formats itself, such as import errors).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+
+/// Whether `nodeid` is an item (or a class's item) of the module whose node id is `module`.
+pub fn is_item_of(nodeid: &str, module: &str) -> bool {
+    nodeid
+        .strip_prefix(module)
+        .is_some_and(|rest| rest.starts_with("::"))
 }
 
 /// A collector pytest reports as skipped: no items, one `skipped` in the counts.
@@ -492,6 +499,14 @@ pub enum FromWorker {
         /// reproduces (`hypothesis` 6, `pytest-asyncio` 1).
         #[serde(default)]
         reproducible: Vec<String>,
+    },
+    /// The worker is configured and has imported the session's modules (native engine:
+    /// pytest imports every collected module before the first test); it waits for items.
+    /// A module that failed to import is a collection error, as in pytest (the pytest
+    /// engine collects in `run` and reports its errors there: none here).
+    Imported {
+        #[serde(default)]
+        errors: Vec<CollectionErrorReport>,
     },
     /// A test begins (setup starts): the runner's timeout clock and crash attribution.
     Start {

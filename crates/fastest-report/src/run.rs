@@ -120,6 +120,8 @@ pub fn teststatus(r: &PhaseReport) -> Option<(Category, &str, &str)> {
 struct Slot {
     reports: Vec<PhaseReport>,
     done: bool,
+    /// Not an item after all (its file failed to collect in a worker): never printed.
+    dropped: bool,
 }
 
 /// Collects events and writes pytest's terminal output to `out`.
@@ -214,6 +216,30 @@ impl<W: Write> RunReporter<W> {
             plugin_summaries: Vec::new(),
             debugged: HashSet::new(),
         }
+    }
+
+    /// Leaves items out before any is reported (the tests of a module that failed to
+    /// import: pytest never collected them), with the new count of deselected items.
+    pub fn leave_out(&mut self, drop: impl Fn(&str) -> bool, deselected: usize) {
+        debug_assert!(self.cursor == 0 && self.slots.iter().all(|s| s.reports.is_empty()));
+        self.order.retain(|id| !drop(id));
+        self.index = self
+            .order
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i))
+            .collect();
+        self.slots = self.order.iter().map(|_| Slot::default()).collect();
+        self.opts.deselected = deselected;
+    }
+
+    /// An item that turned out not to exist (its file failed to collect in a worker
+    /// after the run began): it prints nothing and holds up no other item's output.
+    pub fn drop_item(&mut self, nodeid: &str) {
+        if let Some(&i) = self.index.get(nodeid) {
+            self.slots[i].dropped = true;
+        }
+        self.finish(nodeid);
     }
 
     /// Text for the terminal summary, where pytest prints its plugins' sections
@@ -403,7 +429,9 @@ impl<W: Write> RunReporter<W> {
             self.clear_live();
         }
         while self.cursor < self.slots.len() && self.slots[self.cursor].done {
-            self.print_item(self.cursor);
+            if !self.slots[self.cursor].dropped {
+                self.print_item(self.cursor);
+            }
             self.cursor += 1;
         }
         self.draw_live(ready);

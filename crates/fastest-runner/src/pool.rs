@@ -38,11 +38,14 @@ pub struct PoolConfig {
 /// What the pool tells its consumer (the reporter), in the order it happens.
 #[derive(Debug, Clone)]
 pub enum RunEvent {
-    /// The first worker is up: what it runs on.
+    /// The first worker is up and has imported the session's modules: what it runs on,
+    /// and the test modules that failed to import (collection errors: their items are
+    /// left out of the run; answering `Stop` ends it before any test).
     WorkerReady {
         python: String,
         pytest: Option<String>,
         plugins: Vec<String>,
+        import_errors: Vec<fastest_protocol::CollectionErrorReport>,
     },
     Started {
         nodeid: String,
@@ -129,6 +132,9 @@ struct Worker {
     busy_since: Option<Instant>,
     timed_out: bool,
     ready: bool,
+    /// Configured and done importing the session's modules (`FromWorker::Imported`):
+    /// only then does it get items.
+    imported: bool,
     capture_prefix: PathBuf,
     /// Respawns since this slot last finished a test.
     respawns: usize,
@@ -166,6 +172,11 @@ pub fn run_pool(
     let mut bucket_config: Option<WorkerConfig> = None;
     let mut bucket_workers = 0usize;
     let mut workers: Vec<Option<Worker>> = Vec::new();
+    // What the first ready worker said, announced with its import errors.
+    let mut first_info: Option<WorkerInfo> = None;
+    let mut announced = false;
+    // Test modules that failed to import in a worker (rootdir-relative paths).
+    let mut failed_modules: Vec<String> = Vec::new();
     let mut generation = 0u64;
     for idx in 0..config.workers.max(1) {
         generation += 1;
@@ -277,11 +288,7 @@ pub fn run_pool(
                                 }
                             }
                             worker_config = Some(wc);
-                            control = sink(RunEvent::WorkerReady {
-                                python,
-                                pytest,
-                                plugins,
-                            });
+                            first_info = Some(info);
                         }
                         let worker = workers[idx].as_mut().expect("present");
                         let mut wc = config_of(idx, bucket_workers, &bucket_config, &worker_config)
@@ -289,6 +296,55 @@ pub fn run_pool(
                             .expect("decided above");
                         wc.capture_prefix = worker.capture_prefix.to_string_lossy().into_owned();
                         send(worker, &ToWorker::Configure(Box::new(wc)));
+                    }
+                    FromWorker::Imported { errors } => {
+                        worker.imported = true;
+                        let new: Vec<_> = errors
+                            .into_iter()
+                            .filter(|e| !failed_modules.contains(&e.nodeid))
+                            .collect();
+                        failed_modules.extend(new.iter().map(|e| e.nodeid.clone()));
+                        if !announced {
+                            announced = true;
+                            let info = first_info.clone().expect("decided at the first ready");
+                            control = sink(RunEvent::WorkerReady {
+                                python: info.python,
+                                pytest: info.pytest,
+                                plugins: info.plugins,
+                                import_errors: new,
+                            });
+                        } else {
+                            // Another worker failed where the first did not (an import
+                            // that depends on the worker): reported all the same.
+                            for error in new {
+                                if sink(RunEvent::CollectError(error)) == Control::Stop {
+                                    control = Control::Stop;
+                                }
+                            }
+                        }
+                        if control == Control::Stop {
+                            outcome = PoolOutcome::Stopped;
+                            break;
+                        }
+                        // pytest never collects the items of a module that failed to import.
+                        if !failed_modules.is_empty() {
+                            let in_failed = |item: &RunItem| {
+                                failed_modules
+                                    .iter()
+                                    .any(|m| fastest_protocol::is_item_of(&item.nodeid, m))
+                            };
+                            for group in queue.iter_mut().chain(preassigned.iter_mut().flatten()) {
+                                group.retain(|i| !in_failed(i));
+                            }
+                            queue.retain(|g| !g.is_empty());
+                            for own in preassigned.iter_mut() {
+                                own.retain(|g| !g.is_empty());
+                            }
+                            for w in workers.iter_mut().flatten() {
+                                w.assigned.retain(|i| !in_failed(i));
+                            }
+                        }
+                        let worker = workers[idx].as_mut().expect("present");
                         // A replacement worker first resumes what its predecessor left.
                         if !worker.assigned.is_empty() {
                             worker.busy_since = Some(Instant::now());
@@ -380,6 +436,22 @@ pub fn run_pool(
             Msg::Eof => {
                 let status = worker.child.wait().ok();
                 let mut w = workers[idx].take().expect("worker present");
+                if w.ready && !w.imported && w.assigned.is_empty() {
+                    // Died importing the test modules (a segfault at import): pytest's
+                    // collection would have died with it.
+                    kill_all(&mut workers);
+                    let output = read_capture(&w.capture_prefix);
+                    let tail: String = output.iter().map(|(_, text)| text.as_str()).collect();
+                    return Err(PoolError::Fatal(format!(
+                        "a worker died while importing the test modules ({}){}",
+                        describe_status(status),
+                        if tail.is_empty() {
+                            String::new()
+                        } else {
+                            format!(":\n{tail}")
+                        }
+                    )));
+                }
                 if w.assigned.is_empty() {
                     continue; // a clean shutdown
                 }
@@ -674,6 +746,7 @@ fn spawn(
         busy_since: None,
         timed_out: false,
         ready: false,
+        imported: false,
         capture_prefix,
         respawns: 0,
     })
