@@ -970,3 +970,70 @@ fn import_errors_of_static_modules_are_collection_errors_like_pytest() {
     assert_eq!(from_errors(&text(&ours)), from_errors(&text(&reference)));
     assert_eq!(ours.status.code(), Some(2));
 }
+
+/// A conftest below the rootdir's `test*` directories that fails to import is an error
+/// collecting its directory: none of the tests under it exist for pytest.
+#[test]
+fn a_failing_conftest_in_a_subdirectory_is_a_collection_error_like_pytest() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("tests/sub")).unwrap();
+    std::fs::write(d.join("tests/test_top.py"), "def test_top():\n    pass\n").unwrap();
+    std::fs::write(
+        d.join("tests/sub/conftest.py"),
+        "import no_such_package_xyz\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("tests/sub/test_sub.py"),
+        "def test_sub():\n    pass\n\ndef test_sub2():\n    pass\n",
+    )
+    .unwrap();
+    // pytest's traceback starts in its own import machinery (frames fastest has not):
+    // the rest is compared.
+    let summary = |s: &str| {
+        let keep = |l: &&str| {
+            l.starts_with("collected")
+                || l.starts_with("ERROR")
+                || l.starts_with('_')
+                || l.starts_with("tests/")
+                || l.starts_with("E ")
+                || l.contains("Interrupted")
+                || l.contains(" passed")
+                || l.contains(" error")
+        };
+        s.lines()
+            .filter(keep)
+            .map(|l| match l.rfind(" in ") {
+                Some(i) if l.ends_with("s") || l.ends_with('=') => &l[..i],
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for (args, code) in [
+        (&["tests"][..], 2),
+        (&["tests", "--continue-on-collection-errors", "-rA"][..], 1),
+        (&["tests", "-k", "top"][..], 2),
+    ] {
+        let reference = run(Command::new(python())
+            .current_dir(d)
+            .args(["-m", "pytest", "-p", "no:cacheprovider"])
+            .args(args));
+        assert_eq!(reference.status.code(), Some(code), "{}", text(&reference));
+        let mut ours_args = vec!["--engine", "native", "--no-cache"];
+        ours_args.extend(args);
+        let ours = fastest(d, &python(), &ours_args);
+        assert_eq!(
+            summary(&text(&ours)),
+            summary(&text(&reference)),
+            "{args:?}"
+        );
+        assert!(
+            text(&ours).contains("ERROR collecting tests/sub"),
+            "{}",
+            text(&ours)
+        );
+        assert_eq!(ours.status.code(), reference.status.code(), "{args:?}");
+    }
+}

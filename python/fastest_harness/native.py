@@ -701,32 +701,47 @@ class NativeEngine:
 
             self._capture = cap.Capture(self.capture_prefix, self.capture)
         self._capture.start()
+        failed_dirs = []  # directories whose conftest failed: pytest collects nothing there
         try:
             for rel in modules:
                 path = os.path.join(self.rootdir, rel)
                 if path in self.module_cache or not path.endswith(".py"):
+                    continue
+                if any(rel.startswith(d + "/") for d in failed_dirs):
                     continue
                 try:
                     self.load_module(path)
                 except BaseException as exc:  # noqa: B902
                     if isinstance(exc, KeyboardInterrupt):
                         raise
-                    # A conftest's failure and a skip are reported by the items.
-                    if not isinstance(exc, (ConftestImportFailure, SkipException)):
+                    if isinstance(exc, ConftestImportFailure):
+                        if self._initial_conftest(exc.path):
+                            continue  # pytest's usage error, sent when an item needs it
+                        # pytest: an error collecting the conftest's directory.
+                        cause = exc.cause
+                        conftest_dir = os.path.dirname(os.path.abspath(exc.path))
+                        nodeid = os.path.relpath(conftest_dir, self.rootdir).replace(os.sep, "/")
+                        failed_dirs.append(nodeid)
+                        longrepr, message = self.import_error_report(
+                            exc.path, (type(cause), cause, cause.__traceback__), module=False
+                        )
+                        errors.append({"nodeid": nodeid, "longrepr": longrepr, "message": message})
+                    elif not isinstance(exc, SkipException):  # a skip: reported by the items
                         longrepr, message = self.import_error_report(path, sys.exc_info())
                         errors.append({"nodeid": rel, "longrepr": longrepr, "message": message})
         finally:
             self._capture.read_and_reset()  # pytest does not show collection output
         return errors
 
-    def import_error_report(self, path, info):
+    def import_error_report(self, path, info, module=True):
         """(longrepr, crash message or None) as pytest reports a test module whose import
         raised (`importtestmodule`, `Collector.repr_failure`), the harness's frames left
-        out (pytest's own import frames are not there either)."""
+        out (pytest's own import frames are not there either). Not a `module`: a
+        conftest, whose error pytest reports as its directory's, without the hint."""
         etype, value, tb = info
         while tb is not None and not _outside_harness_path(tb.tb_frame.f_code.co_filename):
             tb = tb.tb_next
-        import_error = isinstance(value, ImportError)
+        import_error = module and isinstance(value, ImportError)
         head = (
             "ImportError while importing test module '%s'.\n"
             "Hint: make sure your test modules/packages have valid Python names.\n"

@@ -477,9 +477,19 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                     };
                     // pytest collected none of their items: neither selected nor deselected.
                     let left_out = order.iter().filter(|id| failed(id)).count();
-                    let collected: usize = import_failed
+                    // (A failed collector is a module, or a directory whose conftest failed.)
+                    let collected: usize = req
+                        .module_items
                         .iter()
-                        .filter_map(|m| req.module_items.get(m))
+                        .filter(|(module, _)| {
+                            import_failed.iter().any(|f| {
+                                *module == f
+                                    || module
+                                        .strip_prefix(f.as_str())
+                                        .is_some_and(|r| r.starts_with('/'))
+                            })
+                        })
+                        .map(|(_, n)| n)
                         .sum();
                     shown -= left_out;
                     deselected = deselected.saturating_sub(collected.saturating_sub(left_out));

@@ -73,11 +73,12 @@ pub struct CollectionErrorReport {
     pub message: Option<String>,
 }
 
-/// Whether `nodeid` is an item (or a class's item) of the module whose node id is `module`.
-pub fn is_item_of(nodeid: &str, module: &str) -> bool {
+/// Whether `nodeid` is an item under the collector whose node id is `collector`: a
+/// module's (`t.py::a`, `t.py::C::a`) or a directory's (`tests/sub/t.py::a`).
+pub fn is_item_of(nodeid: &str, collector: &str) -> bool {
     nodeid
-        .strip_prefix(module)
-        .is_some_and(|rest| rest.starts_with("::"))
+        .strip_prefix(collector)
+        .is_some_and(|rest| rest.starts_with("::") || rest.starts_with('/'))
 }
 
 /// A collector pytest reports as skipped: no items, one `skipped` in the counts.
