@@ -1037,3 +1037,66 @@ fn a_failing_conftest_in_a_subdirectory_is_a_collection_error_like_pytest() {
         assert_eq!(ours.status.code(), reference.status.code(), "{args:?}");
     }
 }
+
+/// A test class pytest cannot instantiate (an `__init__` or `__new__`, own or inherited,
+/// nested too) collects nothing, with pytest's `PytestCollectionWarning` in the warnings
+/// summary; a filter that makes the warning an error makes it a collection error.
+#[test]
+fn uncollectable_test_classes_warn_like_pytest() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("test_classes.py"),
+        "class TestX:\n    def __init__(self):\n        pass\n\n    def test_x(self):\n        pass\n\n\n\
+         def test_ok():\n    pass\n\n\nclass TestOuter:\n    class TestInner:\n        def __new__(cls):\n\
+         \x20           return object.__new__(cls)\n\n        def test_never(self):\n            pass\n\n\
+         \x20   def test_outer(self):\n        pass\n\n\nclass Base:\n    def __init__(self):\n        pass\n\n\n\
+         class TestDerived(Base):\n    def test_d(self):\n        pass\n",
+    )
+    .unwrap();
+    let from_collected = |s: &str| {
+        let s = &s[s.find("collected").expect("a collected line")..];
+        let mut lines: Vec<String> = s.lines().map(str::to_string).collect();
+        if let Some(last) = lines.last_mut() {
+            *last = last[..last.rfind(" in ").expect("a timing")].to_string();
+        }
+        lines.join("\n")
+    };
+    for args in [&[][..], &["-rA"][..]] {
+        let reference = run(Command::new(python())
+            .current_dir(d)
+            .args(["-m", "pytest", "-p", "no:cacheprovider"])
+            .args(args));
+        assert!(
+            text(&reference).contains("2 passed, 3 warnings"),
+            "{}",
+            text(&reference)
+        );
+        let mut ours_args = vec!["--engine", "native", "--no-cache"];
+        ours_args.extend(args);
+        let ours = fastest(d, &python(), &ours_args);
+        assert_eq!(
+            from_collected(&text(&ours)),
+            from_collected(&text(&reference)),
+            "{args:?}"
+        );
+        assert_eq!(ours.status.code(), Some(0));
+    }
+    std::fs::write(
+        d.join("pytest.ini"),
+        "[pytest]\nfilterwarnings =\n    error::pytest.PytestCollectionWarning\n",
+    )
+    .unwrap();
+    let ours = fastest(d, &python(), &["--engine", "native", "--no-cache"]);
+    let out = text(&ours);
+    for line in [
+        "collected 2 items / 3 errors",
+        "ERROR test_classes.py::TestX - pytest.PytestCollectionWarning",
+        "ERROR test_classes.py::TestOuter::TestInner - pytest.PytestCollectionWarning",
+        "ERROR test_classes.py::TestDerived - pytest.PytestCollectionWarning",
+        "Interrupted: 3 errors during collection",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+    assert_eq!(ours.status.code(), Some(2));
+}

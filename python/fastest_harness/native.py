@@ -710,7 +710,10 @@ class NativeEngine:
                 if any(rel.startswith(d + "/") for d in failed_dirs):
                     continue
                 try:
-                    self.load_module(path)
+                    module = self.load_module(path)
+                    if HAVE_PYTEST and self.is_test_module(path) and os.path.basename(path) != "conftest.py":
+                        with self.recorded_warnings(None):
+                            self._warn_uncollectable_classes(vars(module), rel, errors)
                 except BaseException as exc:  # noqa: B902
                     if isinstance(exc, KeyboardInterrupt):
                         raise
@@ -733,14 +736,71 @@ class NativeEngine:
             self._capture.read_and_reset()  # pytest does not show collection output
         return errors
 
+    def _warn_uncollectable_classes(self, namespace, parent_nodeid, errors, seen=None):
+        """pytest's `Class.collect` warning for each test class it cannot instantiate (an
+        `__init__` or `__new__` of its own or inherited): the class collects nothing and
+        pytest says why (`PytestCollectionWarning`, at the class's line); nested test
+        classes of the collectable ones too (`parent_nodeid`: pytest's `from:`). A warning
+        filter that makes it an error (`-W error::...`) makes it the class's collection
+        error, appended to `errors`."""
+        from _pytest._code import getfslineno
+        from _pytest.warning_types import PytestCollectionWarning
+
+        seen = set() if seen is None else seen
+        patterns = self.ini.get("python_classes") or ["Test"]
+        for name, obj in list(namespace.items()):
+            if name in seen or not isinstance(obj, type):
+                continue
+            seen.add(name)
+            matches = any(
+                name.startswith(p) or (any(c in p for c in "*?[") and __import__("fnmatch").fnmatch(name, p))
+                for p in patterns
+            )
+            if not (matches or getattr(obj, "__test__", False) is True) or inspect.isabstract(obj):
+                continue
+            if _is_unittest_class(obj) or not getattr(obj, "__test__", True):
+                continue
+            ctor = "__init__" if getattr(obj, "__init__", object.__init__) != object.__init__ else None
+            if ctor is None and getattr(obj, "__new__", object.__new__) != object.__new__:
+                ctor = "__new__"
+            nodeid = "%s::%s" % (parent_nodeid, name)
+            if ctor is None:
+                inner = set()
+                for base in obj.__mro__:
+                    self._warn_uncollectable_classes(vars(base), nodeid, errors, inner)
+                continue
+            try:
+                path, lineno = getfslineno(obj)
+                warnings.warn_explicit(
+                    PytestCollectionWarning(
+                        "cannot collect test class %r because it has a %s constructor (from: %s)" % (obj.__name__, ctor, parent_nodeid)
+                    ),
+                    category=None,
+                    filename=str(path),
+                    lineno=lineno + 1,
+                )
+            except Exception:
+                # pytest's traceback here is of its own collection code: the error line.
+                info = sys.exc_info()
+                message = self._message(info)
+                errors.append({"nodeid": nodeid, "longrepr": "E   " + message, "message": message})
+
     def import_error_report(self, path, info, module=True):
         """(longrepr, crash message or None) as pytest reports a test module whose import
         raised (`importtestmodule`, `Collector.repr_failure`), the harness's frames left
         out (pytest's own import frames are not there either). Not a `module`: a
         conftest, whose error pytest reports as its directory's, without the hint."""
+        try:
+            return self._import_error_report(path, info, module)
+        except Exception:  # never lose the error to a formatting problem
+            return "".join(traceback.format_exception(*info)).rstrip("\n"), None
+
+    def _import_error_report(self, path, info, module):
         etype, value, tb = info
-        while tb is not None and not _outside_harness_path(tb.tb_frame.f_code.co_filename):
-            tb = tb.tb_next
+        user_tb = tb
+        while user_tb is not None and not _outside_harness_path(user_tb.tb_frame.f_code.co_filename):
+            user_tb = user_tb.tb_next
+        tb = user_tb or tb
         import_error = module and isinstance(value, ImportError)
         head = (
             "ImportError while importing test module '%s'.\n"
