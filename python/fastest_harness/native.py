@@ -812,7 +812,6 @@ class NativeEngine:
             return (head + text, None) if import_error else (text, self._message(info))
         from _pytest._code import ExceptionInfo
         from _pytest._code.code import filter_traceback
-        from fastest_harness.reports import terminal_text
 
         excinfo = ExceptionInfo.from_exc_info((etype, value, tb))
         if import_error:
@@ -830,6 +829,16 @@ class NativeEngine:
             return cut.filter(ei)
 
         style = self.tbstyle if self.tbstyle not in ("auto", None) else "short"
+        text = self._render(excinfo, style, tbfilter)
+        if text is None:
+            text = "".join(traceback.format_exception(etype, value, tb)).rstrip("\n")
+        return text, self._message(info)
+
+    def _render(self, excinfo, style, tbfilter):
+        """pytest's text of an `ExceptionInfo` (`getrepr` with the options pytest's
+        `_repr_failure_py` passes), or None when pytest cannot render it."""
+        from fastest_harness.reports import terminal_text
+
         try:
             repr_ = excinfo.getrepr(
                 funcargs=True,
@@ -840,8 +849,8 @@ class NativeEngine:
                 truncate_locals=self.verbose < 2,
             )
         except Exception:
-            return "".join(traceback.format_exception(etype, value, tb)).rstrip("\n"), self._message(info)
-        return terminal_text(repr_), self._message(info)
+            return None
+        return terminal_text(repr_)
 
     def run(self, items):
         self.start_session()
@@ -2040,20 +2049,10 @@ class NativeEngine:
         if rstyle == "line":
             path, lineno = self._crash_location(info[2])
             return "%s:%d: %s" % (path, lineno, self._message(info))
-        try:
-            repr_ = excinfo.getrepr(
-                funcargs=True,
-                abspath=False,
-                showlocals=self.showlocals,
-                style=rstyle,
-                tbfilter=tbfilter,
-                truncate_locals=self.verbose < 2,
-            )
-        except Exception:
+        text = self._render(excinfo, rstyle, tbfilter)
+        if text is None:
             return "".join(traceback.format_exception(*info)).rstrip("\n")
-        from fastest_harness.reports import terminal_text
-
-        return terminal_text(repr_)
+        return text
 
 
 # ----------------------------------------------------------------------- helpers
