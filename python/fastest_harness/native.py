@@ -4,6 +4,7 @@ capture, assertion rewriting), using the real pytest objects when pytest is inst
 and the built-in stand-in otherwise."""
 import ast
 import contextlib
+import fnmatch
 import functools
 import inspect
 import itertools
@@ -753,7 +754,7 @@ class NativeEngine:
                 continue
             seen.add(name)
             matches = any(
-                name.startswith(p) or (any(c in p for c in "*?[") and __import__("fnmatch").fnmatch(name, p))
+                name.startswith(p) or (any(c in p for c in "*?[") and fnmatch.fnmatch(name, p))
                 for p in patterns
             )
             if not (matches or getattr(obj, "__test__", False) is True) or inspect.isabstract(obj):
@@ -1077,8 +1078,6 @@ class NativeEngine:
         name = os.path.basename(path)
         if name == "conftest.py" or os.path.abspath(path) in self._initial_files:
             return True
-        import fnmatch
-
         for pattern in self.ini.get("python_files") or ["test_*.py", "*_test.py"]:
             if os.sep not in pattern and "/" not in pattern:
                 if fnmatch.fnmatch(name, pattern):

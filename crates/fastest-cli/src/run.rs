@@ -470,11 +470,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                     .collect();
                 if !import_errors.is_empty() {
                     import_failed = import_errors.iter().map(|e| e.nodeid.clone()).collect();
-                    let failed = |id: &str| {
-                        import_failed
-                            .iter()
-                            .any(|m| fastest_protocol::is_item_of(id, m))
-                    };
+                    let failed = |id: &str| under_any(id, &import_failed);
                     // pytest collected none of their items: neither selected nor deselected.
                     let left_out = order.iter().filter(|id| failed(id)).count();
                     // (A failed collector is a module, or a directory whose conftest failed.)
@@ -482,12 +478,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                         .module_items
                         .iter()
                         .filter(|(module, _)| {
-                            import_failed.iter().any(|f| {
-                                *module == f
-                                    || module
-                                        .strip_prefix(f.as_str())
-                                        .is_some_and(|r| r.starts_with('/'))
-                            })
+                            import_failed.contains(module) || under_any(module, &import_failed)
                         })
                         .map(|(_, n)| n)
                         .sum();
@@ -517,11 +508,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                 }
                 let cached: Vec<(String, f64)> = cached
                     .iter()
-                    .filter(|(id, _)| {
-                        !import_failed
-                            .iter()
-                            .any(|m| fastest_protocol::is_item_of(id, m))
-                    })
+                    .filter(|(id, _)| !under_any(id, &import_failed))
                     .cloned()
                     .collect();
                 report_cached(&mut reporter, &mut results, &cached);
@@ -637,11 +624,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::InternalError);
         }
     };
-    order.retain(|id| {
-        !import_failed
-            .iter()
-            .any(|m| fastest_protocol::is_item_of(id, m))
-    });
+    order.retain(|id| !under_any(id, &import_failed));
     let ending = match outcome {
         PoolOutcome::Completed => Ending::Completed,
         PoolOutcome::Stopped if interrupted_by_import => Ending::Completed,
@@ -689,6 +672,13 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
     }
     write_outputs(&req, &order, &results, &collect_errors, code, start)?;
     Ok(code)
+}
+
+/// Whether `nodeid` is under any of these collectors (modules or directories).
+fn under_any(nodeid: &str, collectors: &[String]) -> bool {
+    collectors
+        .iter()
+        .any(|c| fastest_protocol::is_item_of(nodeid, c))
 }
 
 /// `--report-log` and `--junitxml`.

@@ -172,9 +172,8 @@ pub fn run_pool(
     let mut bucket_config: Option<WorkerConfig> = None;
     let mut bucket_workers = 0usize;
     let mut workers: Vec<Option<Worker>> = Vec::new();
-    // What the first ready worker said, announced with its import errors.
+    // What the first ready worker said, until announced with the first import errors.
     let mut first_info: Option<WorkerInfo> = None;
-    let mut announced = false;
     // Test modules that failed to import in a worker (rootdir-relative paths).
     let mut failed_modules: Vec<String> = Vec::new();
     let mut generation = 0u64;
@@ -304,9 +303,7 @@ pub fn run_pool(
                             .filter(|e| !failed_modules.contains(&e.nodeid))
                             .collect();
                         failed_modules.extend(new.iter().map(|e| e.nodeid.clone()));
-                        if !announced {
-                            announced = true;
-                            let info = first_info.clone().expect("decided at the first ready");
+                        if let Some(info) = first_info.take() {
                             control = sink(RunEvent::WorkerReady {
                                 python: info.python,
                                 pytest: info.pytest,
