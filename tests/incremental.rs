@@ -781,6 +781,18 @@ fn python_collection_is_reused_until_what_it_read_changes() {
         text(&run)
     );
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    // The shifted-clock collections ran beside the real ones (started at once for
+    // `test_clock.py`, on the harness's signal for `test_clock_helper.py`) or were
+    // stopped: none left its output behind.
+    let leftovers: Vec<_> = std::fs::read_dir(root.join(".fastest_cache"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("harness-"))
+        .flat_map(|h| std::fs::read_dir(h.path()).unwrap().filter_map(|e| e.ok()))
+        .filter(|e| e.file_name().to_string_lossy().starts_with("collect-"))
+        .map(|e| e.path())
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
 #[test]

@@ -11,6 +11,8 @@ from fastest_harness import PROTOCOL_VERSION
 
 # The `module_deps` key of a whole-session record.
 SESSION_ID = "<session>"
+# The line `FASTEST_SIGNAL_VOLATILE` asks for (the runner's `VOLATILE_SIGNAL`).
+VOLATILE_SIGNAL = b"\nfastest-collect: volatile\n"
 
 
 def main():
@@ -72,11 +74,23 @@ def main():
     # random draws) gives the same ids.
     volatile = set()
 
+    # `FASTEST_SIGNAL_VOLATILE=1`: say on stderr as soon as a module turns out volatile,
+    # so the runner starts the shifted-clock collection while this one goes on.
+    # (On a copy of fd 2 taken now: pytest captures fd 2 while it collects.)
+    signal_volatile = [os.dup(2) if os.environ.pop("FASTEST_SIGNAL_VOLATILE", "") == "1" else None]
+
     def keep(nodeid, found):
         """Keeps what collecting `nodeid` (a module, or the whole session) depended on,
         and whether it ran a block that calls the clock or a random source."""
         if recorder.volatile_blocks.intersection(found["blocks"]):
             volatile.add(nodeid)
+            fd, signal_volatile[0] = signal_volatile[0], None
+            if fd is not None:
+                try:
+                    os.write(fd, VOLATILE_SIGNAL)
+                    os.close(fd)
+                except OSError:
+                    pass
         result["module_deps"][nodeid] = found
 
     class Recorder:

@@ -872,6 +872,7 @@ fn run() -> anyhow::Result<ExitCode> {
                     .as_ref()
                     .map(|_| collect_cache::recording(&config.rootdir, &cache_dir, true));
                 let python = python_for();
+                let shifted = ShiftedCollection::default();
                 let dc = run_python(
                     &python,
                     &cache_dir,
@@ -880,7 +881,12 @@ fn run() -> anyhow::Result<ExitCode> {
                     &[],
                     recording.as_ref(),
                     CollectClock::Real,
+                    collect_cache
+                        .as_ref()
+                        .filter(|c| !c.known_unstable_id(&session_id))
+                        .map(|_| shifted.starter(&python, &cache_dir, &invocation_dir, &a, &[])),
                 )?;
+                let shifted = shifted.take().filter(|_| !dc.volatile.is_empty());
                 let mut found = collect_cache::ModuleCollection::of(&dc, "");
                 // Also what was deselected outside any file (should not happen).
                 found.deselected = found.deselected.max(dc.deselected);
@@ -900,6 +906,7 @@ fn run() -> anyhow::Result<ExitCode> {
                                 &a,
                                 &[],
                                 &dc,
+                                shifted,
                             ));
                     if stable {
                         c.store_id(&session_id, deps.clone(), &found);
@@ -1027,19 +1034,6 @@ fn run() -> anyhow::Result<ExitCode> {
                 let recording = collect_cache
                     .as_ref()
                     .map(|_| collect_cache::recording(&config.rootdir, &cache_dir, whole_session));
-                let python = python_for();
-                let dc = run_python(
-                    &python,
-                    &cache_dir,
-                    &invocation_dir,
-                    &a,
-                    &doctest_only,
-                    recording.as_ref(),
-                    CollectClock::Real,
-                )?;
-                // Collections that ran code calling the clock or a random source are
-                // stored only when a second one, under a shifted clock, gives the same
-                // ids (the workers pair ids that differ in their process by position).
                 let miss_rels = || {
                     misses.iter().filter_map(|&i| match dynamic[i] {
                         Entry::Dynamic {
@@ -1051,6 +1045,48 @@ fn run() -> anyhow::Result<ExitCode> {
                         _ => None,
                     })
                 };
+                let python = python_for();
+                // Collections that ran code calling the clock or a random source are
+                // stored only when a second one, under a shifted clock, gives the same
+                // ids (the workers pair ids that differ in their process by position).
+                // The second one starts beside the first: at once when a module handed
+                // to Python calls the clock or a random source itself, else as soon as
+                // the first finds a module whose collection ran such code (see
+                // `ShiftedCollection`).
+                let shifted = ShiftedCollection::default();
+                let mut start_shifted = match &collect_cache {
+                    Some(c) if !miss_rels().any(|(rel, only)| c.known_unstable(&rel, only)) => {
+                        Some(shifted.starter(
+                            &python,
+                            &cache_dir,
+                            &invocation_dir,
+                            &a,
+                            &doctest_only,
+                        ))
+                    }
+                    _ => None,
+                };
+                let calls_clock = misses.iter().any(|&i| {
+                    matches!(dynamic[i], Entry::Dynamic { path, .. }
+                        if path.is_file() && fastest_discovery::SummarySource::summary(&*graph, path).calls_clock)
+                });
+                if calls_clock {
+                    if let Some(start) = start_shifted.take() {
+                        start();
+                    }
+                }
+                let dc = run_python(
+                    &python,
+                    &cache_dir,
+                    &invocation_dir,
+                    &a,
+                    &doctest_only,
+                    recording.as_ref(),
+                    CollectClock::Real,
+                    start_shifted,
+                )?;
+                timing::mark("python collected the modules it must");
+                let shifted = shifted.take().filter(|_| !dc.volatile.is_empty());
                 let stable: HashSet<String> = match &collect_cache {
                     Some(c) if whole_session && !dc.volatile.is_empty() => {
                         // One record spans the session: every entry stands or falls with
@@ -1065,6 +1101,7 @@ fn run() -> anyhow::Result<ExitCode> {
                                 &a,
                                 &doctest_only,
                                 &dc,
+                                shifted,
                             ) {
                             true => miss_rels().map(|(rel, _)| rel).collect(),
                             false => HashSet::new(),
@@ -1080,6 +1117,7 @@ fn run() -> anyhow::Result<ExitCode> {
                         &dynamic,
                         &misses,
                         &dc,
+                        shifted,
                     ),
                     _ => HashSet::new(),
                 };
@@ -1696,6 +1734,7 @@ fn harness_root(cache_dir: &Path) -> PathBuf {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_python(
     python: &Path,
     cache_dir: &Path,
@@ -1704,9 +1743,10 @@ fn run_python(
     doctest_only: &[PathBuf],
     record: Option<&fastest_runner::CollectRecording>,
     clock: CollectClock,
+    on_volatile: Option<Box<dyn FnOnce() + Send>>,
 ) -> anyhow::Result<fastest_protocol::DynamicCollection> {
     let harness = fastest_runner::install_harness(&harness_root(cache_dir))?;
-    Ok(fastest_runner::collect_dynamic(
+    Ok(fastest_runner::spawn_collect(
         python,
         &harness,
         cwd,
@@ -1714,12 +1754,16 @@ fn run_python(
         doctest_only,
         record,
         clock,
-    )?)
+        on_volatile,
+    )?
+    .wait()?)
 }
 
 /// Which of `units` (rootdir-relative module paths; `""` for everything) Python collects
 /// the same again with its clock shifted (and other random draws): those ids do not
 /// depend on the clock or a random source. A collection that fails counts as different.
+/// `started`: that second collection, already running (of a superset of `args`).
+#[allow(clippy::too_many_arguments)]
 fn stable_under_shifted_clock(
     python: &Path,
     cache_dir: &Path,
@@ -1728,16 +1772,22 @@ fn stable_under_shifted_clock(
     doctest_only: &[PathBuf],
     first: &fastest_protocol::DynamicCollection,
     units: &[String],
+    started: Option<fastest_runner::PendingCollection>,
 ) -> HashSet<String> {
-    let Ok(second) = run_python(
-        python,
-        cache_dir,
-        cwd,
-        args,
-        doctest_only,
-        None,
-        CollectClock::Shifted,
-    ) else {
+    let second = match started {
+        Some(pending) => pending.wait().map_err(anyhow::Error::from),
+        None => run_python(
+            python,
+            cache_dir,
+            cwd,
+            args,
+            doctest_only,
+            None,
+            CollectClock::Shifted,
+            None,
+        ),
+    };
+    let Ok(second) = second else {
         return HashSet::new();
     };
     units
@@ -1759,6 +1809,7 @@ fn all_stable_under_shifted_clock(
     args: &[String],
     doctest_only: &[PathBuf],
     first: &fastest_protocol::DynamicCollection,
+    started: Option<fastest_runner::PendingCollection>,
 ) -> bool {
     let everything = [String::new()];
     !stable_under_shifted_clock(
@@ -1769,6 +1820,7 @@ fn all_stable_under_shifted_clock(
         doctest_only,
         first,
         &everything,
+        started,
     )
     .is_empty()
 }
@@ -1788,6 +1840,7 @@ fn stable_volatile_modules(
     dynamic: &[&Entry],
     misses: &[usize],
     dc: &fastest_protocol::DynamicCollection,
+    started: Option<fastest_runner::PendingCollection>,
 ) -> HashSet<String> {
     let mut args = py_args.to_vec();
     let mut doctest_only = Vec::new();
@@ -1815,7 +1868,62 @@ fn stable_volatile_modules(
     if units.is_empty() {
         return HashSet::new();
     }
-    stable_under_shifted_clock(python, cache_dir, cwd, &args, &doctest_only, dc, &units)
+    stable_under_shifted_clock(
+        python,
+        cache_dir,
+        cwd,
+        &args,
+        &doctest_only,
+        dc,
+        &units,
+        started,
+    )
+}
+
+/// The shifted-clock check of a collection, started while that collection still runs:
+/// which modules read the clock is known only as it goes, and waiting for it to finish
+/// first made a first-ever collection take both in turn. `starter` gives the callback
+/// the first collection calls when it finds such a module; `take` the started one (none
+/// when nothing read the clock, or it could not start: the check then runs afterwards).
+/// Dropping a started one that is not needed stops it.
+#[derive(Default, Clone)]
+struct ShiftedCollection(Arc<std::sync::Mutex<Option<fastest_runner::PendingCollection>>>);
+
+impl ShiftedCollection {
+    fn starter(
+        &self,
+        python: &Path,
+        cache_dir: &Path,
+        cwd: &Path,
+        args: &[String],
+        doctest_only: &[PathBuf],
+    ) -> Box<dyn FnOnce() + Send> {
+        let slot = self.clone();
+        let (python, cache_dir, cwd) = (python.to_owned(), cache_dir.to_owned(), cwd.to_owned());
+        let (args, doctest_only) = (args.to_vec(), doctest_only.to_vec());
+        Box::new(move || {
+            let started = fastest_runner::install_harness(&harness_root(&cache_dir))
+                .ok()
+                .and_then(|harness| {
+                    fastest_runner::spawn_collect(
+                        &python,
+                        &harness,
+                        &cwd,
+                        &args,
+                        &doctest_only,
+                        None,
+                        CollectClock::Shifted,
+                        None,
+                    )
+                    .ok()
+                });
+            *slot.0.lock().unwrap_or_else(|e| e.into_inner()) = started;
+        })
+    }
+
+    fn take(&self) -> Option<fastest_runner::PendingCollection> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
 }
 
 /// The value of a forwarded plugin option (`--name=value` or `--name value`), the last

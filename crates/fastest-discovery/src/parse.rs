@@ -44,6 +44,7 @@ pub fn summarize(bytes: &[u8]) -> ModuleSummary {
     s.summary.module_claims = doctests.module_claims;
     s.module_body(body);
     s.check_collect_list_uses(body);
+    s.summary.calls_clock = crate::runtime_scan::calls_clock_or_random(body);
     if let Some(why) = crate::runtime_scan::import_abort(body, &s.aliases) {
         // pytest imports the module for its tests and for its doctests alike.
         if s.summary.doctest_dynamic.is_none() {

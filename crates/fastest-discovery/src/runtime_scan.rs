@@ -1,7 +1,8 @@
-//! Scans a parsed module for two things whose effect on collection only the run can tell:
+//! Scans a parsed module for things whose effect on collection only the run can tell:
 //! import-time code that may abort the import (`pytest.skip(allow_module_level=True)`,
-//! `pytest.importorskip`, `raise`, ...) and parametrization whose scope can reorder items
-//! across modules (session/package-scoped fixture params, `indirect=`, `scope=`).
+//! `pytest.importorskip`, `raise`, ...), parametrization whose scope can reorder items
+//! across modules (session/package-scoped fixture params, `indirect=`, `scope=`), and
+//! calls of the clock or a random source (ids made from them may differ next time).
 
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, Stmt};
@@ -328,5 +329,124 @@ mod tests {
             "def pytest_generate_tests(metafunc):\n    metafunc.parametrize('a', [1], scope='session')\n"
         )
         .is_some());
+    }
+}
+
+/// Calls whose result differs between runs, by the called name: the harness's
+/// `deps._VOLATILE_CALLS` (`time` and `strftime` count only as `time.time()`,
+/// `time.strftime(...)` or an argument-less `time()`).
+const VOLATILE_CALLS: &[&str] = &[
+    "now",
+    "utcnow",
+    "today",
+    "time_ns",
+    "perf_counter",
+    "perf_counter_ns",
+    "monotonic",
+    "monotonic_ns",
+    "process_time",
+    "localtime",
+    "gmtime",
+    "ctime",
+    "urandom",
+    "uuid1",
+    "uuid4",
+    "getrandbits",
+    "randint",
+    "randrange",
+    "random",
+    "choice",
+    "choices",
+    "shuffle",
+    "sample",
+    "uniform",
+    "gauss",
+    "randbytes",
+    "token_hex",
+    "token_bytes",
+    "token_urlsafe",
+];
+
+/// Whether the module's import-time code (everything but function bodies) calls the
+/// clock or a random source (the harness's `deps.calls_volatile` rule): a hint that
+/// Python's collection of it reads the clock, so the runner checks it under a shifted
+/// clock at once. Helpers called at import are missed here; the harness finds those.
+pub fn calls_clock_or_random(body: &[Stmt]) -> bool {
+    struct Finder(bool);
+    impl<'a> Visitor<'a> for Finder {
+        fn visit_stmt(&mut self, stmt: &'a Stmt) {
+            match stmt {
+                // A body runs when called, mostly by a test: its decorators, defaults
+                // and annotations run at import.
+                Stmt::FunctionDef(f) => {
+                    for d in &f.decorator_list {
+                        self.visit_decorator(d);
+                    }
+                    self.visit_parameters(&f.parameters);
+                    if let Some(r) = &f.returns {
+                        self.visit_annotation(r);
+                    }
+                }
+                _ => visitor::walk_stmt(self, stmt),
+            }
+        }
+        fn visit_expr(&mut self, expr: &'a Expr) {
+            if self.0 {
+                return;
+            }
+            if let Expr::Call(call) = expr {
+                self.0 = match &*call.func {
+                    Expr::Name(n) => {
+                        VOLATILE_CALLS.contains(&n.id.as_str())
+                            || (n.id.as_str() == "time" && call.arguments.args.is_empty())
+                    }
+                    Expr::Attribute(a) => {
+                        VOLATILE_CALLS.contains(&a.attr.id.as_str())
+                            || (matches!(a.attr.id.as_str(), "time" | "strftime")
+                                && matches!(&*a.value, Expr::Name(n) if n.id.as_str() == "time"))
+                    }
+                    _ => false,
+                };
+            }
+            visitor::walk_expr(self, expr);
+        }
+    }
+    let mut finder = Finder(false);
+    finder.visit_body(body);
+    finder.0
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::calls_clock_or_random;
+
+    fn scan(source: &str) -> bool {
+        calls_clock_or_random(
+            &ruff_python_parser::parse_module(source)
+                .unwrap()
+                .syntax()
+                .body,
+        )
+    }
+
+    #[test]
+    fn import_time_clock_and_random_calls_are_found() {
+        assert!(scan("import datetime\nNOW = datetime.datetime.now()\n"));
+        assert!(scan("import pytest, uuid\n@pytest.mark.parametrize('v', [uuid.uuid4()])\ndef test(v): pass\n"));
+        assert!(scan("import time\nclass T:\n    started = time.time()\n"));
+        assert!(scan("from time import time\ndef test(at=time()): pass\n"));
+        assert!(scan(
+            "import random\nwith open('x'):\n    SEED = random.random()\n"
+        ));
+    }
+
+    #[test]
+    fn calls_in_function_bodies_and_deterministic_namesakes_are_not() {
+        assert!(!scan(
+            "import datetime\ndef test():\n    assert datetime.datetime.now()\n"
+        ));
+        assert!(!scan("import datetime\nT = datetime.time(12, 0)\n"));
+        assert!(!scan("# sample (versions)\nX = 1\n"));
+        assert!(!scan("X = d.strftime('%Y')\n"));
     }
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the summary format or the rules that produce it change; part of every
 /// cache key, so stale summaries are never read.
-pub const SUMMARY_VERSION: u32 = 20;
+pub const SUMMARY_VERSION: u32 = 21;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ModuleSummary {
@@ -58,6 +58,9 @@ pub struct ModuleSummary {
     /// Why importing the module may end in a skip or an error (`runtime_scan::import_abort`).
     /// For a conftest pytest then skips or errors its whole directory.
     pub import_abort: Option<String>,
+    /// Calls the clock or a random source somewhere (`runtime_scan::calls_clock_or_random`).
+    #[serde(default)]
+    pub calls_clock: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

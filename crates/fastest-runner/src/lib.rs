@@ -203,6 +203,49 @@ pub fn collect_dynamic(
     record: Option<&CollectRecording>,
     clock: CollectClock,
 ) -> Result<DynamicCollection, RunnerError> {
+    spawn_collect(
+        python,
+        harness,
+        cwd,
+        args,
+        doctest_only,
+        record,
+        clock,
+        None,
+    )?
+    .wait()
+}
+
+/// What the collection process writes on stderr, as a line of its own, when asked
+/// (`on_volatile`) and a module's collection ran code that calls the clock or a random
+/// source (`collect.py`'s `VOLATILE_SIGNAL`).
+const VOLATILE_SIGNAL: &[u8] = b"fastest-collect: volatile";
+
+/// A dynamic collection running in its own interpreter (see `spawn_collect`).
+pub struct PendingCollection {
+    child: std::process::Child,
+    /// Drains the child's stderr while it runs, so a chatty collection never blocks
+    /// on a full pipe while the runner waits for something else.
+    stderr: Option<std::thread::JoinHandle<Vec<u8>>>,
+    out: PathBuf,
+    python: PathBuf,
+}
+
+/// Starts `collect_dynamic`'s collection without waiting for it. `on_volatile` is
+/// called (on another thread) as soon as the collection finds a module whose
+/// collection read the clock or a random source, so the shifted-clock collection that
+/// checks it can run beside the rest of this one.
+#[allow(clippy::too_many_arguments)]
+pub fn spawn_collect(
+    python: &Path,
+    harness: &Path,
+    cwd: &Path,
+    args: &[String],
+    doctest_only: &[PathBuf],
+    record: Option<&CollectRecording>,
+    clock: CollectClock,
+    on_volatile: Option<Box<dyn FnOnce() + Send>>,
+) -> Result<PendingCollection, RunnerError> {
     let out = tempfile_path(harness);
     let doctest_only: Vec<String> = doctest_only
         .iter()
@@ -232,39 +275,97 @@ pub fn collect_dynamic(
     if clock == CollectClock::Shifted {
         command.env("FASTEST_SHIFT_CLOCK", "1");
     }
-    let output = command
+    if on_volatile.is_some() {
+        command.env("FASTEST_SIGNAL_VOLATILE", "1");
+    }
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .output()
+        .spawn()
         .map_err(|source| RunnerError::Spawn {
             python: python.to_path_buf(),
             source,
         })?;
-    let text = std::fs::read_to_string(&out);
-    let _ = std::fs::remove_file(&out);
-    let Ok(text) = text else {
-        return Err(RunnerError::Failed {
-            python: python.to_path_buf(),
-            code: output.status.code(),
-            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        });
-    };
-    let result = DynamicCollection::from_json(&text)?;
-    if let Some(f) = &result.fatal {
-        return Err(RunnerError::Fatal(f.clone()));
+    let stderr = child.stderr.take().map(|pipe| {
+        std::thread::spawn(move || {
+            let mut on_volatile = on_volatile;
+            let mut reader = std::io::BufReader::new(pipe);
+            let mut bytes = Vec::new();
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match std::io::BufRead::read_until(&mut reader, b'\n', &mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                if line.strip_suffix(b"\n") == Some(VOLATILE_SIGNAL) {
+                    if let Some(f) = on_volatile.take() {
+                        f();
+                    }
+                } else {
+                    bytes.extend_from_slice(&line);
+                }
+            }
+            bytes
+        })
+    });
+    Ok(PendingCollection {
+        child,
+        stderr,
+        out,
+        python: python.to_path_buf(),
+    })
+}
+
+impl PendingCollection {
+    /// Waits for the collection and reads what it found.
+    pub fn wait(mut self) -> Result<DynamicCollection, RunnerError> {
+        let status = self.child.wait().map_err(|source| RunnerError::Spawn {
+            python: self.python.clone(),
+            source,
+        })?;
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        let stderr = String::from_utf8_lossy(&stderr);
+        let text = std::fs::read_to_string(&self.out);
+        let _ = std::fs::remove_file(&self.out);
+        let Ok(text) = text else {
+            return Err(RunnerError::Failed {
+                python: self.python.clone(),
+                code: status.code(),
+                stderr: stderr.trim().to_string(),
+            });
+        };
+        let result = DynamicCollection::from_json(&text)?;
+        if let Some(f) = &result.fatal {
+            return Err(RunnerError::Fatal(f.clone()));
+        }
+        // 3 = internal error, 4 = usage error (e.g. "ImportError while loading conftest"):
+        // pytest collected nothing, so the modules handed to it would silently vanish.
+        if let Some(code @ (3 | 4)) = result.exit_code {
+            return Err(RunnerError::PytestExit {
+                code,
+                stderr: stderr.trim_end().to_string(),
+            });
+        }
+        Ok(result)
     }
-    // 3 = internal error, 4 = usage error (e.g. "ImportError while loading conftest"):
-    // pytest collected nothing, so the modules handed to it would silently vanish.
-    if let Some(code @ (3 | 4)) = result.exit_code {
-        return Err(RunnerError::PytestExit {
-            code,
-            stderr: String::from_utf8_lossy(&output.stderr)
-                .trim_end()
-                .to_string(),
-        });
+}
+
+impl Drop for PendingCollection {
+    /// A collection nobody waited for (not needed after all) is stopped, and its output
+    /// file removed.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let _ = std::fs::remove_file(&self.out);
     }
-    Ok(result)
 }
 
 /// `PYTHONPATH` for a `python -m fastest_harness.X` process: the harness first, then
@@ -283,7 +384,10 @@ fn tempfile_path(dir: &Path) -> PathBuf {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    dir.join(format!("collect-{}-{nanos}.json", std::process::id()))
+    // Two collections may start within one clock tick.
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    dir.join(format!("collect-{}-{nanos}-{n}.json", std::process::id()))
 }
 
 #[cfg(test)]
