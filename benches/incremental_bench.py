@@ -8,7 +8,8 @@ Usage: python3 benches/incremental_bench.py [--corpus /tmp/corpus] [--projects a
 (corpus from `bash ../shared/corpus/setup_corpus.sh /tmp/corpus public`). The edit
 adds a no-op assignment to the body of one function per project (EDITS below), so every
 outcome stays the same and only the selection is measured. Each command runs once after
-an untimed warm-up run.
+an untimed warm-up run, but recording on and off: three alternating runs each, medians,
+after a recording run has stored Python's collections (which `--no-record` reads too).
 
 pytest-testmon (2.2.0, with coverage 7.13.0) is installed with `pip install --target
 bench-out/testmon-site --no-deps` and put on PYTHONPATH for its runs only, so the corpus
@@ -17,6 +18,7 @@ venvs stay untouched (an installed plugin would change fastest's environment dig
 import argparse
 import os
 import re
+import statistics
 import shlex
 import subprocess
 import sys
@@ -97,10 +99,20 @@ def main():
         timed([py, "-m", "pytest"] + pargs + ["-q"], src, env)
         t_pytest, o = timed([py, "-m", "pytest"] + pargs + ["-q"], src, env)
         pytest_line = last_line(o)
-        timed(fast + ["--no-record", "--no-cache", "-q"], src, env)
-        t_norec, _ = timed(fast + ["--no-record", "--no-cache", "-q"], src, env)
-        timed(fast + ["--no-cache", "-q"], src, env)
-        t_rec, o = timed(fast + ["--no-cache", "-q"], src, env)
+        # Recording first: it stores Python's collections, which `--no-record` runs
+        # then read too, so the two differ only by recording. Then three alternating
+        # timed runs of each, medians (the VM is noisy).
+        norec_cmd = fast + ["--no-record", "--no-cache", "-q"]
+        rec_cmd = fast + ["--no-cache", "-q"]
+        timed(rec_cmd, src, env)
+        timed(norec_cmd, src, env)
+        norec_times, rec_times = [], []
+        for _ in range(3):
+            norec_times.append(timed(norec_cmd, src, env)[0])
+            t, o = timed(rec_cmd, src, env)
+            rec_times.append(t)
+        t_norec = statistics.median(norec_times)
+        t_rec = statistics.median(rec_times)
         rec_line = last_line(o)
         t_cached, o = timed(fast + ["-q"], src, env)
         cached_line = last_line(o)

@@ -571,6 +571,37 @@ fn collect_both_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (String
 }
 
 #[test]
+fn no_record_reads_stored_collections_but_stores_none() {
+    // `--no-record` turns recording off: Python's collections it makes are not stored,
+    // but those a recording run stored are used (reading them records nothing), so
+    // `--no-record` runs and recording runs collect the same way.
+    let dir = fixture_copy("dynamic_collect");
+    let root = dir.path();
+    let from_cache = |args: &[&str]| {
+        let mut all = vec!["--collect-only", "-q", "-v"];
+        all.extend(args);
+        let out = fastest(root, &all, &[]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let line = stderr
+            .lines()
+            .find(|l| l.ends_with("of them from the collection cache"))
+            .unwrap_or_else(|| panic!("no collection-cache line:\n{stderr}"))
+            .to_string();
+        (line, String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (first, ids) = from_cache(&["--no-record"]);
+    assert_eq!(first, "fastest: 0 of them from the collection cache");
+    let (again, _) = from_cache(&["--no-record"]);
+    assert_eq!(again, first, "--no-record stored a collection");
+    from_cache(&[]);
+    let (reused, reused_ids) = from_cache(&["--no-record"]);
+    // test_clock.py makes its ids from the clock: never stored.
+    assert_eq!(reused, "fastest: 2 of them from the collection cache");
+    assert_eq!(reused_ids.lines().count(), ids.lines().count());
+}
+
+#[test]
 fn keyword_and_mark_filters_apply_to_a_stored_python_collection() {
     let dir = fixture_copy("dynamic_collect");
     let root = dir.path();

@@ -84,7 +84,8 @@ struct Cli {
     /// failing ones); `fastest run --changed`.
     #[arg(long)]
     changed: bool,
-    /// Do not record dependencies (nothing is stored for incremental runs).
+    /// Do not record dependencies (nothing is stored for incremental runs; collections
+    /// stored by earlier runs are still read).
     #[arg(long = "no-record")]
     no_record: bool,
     /// Show extra test summary info (accepted; used when running tests).
@@ -848,7 +849,9 @@ fn run() -> anyhow::Result<ExitCode> {
             }
         }
         a.extend(args.iter().cloned());
-        let collect_cache = (!cli.no_record && filters_here).then(new_collect_cache);
+        // With `--no-record` a stored collection is still used (reading it records
+        // nothing); a fresh one is not stored.
+        let collect_cache = filters_here.then(new_collect_cache);
         let session_id =
             collect_cache::CollectCache::session_id(&relpath(&config.rootdir, &invocation_dir), &a);
         let stored = collect_cache
@@ -868,6 +871,7 @@ fn run() -> anyhow::Result<ExitCode> {
         let found = match stored {
             Some(found) => found,
             None => {
+                let collect_cache = collect_cache.filter(|_| !cli.no_record);
                 let recording = collect_cache
                     .as_ref()
                     .map(|_| collect_cache::recording(&config.rootdir, &cache_dir, true));
@@ -980,7 +984,9 @@ fn run() -> anyhow::Result<ExitCode> {
             let mut a = py_args.clone();
             // Modules whose collection is stored and still current are not handed to
             // Python.
-            let collect_cache = (!cli.no_record).then(new_collect_cache);
+            // With `--no-record` stored collections are still used (reading them
+            // records nothing); fresh ones are not stored.
+            let collect_cache = Some(new_collect_cache());
             timing::mark("collection environment digested");
             let mut found: Vec<Option<collect_cache::ModuleCollection>> = dynamic
                 .iter()
@@ -1031,6 +1037,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 let whole_session = misses.iter().any(|&i| {
                     matches!(dynamic[i], Entry::Dynamic { path, selector: None, .. } if path.is_dir())
                 });
+                let collect_cache = collect_cache.filter(|_| !cli.no_record);
                 let recording = collect_cache
                     .as_ref()
                     .map(|_| collect_cache::recording(&config.rootdir, &cache_dir, whole_session));
