@@ -158,6 +158,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
             let may_skip = |id: &str| stored_coverage.as_mut().is_none_or(|s| s.usable(id));
             let (to_run, cached, unaffected) =
                 partition_by_verdict(selector, &req.items, req.changed_only, may_skip);
+            crate::timing::mark("verdicts");
             deselected += unaffected.len();
             not_run.extend(cached.iter().map(|(id, _)| id.clone()));
             not_run.extend(unaffected.iter().cloned());

@@ -13,12 +13,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// A source file: the only kind of input. `content_hash` changes when its bytes do.
-#[salsa::input]
+/// A source file. `content_hash` changes when its bytes do; a missing file (or one that
+/// is not a regular file) reads as no bytes, with `present` false.
+#[salsa::input(debug)]
 pub struct SourceFile {
     #[returns(ref)]
     pub path: PathBuf,
     pub content_hash: Digest,
+    pub present: bool,
 }
 
 #[salsa::db]
@@ -33,6 +35,8 @@ pub struct Stats {
     pub parsed: std::sync::atomic::AtomicUsize,
     pub from_cache: std::sync::atomic::AtomicUsize,
     pub read: std::sync::atomic::AtomicUsize,
+    /// Recorded dependency sets checked against the current inputs (selection).
+    pub rechecked: std::sync::atomic::AtomicUsize,
 }
 
 #[salsa::db]
@@ -217,22 +221,48 @@ impl GraphDb {
     pub fn file(&self, path: &Path) -> SourceFile {
         use salsa::Setter;
         // A missing file is an empty input (as reading it gives).
-        let hash = self.revision_hash(path).unwrap_or_else(empty_hash);
+        let current = self.revision_hash(path);
+        let present = current.is_some();
+        let hash = current.unwrap_or_else(empty_hash);
         let mut files = self.files.lock();
         let mut db = self.db.lock();
         match files.get(path) {
             Some(f) => {
+                // Set only what changed: a set input is a change to everything reading it.
                 if *f.content_hash(&*db) != hash {
                     f.set_content_hash(&mut *db).to(hash);
+                }
+                if *f.present(&*db) != present {
+                    f.set_present(&mut *db).to(present);
                 }
                 *f
             }
             None => {
-                let f = SourceFile::new(&*db, path.to_path_buf(), hash);
+                let f = SourceFile::new(&*db, path.to_path_buf(), hash, present);
                 files.insert(path.to_path_buf(), f);
                 f
             }
         }
+    }
+
+    /// Every file the database has seen, read again: after `new_revision`, this brings
+    /// the changes on disk into the inputs, so the next queries recompute only what
+    /// depends on a changed file.
+    pub fn refresh_files(&self) {
+        let paths: Vec<PathBuf> = self.files.lock().keys().cloned().collect();
+        for path in paths {
+            self.file(&path);
+        }
+    }
+
+    /// Runs `f` on the salsa database (queries of other stages), under its lock.
+    pub fn with_db<R>(&self, f: impl FnOnce(&Database) -> R) -> R {
+        f(&self.db.lock())
+    }
+
+    /// Runs `f` on the salsa database with write access (creating and setting inputs).
+    pub fn with_db_mut<R>(&self, f: impl FnOnce(&mut Database) -> R) -> R {
+        f(&mut self.db.lock())
     }
 }
 

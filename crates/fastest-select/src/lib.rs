@@ -7,10 +7,16 @@
 //! stored under it, so a tree whose content matches any earlier passing run (another
 //! branch, another machine with the same `.fastest_cache`) is a hit. Failures are never
 //! cached. See `cache_schema/README.md` for the trees.
+//!
+//! Rechecking a recorded set is a salsa query (`recheck`) over the graph's database:
+//! each code-block dependency reads its file's `SourceFile` input through `file_blocks`,
+//! every other dependency a `DepState` input holding its current hash. Changes enter in
+//! one place (`Selector::new_revision`), so after a change only the sets that read a
+//! changed input are checked again.
 
 use fastest_cache::{digest, Cache, Digest};
 use fastest_discovery::blocks::MODULE_BLOCK;
-use fastest_graph::GraphDb;
+use fastest_graph::{file_blocks, GraphDb, SourceFile};
 use fastest_protocol::TestDeps;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -155,8 +161,12 @@ pub struct Selector {
     started: std::time::SystemTime,
     memo: Mutex<HashMap<Dep, Digest>>,
     depsets: Mutex<HashMap<Digest, Option<Arc<DepSet>>>>,
-    /// Recorded digest → (digest with current hashes, dependencies that changed).
-    checked: Mutex<HashMap<Digest, (Digest, Vec<Dep>)>>,
+    /// Each dependency that is not a code block, as a salsa input.
+    states: Mutex<HashMap<Dep, DepState>>,
+    /// Recorded set digest → the set as a salsa input (its dependencies resolved).
+    sets: Mutex<HashMap<Digest, RecordedSet>>,
+    /// Rootdir-relative path → its file input, in this revision.
+    sources: Mutex<HashMap<String, SourceFile>>,
     /// `Arc<TestDeps>` address → its set's digest (the Arc is kept so the address
     /// cannot be reused).
     interned: Mutex<HashMap<usize, (Arc<TestDeps>, Digest)>>,
@@ -192,7 +202,9 @@ impl Selector {
             started: std::time::SystemTime::now(),
             memo: Mutex::new(HashMap::new()),
             depsets: Mutex::new(HashMap::new()),
-            checked: Mutex::new(HashMap::new()),
+            states: Mutex::new(HashMap::new()),
+            sets: Mutex::new(HashMap::new()),
+            sources: Mutex::new(HashMap::new()),
             interned: Mutex::new(HashMap::new()),
         }
     }
@@ -386,40 +398,86 @@ impl Selector {
     }
 
     /// The digest of a recorded set's dependencies with their current hashes, and the
-    /// dependencies whose hash changed.
-    fn recheck(&self, d: &Digest, set: &DepSet) -> (Digest, Vec<Dep>) {
-        if let Some(r) = self.checked.lock().get(d) {
-            return r.clone();
+    /// dependencies whose hash changed (the `recheck` query on the set's input).
+    fn recheck(&self, d: &Digest, set: &Arc<DepSet>) -> (Digest, Vec<Dep>) {
+        let input = self.set_input(d, set);
+        self.graph.with_db(|db| {
+            let r = recheck(db, input);
+            (r.now, r.changed.clone())
+        })
+    }
+
+    /// The salsa input of a recorded set: each dependency resolved to the input it reads
+    /// (created with the current state where new).
+    fn set_input(&self, d: &Digest, set: &Arc<DepSet>) -> RecordedSet {
+        if let Some(s) = self.sets.lock().get(d) {
+            return *s;
         }
+        let resolve = |(dep, _): &(Dep, Digest)| match dep {
+            Dep::Block { file, .. } => DepSource::Block(self.source(file)),
+            _ => DepSource::State(self.state_input(dep)),
+        };
         // A whole-session collection can depend on thousands of files (custom collectors
-        // reading data files): their hashes are computed on every core.
-        let hashes: Vec<Digest> = if set.deps.len() > PARALLEL_RECHECK {
+        // reading data files): their states are read on every core.
+        let sources: Vec<DepSource> = if set.deps.len() > PARALLEL_RECHECK {
             use rayon::prelude::*;
-            set.deps
-                .par_iter()
-                .map(|(dep, _)| self.current(dep))
-                .collect()
+            set.deps.par_iter().map(resolve).collect()
         } else {
-            set.deps.iter().map(|(dep, _)| self.current(dep)).collect()
+            set.deps.iter().map(resolve).collect()
         };
-        let changed: Vec<Dep> = set
-            .deps
+        let mut sets = self.sets.lock();
+        *sets.entry(*d).or_insert_with(|| {
+            self.graph
+                .with_db(|db| RecordedSet::new(db, set.clone(), sources, *d))
+        })
+    }
+
+    /// The input of a project file (rootdir-relative), read once per revision.
+    fn source(&self, file: &str) -> SourceFile {
+        if let Some(f) = self.sources.lock().get(file) {
+            return *f;
+        }
+        let f = self.graph.file(&self.rootdir.join(file));
+        self.sources.lock().insert(file.to_string(), f);
+        f
+    }
+
+    /// The input holding a (non-block) dependency's current hash.
+    fn state_input(&self, dep: &Dep) -> DepState {
+        if let Some(s) = self.states.lock().get(dep) {
+            return *s;
+        }
+        let hash = self.current(dep);
+        *self.states.lock().entry(dep.clone()).or_insert_with(|| {
+            self.graph
+                .with_db(|db| DepState::new(db, dep.clone(), hash))
+        })
+    }
+
+    /// Where changes enter: forgets this revision's file contents and hashes, reads
+    /// every file and dependency state seen so far again, and sets the inputs that
+    /// changed (for a process that outlives one run; a run is one revision).
+    pub fn new_revision(&self) {
+        use salsa::Setter;
+        self.graph.new_revision();
+        self.memo.lock().clear();
+        self.interned.lock().clear();
+        self.sources.lock().clear();
+        self.graph.refresh_files();
+        let states: Vec<(Dep, DepState)> = self
+            .states
+            .lock()
             .iter()
-            .zip(&hashes)
-            .filter(|((_, old), now)| old != *now)
-            .map(|((dep, _), _)| dep.clone())
+            .map(|(d, s)| (d.clone(), *s))
             .collect();
-        let now = DepSet {
-            deps: set
-                .deps
-                .iter()
-                .zip(hashes)
-                .map(|((dep, _), h)| (dep.clone(), h))
-                .collect(),
-        };
-        let r = (if changed.is_empty() { *d } else { now.digest() }, changed);
-        self.checked.lock().insert(*d, r.clone());
-        r
+        for (dep, state) in states {
+            let now = self.current(&dep);
+            self.graph.with_db_mut(|db| {
+                if *state.hash(db) != now {
+                    state.set_hash(db).to(now);
+                }
+            });
+        }
     }
 
     /// Whether `nodeid` must run.
@@ -468,6 +526,85 @@ impl Selector {
     pub fn stats(cache: &Cache) -> [(String, usize); 3] {
         [TREE_RESULTS, TREE_DEPSETS, TREE_PASSES].map(|t| (t.to_string(), cache.len(t)))
     }
+}
+
+/// What a recorded dependency reads: a code block reads its file (through the
+/// graph's `file_blocks`), anything else its own state input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DepSource {
+    Block(SourceFile),
+    State(DepState),
+}
+
+/// The current hash of a dependency that is not a code block (file content, directory
+/// listing, stat kind, environment variable, the environment).
+#[salsa::input(debug)]
+pub struct DepState {
+    #[returns(ref)]
+    pub dep: Dep,
+    pub hash: Digest,
+}
+
+/// A recorded dependency set (each dependency with its recorded hash) and, in the same
+/// order, what each dependency reads.
+#[salsa::input(debug)]
+pub struct RecordedSet {
+    #[returns(ref)]
+    pub recorded: Arc<DepSet>,
+    #[returns(ref)]
+    pub sources: Vec<DepSource>,
+    pub digest: Digest,
+}
+
+/// A recorded set checked against the current inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recheck {
+    /// The set's digest with current hashes (the recorded digest when nothing changed).
+    pub now: Digest,
+    pub changed: Vec<Dep>,
+}
+
+/// Rechecks a recorded set: recomputed only when an input it read changed.
+#[salsa::tracked(returns(ref))]
+pub fn recheck(db: &dyn fastest_graph::Db, set: RecordedSet) -> Recheck {
+    db.stats()
+        .rechecked
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let deps = &set.recorded(db).deps;
+    let hashes: Vec<Digest> = deps
+        .iter()
+        .zip(set.sources(db))
+        .map(|((dep, _), source)| match (dep, source) {
+            (Dep::Block { name, .. }, DepSource::Block(file)) => {
+                if *file.present(db) {
+                    file_blocks(db, *file).block(name).unwrap_or(MISSING)
+                } else {
+                    MISSING
+                }
+            }
+            (_, DepSource::State(state)) => *state.hash(db),
+            (_, DepSource::Block(_)) => MISSING,
+        })
+        .collect();
+    let changed: Vec<Dep> = deps
+        .iter()
+        .zip(&hashes)
+        .filter(|((_, old), now)| old != *now)
+        .map(|((dep, _), _)| dep.clone())
+        .collect();
+    let now = if changed.is_empty() {
+        *set.digest(db)
+    } else {
+        DepSet {
+            deps: deps
+                .iter()
+                .zip(hashes)
+                .map(|((dep, _), h)| (dep.clone(), h))
+                .collect(),
+        }
+        .digest()
+    };
+    Recheck { now, changed }
 }
 
 /// Everything global a result depends on: the interpreter and platform, the installed
@@ -549,6 +686,80 @@ mod tests {
         let mut r = tiny.clone();
         r.duration = 0.004;
         assert!(r.same_result(&tiny));
+    }
+
+    #[test]
+    fn after_a_change_only_the_sets_that_read_it_are_checked_again() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("a.py"), "def f():\n    return 1\n").unwrap();
+        std::fs::write(root.join("b.py"), "def g():\n    return 2\n").unwrap();
+        std::fs::write(root.join("data.txt"), "one").unwrap();
+        let cache = Arc::new(Cache::temporary());
+        let graph = Arc::new(GraphDb::new(cache.clone()));
+        let selector = Selector::new(cache, graph.clone(), root, [7; 32]);
+        let deps = |blocks: &[&str], files: &[&str]| {
+            Arc::new(TestDeps {
+                blocks: blocks.iter().map(|b| b.to_string()).collect(),
+                files: files.iter().map(|f| f.to_string()).collect(),
+                ..TestDeps::default()
+            })
+        };
+        selector.record(
+            "test_a",
+            &deps(&["a.py::f"], &["data.txt"]),
+            false,
+            true,
+            0.1,
+        );
+        selector.record("test_b", &deps(&["b.py::g"], &[]), false, true, 0.1);
+        let verdicts = || [selector.verdict("test_a"), selector.verdict("test_b")];
+        let rechecked = || graph.stats().rechecked.swap(0, Relaxed);
+        let cached = |v: &Verdict| matches!(v, Verdict::Cached { .. });
+
+        let first = verdicts();
+        assert!(first.iter().all(cached), "{first:?}");
+        assert_eq!(rechecked(), 2);
+        // Asked again in the same revision: nothing is checked again.
+        verdicts();
+        assert_eq!(rechecked(), 0);
+
+        // An edit of b.py's function: only test_b's set reads it.
+        std::fs::write(root.join("b.py"), "def g():\n    return 3\n").unwrap();
+        selector.new_revision();
+        let [a, b] = verdicts();
+        assert!(cached(&a), "{a:?}");
+        assert_eq!(
+            b,
+            Verdict::Changed(vec![Dep::Block {
+                file: "b.py".into(),
+                name: "g".into()
+            }])
+        );
+        assert_eq!(rechecked(), 1);
+
+        // A data file test_a read: only its set.
+        std::fs::write(root.join("data.txt"), "two").unwrap();
+        selector.new_revision();
+        let [a, _] = verdicts();
+        assert_eq!(a, Verdict::Changed(vec![Dep::File("data.txt".into())]));
+        assert_eq!(rechecked(), 1);
+
+        // A deleted module: its blocks are missing.
+        std::fs::remove_file(root.join("a.py")).unwrap();
+        selector.new_revision();
+        let [a, _] = verdicts();
+        assert!(
+            matches!(&a, Verdict::Changed(c) if c.contains(&Dep::Block { file: "a.py".into(), name: "f".into() })),
+            "{a:?}"
+        );
+        assert_eq!(rechecked(), 1);
+
+        // Nothing changed: nothing is checked again.
+        selector.new_revision();
+        verdicts();
+        assert_eq!(rechecked(), 0);
     }
 
     #[test]
