@@ -521,6 +521,12 @@ impl Case {
         self
     }
 
+    /// Verbosity 1 (the harness passes `-q`): the tree with each node's docstring.
+    fn docs(mut self) -> Case {
+        self.args.insert(0, "-v".into());
+        self
+    }
+
     fn errors(mut self) -> Case {
         self.mode = Mode::Errors;
         self.expect_exit = 2;
@@ -873,6 +879,14 @@ compat_tests! {
     tree_collection_hooks => Case::new("collection_hooks").tree();
     tree_import_time_skip => Case::new("import_time_skip").tree();
     tree_deselected => Case::new("marks").args(&["-m", "slow"]).tree();
+    // With -v each node's docstring (inspect.getdoc: inherited along the MRO, from
+    // unittest.TestCase too), static and Python-collected modules alike.
+    tree_docstrings => Case::new("docstrings").tree().docs();
+    tree_docstrings_deselect => Case::new("docstrings")
+        .args(&["--deselect", "tests/test_docs.py::test_plain", "-m", "not slow"])
+        .tree()
+        .docs();
+    tree_doctest_modules_docstrings => Case::new("doctest_modules").args(&["--doctest-modules"]).tree().docs();
     tree_node_id => Case::new("node_ids").args(&["tests/test_nodes.py::TestGroup"]).tree();
     tree_syntax_error => Case::new("syntax_error").tree().exit(2);
     tree_empty => Case::new("empty_project").tree().exit(5);

@@ -196,8 +196,12 @@ def _item_match(item):
     callspec = getattr(item, "callspec", None)
     params = sorted(callspec.params) if callspec is not None else []
     found = {"marks": marks, "keywords": sorted(str(k) for k in keywords), "params": params}
-    # What `--collect-only` prints for it (pytest's `_printcollecteditems`).
-    found["tree"] = [str(node) for node in item.listchain()[1:-1]]
+    # What `--collect-only` prints for it (pytest's `_printcollecteditems`), each node
+    # with the docstring `-v` prints under it.
+    found["tree"] = [str(node) + _doc_lines(node) for node in item.listchain()[1:-1]]
+    doc = _doc_lines(item)
+    if doc:
+        found["doc"] = doc[1:]
     found["kind"] = kind = type(item).__name__
     nodeid = item.nodeid
     # The node id's spelling of `item.name` (fastest_report::tree::node_name).
@@ -211,6 +215,29 @@ def _item_match(item):
     if own != "<%s %s>" % (kind, name):
         found["repr"] = own
     return found
+
+
+_DOCS = {}
+
+
+def _doc_lines(node):
+    """The docstring `--collect-only -v` prints under `node` (pytest's
+    `_printcollecteditems`: `inspect.getdoc` of its object), each line after a newline;
+    empty when it has none."""
+    try:
+        obj = getattr(node, "obj", None)
+        if not obj:
+            return ""
+        key = id(obj)
+        if key not in _DOCS:
+            import inspect
+
+            doc = inspect.getdoc(obj)
+            # (The object is kept so that its id is not reused.)
+            _DOCS[key] = (obj, "".join("\n" + line for line in doc.splitlines()) if doc else "")
+        return _DOCS[key][1]
+    except Exception:
+        return ""
 
 
 def _write(path, result):

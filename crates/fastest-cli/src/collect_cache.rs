@@ -15,7 +15,7 @@ use fastest_select::{result_key, Selector};
 use serde::{Deserialize, Serialize};
 
 /// Bumped when what the collecting process records changes (old entries are then unused).
-const COLLECT_CACHE_VERSION: u32 = 8;
+const COLLECT_CACHE_VERSION: u32 = 9;
 
 /// Stored collections, under the result key of the module's synthetic node id.
 pub const TREE_COLLECTED: &str = "collected";
@@ -89,7 +89,13 @@ impl MatchTable {
             table.items.push(row);
             let tree = [
                 intern(m.tree.clone(), &mut table.lists),
-                intern(vec![m.kind.clone()], &mut table.lists),
+                // The node type, then its docstring when it has one.
+                intern(
+                    std::iter::once(m.kind.clone())
+                        .chain(m.doc.clone())
+                        .collect(),
+                    &mut table.lists,
+                ),
             ];
             table.tree.push(tree);
             if let Some(repr) = &m.repr {
@@ -102,13 +108,18 @@ impl MatchTable {
     }
 
     /// `--collect-only`'s tree for item `i`, whose node id is `nodeid`: the collectors
-    /// above it and its own line.
+    /// above it and its own line (each followed by its docstring's lines, if any).
     pub fn tree(&self, i: usize, nodeid: &str) -> (&[String], String) {
         let [chain, kind] = self.tree[i];
-        let own = match self.reprs.binary_search_by_key(&(i as u32), |(j, _)| *j) {
+        let kind = &self.lists[kind as usize];
+        let mut own = match self.reprs.binary_search_by_key(&(i as u32), |(j, _)| *j) {
             Ok(k) => self.reprs[k].1.clone(),
-            Err(_) => fastest_report::tree::item_line(&self.lists[kind as usize][0], nodeid),
+            Err(_) => fastest_report::tree::item_line(&kind[0], nodeid),
         };
+        if let Some(doc) = kind.get(1) {
+            own.push('\n');
+            own.push_str(doc);
+        }
         (&self.lists[chain as usize], own)
     }
 
@@ -365,6 +376,7 @@ mod tests {
             tree: owned(&["<Dir proj>", "<Module test_v.py>"]),
             kind: "Function".into(),
             repr: None,
+            doc: None,
         }
     }
 
@@ -423,6 +435,24 @@ mod tests {
             assert_eq!(parents, matches[i].tree.as_slice());
             assert_eq!(own, fastest_report::tree::item_line("Function", id));
         }
+        // A docstring follows the item's line, and items with the same one share it.
+        let mut documented = matches.clone();
+        for m in documented.iter_mut().take(2) {
+            m.doc = Some("Shared.\n\nDoc.".into());
+        }
+        let with_docs = MatchTable::of(ids.iter().copied().zip(&documented));
+        assert_eq!(
+            with_docs.tree(0, ids[0]).1,
+            format!(
+                "{}\nShared.\n\nDoc.",
+                fastest_report::tree::item_line("Function", ids[0])
+            )
+        );
+        assert_eq!(
+            with_docs.tree(2, ids[2]).1,
+            fastest_report::tree::item_line("Function", ids[2])
+        );
+        assert_eq!(with_docs.lists.len(), table.lists.len() + 1);
         // marks, params, extras and absent names of the first two items are one each,
         // and the three share their tree and kind.
         assert!(

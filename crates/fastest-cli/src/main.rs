@@ -744,6 +744,10 @@ fn run() -> anyhow::Result<ExitCode> {
     };
     // `--collect-only` without -q prints pytest's tree of collectors.
     let want_tree = cli.collect_only && report.quiet == 0;
+    // With -v the tree shows each node's docstring (static items: found here; Python's
+    // come with its collection).
+    let want_docs = want_tree && cli.verbose > cli.quiet;
+    let mut static_docs: Vec<(usize, fastest_discovery::link::ItemDocs)> = Vec::new();
     let mut tree: Vec<TreeItem> = Vec::new();
     // Parameter names of the items Python collected: not fixtures the project lacks.
     let mut python_params = collect_cache::ParamNotes::new(&config.rootdir);
@@ -1188,6 +1192,17 @@ fn run() -> anyhow::Result<ExitCode> {
                         ) {
                             if want_tree {
                                 let (parents, kind) = static_tree.chain(i);
+                                if want_docs {
+                                    static_docs.push((
+                                        tree.len(),
+                                        fastest_discovery::item_docs(
+                                            &req,
+                                            &*graph,
+                                            &config.rootdir,
+                                            i,
+                                        ),
+                                    ));
+                                }
                                 tree.push(TreeItem {
                                     parents: parents.into(),
                                     own: fastest_report::tree::item_line(kind, &i.nodeid),
@@ -1223,6 +1238,11 @@ fn run() -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        // (Before `--deselect` removes entries: the indices are the tree's now.)
+        add_static_docs(&mut tree, static_docs, || {
+            let harness = fastest_runner::install_harness(&harness_root(&cache_dir)).ok()?;
+            Some((python_for(), harness, invocation_dir.clone()))
+        });
         report.collected = items.len() + mark_deselected + python_deselected;
         let before = items.len();
         let kept: Vec<bool> = items
@@ -1977,6 +1997,98 @@ fn config_files(config: &fastest_config::ProjectConfig) -> Vec<(String, PathBuf)
 
 /// Adds item `i` of a Python collection to `--collect-only`'s tree, sharing the parents
 /// list with the item before when they are the same (a module's items all are).
+/// Adds the docstrings of statically collected items (`static_docs`: tree index and
+/// docs) to their tree entries: the module's after its `<Module>` line, each class's
+/// after its line, the function's after the item. Docstrings the search found only in a
+/// class outside the project are asked of Python, all at once (`python` gives the
+/// interpreter, the installed harness and the directory to run in).
+fn add_static_docs(
+    tree: &mut [TreeItem],
+    static_docs: Vec<(usize, fastest_discovery::link::ItemDocs)>,
+    python: impl FnOnce() -> Option<(PathBuf, PathBuf, PathBuf)>,
+) {
+    use fastest_discovery::link::Doc;
+    let mut external: Vec<(String, Option<String>)> = Vec::new();
+    for (_, docs) in &static_docs {
+        for doc in std::iter::once(&docs.module)
+            .chain(&docs.classes)
+            .chain([&docs.function])
+        {
+            let mut doc = doc;
+            while let Doc::External {
+                class,
+                attr,
+                otherwise,
+            } = doc
+            {
+                let key = (class.clone(), attr.clone());
+                if !external.contains(&key) {
+                    external.push(key);
+                }
+                doc = otherwise;
+            }
+        }
+    }
+    let found: Vec<Option<String>> = match external.is_empty() {
+        true => Vec::new(),
+        false => python()
+            .and_then(|(python, harness, cwd)| {
+                fastest_runner::external_docs(&python, &harness, &cwd, &external).ok()
+            })
+            .unwrap_or_default(),
+    };
+    let text = |mut doc: &Doc| -> Option<String> {
+        loop {
+            match doc {
+                Doc::Known(d) => return d.clone(),
+                Doc::External {
+                    class,
+                    attr,
+                    otherwise,
+                } => {
+                    let answer = external
+                        .iter()
+                        .position(|(c, a)| c == class && a == attr)
+                        .and_then(|i| found.get(i).cloned().flatten());
+                    if answer.is_some() {
+                        return answer;
+                    }
+                    doc = otherwise;
+                }
+            }
+        }
+    };
+    // The previous entry's parents, without and with their docstrings.
+    type Parents = Arc<[String]>;
+    let mut last: Option<(Parents, Parents)> = None;
+    for (index, docs) in static_docs {
+        let Some(entry) = tree.get_mut(index) else {
+            continue;
+        };
+        // The module is the entry before the classes.
+        let first_class = entry.parents.len() - docs.classes.len();
+        let mut parents: Vec<String> = entry.parents.to_vec();
+        if let Some(module) = first_class.checked_sub(1) {
+            parents[module] =
+                fastest_report::tree::with_doc(&parents[module], text(&docs.module).as_deref());
+        }
+        for (k, doc) in docs.classes.iter().enumerate() {
+            let at = first_class + k;
+            parents[at] = fastest_report::tree::with_doc(&parents[at], text(doc).as_deref());
+        }
+        entry.own = fastest_report::tree::with_doc(&entry.own, text(&docs.function).as_deref());
+        // Items of one class share one parents list, as before.
+        entry.parents = match &last {
+            Some((before, after)) if *before == entry.parents => after.clone(),
+            _ => {
+                let after: Arc<[String]> = parents.into();
+                last = Some((entry.parents.clone(), after.clone()));
+                after
+            }
+        };
+    }
+}
+
 fn push_python_tree(
     tree: &mut Vec<TreeItem>,
     matching: &collect_cache::MatchTable,

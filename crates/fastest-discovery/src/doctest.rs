@@ -26,7 +26,7 @@ use ruff_text_size::{Ranged, TextRange, TextSize};
 use std::collections::{HashMap, HashSet};
 
 /// The docstring of a module/class/function body (a plain string literal first statement).
-fn docstring(body: &[Stmt]) -> Option<(&ast::ExprStringLiteral, String)> {
+pub(crate) fn docstring(body: &[Stmt]) -> Option<(&ast::ExprStringLiteral, String)> {
     match body.first()? {
         Stmt::Expr(e) => match &*e.value {
             Expr::StringLiteral(s) => Some((s, s.value.to_str().to_string())),
@@ -34,6 +34,60 @@ fn docstring(body: &[Stmt]) -> Option<(&ast::ExprStringLiteral, String)> {
         },
         _ => None,
     }
+}
+
+/// `inspect.cleandoc`: tabs expanded, the first line's leading whitespace and the
+/// common indentation of the others removed, leading and trailing blank lines dropped
+/// (what `inspect.getdoc` returns and `--collect-only -v` prints).
+pub fn cleandoc(doc: &str) -> String {
+    let expanded = expand_tabs(doc);
+    let mut lines: Vec<&str> = expanded.split('\n').collect();
+    let margin = lines[1..]
+        .iter()
+        .filter_map(|l| {
+            let content = l.trim_start().chars().count();
+            (content > 0).then(|| l.chars().count() - content)
+        })
+        .min();
+    let mut cleaned: Vec<String> = Vec::with_capacity(lines.len());
+    if let Some(first) = lines.first_mut() {
+        cleaned.push(first.trim_start().to_string());
+    }
+    for l in &lines[1..] {
+        cleaned.push(match margin {
+            Some(m) => l.chars().skip(m).collect(),
+            None => l.to_string(),
+        });
+    }
+    while cleaned.last().is_some_and(|l| l.is_empty()) {
+        cleaned.pop();
+    }
+    let leading = cleaned.iter().take_while(|l| l.is_empty()).count();
+    cleaned[leading..].join("\n")
+}
+
+/// `str.expandtabs()`: tab stops every 8 columns, counted from each line start.
+fn expand_tabs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut column = 0;
+    for c in text.chars() {
+        match c {
+            '\t' => {
+                let pad = 8 - column % 8;
+                out.extend(std::iter::repeat_n(' ', pad));
+                column += pad;
+            }
+            '\n' | '\r' => {
+                out.push(c);
+                column = 0;
+            }
+            _ => {
+                out.push(c);
+                column += 1;
+            }
+        }
+    }
+    out
 }
 
 /// A line whose first non-space text is `>>>`: a cheap "may hold examples" test.
@@ -1681,6 +1735,22 @@ mod tests {
         scan(src)
             .dynamic
             .unwrap_or_else(|| panic!("expected dynamic: {src}"))
+    }
+
+    #[test]
+    fn cleandoc_matches_inspect() {
+        // Values from CPython 3.11's inspect.cleandoc.
+        assert_eq!(
+            cleandoc("First line.\n\n    More text here.\n    "),
+            "First line.\n\nMore text here."
+        );
+        assert_eq!(
+            cleandoc("\n    Indented.\n      Deeper.\n"),
+            "Indented.\n  Deeper."
+        );
+        assert_eq!(cleandoc("  one"), "one");
+        assert_eq!(cleandoc("a\n\tb"), "a\nb");
+        assert_eq!(cleandoc("\n\n"), "");
     }
 
     #[test]

@@ -862,6 +862,22 @@ pub fn only_ignore_lists_dynamic(reason: &str) -> bool {
 /// For a test module Python collected as part of such a directory: Ok when the native
 /// engine can run its items (by Python's node ids) as it would had the walk reached the
 /// module, else the reason it cannot.
+/// The docstrings `--collect-only -v` prints for a statically collected item and the
+/// collectors above it (`link::Linker::item_docs`).
+pub fn item_docs(
+    req: &CollectRequest,
+    source: &dyn SummarySource,
+    rootdir: &Path,
+    item: &StaticItem,
+) -> link::ItemDocs {
+    let linker = link::Linker { req, source };
+    let file = item
+        .nodeid
+        .split_once("::")
+        .map_or(item.nodeid.as_str(), |(f, _)| f);
+    linker.item_docs(&rootdir.join(file), &item.nodeid, item.kind)
+}
+
 pub fn python_collected_module_runs_natively(
     req: &CollectRequest,
     source: &dyn SummarySource,

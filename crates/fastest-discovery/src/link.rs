@@ -161,6 +161,77 @@ pub struct Linker<'a> {
     pub source: &'a dyn SummarySource,
 }
 
+/// A docstring as `inspect.getdoc` finds it, or where Python must go on looking.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Doc {
+    Known(Option<String>),
+    /// The search reached a class outside the project (its dotted name as written):
+    /// Python's `inspect.getdoc` of that class (`attr` None), or the first `__doc__` of
+    /// `attr` along its MRO; when Python finds none, the search goes on as `otherwise`
+    /// (the rest of the MRO).
+    External {
+        class: String,
+        attr: Option<String>,
+        otherwise: Box<Doc>,
+    },
+}
+
+/// The docstrings of a statically collected item and the collectors above it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemDocs {
+    pub module: Doc,
+    /// One per class on the node id's path, outermost first.
+    pub classes: Vec<Doc>,
+    pub function: Doc,
+}
+
+/// `inspect.getdoc` of a class with this MRO (itself first): its own docstring, else the
+/// first along its MRO (never `object`'s).
+fn class_doc(mro: &[RClass]) -> Doc {
+    mro_doc(mro, None)
+}
+
+/// `inspect.getdoc` of method `name` of a class with this MRO: the first docstring of
+/// that name along it.
+fn method_doc(mro: &[RClass], name: &str) -> Doc {
+    mro_doc(mro, Some(name))
+}
+
+/// The first docstring along `mro`: of each class (`attr` None) or of its `attr`.
+fn mro_doc(mro: &[RClass], attr: Option<&str>) -> Doc {
+    for (k, c) in mro.iter().enumerate() {
+        match &c.kind {
+            ClassKind::Project(d) => {
+                let doc =
+                    match attr {
+                        None => d.doc.as_ref(),
+                        Some(name) => d.body.iter().find(|b| b.name == name).and_then(|b| match &b
+                            .value
+                        {
+                            Value::Function(f) => f.doc.as_ref(),
+                            _ => None,
+                        }),
+                    };
+                if doc.is_some() {
+                    return Doc::Known(doc.cloned());
+                }
+            }
+            _ => {
+                let class = c.qual.first().cloned().unwrap_or_default();
+                if matches!(class.as_str(), "object" | "builtins.object" | "") {
+                    continue;
+                }
+                return Doc::External {
+                    class,
+                    attr: attr.map(str::to_string),
+                    otherwise: Box::new(mro_doc(&mro[k + 1..], attr)),
+                };
+            }
+        }
+    }
+    Doc::Known(None)
+}
+
 /// A class found in some module, with the scope its bases are resolved in.
 #[derive(Clone)]
 struct RClass {
@@ -396,7 +467,8 @@ impl<'a> Linker<'a> {
             return Ok(RClass {
                 module: PathBuf::new(),
                 summary: summary.clone(),
-                qual: vec![],
+                // The name as written: where Python finds its docstring.
+                qual: vec![dotted],
                 kind: ClassKind::UnitTestBase,
             });
         }
@@ -481,7 +553,7 @@ impl<'a> Linker<'a> {
                     return Ok(RClass {
                         module: PathBuf::new(),
                         summary: s,
-                        qual: vec![],
+                        qual: vec![full],
                         kind: ClassKind::UnitTestBase,
                     });
                 }
@@ -581,6 +653,97 @@ impl<'a> Linker<'a> {
             }
             out.push(c);
         }
+    }
+
+    /// The docstrings `--collect-only -v` prints for a statically collected item of
+    /// `path`: the module's, each class's on the node id's path, and the function's,
+    /// found as `inspect.getdoc` finds them (a class or method without one takes the
+    /// first along its MRO). Where the search reaches a class outside the project, the
+    /// rest is Python's to find (`Doc::External`).
+    pub fn item_docs(&self, path: &Path, nodeid: &str, kind: ItemKind) -> ItemDocs {
+        let summary = self.source.summary(path);
+        let mut docs = ItemDocs {
+            module: Doc::Known(summary.doc.clone()),
+            classes: Vec::new(),
+            function: Doc::Known(None),
+        };
+        if kind == ItemKind::Doctest {
+            // A text file's collector (`DoctestTextfile`) shows no docstring.
+            if path.extension().is_none_or(|e| e != "py") {
+                docs.module = Doc::Known(None);
+            }
+            return docs;
+        }
+        let rest = nodeid.split_once("::").map_or("", |(_, r)| r);
+        let head = &rest[..rest.find('[').unwrap_or(rest.len())];
+        let names: Vec<&str> = head.split("::").collect();
+        let Some((function, classes)) = names.split_last() else {
+            return docs;
+        };
+        if classes.is_empty() {
+            if let Ok(Some((_, _, b))) = self.resolve_name(path, &summary, function, 0) {
+                if let Value::Function(f) = &b.value {
+                    docs.function = Doc::Known(f.doc.clone());
+                }
+            }
+            return docs;
+        }
+        // The class chain: the first from the module, each next one along the MRO of
+        // the one before (pytest collects nested classes from every class dict of it).
+        let mut class = match self.resolve_name(path, &summary, classes[0], 0) {
+            Ok(Some((m, s, b))) => match &b.value {
+                Value::Class(c) => RClass {
+                    module: m,
+                    summary: s,
+                    qual: vec![b.name.clone()],
+                    kind: ClassKind::Project(c.clone()),
+                },
+                _ => return docs,
+            },
+            _ => return docs,
+        };
+        let mut enclosing: Vec<Binding> = Vec::new();
+        for i in 0..classes.len() {
+            let Ok(mro) = self.mro(&class, &enclosing, 0) else {
+                return docs;
+            };
+            docs.classes.push(class_doc(&mro));
+            let wanted = classes.get(i + 1).copied().unwrap_or(function);
+            if i + 1 == classes.len() {
+                docs.function = method_doc(&mro, wanted);
+                break;
+            }
+            let next = mro.iter().find_map(|c| match &c.kind {
+                ClassKind::Project(d) => {
+                    d.body
+                        .iter()
+                        .find(|b| b.name == wanted)
+                        .and_then(|b| match &b.value {
+                            Value::Class(inner) => {
+                                let mut qual = c.qual.clone();
+                                qual.push(wanted.to_string());
+                                Some((
+                                    RClass {
+                                        module: c.module.clone(),
+                                        summary: c.summary.clone(),
+                                        qual,
+                                        kind: ClassKind::Project(inner.clone()),
+                                    },
+                                    d.body.clone(),
+                                ))
+                            }
+                            _ => None,
+                        })
+                }
+                _ => None,
+            });
+            let Some((inner, body)) = next else {
+                return docs;
+            };
+            class = inner;
+            enclosing = body;
+        }
+        docs
     }
 
     /// The items of one module, or the reason it must be collected by Python.

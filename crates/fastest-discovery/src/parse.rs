@@ -45,6 +45,7 @@ pub fn summarize(bytes: &[u8]) -> ModuleSummary {
     s.module_body(body);
     s.check_collect_list_uses(body);
     s.summary.calls_clock = crate::runtime_scan::calls_clock_or_random(body);
+    s.summary.doc = crate::doctest::docstring(body).map(|(_, d)| crate::doctest::cleandoc(&d));
     if let Some(why) = crate::runtime_scan::import_abort(body, &s.aliases) {
         // pytest imports the module for its tests and for its doctests alike.
         if s.summary.doctest_dynamic.is_none() {
@@ -823,6 +824,7 @@ impl<'a> Summarizer<'a> {
                 given_args: None,
                 lineno: 0,
                 fixture_param_scope: None,
+                doc: None,
             }),
             _ => Value::Unknown,
         };
@@ -873,6 +875,7 @@ impl<'a> Summarizer<'a> {
             given_args: None,
             lineno: 0,
             fixture_param_scope: None,
+            doc: crate::doctest::docstring(&f.body).map(|(_, d)| crate::doctest::cleandoc(&d)),
         };
         // Decorators apply bottom-up: the closest to `def` adds its mark first.
         for dec in f.decorator_list.iter().rev() {
@@ -968,6 +971,7 @@ impl<'a> Summarizer<'a> {
             maybe_abstract: false,
             has_abstract_methods: false,
             dynamic_reasons: vec![],
+            doc: crate::doctest::docstring(&c.body).map(|(_, d)| crate::doctest::cleandoc(&d)),
         };
         if let Some(args) = &c.arguments {
             for base in args.args.iter() {

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the summary format or the rules that produce it change; part of every
 /// cache key, so stale summaries are never read.
-pub const SUMMARY_VERSION: u32 = 21;
+pub const SUMMARY_VERSION: u32 = 22;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ModuleSummary {
@@ -61,6 +61,9 @@ pub struct ModuleSummary {
     /// Calls the clock or a random source somewhere (`runtime_scan::calls_clock_or_random`).
     #[serde(default)]
     pub calls_clock: bool,
+    /// The module's docstring, cleaned as `inspect.getdoc` cleans it.
+    #[serde(default)]
+    pub doc: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -133,6 +136,9 @@ pub struct FunctionDef {
     /// imports it gets a parametrized fixture.
     #[serde(default)]
     pub fixture_param_scope: Option<String>,
+    /// Its docstring, cleaned as `inspect.getdoc` cleans it.
+    #[serde(default)]
+    pub doc: Option<String>,
 }
 
 /// The arguments of a `hypothesis.given` decorator.
@@ -157,6 +163,9 @@ pub struct ClassDef {
     pub maybe_abstract: bool,
     pub has_abstract_methods: bool,
     pub dynamic_reasons: Vec<String>,
+    /// Its docstring, cleaned as `inspect.getdoc` cleans it.
+    #[serde(default)]
+    pub doc: Option<String>,
 }
 
 /// A base class expression.

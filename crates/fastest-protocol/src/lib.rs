@@ -59,6 +59,11 @@ pub struct ItemMatch {
     /// `str(item)` when it is not `<{kind} {name}>` (name: the node id's last `::` part).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repr: Option<String>,
+    /// The item's docstring as `--collect-only -v` prints it under the item
+    /// (`inspect.getdoc` of its object, lines joined with `\n`). The entries of `tree`
+    /// carry their collector's the same way, after a `\n`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doc: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -56,12 +56,67 @@ pub fn render(items: &[TreeItem]) -> String {
     out
 }
 
+/// A node's line, then the lines of its docstring (after `\n`s in `text`) one level
+/// deeper, as pytest prints them with `-v`.
 fn push_line(out: &mut String, depth: usize, text: &str) {
-    for _ in 0..depth {
-        out.push_str("  ");
+    for (i, line) in text.split('\n').enumerate() {
+        for _ in 0..depth + usize::from(i > 0) {
+            out.push_str("  ");
+        }
+        out.push_str(line);
+        out.push('\n');
     }
-    out.push_str(text);
-    out.push('\n');
+}
+
+/// `text` followed by the lines of `doc` (split as Python's `str.splitlines`), each
+/// after a `\n`: how a tree entry carries the docstring printed under it.
+pub fn with_doc(text: &str, doc: Option<&str>) -> String {
+    let mut out = text.to_string();
+    if let Some(doc) = doc.filter(|d| !d.is_empty()) {
+        for line in python_splitlines(doc) {
+            out.push('\n');
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// Python's `str.splitlines()`.
+fn python_splitlines(text: &str) -> Vec<&str> {
+    let is_break = |c: char| {
+        matches!(
+            c,
+            '\n' | '\r'
+                | '\x0b'
+                | '\x0c'
+                | '\x1c'
+                | '\x1d'
+                | '\x1e'
+                | '\u{85}'
+                | '\u{2028}'
+                | '\u{2029}'
+        )
+    };
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if is_break(c) {
+            lines.push(&text[start..i]);
+            let mut end = i + c.len_utf8();
+            if c == '\r' {
+                if let Some(&(j, '\n')) = chars.peek() {
+                    chars.next();
+                    end = j + 1;
+                }
+            }
+            start = end;
+        }
+    }
+    if start < text.len() {
+        lines.push(&text[start..]);
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -122,6 +177,28 @@ mod tests {
             <Module test_b.py>
               <Function test_z>
         ");
+    }
+
+    #[test]
+    fn docstrings_print_one_level_below_their_node() {
+        let items = [item(
+            &[
+                "<Dir demo>",
+                &with_doc("<Module test_a.py>", Some("Module doc.")),
+            ],
+            &with_doc("<Function test_x>", Some("First.\n\nMore.")),
+        )];
+        insta::assert_snapshot!(render(&items), @r"
+        <Dir demo>
+          <Module test_a.py>
+            Module doc.
+            <Function test_x>
+              First.
+              
+              More.
+        ");
+        assert_eq!(python_splitlines("a\r\nb\x0cc\n"), ["a", "b", "c"]);
+        assert_eq!(with_doc("<Class A>", Some("")), "<Class A>");
     }
 
     #[test]

@@ -59,6 +59,10 @@ const HARNESS_FILES: &[(&str, &str)] = &[
         include_str!("../../../python/fastest_harness/shift_clock.py"),
     ),
     (
+        "docs.py",
+        include_str!("../../../python/fastest_harness/docs.py"),
+    ),
+    (
         "debugger.py",
         include_str!("../../../python/fastest_harness/debugger.py"),
     ),
@@ -168,9 +172,6 @@ pub fn install_harness(cache_dir: &Path) -> Result<PathBuf, RunnerError> {
     Ok(root)
 }
 
-/// Runs real pytest collection on `args` in the user's interpreter. `doctest_only` are
-/// module paths among the args whose Python tests pytest must not collect (they are not
-/// test files; only their `--doctest-modules` items count).
 /// Where dynamic collection records what each module's collection depended on.
 #[derive(Debug, Clone)]
 pub struct CollectRecording {
@@ -194,28 +195,6 @@ pub enum CollectClock {
     Shifted,
 }
 
-pub fn collect_dynamic(
-    python: &Path,
-    harness: &Path,
-    cwd: &Path,
-    args: &[String],
-    doctest_only: &[PathBuf],
-    record: Option<&CollectRecording>,
-    clock: CollectClock,
-) -> Result<DynamicCollection, RunnerError> {
-    spawn_collect(
-        python,
-        harness,
-        cwd,
-        args,
-        doctest_only,
-        record,
-        clock,
-        None,
-    )?
-    .wait()
-}
-
 /// What the collection process writes on stderr, as a line of its own, when asked
 /// (`on_volatile`) and a module's collection ran code that calls the clock or a random
 /// source (`collect.py`'s `VOLATILE_SIGNAL`).
@@ -231,10 +210,13 @@ pub struct PendingCollection {
     python: PathBuf,
 }
 
-/// Starts `collect_dynamic`'s collection without waiting for it. `on_volatile` is
-/// called (on another thread) as soon as the collection finds a module whose
-/// collection read the clock or a random source, so the shifted-clock collection that
-/// checks it can run beside the rest of this one.
+/// Starts Python's collection of `args` (real pytest collection in the user's
+/// interpreter, `collect.py`); `PendingCollection::wait` reads what it found.
+/// `doctest_only` are module paths among the args whose Python tests pytest must not
+/// collect (they are not test files; only their `--doctest-modules` items count).
+/// `on_volatile` is called (on another thread) as soon as the collection finds a module
+/// whose collection read the clock or a random source, so the shifted-clock collection
+/// that checks it can run beside the rest of this one.
 #[allow(clippy::too_many_arguments)]
 pub fn spawn_collect(
     python: &Path,
@@ -366,6 +348,45 @@ impl Drop for PendingCollection {
         }
         let _ = std::fs::remove_file(&self.out);
     }
+}
+
+/// The docstrings Python finds for classes outside the project (`docs.py`): for each
+/// `(dotted class, attr)`, `inspect.getdoc` of the class (`attr` None) or the first
+/// docstring of `attr` along its MRO, in order; None where there is none.
+pub fn external_docs(
+    python: &Path,
+    harness: &Path,
+    cwd: &Path,
+    requests: &[(String, Option<String>)],
+) -> Result<Vec<Option<String>>, RunnerError> {
+    use std::io::Write;
+    let mut child = Command::new(python)
+        .args(["-m", "fastest_harness.docs"])
+        .current_dir(cwd)
+        .env("PYTHONPATH", harness_pythonpath(harness))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| RunnerError::Spawn {
+            python: python.to_path_buf(),
+            source,
+        })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A failed write shows as a failed process below.
+        let _ = stdin.write_all(&serde_json::to_vec(requests).unwrap_or_default());
+    }
+    let output = child
+        .wait_with_output()
+        .map_err(|source| RunnerError::Spawn {
+            python: python.to_path_buf(),
+            source,
+        })?;
+    serde_json::from_slice(&output.stdout).map_err(|_| RunnerError::Failed {
+        python: python.to_path_buf(),
+        code: output.status.code(),
+        stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+    })
 }
 
 /// `PYTHONPATH` for a `python -m fastest_harness.X` process: the harness first, then
