@@ -383,6 +383,38 @@ fn asyncio_site() -> PathBuf {
     )
 }
 
+/// `--collect-only`'s tree names the item types pytest-asyncio gives async tests
+/// (`<Coroutine ...>`: every async test in auto mode, those marked `asyncio` in strict
+/// mode), as pytest prints it.
+#[test]
+fn collect_only_tree_shows_pytest_asyncios_item_types() {
+    let dir = project("asyncio_plugin");
+    let site = asyncio_site();
+    for mode in ["strict", "auto"] {
+        let mode_arg = format!("asyncio_mode={mode}");
+        let args = ["--collect-only", "-o", &mode_arg];
+        // The count line and the tree (pytest's warnings summary after it, for the
+        // async generator test, is a known difference of `--collect-only`).
+        let tree = |o: &Output| {
+            let out = String::from_utf8_lossy(&o.stdout).into_owned();
+            let lines: Vec<&str> = out
+                .lines()
+                .skip_while(|l| !l.starts_with("collect"))
+                .collect();
+            let end = lines
+                .iter()
+                .skip(2)
+                .position(|l| l.is_empty() || l.starts_with('='))
+                .map_or(lines.len(), |i| i + 2);
+            lines[..end].join("\n")
+        };
+        let reference = tree(&pytest_with_site(dir.path(), &site, &args));
+        let ours = tree(&fastest_with_site(dir.path(), &site, &args));
+        assert!(reference.contains("<Coroutine "), "{mode}: {reference}");
+        assert_eq!(ours, reference, "{mode}");
+    }
+}
+
 /// pytest-asyncio's semantics natively (strict and auto mode, loop scopes, async fixtures
 /// and their teardown, context variables, async generator tests, the sync-test warning),
 /// test by test against pytest with the same pytest-asyncio.

@@ -97,6 +97,27 @@ pub fn known_python_version(python: &Path, cache: &Cache) -> Option<String> {
 }
 
 /// The digest of everything global a result depends on.
+/// Whether a distribution named `name` (its dist-info prefix, e.g. `pytest_asyncio`) is
+/// installed in the interpreter's site directories (`None`: the interpreter is unknown).
+pub fn has_distribution(python: &Path, cache: &Cache, name: &str) -> Option<bool> {
+    let info = interpreter_info(python, cache)?;
+    let prefix = format!("{name}-");
+    // `PYTHONPATH` directories are on `sys.path` too: pytest finds plugins there.
+    let pythonpath: Vec<PathBuf> = std::env::var_os("PYTHONPATH")
+        .map(|v| std::env::split_paths(&v).collect())
+        .unwrap_or_default();
+    Some(info.site_dirs.iter().chain(&pythonpath).any(|dir| {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.starts_with(&prefix) && n.ends_with(".dist-info")
+            })
+    }))
+}
+
 pub fn environment(
     python: &Path,
     cache: &Cache,

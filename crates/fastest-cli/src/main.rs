@@ -748,6 +748,20 @@ fn run() -> anyhow::Result<ExitCode> {
     // come with its collection).
     let want_docs = want_tree && cli.verbose > cli.quiet;
     let mut static_docs: Vec<(usize, fastest_discovery::link::ItemDocs)> = Vec::new();
+    // pytest-asyncio turns the async tests it runs into its own item types, which the
+    // tree names (`<Coroutine test_x>`): installed and not disabled, its mode (`auto`
+    // takes every async test, `strict` those marked `asyncio`).
+    let asyncio_auto: Option<bool> = (want_tree
+        && !cli
+            .plugins
+            .iter()
+            .any(|p| p == "no:asyncio" || p == "no:pytest_asyncio")
+        && incremental::has_distribution(&python_for(), &cache, "pytest_asyncio").unwrap_or(false))
+    .then(|| {
+        option_value(&passthrough, "--asyncio-mode")
+            .or_else(|| config.string("asyncio_mode"))
+            .is_some_and(|m| m.trim() == "auto")
+    });
     let mut tree: Vec<TreeItem> = Vec::new();
     // Parameter names of the items Python collected: not fixtures the project lacks.
     let mut python_params = collect_cache::ParamNotes::new(&config.rootdir);
@@ -1191,17 +1205,20 @@ fn run() -> anyhow::Result<ExitCode> {
                             || item_keywords(i).unwrap_or_default(),
                         ) {
                             if want_tree {
-                                let (parents, kind) = static_tree.chain(i);
-                                if want_docs {
-                                    static_docs.push((
-                                        tree.len(),
-                                        fastest_discovery::item_docs(
-                                            &req,
-                                            &*graph,
-                                            &config.rootdir,
-                                            i,
-                                        ),
-                                    ));
+                                let (parents, mut kind) = static_tree.chain(i);
+                                if want_docs || asyncio_auto.is_some() {
+                                    let info = fastest_discovery::item_docs(
+                                        &req,
+                                        &*graph,
+                                        &config.rootdir,
+                                        i,
+                                    );
+                                    if let Some(auto) = asyncio_auto {
+                                        kind = asyncio_item_kind(kind, info.is_async, auto, marks);
+                                    }
+                                    if want_docs {
+                                        static_docs.push((tree.len(), info));
+                                    }
                                 }
                                 tree.push(TreeItem {
                                     parents: parents.into(),
@@ -1997,6 +2014,25 @@ fn config_files(config: &fastest_config::ProjectConfig) -> Vec<(String, PathBuf)
 
 /// Adds item `i` of a Python collection to `--collect-only`'s tree, sharing the parents
 /// list with the item before when they are the same (a module's items all are).
+/// The node type pytest-asyncio gives a test (`PytestAsyncioFunction.item_subclass_for`):
+/// an `async def` test it takes (every one in `auto` mode, else those marked `asyncio`)
+/// is a `Coroutine`, an async generator an `AsyncGenerator`.
+fn asyncio_item_kind(
+    kind: &'static str,
+    (is_async, is_generator): (bool, bool),
+    auto: bool,
+    marks: &[String],
+) -> &'static str {
+    if kind != "Function" || !is_async || !(auto || marks.iter().any(|m| m == "asyncio")) {
+        return kind;
+    }
+    if is_generator {
+        "AsyncGenerator"
+    } else {
+        "Coroutine"
+    }
+}
+
 /// Adds the docstrings of statically collected items (`static_docs`: tree index and
 /// docs) to their tree entries: the module's after its `<Module>` line, each class's
 /// after its line, the function's after the item. Docstrings the search found only in a

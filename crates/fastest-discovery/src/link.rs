@@ -183,6 +183,9 @@ pub struct ItemDocs {
     /// One per class on the node id's path, outermost first.
     pub classes: Vec<Doc>,
     pub function: Doc,
+    /// The item's function is `async def` (first) and an async generator (second), for
+    /// the item types pytest-asyncio gives such tests (`<Coroutine ...>`).
+    pub is_async: (bool, bool),
 }
 
 /// `inspect.getdoc` of a class with this MRO (itself first): its own docstring, else the
@@ -666,6 +669,7 @@ impl<'a> Linker<'a> {
             module: Doc::Known(summary.doc.clone()),
             classes: Vec::new(),
             function: Doc::Known(None),
+            is_async: (false, false),
         };
         if kind == ItemKind::Doctest {
             // A text file's collector (`DoctestTextfile`) shows no docstring.
@@ -684,6 +688,7 @@ impl<'a> Linker<'a> {
             if let Ok(Some((_, _, b))) = self.resolve_name(path, &summary, function, 0) {
                 if let Value::Function(f) = &b.value {
                     docs.function = Doc::Known(f.doc.clone());
+                    docs.is_async = (f.is_async, f.is_async && f.is_generator);
                 }
             }
             return docs;
@@ -711,6 +716,18 @@ impl<'a> Linker<'a> {
             let wanted = classes.get(i + 1).copied().unwrap_or(function);
             if i + 1 == classes.len() {
                 docs.function = method_doc(&mro, wanted);
+                // The method the class resolves the name to: the nearest along the MRO.
+                let found = mro.iter().find_map(|c| match &c.kind {
+                    ClassKind::Project(d) => d.body.iter().find(|b| b.name == wanted),
+                    _ => None,
+                });
+                if let Some(Binding {
+                    value: Value::Function(f),
+                    ..
+                }) = found
+                {
+                    docs.is_async = (f.is_async, f.is_async && f.is_generator);
+                }
                 break;
             }
             let next = mro.iter().find_map(|c| match &c.kind {
