@@ -1789,6 +1789,32 @@ fn run_python(
     clock: CollectClock,
     on_volatile: Option<Box<dyn FnOnce() + Send>>,
 ) -> anyhow::Result<fastest_protocol::DynamicCollection> {
+    let pending = start_python(
+        python,
+        cache_dir,
+        cwd,
+        args,
+        doctest_only,
+        record,
+        clock,
+        on_volatile,
+    )?;
+    Ok(pending.wait()?)
+}
+
+/// Starts Python's collection of `args` with the harness installed under `cache_dir`
+/// (`run_python` waits for it; the shifted-clock check runs beside another).
+#[allow(clippy::too_many_arguments)]
+fn start_python(
+    python: &Path,
+    cache_dir: &Path,
+    cwd: &Path,
+    args: &[String],
+    doctest_only: &[PathBuf],
+    record: Option<&fastest_runner::CollectRecording>,
+    clock: CollectClock,
+    on_volatile: Option<Box<dyn FnOnce() + Send>>,
+) -> anyhow::Result<fastest_runner::PendingCollection> {
     let harness = fastest_runner::install_harness(&harness_root(cache_dir))?;
     Ok(fastest_runner::spawn_collect(
         python,
@@ -1799,8 +1825,7 @@ fn run_python(
         record,
         clock,
         on_volatile,
-    )?
-    .wait()?)
+    )?)
 }
 
 /// Which of `units` (rootdir-relative module paths; `""` for everything) Python collects
@@ -1946,21 +1971,17 @@ impl ShiftedCollection {
         let (python, cache_dir, cwd) = (python.to_owned(), cache_dir.to_owned(), cwd.to_owned());
         let (args, doctest_only) = (args.to_vec(), doctest_only.to_vec());
         Box::new(move || {
-            let started = fastest_runner::install_harness(&harness_root(&cache_dir))
-                .ok()
-                .and_then(|harness| {
-                    fastest_runner::spawn_collect(
-                        &python,
-                        &harness,
-                        &cwd,
-                        &args,
-                        &doctest_only,
-                        None,
-                        CollectClock::Shifted,
-                        None,
-                    )
-                    .ok()
-                });
+            let started = start_python(
+                &python,
+                &cache_dir,
+                &cwd,
+                &args,
+                &doctest_only,
+                None,
+                CollectClock::Shifted,
+                None,
+            )
+            .ok();
             *slot.0.lock().unwrap_or_else(|e| e.into_inner()) = started;
         })
     }
@@ -2012,8 +2033,6 @@ fn config_files(config: &fastest_config::ProjectConfig) -> Vec<(String, PathBuf)
         .collect()
 }
 
-/// Adds item `i` of a Python collection to `--collect-only`'s tree, sharing the parents
-/// list with the item before when they are the same (a module's items all are).
 /// The node type pytest-asyncio gives a test (`PytestAsyncioFunction.item_subclass_for`):
 /// an `async def` test it takes (every one in `auto` mode, else those marked `asyncio`)
 /// is a `Coroutine`, an async generator an `AsyncGenerator`.
@@ -2125,6 +2144,8 @@ fn add_static_docs(
     }
 }
 
+/// Adds item `i` of a Python collection to `--collect-only`'s tree, sharing the parents
+/// list with the item before when they are the same (a module's items all are).
 fn push_python_tree(
     tree: &mut Vec<TreeItem>,
     matching: &collect_cache::MatchTable,
