@@ -895,7 +895,6 @@ compat_tests! {
     tree_yield_tests => Case::new("yield_tests").tree().exit(2);
     #[ignore = "known difference: a test module importing a package that is not installed: static collection lists its tests, pytest reports a collection error"]
     import_errors => Case::new("import_errors").errors();
-    #[ignore = "known difference: pytest's 'import file mismatch' error for duplicate basenames without __init__.py is not reproduced"]
     duplicate_basenames => Case::new("duplicate_basenames").errors();
     duplicate_basenames_importlib => Case::new("duplicate_basenames").args(&["--import-mode=importlib"]);
     empty_project => Case::new("empty_project").exit(5);

@@ -43,15 +43,22 @@ fn fastest(dir: &Path, python: &Path, args: &[&str]) -> Output {
 }
 
 fn pytest_junit(dir: &Path, xml: &str) -> Output {
-    run(Command::new(python()).current_dir(dir).args([
-        "-m",
-        "pytest",
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        "--junitxml",
-        xml,
-    ]))
+    pytest_junit_with(dir, xml, &[])
+}
+
+fn pytest_junit_with(dir: &Path, xml: &str, args: &[&str]) -> Output {
+    run(Command::new(python())
+        .current_dir(dir)
+        .args([
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--junitxml",
+            xml,
+        ])
+        .args(args))
 }
 
 /// A wrapper interpreter that cannot import pytest (no site-packages).
@@ -72,10 +79,21 @@ fn text(o: &Output) -> String {
 }
 
 fn compare_with_pytest(fixture: &str, fastest_python: Option<&Path>, extra: &[&str]) -> String {
+    compare_with_pytest_given(fixture, fastest_python, &[], extra)
+}
+
+/// As `compare_with_pytest`, with `both` given to pytest and to fastest.
+fn compare_with_pytest_given(
+    fixture: &str,
+    fastest_python: Option<&Path>,
+    both: &[&str],
+    extra: &[&str],
+) -> String {
     let dir = project(fixture);
-    let reference = pytest_junit(dir.path(), "ref.xml");
+    let reference = pytest_junit_with(dir.path(), "ref.xml", both);
     let py = fastest_python.map(Path::to_path_buf).unwrap_or_else(python);
     let mut args = vec!["--junitxml", "ours.xml"];
+    args.extend_from_slice(both);
     args.extend_from_slice(extra);
     let ours = fastest(dir.path(), &py, &args);
     let expected = junit_outcomes(&dir.path().join("ref.xml"));
@@ -684,6 +702,31 @@ fn every_collected_module_is_imported_before_the_first_test_as_in_pytest() {
     for args in [&["-n", "1"][..], &["-n", "2"]] {
         let out = compare_with_pytest("session_imports", None, args);
         assert!(out.contains("engine: native (auto)"), "{out}");
+    }
+}
+
+#[test]
+fn import_modes_import_and_fail_like_pytest() {
+    // Prepend mode: the second `test_same.py` is an import file mismatch; importlib
+    // mode: both run, a sibling helper is not importable, module names come from the
+    // rootdir. With the errors' neighbours still run, so every outcome is compared.
+    for (mode, extra) in [
+        ("--import-mode=prepend", &["-n", "1"][..]),
+        ("--import-mode=prepend", &["-n", "2"]),
+        ("--import-mode=importlib", &["-n", "1"]),
+        ("--import-mode=importlib", &["-n", "2"]),
+    ] {
+        let both = [mode, "--continue-on-collection-errors"];
+        let out = compare_with_pytest_given("import_modes", None, &both, extra);
+        assert!(out.contains("engine: native (auto)"), "{out}");
+        if mode.ends_with("prepend") {
+            assert!(out.contains("import file mismatch:\nimported module 'test_same' has this __file__ attribute:"), "{out}");
+        } else {
+            assert!(
+                out.contains("E   ModuleNotFoundError: No module named 'helper'"),
+                "{out}"
+            );
+        }
     }
 }
 

@@ -91,13 +91,12 @@ class DoctestSupport:
         if not self.modules_enabled:
             return None
         modname = self._module_names.get(path)
+        module = self.engine.load_module(path)
         if modname is None:
-            from fastest_harness.native import module_name_for
-
-            modname = self._module_names[path] = module_name_for(path)[1]
+            # The import mode decides the name (`--import-mode=importlib`: from the rootdir).
+            modname = self._module_names[path] = module.__name__
         if rest != modname and not rest.startswith(modname + "."):
             return None
-        module = self.engine.load_module(path)
         if rest == modname and callable(getattr(module, rest, None)):
             # A test function named like its module: pytest's item of that name.
             return None

@@ -199,33 +199,142 @@ def module_name_for(path):
     return directory, ".".join(parts) if parts else os.path.basename(directory)
 
 
+# pytest's `--import-mode` (prepend, append or importlib) and what importlib mode needs:
+# the rootdir and the `consider_namespace_packages` ini option. Set by the engine.
+IMPORT_MODE = {"mode": "prepend", "root": None, "namespace": False}
+
+
+def import_mode_of(args):
+    """The `--import-mode` value in pytest's arguments (the last one wins), else prepend."""
+    mode = "prepend"
+    for i, arg in enumerate(args):
+        if arg.startswith("--import-mode="):
+            mode = arg.split("=", 1)[1]
+        elif arg == "--import-mode" and i + 1 < len(args):
+            mode = args[i + 1]
+    return mode
+
+
+class ImportPathMismatchError(ImportError):
+    """pytest's: the module name of a file is taken by a module from another file (two
+    test files of one basename outside packages). Args: (name, its file, the path)."""
+
+
+def mismatch_report(error):
+    """pytest's text for an `ImportPathMismatchError` (`importtestmodule`)."""
+    return (
+        "import file mismatch:\n"
+        "imported module {!r} has this __file__ attribute:\n"
+        "  {}\n"
+        "which is not the same as the test file we want to collect:\n"
+        "  {}\n"
+        "HINT: remove __pycache__ / .pyc files and/or use a "
+        "unique basename for your test file modules".format(*error.args)
+    )
+
+
+def _checked_module(module, name, path):
+    """`module` (the one `name` imports) if it is `path`'s, as pytest checks it."""
+    if os.path.basename(path) == "__init__.py" or os.environ.get("PY_IGNORE_IMPORTMISMATCH", "") == "1":
+        return module
+    module_file = getattr(module, "__file__", None)
+    if module_file is None:
+        raise ImportPathMismatchError(name, module_file, path)
+    if module_file.endswith((".pyc", ".pyo")):
+        module_file = module_file[:-1]
+    if module_file.endswith(os.sep + "__init__.py"):
+        module_file = module_file[: -len(os.sep + "__init__.py")]
+    try:
+        same = os.path.samefile(path, module_file)
+    except OSError:
+        same = False
+    if not same:
+        raise ImportPathMismatchError(name, module_file, path)
+    return module
+
+
+def _import_finds(name, path):
+    """Whether importing `name` would load `path` (else another file comes first)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return True  # the import's own error, from our loader
+    origin = getattr(spec, "origin", None)
+    if spec is None or not origin:
+        return True
+    try:
+        return os.path.samefile(origin, path)
+    except OSError:
+        return True
+
+
+class _RewritingFinder:
+    """Finds `path` (only) with the rewriting loader: what pytest's importlib import mode
+    asks `sys.meta_path` before making its own spec."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def find_spec(self, name, search=None, target=None):
+        import importlib.util
+
+        # pytest checks the spec's origin against the path it imports (parents too).
+        if name.rpartition(".")[2] == os.path.splitext(os.path.basename(self.path))[0]:
+            return importlib.util.spec_from_file_location(name, self.path, loader=RewritingLoader(self.path))
+        return None
+
+
 def import_path(path, rewrite=True):
     import importlib.util
 
+    path = os.path.abspath(path)
+    if IMPORT_MODE["mode"] == "importlib" and HAVE_PYTEST:
+        # pytest's own algorithm (module names, parent and made-up modules, sys.path
+        # untouched), with the finder that gives the file pytest's rewriting and probes.
+        from _pytest import pathlib as pytest_pathlib
+
+        finder = _RewritingFinder(path) if rewrite else None
+        if finder is not None:
+            sys.meta_path.insert(0, finder)
+        try:
+            return pytest_pathlib.import_path(
+                path,
+                mode="importlib",
+                root=pytest_pathlib.Path(IMPORT_MODE["root"] or os.getcwd()),
+                consider_namespace_packages=IMPORT_MODE["namespace"],
+            )
+        except pytest_pathlib.ImportPathMismatchError as exc:
+            raise ImportPathMismatchError(*exc.args) from None
+        finally:
+            if finder is not None:
+                sys.meta_path.remove(finder)
+
     basedir, name = module_name_for(path)
-    if basedir not in sys.path:
+    if IMPORT_MODE["mode"] == "append":
+        if basedir not in sys.path:
+            sys.path.append(basedir)
+    elif not sys.path or sys.path[0] != basedir:
         sys.path.insert(0, basedir)
 
-    def already_imported():
-        existing = sys.modules.get(name)
-        if existing is not None and os.path.abspath(getattr(existing, "__file__", "") or "") == os.path.abspath(path):
-            return existing
-        return None
-
-    existing = already_imported()
+    existing = sys.modules.get(name)
     if existing is not None:
-        return existing
+        # What `importlib.import_module(name)` gives pytest: the module already there.
+        return _checked_module(existing, name, path)
     # Import the parent packages normally first.
     if "." in name:
         importlib.import_module(name.rsplit(".", 1)[0])
         # The parent's import may have imported this module already (`from . import
         # sub` in a package's __init__): executing it again would make a second module
         # object, without the attributes its own submodule imports set on the first.
-        existing = already_imported()
+        existing = sys.modules.get(name)
         if existing is not None:
-            return existing
-    if not rewrite:
-        return importlib.import_module(name)
+            return _checked_module(existing, name, path)
+    if not rewrite or not _import_finds(name, path):
+        # pytest's `importlib.import_module(name)`: in append mode an earlier `sys.path`
+        # entry may hold another file of that name (it is imported, then reported).
+        return _checked_module(importlib.import_module(name), name, path)
     spec = importlib.util.spec_from_file_location(name, path, loader=RewritingLoader(path))
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
@@ -551,6 +660,11 @@ class NativeEngine:
         self.channel = channel
         self.rootdir = config["rootdir"]
         self.ini = config.get("ini", {})
+        IMPORT_MODE.update(
+            mode=import_mode_of(config.get("pytest_args") or []),
+            root=self.rootdir,
+            namespace=bool(self.ini.get("consider_namespace_packages")),
+        )
         self.capture = config.get("capture", "fd")
         self.tbstyle = config.get("tbstyle") or "auto"
         self.showlocals = bool(config.get("showlocals"))
@@ -798,6 +912,8 @@ class NativeEngine:
 
     def _import_error_report(self, path, info, module):
         etype, value, tb = info
+        if module and isinstance(value, ImportPathMismatchError):
+            return mismatch_report(value), None
         user_tb = tb
         while user_tb is not None and not _outside_harness_path(user_tb.tb_frame.f_code.co_filename):
             user_tb = user_tb.tb_next
@@ -816,8 +932,10 @@ class NativeEngine:
 
         excinfo = ExceptionInfo.from_exc_info((etype, value, tb))
         if import_error:
-            if self.verbose < 2:
-                excinfo.traceback = excinfo.traceback.filter(filter_traceback)
+            # The harness's frames (an import pytest's importlib mode made) never show.
+            excinfo.traceback = excinfo.traceback.filter(
+                lambda entry: _outside_harness_path(str(entry.path)) and (self.verbose >= 2 or filter_traceback(entry))
+            )
             text = str(excinfo.getrepr(style="short")) if excinfo.traceback else excinfo.exconly()
             return head + text, None
         if isinstance(value, SyntaxError):

@@ -124,8 +124,12 @@ pub fn environment(
     config_files: &[(String, PathBuf)],
     options: &[String],
 ) -> Digest {
+    // A new harness (another fastest) may decide outcomes differently: nothing it did
+    // not run is reused.
+    let mut options = options.to_vec();
+    options.push(format!("harness {}", fastest_runner::harness_tag()));
     match interpreter_info(python, cache) {
-        Some(info) => environment_digest(&info.version, &info.site_dirs, config_files, options),
+        Some(info) => environment_digest(&info.version, &info.site_dirs, config_files, &options),
         // Unknown interpreter: a digest no later run reproduces (nothing is reused).
         None => digest(&[
             b"unknown interpreter",

@@ -655,6 +655,7 @@ fn run() -> anyhow::Result<ExitCode> {
         } else {
             cli.doctest_glob.clone()
         },
+        import_mode_importlib: cli.import_mode.as_deref() == Some("importlib"),
         fs: Default::default(),
     };
     let cache_dir = config.rootdir.join(".fastest_cache");
@@ -1009,6 +1010,7 @@ fn run() -> anyhow::Result<ExitCode> {
             let mut found: Vec<Option<collect_cache::ModuleCollection>> = dynamic
                 .iter()
                 .map(|d| match (d, &collect_cache) {
+                    _ if d.python_collects_afresh() => None,
                     (
                         Entry::Dynamic {
                             path,
@@ -1160,7 +1162,10 @@ fn run() -> anyhow::Result<ExitCode> {
                             true => dc.module_deps.get(fastest_runner::SESSION_DEPS),
                             false => dc.module_deps.get(&rel),
                         };
-                        if let (Some(c), None, Some(deps)) = (&collect_cache, selector, deps) {
+                        let store = collect_cache
+                            .as_ref()
+                            .filter(|_| !dynamic[i].python_collects_afresh());
+                        if let (Some(c), None, Some(deps)) = (store, selector, deps) {
                             let unit = match whole_session {
                                 true => fastest_runner::SESSION_DEPS,
                                 false => rel.as_str(),
@@ -1490,6 +1495,11 @@ fn run() -> anyhow::Result<ExitCode> {
         ini.insert(
             "filterwarnings".into(),
             serde_json::json!(config.linelist("filterwarnings").unwrap_or_default()),
+        );
+        // The native engine's `--import-mode=importlib` imports as pytest's does.
+        ini.insert(
+            "consider_namespace_packages".to_string(),
+            serde_json::Value::Bool(config.bool("consider_namespace_packages").unwrap_or(false)),
         );
         ini.insert(
             "usefixtures".into(),

@@ -80,6 +80,9 @@ pub struct CollectRequest {
     pub ignore_glob: Vec<String>,
     pub doctest_modules: bool,
     pub doctest_globs: Vec<String>,
+    /// `--import-mode=importlib`: modules get rootdir-based names, so two test files of
+    /// one basename do not clash as they do in prepend and append mode.
+    pub import_mode_importlib: bool,
     /// Where every file-system question of the collection is asked and recorded.
     pub fs: Arc<fsobs::FsLog>,
 }
@@ -115,6 +118,15 @@ pub struct Collection {
     /// run either (a collection hook, plugins); the others only make pytest order items
     /// across modules (session-scoped fixture parameters).
     session_blocks_native: bool,
+}
+
+impl Entry {
+    /// A module Python must collect every time, never from a stored collection: what it
+    /// gives depends on other files collected in the same session (a module name
+    /// clash), not only on what collecting it read.
+    pub fn python_collects_afresh(&self) -> bool {
+        matches!(self, Entry::Dynamic { reason, .. } if reason.starts_with(MODULE_NAME_CLASH))
+    }
 }
 
 impl Collection {
@@ -341,6 +353,11 @@ pub fn collect(
             }
         }
     }
+    let clashing = if req.import_mode_importlib {
+        HashMap::new()
+    } else {
+        module_name_clashes(&req.fs, &found)
+    };
     let mut claims = ModuleClaims::default();
     let mut seen: HashSet<(PathBuf, Option<String>)> = HashSet::new();
     for (f, selector) in found {
@@ -386,6 +403,21 @@ pub fn collect(
                 if !seen.insert((path.clone(), selector.clone())) {
                     continue;
                 }
+                if let Some(name) = clashing.get(&path) {
+                    // Which of them pytest imports, and which it reports as an "import
+                    // file mismatch", depends on the imports that succeed: Python
+                    // collects them together, in order.
+                    collection.entries.push(Entry::Dynamic {
+                        path,
+                        selector,
+                        reason: format!(
+                            "{MODULE_NAME_CLASH} {name} with another collected file \
+                             (pytest's import file mismatch)"
+                        ),
+                        doctest_only: !is_test_file,
+                    });
+                    continue;
+                }
                 collection.entries.push(link_entry(
                     req,
                     &linker,
@@ -400,6 +432,36 @@ pub fn collect(
     }
     collection.warnings = walker.warnings;
     Ok(collection)
+}
+
+/// Starts the reason of a module collected by Python because another collected file
+/// has its module name (see `Entry::python_collects_afresh`).
+pub const MODULE_NAME_CLASH: &str = "shares its module name";
+
+/// The collected modules whose prepend-mode module name another collected file has
+/// (two `test_x.py` outside packages): name by path. pytest imports the first and reports
+/// the others as an import file mismatch.
+fn module_name_clashes(
+    fs: &fsobs::FsLog,
+    found: &[(Walked, Option<String>)],
+) -> HashMap<PathBuf, String> {
+    let mut by_name: HashMap<String, Vec<&PathBuf>> = HashMap::new();
+    for (f, _) in found {
+        if let Ok(Found::Module { path, .. }) = f {
+            if path.file_name().is_some_and(|n| n == "__init__.py") {
+                continue; // pytest does not check a package's own module
+            }
+            let paths = by_name.entry(module_name(fs, path)).or_default();
+            if !paths.contains(&path) {
+                paths.push(path);
+            }
+        }
+    }
+    by_name
+        .into_iter()
+        .filter(|(_, paths)| paths.len() > 1)
+        .flat_map(|(name, paths)| paths.into_iter().map(move |p| (p.clone(), name.clone())))
+        .collect()
 }
 
 /// Which module names the objects a project module imports may claim through
@@ -970,6 +1032,7 @@ pub fn native_can_run_dynamic(reason: &str) -> bool {
         || stdlib_base
         || bound_at_run_time
         || reason == "does not parse statically"
+        || reason.starts_with(MODULE_NAME_CLASH)
         || reason.starts_with(FIXTURE_PARAMS)
         || reason
             .strip_prefix("parametrize: ")
@@ -1037,6 +1100,7 @@ mod tests {
             ignore_glob: vec![],
             doctest_modules: false,
             doctest_globs: vec!["test*.txt".into()],
+            import_mode_importlib: false,
             fs: Default::default(),
         };
         let collection = collect(&req, &DirectSource).unwrap();

@@ -62,6 +62,7 @@ impl SnapshotStore {
                 &req.ignore_glob,
                 req.doctest_modules,
                 &req.doctest_globs,
+                req.import_mode_importlib,
             )
         );
         let mut h = blake3::Hasher::new();
@@ -188,6 +189,7 @@ mod tests {
             ignore_glob: vec![],
             doctest_modules: false,
             doctest_globs: vec!["test*.txt".into()],
+            import_mode_importlib: false,
             fs: Default::default(),
         }
     }

@@ -137,16 +137,21 @@ pub fn find_python(explicit: Option<&Path>, rootdir: &Path) -> PathBuf {
     PathBuf::from("python3")
 }
 
-/// Writes the harness under `<cache_dir>/harness-<hash>/` unless already there; returns
-/// the directory to put on `PYTHONPATH`.
-pub fn install_harness(cache_dir: &Path) -> Result<PathBuf, RunnerError> {
+/// The harness's version: a hash of its files. Results depend on it (the engine is
+/// part of what decides an outcome), so it is part of the environment digest.
+pub fn harness_tag() -> String {
     let mut h = blake3::Hasher::new();
     for (name, text) in HARNESS_FILES {
         h.update(name.as_bytes());
         h.update(text.as_bytes());
     }
-    let tag = &h.finalize().to_hex()[..16];
-    let root = cache_dir.join(format!("harness-{tag}"));
+    h.finalize().to_hex()[..16].to_string()
+}
+
+/// Writes the harness under `<cache_dir>/harness-<hash>/` unless already there; returns
+/// the directory to put on `PYTHONPATH`.
+pub fn install_harness(cache_dir: &Path) -> Result<PathBuf, RunnerError> {
+    let root = cache_dir.join(format!("harness-{}", harness_tag()));
     let pkg = root.join("fastest_harness");
     if pkg.join("worker.py").is_file() {
         return Ok(root);

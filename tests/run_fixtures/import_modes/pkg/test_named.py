@@ -1,0 +1,2 @@
+def test_package_module_name():
+    assert __name__ == "pkg.test_named"

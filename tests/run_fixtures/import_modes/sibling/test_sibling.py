@@ -1,0 +1,5 @@
+import helper
+
+
+def test_helper():
+    assert helper.VALUE + 1 == 42
