@@ -1143,3 +1143,13 @@ fn uncollectable_test_classes_warn_like_pytest() {
     }
     assert_eq!(ours.status.code(), Some(2));
 }
+
+#[test]
+fn fixture_scopes_and_xunit_order_match_pytest() {
+    // Package scope ends with the conftest's package (the session's when the directory
+    // is no package); xunit functions run where pytest's autouse fixtures for them do;
+    // `usefixtures` applies to unittest classes. Each test asserts what ran before it.
+    let out = compare_with_pytest("fixture_order", None, &["-n", "1"]);
+    assert!(out.contains("engine: native"), "{out}");
+    assert!(out.contains("8 passed"), "{out}");
+}

@@ -447,10 +447,11 @@ def scan_fixtures(namespace_owner, is_class=False):
 class Request:
     """The `request` fixture (the subset pytest suites use most)."""
 
-    def __init__(self, engine, item, scope="function", fixturedef=None, param=None, has_param=False):
+    def __init__(self, engine, item, scope="function", fixturedef=None, param=None, has_param=False, held_in=None):
         self._engine = engine
         self._item = item
         self.scope = scope
+        self._held_in = held_in or scope  # the scope whose teardown ends the value
         self._fixturedef = fixturedef
         if has_param:
             self.param = param
@@ -474,8 +475,8 @@ class Request:
         return Path(self._item.path)
 
     def addfinalizer(self, fn):
-        owner = (self.scope, id(self._fixturedef)) if self._fixturedef is not None else None
-        self._engine.scopes.add_finalizer(self.scope, fn, owner)
+        owner = (self._held_in, id(self._fixturedef)) if self._fixturedef is not None else None
+        self._engine.scopes.add_finalizer(self._held_in, fn, owner)
 
     def getfixturevalue(self, name):
         return self._engine.get_fixture(self._item, name, ())
@@ -670,6 +671,9 @@ class NativeEngine:
         self.showlocals = bool(config.get("showlocals"))
         self.verbose = int(config.get("verbose", 0))
         self.scopes = ScopeStack()
+        # Package-scoped fixture values alive: id(fixturedef) -> the package directory
+        # whose teardown ends them (pytest's `get_scope_package`).
+        self.package_values = {}
         self.conftest_cache = {}
         self.module_cache = {}
         self._definitions = {}  # (path, "Class::test") -> _resolve_definition's tuple
@@ -1307,8 +1311,16 @@ class NativeEngine:
                 store[key] = fdef.create(item)
             return store[key]
         scope = fdef.scope
-        store = self.scopes.values[scope]
         key = id(fdef)
+        frame_key = None
+        if scope == "package":
+            package = self.package_of(fdef)
+            if package is None:
+                scope = "session"  # pytest: no package node matches, the session holds it
+            else:
+                self.package_values[key] = package
+                frame_key = self._rel_to_root(package) if package != self.rootdir else ""
+        store = self.scopes.values[scope]
         self.scopes.requested(scope, key)
         param_index = getattr(item, "param_index", {}).get(name) if fdef.params is not None else None
         if key in store:
@@ -1329,7 +1341,7 @@ class NativeEngine:
                     kwargs[arg] = self.get_fixture(item, arg, requester_chain + (fdef,), after=fdef)
                 elif arg == "request":
                     has_param = name in item.indirect
-                    kwargs[arg] = Request(self, item, scope, fdef, item.indirect.get(name), has_param)
+                    kwargs[arg] = Request(self, item, fdef.scope, fdef, item.indirect.get(name), has_param, scope)
                 else:
                     kwargs[arg] = self.get_fixture(item, arg, requester_chain + (fdef,))
             func = fdef.func
@@ -1340,17 +1352,17 @@ class NativeEngine:
                     func = func.__get__(fdef.owner() if scope != "class" else fdef.owner)
             synchronized = self.asyncio is not None and self.asyncio.is_asyncio_fixture(fdef)
             if synchronized:
-                if SCOPES.index(self.asyncio.fixture_loop_scope(fdef)) > SCOPES.index(scope):
+                if SCOPES.index(self.asyncio.fixture_loop_scope(fdef)) > SCOPES.index(fdef.scope):
                     raise FixtureLookupError(
                         "ScopeMismatch: fixture '%s' (scope %s) runs in a %s-scoped event loop"
-                        % (name, scope, self.asyncio.fixture_loop_scope(fdef))
+                        % (name, fdef.scope, self.asyncio.fixture_loop_scope(fdef))
                     )
                 func = self.asyncio.synchronized(
-                    item, fdef, func, Request(self, item, scope, fdef), requester_chain + (fdef,)
+                    item, fdef, func, Request(self, item, fdef.scope, fdef, held_in=scope), requester_chain + (fdef,)
                 )
             if inspect.isgeneratorfunction(fdef.func):
                 gen = func(**kwargs)
-                with self._scope_frame(item, scope):
+                with self._scope_frame(item, scope, frame_key):
                     value = next(gen)
 
                 def finish(gen=gen):
@@ -1365,7 +1377,7 @@ class NativeEngine:
             elif (inspect.iscoroutinefunction(fdef.func) or inspect.isasyncgenfunction(fdef.func)) and not synchronized:
                 raise FixtureLookupError("async fixture '%s' needs an async plugin the native engine does not provide" % name)
             else:
-                with self._scope_frame(item, scope):
+                with self._scope_frame(item, scope, frame_key):
                     value = func(**kwargs)
         store[key] = value
         return value
@@ -1450,13 +1462,26 @@ class NativeEngine:
         else:
             self.channel.send("test", nodeid=nodeid, reports=reports, deps=self.recorder.end_test(nodeid, delta=True))
 
-    def _scope_frame(self, item, scope):
-        """Context for a higher-scope setup: what it runs belongs to its node's frame."""
+    def _scope_frame(self, item, scope, node_key=None):
+        """Context for a higher-scope setup: what it runs belongs to its node's frame
+        (`node_key`, else the node of `scope` above `item`)."""
         if self.recorder is None or scope == "function":
             return contextlib.nullcontext()
         from fastest_harness.deps import node_key_for_scope
 
-        return self.recorder.node_frame(node_key_for_scope(item.nodeid, scope))
+        return self.recorder.node_frame(node_key if node_key is not None else node_key_for_scope(item.nodeid, scope))
+
+    def package_of(self, fdef):
+        """The directory of the package whose teardown ends a package-scoped fixture, or
+        None for the session. pytest's `get_scope_package`: the `Package` node whose node
+        id is the fixture's baseid, i.e. the directory of the conftest defining it when
+        that directory has an `__init__.py`; a test module's or a plugin's fixture has no
+        such node."""
+        path = getattr(fdef.owner, "__file__", None) if inspect.ismodule(fdef.owner) else None
+        if not path or os.path.basename(path) != "conftest.py":
+            return None
+        directory = os.path.dirname(os.path.abspath(path))
+        return directory if os.path.isfile(os.path.join(directory, "__init__.py")) else None
 
     def _peek(self, spec):
         """Just enough of the next item to decide which scopes end (no import errors)."""
@@ -1867,10 +1892,25 @@ class NativeEngine:
         for scope in ("class", "module", "package", "session"):
             if next_item is None and scope == "session":
                 break  # session fixtures live until shutdown
+            if scope == "package":
+                errors += self.teardown_packages(next_item)
+                continue
             if mine[scope] != nxt[scope]:
                 errors += self.scopes.teardown(scope)
                 if scope == "module":
                     self.xunit_module_done.discard(item.path)
+        return errors
+
+    def teardown_packages(self, next_item):
+        """Ends the package-scoped values whose package `next_item` is outside of,
+        innermost package first, as pytest's SetupState tears down `Package` nodes."""
+        errors = []
+        for key, package in sorted(self.package_values.items(), key=lambda kv: -len(kv[1])):
+            if next_item is not None and next_item.path.startswith(package + os.sep):
+                continue
+            del self.package_values[key]
+            if key in self.scopes.values["package"]:
+                errors += self.scopes.unwind("package", key)
         return errors
 
     def initial_fixture_names(self, item, defs):
@@ -1893,38 +1933,62 @@ class NativeEngine:
             add(n)
         return names
 
-    def setup_fixtures(self, item):
+    def setup_fixtures(self, item, unittest_case=False):
+        """Sets up the item's fixture closure in pytest's order: by scope, and within a
+        scope in the order of the names (autouse outermost holder first, then
+        `usefixtures`, then arguments). The xunit functions are autouse fixtures in
+        pytest, registered first on their module or class: they run within their scope
+        after outer holders' autouse fixtures and before their own holder's."""
         names = self.initial_fixture_names(item, self._defs)
-        argnames = argnames_of(item.function, is_method=item.cls is not None and not item.static)
+        argnames = [] if unittest_case else argnames_of(item.function, is_method=item.cls is not None and not item.static)
         item.fixturenames = tuple(names)
         if item.cls is not None:
-            item.instance = item.cls()
-            self.xunit_setup_class(item)
+            item.instance = item.cls(item.originalname) if unittest_case else item.cls()
+        order = {s: i for i, s in enumerate(SCOPES)}
+        tiers = self.autouse_tiers(item, self._defs)
+
+        def rank(n):
+            if n in item.callspec:
+                return (len(SCOPES), 3)
+            d = self.lookup(item, n)
+            return (order.get(getattr(d, "scope", "function"), 4), tiers.get(n, 3))
+
+        steps = [(rank(n), n) for n in names]
         if item.dtest is None:
             # Not for doctests: pytest collects them before the module's own tests, so
             # before the module registers its xunit fixtures.
-            self.xunit_setup_module(item)
-        # Higher scopes first, then in request order (pytest sorts by scope).
-        order = {s: i for i, s in enumerate(SCOPES)}
-
-        def scope_of(n):
-            if n in item.callspec:
-                return len(SCOPES)
-            d = self.lookup(item, n)
-            return order.get(getattr(d, "scope", "function"), 4)
-
-        ordered = sorted(names, key=scope_of)
+            steps.append(((order["module"], 0.5), self.xunit_setup_module))
+            if item.cls is None:
+                steps.append(((order["function"], 0.5), self.xunit_setup_function))
+        if unittest_case:
+            steps.append(((order["class"], 1.5), self.unittest_setup_class))
+        elif item.cls is not None:
+            steps.append(((order["class"], 1.5), self.xunit_setup_class))
+            steps.append(((order["function"], 1.5), self.xunit_setup_method))
+        steps.sort(key=lambda step: step[0])
         if getattr(item, "asyncio", False):
             # pytest-asyncio appends the runner of the test's loop scope: set up last.
             runner = self.asyncio.runner_fixture(item)
             item.fixturenames += (runner,)
-            ordered.append(runner)
+            steps.append((None, runner))
         values = {}
-        for n in ordered:
-            values[n] = self.get_fixture(item, n, ())
-        if item.dtest is None:
-            self.xunit_setup_function(item)
+        for _, step in steps:
+            if isinstance(step, str):
+                values[step] = self.get_fixture(item, step, ())
+            else:
+                step(item)
         item.funcargs = {n: values[n] for n in argnames}
+
+    @staticmethod
+    def autouse_tiers(item, defs):
+        """{autouse name: 0 for a plugin's or conftest's, 1 the module's, 2 a class's},
+        from the outermost holder declaring it autouse (where pytest lists the name)."""
+        tiers = {}
+        for d in reversed(defs):
+            if d.autouse and d.name not in tiers:
+                owner = d.owner
+                tiers[d.name] = 2 if inspect.isclass(owner) else 1 if owner is item.module else 0
+        return tiers
 
     def call_function(self, item):
         func = item.obj
@@ -1972,9 +2036,7 @@ class NativeEngine:
         cls = item.cls
         key = ("class", id(cls))
         store = self.scopes.values["class"]
-        if key in store:
-            pass
-        else:
+        if key not in store:
             store[key] = True
             fn = getattr(cls, "setup_class", None)
             if fn is not None:
@@ -1983,6 +2045,8 @@ class NativeEngine:
             td = getattr(cls, "teardown_class", None)
             if td is not None:
                 self.scopes.add_finalizer("class", td)
+
+    def xunit_setup_method(self, item):
         inst = item.instance
         fn = getattr(inst, "setup_method", None)
         if fn is not None:
@@ -2004,10 +2068,13 @@ class NativeEngine:
 
     # -- unittest
     def setup_unittest(self, item):
+        self.setup_fixtures(item, unittest_case=True)
+
+    def unittest_setup_class(self, item):
+        """pytest's `_unittest_setUpClass_fixture`: class-scoped, autouse."""
         cls = item.cls
         key = ("unittest-class", id(cls))
         store = self.scopes.values["class"]
-        self.xunit_setup_module(item)
         if key not in store:
             store[key] = True
             if hasattr(cls, "setUpClass"):
@@ -2016,11 +2083,6 @@ class NativeEngine:
                 self.scopes.add_finalizer("class", cls.tearDownClass)
                 if hasattr(cls, "doClassCleanups"):
                     self.scopes.add_finalizer("class", cls.doClassCleanups)
-        names = list(autouse_names(self._defs))
-        item.fixturenames = tuple(names)
-        for n in names:
-            self.get_fixture(item, n, ())
-        item.instance = cls(item.originalname)
 
     def call_unittest(self, item):
         item._subtests = logged = []

@@ -1,0 +1,8 @@
+import pytest
+
+
+@pytest.fixture(scope="package")
+def pkg_res(log):
+    log.append("pkg setup")
+    yield "pkg"
+    log.append("pkg teardown")
