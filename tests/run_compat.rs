@@ -1153,3 +1153,55 @@ fn fixture_scopes_and_xunit_order_match_pytest() {
     assert!(out.contains("engine: native"), "{out}");
     assert!(out.contains("8 passed"), "{out}");
 }
+
+#[test]
+fn pytest_exit_and_exitfirst_stop_the_run_like_pytest() {
+    let dir = project("session_exit");
+    let d = dir.path();
+    for (args, exit_code) in [
+        (&["-k", "exit"][..], ""),
+        (&["-k", "exit"][..], "3"),
+        (&["-k", "exit", "-v"][..], ""),
+        (&["-x"][..], ""),
+    ] {
+        let marker = d.join("torn_down.txt");
+        let with_env = |cmd: &mut Command| {
+            let _ = std::fs::remove_file(&marker);
+            cmd.env("TEARDOWN_MARKER", &marker)
+                .env("EXIT_CODE", exit_code)
+                .output()
+                .expect("spawn")
+        };
+        let reference = with_env(
+            Command::new(python())
+                .current_dir(d)
+                .args(["-m", "pytest", "-p", "no:cacheprovider"])
+                .args(args),
+        );
+        let pytest_tore_down = marker.exists();
+        let ours = with_env(
+            Command::new(env!("CARGO_BIN_EXE_fastest"))
+                .current_dir(d)
+                .args(["--python"])
+                .arg(python())
+                .args(["--no-cache", "-n", "1"])
+                .args(args),
+        );
+        assert_eq!(
+            report_from_collected(&text(&ours)),
+            report_from_collected(&text(&reference)),
+            "{args:?} EXIT_CODE={exit_code}"
+        );
+        assert_eq!(
+            ours.status.code(),
+            reference.status.code(),
+            "{args:?} EXIT_CODE={exit_code}\n{}",
+            text(&ours)
+        );
+        assert_eq!(
+            marker.exists(),
+            pytest_tore_down,
+            "{args:?}: teardown at exit"
+        );
+    }
+}

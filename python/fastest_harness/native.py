@@ -572,7 +572,7 @@ class ScopeStack:
             try:
                 fn()
             except BaseException as exc:  # noqa: B902 - reported as a setup/teardown error
-                if isinstance(exc, KeyboardInterrupt):
+                if isinstance(exc, (KeyboardInterrupt, ExitException)):
                     raise
                 errors.append(sys.exc_info())
         return errors
@@ -670,6 +670,8 @@ class NativeEngine:
         self.tbstyle = config.get("tbstyle") or "auto"
         self.showlocals = bool(config.get("showlocals"))
         self.verbose = int(config.get("verbose", 0))
+        self.maxfail = int(config.get("maxfail") or 0)
+        self.failed_reports = 0
         self.scopes = ScopeStack()
         # Package-scoped fixture values alive: id(fixturedef) -> the package directory
         # whose teardown ends them (pytest's `get_scope_package`).
@@ -982,13 +984,21 @@ class NativeEngine:
             nodeid = spec["nodeid"]
             if "[" in nodeid:
                 self._batch_siblings.setdefault(nodeid.split("[", 1)[0], []).append(nodeid)
+        if self.stopped():
+            return
         pending = ([self.held] if self.held else []) + list(items)
         self.held = None
         if not pending:
             return
         for current, nxt in zip(pending, pending[1:]):
             self.run_one(current, nxt)
+            if self.stopped():
+                return
         self.held = pending[-1]
+
+    def stopped(self):
+        """`-x`/`--maxfail` reached: pytest runs no further test."""
+        return 0 < self.maxfail <= self.failed_reports
 
     def shutdown(self):
         if self.held is not None:
@@ -1440,7 +1450,32 @@ class NativeEngine:
             self._finish(nodeid)
             self.channel.send("fatal", message=quit_message(), exit_code=2)
             os._exit(2)
+        except ExitException as exc:
+            self._exiting = nodeid
+            self.session_exit(exc)
         self._finish(nodeid)
+
+    def session_exit(self, exc):
+        """`pytest.exit()` in a test: the session ends. As in pytest, the exiting test
+        is not counted (no report of its phases is logged), every live fixture is torn
+        down, and the runner prints the summary with the `Exit` line and exits with
+        `returncode` (default: interrupted)."""
+        self._queued_reports = []
+        for scope in reversed(SCOPES):
+            try:
+                self.scopes.teardown(scope)
+            except BaseException:  # noqa: B902 - the session is ending either way
+                pass
+        returncode = getattr(exc, "returncode", None)
+        message = "_pytest.outcomes.Exit: %s" % getattr(exc, "msg", exc)
+        self.channel.send(
+            "fatal",
+            message=message,
+            exit_code=2 if returncode is None else returncode,
+            session_exit=True,
+            nodeid=getattr(self, "_exiting", None),
+        )
+        os._exit(0)
 
     def recorded_warnings(self, item):
         """pytest's `catch_warnings_for_item` (a context manager): its default filters,
@@ -1565,7 +1600,7 @@ class NativeEngine:
                     if item.dtest is not None:
                         self.doctests.setup(item, Request(self, item))
         except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt):
+            if isinstance(exc, (KeyboardInterrupt, ExitException)):
                 raise
             setup_info = sys.exc_info()
         duration = time.perf_counter() - t0
@@ -1617,7 +1652,7 @@ class NativeEngine:
                     else:
                         self.call_function(item)
             except BaseException as exc:
-                if isinstance(exc, KeyboardInterrupt):
+                if isinstance(exc, (KeyboardInterrupt, ExitException)):
                     raise
                 call_info = sys.exc_info()
             finally:
@@ -1795,6 +1830,8 @@ class NativeEngine:
         if progress_captured:
             fields["progress_captured"] = True
         self._queued_reports.append(fields)
+        if outcome == "failed":
+            self.failed_reports += 1
         info, self._pending_info = self._pending_info, None
         if outcome == "failed" and self.debugger is not None and self.debugger.mode == "pdb":
             self.debugger.post_mortem(nodeid, info, longrepr, sections, self._capture)

@@ -225,7 +225,9 @@ fn main() {
             if let Some(fastest_runner::RunnerError::PytestExit { code, stderr }) =
                 e.downcast_ref::<fastest_runner::RunnerError>()
             {
-                eprintln!("{stderr}");
+                if !stderr.is_empty() {
+                    eprintln!("{stderr}");
+                }
                 std::process::exit(*code);
             }
             eprintln!("ERROR: {e:#}");

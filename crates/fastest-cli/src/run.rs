@@ -368,6 +368,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                     .cloned()
                     .collect(),
                 emulated_plugins: emulated_plugins(&req, info),
+                maxfail: req.maxfail,
             }
         };
         let split = (engine == Engine::Pytest && workers >= 2)
@@ -606,8 +607,29 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
         Control::Continue
     });
     let mut quit_debugger = false;
+    // `pytest.exit(reason, returncode)` in a test: the exit status it asked for.
+    let mut session_exit_code = None;
     let outcome = match outcome {
         Ok(o) => o,
+        Err(fastest_runner::pool::PoolError::SessionExit {
+            code,
+            message,
+            nodeid,
+        }) => {
+            if let Some(nodeid) = nodeid {
+                reporter.started_but_unfinished(&nodeid);
+            }
+            // pytest prints the `Exit` line at session finish when the status is
+            // "interrupted", else at unconfigure, after the counts line.
+            let line = fastest_report::sep('!', &message);
+            if code == ExitCode::Interrupted as i32 {
+                reporter.set_exit_message(line);
+            } else {
+                reporter.set_exit_message_last(line);
+            }
+            session_exit_code = Some(code);
+            PoolOutcome::Interrupted
+        }
         // Quitting the debugger: pytest's `Exit` still ends with the session summary.
         Err(fastest_runner::pool::PoolError::PytestExit { code: 2, stderr })
             if req.debugger.is_some() =>
@@ -631,7 +653,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
         PoolOutcome::Stopped if interrupted_by_import => Ending::Completed,
         PoolOutcome::Stopped if req.stepwise.is_some() => Ending::Stepwise,
         PoolOutcome::Stopped => Ending::Stopped(stopped_at.unwrap_or(failures)),
-        PoolOutcome::Interrupted if quit_debugger => Ending::Exit,
+        PoolOutcome::Interrupted if quit_debugger || session_exit_code.is_some() => Ending::Exit,
         PoolOutcome::Interrupted => Ending::Interrupted,
     };
     if quit_debugger {
@@ -672,7 +694,14 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
         save_stepwise(cache, &order, &results, skip, ending);
     }
     write_outputs(&req, &order, &results, &collect_errors, code, start)?;
-    Ok(code)
+    match session_exit_code {
+        Some(status) if status != code as i32 => Err(fastest_runner::RunnerError::PytestExit {
+            code: status,
+            stderr: String::new(),
+        }
+        .into()),
+        _ => Ok(code),
+    }
 }
 
 /// Whether `nodeid` is under any of these collectors (modules or directories).

@@ -179,6 +179,11 @@ pub struct WorkerConfig {
     /// Native engine: installed pytest plugins whose effects it reproduces (`hypothesis`).
     #[serde(default)]
     pub emulated_plugins: Vec<String>,
+    /// `-x` / `--maxfail=N` (0: none): a native worker that has sent this many failed
+    /// reports runs nothing more, as pytest stops right after the test that reached it
+    /// (the runner, counting the same reports, stops the run there).
+    #[serde(default)]
+    pub maxfail: usize,
 }
 
 /// How coverage.py measures (`--cov`, `--cov-branch`, `--cov-config`), as pytest-cov
@@ -567,6 +572,13 @@ pub enum FromWorker {
         /// conftest that fails to import): the run ends with it, as pytest's would.
         #[serde(default)]
         exit_code: Option<i32>,
+        /// `pytest.exit()` in a test: the session ends as pytest's does, with its
+        /// summary; `message` is the exception line (`_pytest.outcomes.Exit: reason`).
+        #[serde(default)]
+        session_exit: bool,
+        /// With `session_exit`: the test that called `pytest.exit()`.
+        #[serde(default)]
+        nodeid: Option<String>,
     },
 }
 

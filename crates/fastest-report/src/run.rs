@@ -141,6 +141,9 @@ pub struct RunReporter<W: Write> {
     collect_errors: Vec<CollectionErrorReport>,
     extra: Vec<PhaseReport>,
     exit_message: Option<String>,
+    /// The `Exit` line goes after the counts line (pytest prints it at unconfigure when
+    /// `pytest.exit` gave another status than "interrupted").
+    exit_message_last: bool,
     warnings: Vec<TestWarning>,
     live: LiveStatus,
     /// Text a plugin adds to the terminal summary (coverage), with its colour.
@@ -205,6 +208,7 @@ impl<W: Write> RunReporter<W> {
             collect_errors: Vec::new(),
             extra: Vec::new(),
             exit_message: None,
+            exit_message_last: false,
             warnings: Vec::new(),
             live: LiveStatus {
                 started: Instant::now(),
@@ -247,6 +251,21 @@ impl<W: Write> RunReporter<W> {
     /// The line pytest's `Exit` prints before the counts line (`Ending::Exit`).
     pub fn set_exit_message(&mut self, message: String) {
         self.exit_message = Some(message);
+    }
+
+    /// A test that started and never finished (it called `pytest.exit()`): at `-v` pytest
+    /// has written its node id at its start, so the line stands without a result.
+    pub fn started_but_unfinished(&mut self, nodeid: &str) {
+        if self.opts.verbosity > 0 {
+            self.clear_live();
+            let _ = writeln!(self.out, "{nodeid} ");
+        }
+    }
+
+    /// As `set_exit_message`, printed after the counts line.
+    pub fn set_exit_message_last(&mut self, message: String) {
+        self.exit_message = Some(message);
+        self.exit_message_last = true;
     }
 
     pub fn plugin_summary(&mut self, text: String, tone: Tone) {
@@ -592,9 +611,16 @@ impl<W: Write> RunReporter<W> {
     /// Prints everything after the progress lines; returns pytest's exit code.
     pub fn finish_run(&mut self, seconds: f64, how: Ending) -> ExitCode {
         self.clear_live();
-        // Anything that never finished (stopped or interrupted) is not printed.
+        // Anything that never finished (stopped or interrupted) is not printed. pytest
+        // writes a line's percentage when the next file starts or the last item of the
+        // session is reported: a run that stops mid-way leaves its last line without one.
         if self.opts.verbosity <= 0 && self.line_width > 0 {
-            self.end_progress_line();
+            if matches!(how, Ending::Completed) || self.reported >= self.order.len() {
+                self.end_progress_line();
+            } else {
+                let _ = writeln!(self.out);
+                self.line_width = 0;
+            }
         }
         let printed = std::mem::take(&mut self.printed);
         // pytest's blank line at session finish; with no progress output at all the
@@ -791,8 +817,10 @@ impl<W: Write> RunReporter<W> {
                 )
             );
         }
-        if let (Ending::Exit, Some(message)) = (how, self.exit_message.take()) {
-            let _ = writeln!(self.out, "{}", message.trim_end());
+        if matches!(how, Ending::Exit) && !self.exit_message_last {
+            if let Some(message) = self.exit_message.take() {
+                let _ = writeln!(self.out, "{}", message.trim_end());
+            }
         }
         // pytest's `session.Interrupted` for collection errors (`pytest_runtestloop`).
         let collection_interrupted =
@@ -810,6 +838,9 @@ impl<W: Write> RunReporter<W> {
             let _ = writeln!(self.out, "{}", self.paint(main_color, &line));
         } else {
             let _ = writeln!(self.out, "{}", self.paint(main_color, &sep('=', &line)));
+        }
+        if let (Ending::Exit, Some(message)) = (how, self.exit_message.take()) {
+            let _ = writeln!(self.out, "{}", message.trim_end());
         }
         let _ = self.out.flush();
 

@@ -105,6 +105,14 @@ pub enum PoolError {
     /// pytest stopped the session in a worker (e.g. "ImportError while loading conftest").
     #[error("{stderr}")]
     PytestExit { code: i32, stderr: String },
+    /// A test called `pytest.exit()`: the session ends with its summary, `message`
+    /// above the counts line and `code` as the exit status.
+    #[error("{message}")]
+    SessionExit {
+        code: i32,
+        message: String,
+        nodeid: Option<String>,
+    },
 }
 
 /// How the run ended.
@@ -418,9 +426,19 @@ pub fn run_pool(
                             send(worker, &ToWorker::Shutdown);
                         }
                     }
-                    FromWorker::Fatal { message, exit_code } => {
+                    FromWorker::Fatal {
+                        message,
+                        exit_code,
+                        session_exit,
+                        nodeid,
+                    } => {
                         kill_all(&mut workers);
                         return Err(match exit_code {
+                            Some(code) if session_exit => PoolError::SessionExit {
+                                code,
+                                message,
+                                nodeid,
+                            },
                             Some(code) => PoolError::PytestExit {
                                 code,
                                 stderr: message,
