@@ -1205,3 +1205,20 @@ fn pytest_exit_and_exitfirst_stop_the_run_like_pytest() {
         );
     }
 }
+
+#[test]
+fn a_plugin_named_with_p_runs_on_the_pytest_engine_like_pytest() {
+    // Its fixture, its collection hook and its report hook all act, as under pytest
+    // (before, `-p NAME` only reached Python collection: the native engine ran the
+    // tests without the plugin).
+    for workers in ["1", "2"] {
+        let out = compare_with_pytest_given(
+            "named_plugin",
+            None,
+            &["-p", "local_plugin"],
+            &["-n", workers],
+        );
+        assert!(out.contains("-p local_plugin loads a plugin"), "{out}");
+        assert!(out.contains("1 deselected"), "{out}");
+    }
+}

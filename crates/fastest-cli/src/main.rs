@@ -610,11 +610,6 @@ fn run() -> anyhow::Result<ExitCode> {
     let mut full = config.addopts();
     full.extend(argv);
     let (cli, passthrough) = parse(&full)?;
-    for p in &cli.plugins {
-        if !p.starts_with("no:") {
-            eprintln!("fastest: warning: -p {p}: loading plugins is not supported by the native collector; it is only passed to Python collection");
-        }
-    }
     let dist = fastest_runner::schedule::Dist::parse(&cli.dist)
         .ok_or_else(|| UsageError(format!("--dist: unknown mode {:?}", cli.dist)))?;
     if !["auto", "native", "pytest"].contains(&cli.engine.as_str()) {
@@ -685,6 +680,11 @@ fn run() -> anyhow::Result<ExitCode> {
     timing::mark("static collection");
     for w in cache.take_warnings().iter().chain(&collection.warnings) {
         eprintln!("fastest: warning: {w}");
+    }
+    // A plugin named with `-p` (or in addopts) may change what is collected and how
+    // tests run: Python collects the session with it, and the pytest engine runs it.
+    for p in cli.plugins.iter().filter(|p| !p.starts_with("no:")) {
+        collection.collect_session_in_python(format!("-p {p} loads a plugin"), false);
     }
 
     // Session-report plugin options (pytest-html) go to the replay step only.

@@ -132,7 +132,7 @@ impl Entry {
 impl Collection {
     /// Python must collect the whole session, for `reason`; `native_runs` tells whether
     /// the native engine can still run the items Python collects.
-    fn collect_session_in_python(&mut self, reason: String, native_runs: bool) {
+    pub fn collect_session_in_python(&mut self, reason: String, native_runs: bool) {
         self.session_dynamic = Some(reason);
         self.session_blocks_native |= !native_runs;
     }
