@@ -1222,3 +1222,38 @@ fn a_plugin_named_with_p_runs_on_the_pytest_engine_like_pytest() {
         assert!(out.contains("1 deselected"), "{out}");
     }
 }
+
+#[test]
+fn unknown_marks_warn_or_fail_collection_like_pytest() {
+    // Before, the native engine knew no registered marks: no PytestUnknownMarkWarning,
+    // and `--strict-markers` let a module with an unknown mark run.
+    let dir = project("marker_registry");
+    let d = dir.path();
+    for args in [
+        &[][..],
+        &["--strict-markers"][..],
+        &["--strict", "-rA"][..],
+        &["-o", "strict_xfail=true"][..],
+        &[
+            "--strict-markers",
+            "--continue-on-collection-errors",
+            "-n",
+            "2",
+        ][..],
+    ] {
+        let reference = run(Command::new(python())
+            .current_dir(d)
+            .args(["-m", "pytest", "-p", "no:cacheprovider"])
+            .args(args.iter().filter(|a| !["-n", "2"].contains(a))));
+        let mut ours_args = vec!["--no-cache"];
+        ours_args.extend(args);
+        let ours = fastest(d, &python(), &ours_args);
+        assert!(text(&ours).contains("engine: native"), "{}", text(&ours));
+        assert_eq!(
+            report_from_collected(&text(&ours)),
+            report_from_collected(&text(&reference)),
+            "{args:?}"
+        );
+        assert_eq!(ours.status.code(), reference.status.code(), "{args:?}");
+    }
+}

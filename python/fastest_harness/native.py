@@ -688,6 +688,7 @@ class NativeEngine:
         self.plugin_fixture_cache = {}
         self.held = None
         self.config_obj = _Config(self)
+        self._check_marks()
         self.capture_prefix = config.get("capture_prefix") or os.path.join(self.rootdir, ".fastest_cache", "capture")
         global CODE_CACHE_DIR
         CODE_CACHE_DIR = os.path.join(self.rootdir, ".fastest_cache", "code")
@@ -769,6 +770,27 @@ class NativeEngine:
         self._log_level = level or None
 
     # -- assertion explanations through pytest's own comparison code
+    # The marks pytest's own plugins register (their `pytest_configure`).
+    _BUILTIN_MARKERS = ("filterwarnings", "parametrize", "skip", "skipif", "tryfirst", "trylast", "usefixtures", "xfail")
+
+    def _check_marks(self):
+        """pytest's unknown-mark check: its `MarkGenerator` warns of a `pytest.mark.NAME`
+        no `markers` line registers, or with `strict_markers` fails (at import: a
+        collection error), once the mark plugin gives it the config. The registered
+        lines are the ini's, pytest's own, the active plugins' (sent by the runner) and
+        what conftests' `pytest_configure` add."""
+        if not HAVE_PYTEST:
+            return
+        lines = self.ini.get("markers")
+        lines = list(lines) if isinstance(lines, list) else []
+        self.ini["markers"] = lines + list(self._BUILTIN_MARKERS)
+        try:
+            from _pytest.mark.structures import MARK_GEN
+        except ImportError:
+            return
+        MARK_GEN._config = self.config_obj
+        MARK_GEN._markers = set()
+
     def _setup_assertion_hooks(self):
         if not HAVE_PYTEST:
             return
@@ -946,6 +968,9 @@ class NativeEngine:
             return head + text, None
         if isinstance(value, SyntaxError):
             return str(excinfo.getrepr(style="short")), None
+        if isinstance(value, FailException) and not getattr(value, "pytrace", True):
+            # `_repr_failure_py`: a `fail(..., pytrace=False)` shows its message alone.
+            return str(value), self._message(info)
 
         def tbfilter(ei):
             # Collector._traceback_filter: from the module's own frame on.

@@ -1490,9 +1490,27 @@ fn run() -> anyhow::Result<ExitCode> {
             .filter(|t| *t > 0.0)
             .map(std::time::Duration::from_secs_f64);
         let mut ini = std::collections::BTreeMap::new();
+        // pytest 9: `strict_xfail` (alias `xfail_strict`) and `strict_markers` default to
+        // the `strict` ini option, which `--strict` sets.
+        let strict = cli.strict || config.bool("strict").unwrap_or(false);
         ini.insert(
             "xfail_strict".to_string(),
-            serde_json::Value::Bool(config.bool("xfail_strict").unwrap_or(false)),
+            serde_json::Value::Bool(
+                config
+                    .bool("strict_xfail")
+                    .or_else(|| config.bool("xfail_strict"))
+                    .unwrap_or(strict),
+            ),
+        );
+        ini.insert(
+            "strict_markers".to_string(),
+            serde_json::Value::Bool(
+                cli.strict_markers || config.bool("strict_markers").unwrap_or(strict),
+            ),
+        );
+        ini.insert(
+            "markers".into(),
+            serde_json::json!(config.linelist("markers").unwrap_or_default()),
         );
         ini.insert(
             "filterwarnings".into(),

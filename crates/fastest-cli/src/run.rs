@@ -354,7 +354,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                 capture_prefix: String::new(),
                 pytest_args,
                 collect_args: req.collect_args.clone(),
-                ini: req.ini.clone(),
+                ini: with_plugin_markers(&req, info),
                 record: req.selector.is_some(),
                 code_cache: req.cache_dir.join("code").to_string_lossy().into_owned(),
                 coverage: req.coverage.as_ref().map(|c| c.settings.clone()),
@@ -1198,6 +1198,38 @@ fn run_wide_blockers(req: &RunRequest, info: &WorkerInfo) -> Vec<String> {
         blockers.push(format!("plugins installed: {}", foreign.join(", ")));
     }
     blockers
+}
+
+/// The ini for native workers, its `markers` extended with the marks the installed
+/// plugins a native run allows register in their `pytest_configure` (any other plugin
+/// keeps the run on the pytest engine), so that the unknown-mark check knows them.
+fn with_plugin_markers(
+    req: &RunRequest,
+    info: &WorkerInfo,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    const PLUGIN_MARKERS: &[(&str, &str, &str)] = &[
+        ("pytest-timeout", "timeout", "timeout"),
+        ("pytest-cov", "pytest_cov", "no_cover"),
+        ("pytest-xdist", "xdist", "xdist_group"),
+        ("pytest-asyncio", "asyncio", "asyncio"),
+        ("hypothesis", "hypothesispytest", "hypothesis"),
+        ("pytest-benchmark", "benchmark", "benchmark"),
+    ];
+    let mut ini = req.ini.clone();
+    let mut lines: Vec<serde_json::Value> = match ini.get("markers") {
+        Some(serde_json::Value::Array(lines)) => lines.clone(),
+        _ => Vec::new(),
+    };
+    for p in &info.plugins {
+        let name = p.to_lowercase().replace('_', "-");
+        for (plugin, entry_name, mark) in PLUGIN_MARKERS {
+            if name == *plugin && !plugin_disabled(&req.pytest_args, &[entry_name]) {
+                lines.push(serde_json::json!(format!("{mark}: registered by {plugin}")));
+            }
+        }
+    }
+    ini.insert("markers".into(), serde_json::Value::Array(lines));
+    ini
 }
 
 /// Installed plugins (normalized names) whose effects on a session the native engine
