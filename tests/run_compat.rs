@@ -1257,3 +1257,35 @@ fn unknown_marks_warn_or_fail_collection_like_pytest() {
         assert_eq!(ours.status.code(), reference.status.code(), "{args:?}");
     }
 }
+
+#[test]
+fn assertion_failures_read_like_pytests() {
+    // The FAILURES sections of asserts of every kind pytest explains (`==` of numbers,
+    // strings, lists, dicts, sets, dataclasses; `in`, `not in`, a message, a falsy call,
+    // a conftest helper), word for word but for object addresses.
+    let dir = project("assert_explanations");
+    let d = dir.path();
+    let masked = |s: &str| {
+        let mut out = String::with_capacity(s.len());
+        let mut rest = s;
+        while let Some(i) = rest.find(" at 0x") {
+            out.push_str(&rest[..i + 6]);
+            rest = rest[i + 6..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
+            out.push_str("ADDR");
+        }
+        out.push_str(rest);
+        report_from_collected(&out)
+    };
+    for args in [&[][..], &["--tb=short"][..], &["--tb=long", "-l"][..]] {
+        let reference = run(Command::new(python())
+            .current_dir(d)
+            .args(["-m", "pytest", "-p", "no:cacheprovider"])
+            .args(args));
+        let mut ours_args = vec!["--no-cache"];
+        ours_args.extend(args);
+        let ours = fastest(d, &python(), &ours_args);
+        assert!(text(&reference).contains("11 failed"), "{}", text(&reference));
+        assert_eq!(masked(&text(&ours)), masked(&text(&reference)), "{args:?}");
+        assert_eq!(ours.status.code(), reference.status.code(), "{args:?}");
+    }
+}
