@@ -1284,8 +1284,77 @@ fn assertion_failures_read_like_pytests() {
         let mut ours_args = vec!["--no-cache"];
         ours_args.extend(args);
         let ours = fastest(d, &python(), &ours_args);
-        assert!(text(&reference).contains("11 failed"), "{}", text(&reference));
+        assert!(
+            text(&reference).contains("11 failed"),
+            "{}",
+            text(&reference)
+        );
         assert_eq!(masked(&text(&ours)), masked(&text(&reference)), "{args:?}");
         assert_eq!(ours.status.code(), reference.status.code(), "{args:?}");
+    }
+}
+
+#[test]
+fn junit_properties_and_multiline_messages_match_pytests_xml() {
+    // `record_property` was a no-op (no `<properties>`, no xunit2 warning), and message
+    // attributes held raw newlines (read back as spaces) and text escaped `"`.
+    let dir = project("junit_properties");
+    let d = dir.path();
+    let normalized = |path: &Path| {
+        let xml = std::fs::read_to_string(path).unwrap();
+        let parts: Vec<&str> = xml.split('"').collect();
+        let mut out = String::new();
+        for (i, part) in parts.iter().enumerate() {
+            // Values of time, timestamp and hostname vary between runs.
+            let varying = i % 2 == 1
+                && ["time=", "timestamp=", "hostname="]
+                    .iter()
+                    .any(|k| parts[i - 1].ends_with(&format!(" {k}")));
+            if i > 0 {
+                out.push('"');
+            }
+            out.push_str(if varying { "" } else { part });
+        }
+        match out.find(" at 0x") {
+            // One function repr (an address) in a failure's text.
+            Some(_) => out
+                .split(" at 0x")
+                .enumerate()
+                .map(|(i, s)| {
+                    if i == 0 {
+                        s.to_string()
+                    } else {
+                        s.trim_start_matches(|c: char| c.is_ascii_hexdigit())
+                            .to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" at ADDR"),
+            None => out,
+        }
+    };
+    let reference = pytest_junit_with(d, "ref.xml", &[]);
+    assert_eq!(reference.status.code(), Some(1));
+    for engine in ["native", "pytest"] {
+        let ours = fastest(
+            d,
+            &python(),
+            &["--no-cache", "--engine", engine, "--junitxml", "ours.xml"],
+        );
+        assert_eq!(ours.status.code(), Some(1), "{}", text(&ours));
+        assert_eq!(
+            normalized(&d.join("ours.xml")),
+            normalized(&d.join("ref.xml")),
+            "{engine}"
+        );
+        // (pytest-engine workers write no JUnit file, so their pytest does not warn.)
+        assert!(
+            engine == "pytest"
+                || text(&ours).contains(
+                    "PytestWarning: record_property is incompatible with junit_family 'xunit2'"
+                ),
+            "{}",
+            text(&ours)
+        );
     }
 }

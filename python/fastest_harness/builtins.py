@@ -441,6 +441,34 @@ def _pytest_benchmark_fixtures(engine, Builtin):
     return fixtures
 
 
+def record_property(engine, item):
+    """pytest's `record_property`: `(name, value)` pairs for the test's JUnit
+    `<properties>`. With `--junitxml` in a family other than xunit1/legacy, pytest warns
+    at the test's location that the family does not support them (and writes them)."""
+    family = engine.ini.get("junitxml_family")
+    if family and family not in ("xunit1", "legacy"):
+        import warnings
+
+        try:
+            from pytest import PytestWarning
+        except ImportError:
+            PytestWarning = UserWarning
+        path, lineno, _ = engine.location(item)  # pytest's `Node.warn` location
+        warnings.warn_explicit(
+            PytestWarning(
+                "record_property is incompatible with junit_family '%s' (use 'legacy' or 'xunit1')" % family
+            ),
+            category=None,
+            filename=path,
+            lineno=lineno + 1,
+        )
+
+    def append_property(name, value):
+        item.user_properties.append((name, value))
+
+    return append_property
+
+
 def make(engine, Builtin):
     """name -> Builtin(name, scope, create(item))."""
     factory = TmpPathFactory()
@@ -500,7 +528,7 @@ def make(engine, Builtin):
         Builtin("recwarn", "function", recwarn),
         Builtin("pytestconfig", "session", lambda item: engine.config_obj),
         Builtin("doctest_namespace", "session", lambda item: {}),
-        Builtin("record_property", "function", lambda item: (lambda name, value: None)),
+        Builtin("record_property", "function", lambda item: record_property(engine, item)),
     ]
     try:
         import _pytest.compat  # noqa: F401

@@ -585,6 +585,7 @@ class Item:
     """One test to run: the resolved objects behind a node id."""
 
     def __init__(self, nodeid, path, module, cls_chain, name, function, callspec, marks):
+        self.user_properties = []
         self.nodeid = nodeid
         self.path = path
         self.module = module
@@ -1715,6 +1716,9 @@ class NativeEngine:
             self.send_report(item.nodeid, "teardown", "failed", duration, longrepr, message, None, None, td_sections, loc)
         else:
             self.send_report(item.nodeid, "teardown", "passed", duration, "", "", None, None, td_sections, loc)
+        if item.user_properties:
+            # pytest's reports carry the item's `user_properties`; JUnit reads the teardown's.
+            self._queued_reports[-1]["user_properties"] = [[str(n), str(v)] for n, v in item.user_properties]
 
     @staticmethod
     def _skip_folds_without_line(item):

@@ -63,6 +63,8 @@ def report_fields(report, want_sections):
     teardown_output = report.when == "teardown" and any("teardown" in t for t, _ in report.sections)
     if report.failed or want_sections or teardown_output:
         fields["sections"] = [[title, text] for title, text in report.sections]
+    if report.when == "teardown" and getattr(report, "user_properties", None):
+        fields["user_properties"] = [[str(name), str(value)] for name, value in report.user_properties]
     return fields
 
 

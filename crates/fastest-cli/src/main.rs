@@ -1571,6 +1571,14 @@ fn run() -> anyhow::Result<ExitCode> {
                 ini.insert(key.into(), serde_json::json!(value));
             }
         }
+        // `record_property` warns when the JUnit family written cannot hold properties.
+        ini.insert(
+            "junitxml_family".into(),
+            serde_json::json!(cli.junitxml.as_ref().map(|_| config
+                .string("junit_family")
+                .map(|f| f.trim().to_string())
+                .unwrap_or_else(|| "xunit2".into()))),
+        );
         let reportchars = fastest_report::run::expand_reportchars(cli.report_chars.as_deref());
         ini.insert(
             "report_passes".into(),

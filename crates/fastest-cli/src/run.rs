@@ -920,6 +920,7 @@ fn report_cached<W: std::io::Write>(
             cached: true,
             status: None,
             progress_captured: false,
+            user_properties: Vec::new(),
         };
         let reports = vec![
             phase(When::Setup, 0.0),
@@ -956,6 +957,7 @@ fn runner_failure(
         cached: false,
         status: None,
         progress_captured: false,
+        user_properties: Vec::new(),
     }
 }
 
@@ -1048,6 +1050,7 @@ pub fn collection_skip_report(skip: &CollectionSkip, invocation_dir: &Path) -> P
         cached: false,
         status: None,
         progress_captured: false,
+        user_properties: Vec::new(),
     }
 }
 

@@ -430,6 +430,10 @@ pub struct PhaseReport {
     /// and summarised, but the progress line does not show it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub progress_captured: bool,
+    /// `record_property` values, `(name, str(value))`, as pytest's `user_properties`
+    /// (JUnit writes those of the teardown report).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub user_properties: Vec<(String, String)>,
 }
 
 /// A phase report inside `FromWorker::Test`: the fields of `PhaseReport` but the node id;
@@ -456,6 +460,8 @@ pub struct CompactReport {
     pub status: Option<Box<(String, String, String)>>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub progress_captured: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub user_properties: Vec<(String, String)>,
 }
 
 /// Deserializes a field that is present (even as `null`) to `Some`.
@@ -490,6 +496,7 @@ pub fn expand_reports(nodeid: &str, reports: Vec<CompactReport>) -> Vec<PhaseRep
                 cached: false,
                 status: r.status,
                 progress_captured: r.progress_captured,
+                user_properties: r.user_properties,
             }
         })
         .collect()

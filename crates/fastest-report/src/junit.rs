@@ -46,14 +46,30 @@ fn py_str_repr(text: &str) -> String {
     out
 }
 
+/// Text content as ElementTree writes it (`_escape_cdata`): `&`, `<`, `>` only; the
+/// control characters XML 1.0 forbids as pytest's `bin_xml_escape` writes them.
 fn escape(text: &str) -> String {
+    escape_as(text, false)
+}
+
+/// An attribute value as ElementTree writes it (`_escape_attrib`): also `"`, and
+/// newlines, carriage returns and tabs as character references (a parser would read
+/// them raw as spaces).
+fn escape_attr(text: &str) -> String {
+    escape_as(text, true)
+}
+
+fn escape_as(text: &str, attribute: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
+            '"' if attribute => out.push_str("&quot;"),
+            '\n' if attribute => out.push_str("&#10;"),
+            '\r' if attribute => out.push_str("&#13;"),
+            '\t' if attribute => out.push_str("&#09;"),
             // XML 1.0 forbids most control characters; pytest writes them as #xNN.
             c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {
                 out.push_str(&format!("#x{:02X}", c as u32))
@@ -81,8 +97,8 @@ pub fn render(
         errors += 1;
         cases.push_str(&format!(
             "<testcase classname=\"{}\" name=\"{}\" time=\"0.000\"><error message=\"collection failure\">{}</error></testcase>",
-            escape(&classname),
-            escape(&n),
+            escape_attr(&classname),
+            escape_attr(&n),
             escape(name)
         ));
     }
@@ -92,8 +108,8 @@ pub fn render(
         let (path, line, reason) = &skip.skip;
         cases.push_str(&format!(
             "<testcase classname=\"{}\" name=\"{}\" time=\"0.000\"><skipped message=\"collection skipped\">{}</skipped></testcase>",
-            escape(&classname),
-            escape(&n),
+            escape_attr(&classname),
+            escape_attr(&n),
             escape(&format!("({}, {line}, {})", py_str_repr(path), py_str_repr(reason)))
         ));
     }
@@ -101,13 +117,31 @@ pub fn render(
         let (classname, name) = junit_names(nodeid);
         let time: f64 = reports.iter().map(|r| r.duration).sum();
         let mut body = String::new();
+        // pytest adds `user_properties` when the teardown report is logged; they come
+        // first in the testcase.
+        let properties: Vec<&(String, String)> = reports
+            .iter()
+            .filter(|r| r.when == When::Teardown)
+            .flat_map(|r| &r.user_properties)
+            .collect();
+        if !properties.is_empty() {
+            body.push_str("<properties>");
+            for (name, value) in properties {
+                body.push_str(&format!(
+                    "<property name=\"{}\" value=\"{}\" />",
+                    escape_attr(name),
+                    escape_attr(value)
+                ));
+            }
+            body.push_str("</properties>");
+        }
         for r in reports {
             match (r.outcome, r.when) {
                 (Outcome::Failed, When::Call) => {
                     failures += 1;
                     body.push_str(&format!(
                         "<failure message=\"{}\">{}</failure>",
-                        escape(&r.message),
+                        escape_attr(&r.message),
                         escape(r.longrepr.trim())
                     ));
                 }
@@ -120,7 +154,7 @@ pub fn render(
                     };
                     body.push_str(&format!(
                         "<error message=\"failed on {phase} with &quot;{}&quot;\">{}</error>",
-                        escape(&r.message),
+                        escape_attr(&r.message),
                         escape(r.longrepr.trim())
                     ));
                 }
@@ -129,14 +163,14 @@ pub fn render(
                     if let Some(reason) = &r.wasxfail {
                         body.push_str(&format!(
                             "<skipped type=\"pytest.xfail\" message=\"{}\" />",
-                            escape(reason)
+                            escape_attr(reason)
                         ));
                     } else {
                         let (path, line, reason) = r.skip.clone().unwrap_or_default();
                         let reason = reason.strip_prefix("Skipped: ").unwrap_or(&reason);
                         body.push_str(&format!(
                             "<skipped type=\"pytest.skip\" message=\"{}\">{}:{}: {}</skipped>",
-                            escape(reason),
+                            escape_attr(reason),
                             escape(&path),
                             line,
                             escape(reason)
@@ -149,21 +183,21 @@ pub fn render(
         if body.is_empty() {
             cases.push_str(&format!(
                 "<testcase classname=\"{}\" name=\"{}\" time=\"{time:.3}\" />",
-                escape(&classname),
-                escape(&name)
+                escape_attr(&classname),
+                escape_attr(&name)
             ));
         } else {
             cases.push_str(&format!(
                 "<testcase classname=\"{}\" name=\"{}\" time=\"{time:.3}\">{body}</testcase>",
-                escape(&classname),
-                escape(&name)
+                escape_attr(&classname),
+                escape_attr(&name)
             ));
         }
     }
     let total = tests.len() + collect_errors.len() + collect_skips.len();
     format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?><testsuites name=\"pytest tests\"><testsuite name=\"pytest\" errors=\"{errors}\" failures=\"{failures}\" skipped=\"{skipped}\" tests=\"{total}\" time=\"{seconds:.3}\" timestamp=\"{timestamp}\" hostname=\"{}\">{cases}</testsuite></testsuites>",
-        escape(hostname)
+        escape_attr(hostname)
     )
 }
 
@@ -196,6 +230,7 @@ mod tests {
             cached: false,
             status: None,
             progress_captured: false,
+            user_properties: Vec::new(),
         };
         let skip = PhaseReport {
             nodeid: "t.py::g".into(),
@@ -238,7 +273,7 @@ mod tests {
         let xml = render(&[], &[], &[skip], 1.0, "2026-01-01T00:00:00", "h");
         assert!(xml.contains("skipped=\"1\" tests=\"1\""), "{xml}");
         assert!(
-            xml.contains("<testcase classname=\"\" name=\"tests.test_bench\" time=\"0.000\"><skipped message=\"collection skipped\">('/src/tests/test_bench.py', 16, &quot;Skipped: pytest-benchmark isn't installed&quot;)</skipped></testcase>"),
+            xml.contains("<testcase classname=\"\" name=\"tests.test_bench\" time=\"0.000\"><skipped message=\"collection skipped\">('/src/tests/test_bench.py', 16, \"Skipped: pytest-benchmark isn't installed\")</skipped></testcase>"),
             "{xml}"
         );
     }

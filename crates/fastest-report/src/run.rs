@@ -721,7 +721,7 @@ impl<W: Write> RunReporter<W> {
             }
         }
         // pytest's order: junitxml's line, plugins' summaries (pytest-cov), durations.
-        if let Some(path) = &self.opts.junit_path {
+        if let (Some(path), true) = (&self.opts.junit_path, self.opts.verbosity >= 0) {
             let _ = writeln!(
                 self.out,
                 "{}",
@@ -1148,6 +1148,7 @@ mod tests {
             cached: false,
             status: None,
             progress_captured: false,
+            user_properties: Vec::new(),
         }
     }
 
