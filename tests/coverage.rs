@@ -343,3 +343,82 @@ fn coverage_py_missing_is_a_usage_error_that_says_how_to_install_it() {
         text(&out)
     );
 }
+
+/// The report files pytest-cov writes, with what differs between two runs of one tool
+/// (timestamps, versions, paths of the temporary project) taken out.
+fn report_files(dir: &Path) -> Vec<(String, String)> {
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("reading {name}: {e}"))
+    };
+    let xml: String = read("cov.xml")
+        .lines()
+        .filter(|l| !l.contains("<source>"))
+        .map(|l| match l.find(" timestamp=\"") {
+            Some(i) => {
+                let end = l[i + 12..].find('"').map_or(l.len(), |j| i + 13 + j);
+                format!("{}{}", &l[..i], &l[end..])
+            }
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let json = read("cov.json");
+    let json = &json[json.find("\"files\"").expect("files in the JSON report")..];
+    let mut html: Vec<String> = std::fs::read_dir(dir.join("htmlcov"))
+        .expect("an html report")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with("coverage_html_cb"))
+        .collect();
+    html.sort();
+    vec![
+        ("xml".into(), xml),
+        ("json".into(), json.to_string()),
+        ("lcov".into(), read("cov.lcov")),
+        ("html files".into(), html.join("\n")),
+    ]
+}
+
+#[test]
+fn file_reports_match_pytest_covs_also_from_the_cache() {
+    const FILE_REPORTS: &[&str] = &[
+        "--cov=pkg",
+        "--cov-report=term",
+        "--cov-report=xml:cov.xml",
+        "--cov-report=json:cov.json",
+        "--cov-report=lcov:cov.lcov",
+        "--cov-report=html:htmlcov",
+    ];
+    let dir = project();
+    let reference = pytest(dir.path(), FILE_REPORTS);
+    let expected = report_files(dir.path());
+    for (what, extra) in [("first run", &["--no-cache"][..]), ("cached run", &[][..])] {
+        for f in ["cov.xml", "cov.json", "cov.lcov"] {
+            std::fs::remove_file(dir.path().join(f)).unwrap();
+        }
+        std::fs::remove_dir_all(dir.path().join("htmlcov")).unwrap();
+        let mut args = FILE_REPORTS.to_vec();
+        args.extend(["-n", "2"]);
+        args.extend(extra);
+        let ours = fastest(dir.path(), &args);
+        assert_same_coverage(&reference, &ours, what);
+        for ((kind, got), (_, want)) in report_files(dir.path()).iter().zip(&expected) {
+            assert_eq!(
+                got, want,
+                "{what}: the {kind} report differs from pytest-cov's"
+            );
+        }
+    }
+    // --no-cov: no report at all, as pytest-cov.
+    let mut args = FILE_REPORTS.to_vec();
+    args.push("--no-cov");
+    let ours = fastest(dir.path(), &args);
+    let reference = pytest(dir.path(), &args);
+    for o in [&ours, &reference] {
+        assert!(
+            !String::from_utf8_lossy(&o.stdout).contains("coverage:"),
+            "{}",
+            text(o)
+        );
+    }
+    assert_eq!(ours.status.code(), reference.status.code());
+}
