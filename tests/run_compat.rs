@@ -1358,3 +1358,28 @@ fn junit_properties_and_multiline_messages_match_pytests_xml() {
         );
     }
 }
+
+#[test]
+fn remaining_semantics_run_natively_like_pytest() {
+    // Built-in fixtures, request attributes, ini usefixtures, a nested override chain,
+    // xfail run/conditions, filterwarnings error, monkeypatch undo, pytest helpers,
+    // unittest module setup and cleanups: outcomes and the whole report as pytest's.
+    let out = compare_with_pytest_given("semantics", None, &[], &["-n", "1"]);
+    assert!(out.contains("engine: native"), "{out}");
+    let dir = project("semantics");
+    let reference = run(Command::new(python()).current_dir(dir.path()).args([
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+    ]));
+    let ours = fastest(
+        dir.path(),
+        &python(),
+        &["--no-cache", "-n", "1", "-p", "no:cacheprovider"],
+    );
+    assert_eq!(
+        report_from_collected(&text(&ours)),
+        report_from_collected(&text(&reference))
+    );
+}
