@@ -455,14 +455,23 @@ class Request:
         self._fixturedef = fixturedef
         if has_param:
             self.param = param
-        self.node = item
+        self._node = item if self._held_in == "function" else None
         self.config = engine.config_obj
         self.function = item.function if scope == "function" else None
         self.cls = item.cls
         self.instance = item.instance if scope == "function" else None
         self.module = item.module
         self.fixturename = fixturedef.name if fixturedef else None
-        self.keywords = {m.name: m for m in item.marks}
+        self.keywords = {m.name: m for m in item.marks} if self._node is not None else self.node.keywords
+
+    @property
+    def node(self):
+        """The test for a function-scoped fixture, else the collector of the fixture's
+        scope (pytest's `SubRequest.node`)."""
+        if self._node is None:
+            package = self._engine.package_values.get(id(self._fixturedef))
+            self._node = ScopeNode(self._engine, self._item, self._held_in, package)
+        return self._node
 
     @property
     def fixturenames(self):
@@ -638,6 +647,65 @@ class Item:
             if m.name == name:
                 return m
         return None
+
+
+class ScopeNode:
+    """The collector pytest gives a higher-scoped fixture as `request.node`: the test's
+    Class, Module, Package or the Session, with the marks of that node and its parents
+    (not the test function's)."""
+
+    def __init__(self, engine, item, scope, package=None):
+        self.config = engine.config_obj
+        rel = engine._rel_to_root(item.path)
+        self.module = item.module
+        self.cls = None
+        if scope == "class" and item.cls is not None:
+            self.kind, self.obj, self.cls = ("UnitTestCase" if _is_unittest_class(item.cls) else "Class"), item.cls, item.cls
+            self.name = item.cls.__name__
+            self.nodeid = "::".join([rel] + [c.__name__ for c in item.cls_chain])
+            self.path = item.path
+            owners = list(reversed(item.cls_chain)) + [item.module]
+        elif scope in ("class", "module"):
+            self.kind, self.obj, self.name, self.nodeid, self.path = "Module", item.module, os.path.basename(item.path), rel, item.path
+            owners = [item.module]
+        elif scope == "package" and package is not None:
+            self.kind, self.obj = "Package", None
+            self.path = package
+            self.nodeid = engine._rel_to_root(package) if package != engine.rootdir else ""
+            self.name = os.path.basename(package)
+            owners = []
+        else:
+            self.kind, self.obj, self.name, self.nodeid, self.path = "Session", None, "", "", engine.rootdir
+            owners = []
+        self.own_markers = []
+        for owner in owners:
+            try:
+                self.own_markers += unpacked_marks(owner, consider_mro=True) if isinstance(owner, type) else unpacked_marks(owner)
+            except Exception:  # noqa: BLE001 - a mark pytest itself could not read
+                pass
+        self.keywords = {m.name: m for m in self.own_markers}
+        self.keywords[self.name] = True
+        self._engine = engine
+        self._scope = scope
+
+    @property
+    def fspath(self):
+        from _pytest._py.path import LocalPath
+
+        return LocalPath(self.path)
+
+    def iter_markers(self, name=None):
+        return [m for m in self.own_markers if name is None or m.name == name]
+
+    def get_closest_marker(self, name, default=None):
+        found = self.iter_markers(name)
+        return found[0] if found else default
+
+    def addfinalizer(self, fn):
+        self._engine.scopes.add_finalizer(self._scope if self._scope in SCOPES else "session", fn)
+
+    def __repr__(self):
+        return "<%s %s>" % (self.kind, self.name)
 
 
 # ---------------------------------------------------------------------------- engine
