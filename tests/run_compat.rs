@@ -1285,7 +1285,7 @@ fn assertion_failures_read_like_pytests() {
         ours_args.extend(args);
         let ours = fastest(d, &python(), &ours_args);
         assert!(
-            text(&reference).contains("11 failed"),
+            text(&reference).contains("12 failed"),
             "{}",
             text(&reference)
         );

@@ -147,8 +147,11 @@ def _code_cache_key(source, path):
 class RewritingLoader:
     """Imports a test module or conftest with pytest's assertion rewriting."""
 
-    def __init__(self, path):
+    def __init__(self, path, merge=None):
         self.path = path
+        # Whether what imports this module depends on what its import ran (None: only
+        # for a conftest; a test module's import effects reach its own tests).
+        self.merge = merge
 
     def create_module(self, spec):
         return None
@@ -161,7 +164,7 @@ class RewritingLoader:
         relpath = deps.RECORDER.relpath(self.path) if deps.RECORDER else None
         # As with the pytest engine: conftests' import-time effects reach every test, a
         # test module's reach its own tests (through the file's import frame).
-        merge = relpath is not None and relpath.rsplit("/", 1)[-1] == "conftest.py"
+        merge = relpath is not None and (self.merge if self.merge is not None else relpath.rsplit("/", 1)[-1] == "conftest.py")
         cached = None
         if CODE_CACHE_DIR:
             key = _code_cache_key(source + (b"\0probes" + deps.PROBES_VERSION.encode() + b":" + relpath.encode() if relpath else b""), self.path)
@@ -184,6 +187,33 @@ class RewritingLoader:
         if cached:
             deps.store_code(cached, code)
         deps.exec_recorded(code, module, relpath, merge)
+
+
+def _registered_rewrites():
+    """The finder `pytest.register_assert_rewrite` marks names on (it looks for pytest's
+    `AssertionRewritingHook` on `sys.meta_path`): modules under those names are loaded
+    with the rewriting loader, as pytest's hook loads them."""
+    from _pytest.assertion.rewrite import AssertionRewritingHook
+
+    class RegisteredRewrites(AssertionRewritingHook):
+        def __init__(self):  # noqa: D107 - none of pytest's hook state is used
+            self._must_rewrite = set()
+
+        def mark_rewrite(self, *names):
+            self._must_rewrite.update(names)
+
+        def find_spec(self, name, path=None, target=None):
+            if not any(name == n or name.startswith(n + ".") for n in self._must_rewrite):
+                return None
+            from importlib.machinery import PathFinder
+
+            spec = PathFinder.find_spec(name, path)
+            if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+                return None
+            spec.loader = RewritingLoader(spec.origin, merge=True)
+            return spec
+
+    return RegisteredRewrites()
 
 
 def module_name_for(path):
@@ -889,6 +919,7 @@ class NativeEngine:
             return "\n~".join(expl).replace("%", "%%")
 
         a_util._reprcompare = reprcompare
+        sys.meta_path.insert(0, _registered_rewrites())
 
     # -- protocol
     def start_session(self):

@@ -1,5 +1,7 @@
 import pytest
 
+pytest.register_assert_rewrite("helpers")
+
 
 @pytest.fixture
 def check_positive():

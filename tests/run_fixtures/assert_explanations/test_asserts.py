@@ -1,5 +1,7 @@
 import dataclasses
 
+from helpers import check_even
+
 
 def test_eq_numbers():
     assert 1 + 1 == 3
@@ -57,3 +59,7 @@ def test_falsy_call():
 
 def test_conftest_helper(check_positive):
     check_positive(-5)
+
+
+def test_registered_helper():
+    check_even(3)

@@ -1,0 +1,2 @@
+def check_even(value):
+    assert value % 2 == 0
