@@ -775,6 +775,7 @@ class NativeEngine:
         # Package-scoped fixture values alive: id(fixturedef) -> the package directory
         # whose teardown ends them (pytest's `get_scope_package`).
         self.package_values = {}
+        self._autouse_tiers = {}  # (module path, class ids) -> autouse_tiers()
         self.conftest_cache = {}
         self.module_cache = {}
         self._definitions = {}  # (path, "Class::test") -> _resolve_definition's tuple
@@ -2110,7 +2111,11 @@ class NativeEngine:
         if item.cls is not None:
             item.instance = item.cls(item.originalname) if unittest_case else item.cls()
         order = {s: i for i, s in enumerate(SCOPES)}
-        tiers = self.autouse_tiers(item, self._defs)
+        # The visible definitions depend on the module and the classes only.
+        tiers_key = (item.path, tuple(id(c) for c in item.cls_chain))
+        tiers = self._autouse_tiers.get(tiers_key)
+        if tiers is None:
+            tiers = self._autouse_tiers[tiers_key] = self.autouse_tiers(item, self._defs)
 
         def rank(n):
             if n in item.callspec:

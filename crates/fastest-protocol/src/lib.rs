@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message shape changes; the harness echoes it back.
-pub const PROTOCOL_VERSION: u32 = 8;
+pub const PROTOCOL_VERSION: u32 = 9;
 
 /// What `fastest_harness.collect` writes: the items Python collected.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
