@@ -61,6 +61,19 @@ fn pytest_junit_with(dir: &Path, xml: &str, args: &[&str]) -> Output {
         .args(args))
 }
 
+/// `text` with object addresses (` at 0x7f...`) replaced, as they differ between runs.
+fn masked_addresses(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(" at 0x") {
+        out.push_str(&rest[..i + 6]);
+        rest = rest[i + 6..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
+        out.push_str("ADDR");
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A wrapper interpreter that cannot import pytest (no site-packages).
 fn python_without_pytest(dir: &Path) -> PathBuf {
     let wrapper = dir.join("python-no-site");
@@ -1265,17 +1278,7 @@ fn assertion_failures_read_like_pytests() {
     // a conftest helper), word for word but for object addresses.
     let dir = project("assert_explanations");
     let d = dir.path();
-    let masked = |s: &str| {
-        let mut out = String::with_capacity(s.len());
-        let mut rest = s;
-        while let Some(i) = rest.find(" at 0x") {
-            out.push_str(&rest[..i + 6]);
-            rest = rest[i + 6..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
-            out.push_str("ADDR");
-        }
-        out.push_str(rest);
-        report_from_collected(&out)
-    };
+    let masked = |s: &str| report_from_collected(&masked_addresses(s));
     for args in [&[][..], &["--tb=short"][..], &["--tb=long", "-l"][..]] {
         let reference = run(Command::new(python())
             .current_dir(d)
@@ -1302,36 +1305,19 @@ fn junit_properties_and_multiline_messages_match_pytests_xml() {
     let d = dir.path();
     let normalized = |path: &Path| {
         let xml = std::fs::read_to_string(path).unwrap();
-        let parts: Vec<&str> = xml.split('"').collect();
-        let mut out = String::new();
-        for (i, part) in parts.iter().enumerate() {
-            // Values of time, timestamp and hostname vary between runs.
-            let varying = i % 2 == 1
-                && ["time=", "timestamp=", "hostname="]
-                    .iter()
-                    .any(|k| parts[i - 1].ends_with(&format!(" {k}")));
-            if i > 0 {
-                out.push('"');
-            }
-            out.push_str(if varying { "" } else { part });
+        // Values of time, timestamp and hostname vary between runs.
+        let mut out = String::with_capacity(xml.len());
+        let mut rest = xml.as_str();
+        while let Some(i) = [" time=\"", " timestamp=\"", " hostname=\""]
+            .iter()
+            .filter_map(|k| rest.find(k).map(|i| i + k.len()))
+            .min()
+        {
+            out.push_str(&rest[..i]);
+            rest = &rest[i + rest[i..].find('"').expect("a closing quote")..];
         }
-        match out.find(" at 0x") {
-            // One function repr (an address) in a failure's text.
-            Some(_) => out
-                .split(" at 0x")
-                .enumerate()
-                .map(|(i, s)| {
-                    if i == 0 {
-                        s.to_string()
-                    } else {
-                        s.trim_start_matches(|c: char| c.is_ascii_hexdigit())
-                            .to_string()
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(" at ADDR"),
-            None => out,
-        }
+        out.push_str(rest);
+        masked_addresses(&out)
     };
     let reference = pytest_junit_with(d, "ref.xml", &[]);
     assert_eq!(reference.status.code(), Some(1));
