@@ -142,3 +142,28 @@ fn breakpoint_works_with_capture_off() {
         assert_eq!(s.code, 0, "{engine}:\n{}", s.screen);
     }
 }
+
+#[test]
+fn pdb_opens_post_mortem_on_a_setup_error() {
+    // A fixture that raises: the debugger opens in the fixture's frame, as pytest's.
+    for engine in ["native", "pytest"] {
+        let s = drive(
+            &["p value", "c"],
+            &["--pdb", "--engine", engine, "setup_error"],
+        );
+        let screen = &s.screen;
+        for expected in [
+            ">       raise RuntimeError(\"setup failed\")\nE       RuntimeError: setup failed\n",
+            ">>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>> entering PDB >>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>\n",
+            "-> raise RuntimeError(\"setup failed\")\n(Pdb) p value\n'in the fixture'\n(Pdb) c\n",
+            "ERROR setup_error/test_s.py::test_uses_broken_fixture - RuntimeError: setup f",
+            "1 error",
+        ] {
+            assert!(
+                screen.contains(expected),
+                "{engine}: missing {expected:?} in\n{screen}"
+            );
+        }
+        assert_eq!(s.code, 1, "{engine}:\n{screen}");
+    }
+}
