@@ -526,7 +526,11 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                 results.entry(r.nodeid.clone()).or_default().push(r.clone());
                 reporter.report(r);
             }
-            RunEvent::Finished { nodeid, deps } => {
+            RunEvent::Finished {
+                nodeid,
+                deps,
+                finished_by,
+            } => {
                 if let (Some(selector), Some(deps)) = (&req.selector, &deps) {
                     let reports = results.get(&nodeid).map(Vec::as_slice).unwrap_or(&[]);
                     let failed = reports.iter().any(|r| r.outcome == Outcome::Failed);
@@ -534,7 +538,14 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                         r.when == When::Call && r.outcome == Outcome::Passed && r.wasxfail.is_none()
                     });
                     let duration = reports.iter().map(|r| r.duration).sum();
-                    selector.record(&nodeid, deps, failed, passed && !failed, duration);
+                    selector.record_finished_by(
+                        &nodeid,
+                        deps,
+                        failed,
+                        passed && !failed,
+                        duration,
+                        finished_by,
+                    );
                 }
                 if req.coverage.is_some() {
                     finished.push(nodeid.clone());

@@ -55,6 +55,8 @@ pub enum RunEvent {
         nodeid: String,
         /// The test's recorded dependencies (`same` already resolved per worker).
         deps: Option<std::sync::Arc<TestDeps>>,
+        /// When its worker's message was read: the test had finished by then.
+        finished_by: Instant,
     },
     CollectError(fastest_protocol::CollectionErrorReport),
     /// The worker died or was killed while running `nodeid`; the pool has replaced it.
@@ -124,7 +126,9 @@ pub enum PoolOutcome {
 }
 
 enum Msg {
-    Line(String),
+    /// A line from the worker's event pipe, and when it was read: everything it reports
+    /// happened before then.
+    Line(String, Instant),
     Eof,
 }
 
@@ -230,7 +234,7 @@ pub fn run_pool(
         }
         let mut control = Control::Continue;
         match msg {
-            Msg::Line(line) => {
+            Msg::Line(line, received) => {
                 let event = match FromWorker::parse(&line) {
                     Ok(e) => e,
                     Err(e) => {
@@ -367,7 +371,7 @@ pub fn run_pool(
                     }
                     FromWorker::Report(r) => control = sink(RunEvent::Report(r)),
                     FromWorker::Finish { nodeid, deps } => {
-                        control = finish_test(worker, nodeid, deps, &mut sink);
+                        control = finish_test(worker, nodeid, deps, received, &mut sink);
                     }
                     FromWorker::Test {
                         nodeid,
@@ -382,7 +386,7 @@ pub fn run_pool(
                                 control = Control::Stop;
                             }
                         }
-                        if finish_test(worker, nodeid, deps, &mut sink) == Control::Stop {
+                        if finish_test(worker, nodeid, deps, received, &mut sink) == Control::Stop {
                             control = Control::Stop;
                         }
                     }
@@ -549,6 +553,7 @@ fn finish_test(
     worker: &mut Worker,
     nodeid: String,
     deps: Option<TestDeps>,
+    finished_by: Instant,
     sink: &mut impl FnMut(RunEvent) -> Control,
 ) -> Control {
     let deps = match deps {
@@ -577,7 +582,11 @@ fn finish_test(
     if let Some(pos) = worker.assigned.iter().position(|i| i.nodeid == nodeid) {
         worker.assigned.remove(pos);
     }
-    sink(RunEvent::Finished { nodeid, deps })
+    sink(RunEvent::Finished {
+        nodeid,
+        deps,
+        finished_by,
+    })
 }
 
 /// Worker `idx`'s configuration: the buckets' for the first `bucket_workers` of a mixed
@@ -741,7 +750,11 @@ fn spawn(
                 }
                 Ok(_) => {
                     if tx
-                        .send((idx, generation, Msg::Line(line.trim_end().to_string())))
+                        .send((
+                            idx,
+                            generation,
+                            Msg::Line(line.trim_end().to_string(), Instant::now()),
+                        ))
                         .is_err()
                     {
                         return;

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Bumped when what a dependency set means changes; part of every key.
-pub const SELECT_VERSION: u32 = 1;
+pub const SELECT_VERSION: u32 = 2;
 
 pub const TREE_RESULTS: &str = "results";
 pub const TREE_DEPSETS: &str = "depsets";
@@ -46,6 +46,43 @@ pub enum Dep {
     Env(String),
     /// Interpreter, platform, installed distributions, config files, options.
     Environment,
+}
+
+impl Dep {
+    /// Feeds the dependency's identity to `h`: a kind byte, then each field with its
+    /// length (no text formatting: this runs for every dependency of every test).
+    fn hash_into(&self, h: &mut blake3::Hasher) {
+        let field = |h: &mut blake3::Hasher, s: &str| {
+            h.update(&(s.len() as u64).to_le_bytes());
+            h.update(s.as_bytes());
+        };
+        match self {
+            Dep::Block { file, name } => {
+                h.update(b"B");
+                field(h, file);
+                field(h, name);
+            }
+            Dep::File(p) => {
+                h.update(b"F");
+                field(h, p);
+            }
+            Dep::Dir(p) => {
+                h.update(b"D");
+                field(h, p);
+            }
+            Dep::Stat(p) => {
+                h.update(b"S");
+                field(h, p);
+            }
+            Dep::Env(k) => {
+                h.update(b"V");
+                field(h, k);
+            }
+            Dep::Environment => {
+                h.update(b"E");
+            }
+        }
+    }
 }
 
 impl std::fmt::Display for Dep {
@@ -78,9 +115,7 @@ impl DepSet {
         let mut h = blake3::Hasher::new();
         h.update(&SELECT_VERSION.to_le_bytes());
         for (dep, hash) in &self.deps {
-            let text = format!("{dep:?}");
-            h.update(&(text.len() as u64).to_le_bytes());
-            h.update(text.as_bytes());
+            dep.hash_into(&mut h);
             h.update(hash);
         }
         *h.finalize().as_bytes()
@@ -170,6 +205,9 @@ pub struct Selector {
     /// `Arc<TestDeps>` address → its set's digest (the Arc is kept so the address
     /// cannot be reused).
     interned: Mutex<HashMap<usize, (Arc<TestDeps>, Digest)>>,
+    /// File → the latest time a stat found it unmodified since `started`: a test that
+    /// finished before then needs no stat of it (see `record_finished_by`).
+    unmodified_until: Mutex<HashMap<String, std::time::Instant>>,
 }
 
 const MISSING: Digest = [0u8; 32];
@@ -206,6 +244,7 @@ impl Selector {
             sets: Mutex::new(HashMap::new()),
             sources: Mutex::new(HashMap::new()),
             interned: Mutex::new(HashMap::new()),
+            unmodified_until: Mutex::new(HashMap::new()),
         }
     }
 
@@ -261,11 +300,28 @@ impl Selector {
         h
     }
 
-    /// Whether a file dependency changed on disk after the run started.
-    fn modified_during_run(&self, path: &str) -> bool {
-        std::fs::metadata(self.rootdir.join(path))
+    /// Whether a file dependency changed on disk after the run started, as far as a test
+    /// that finished by `finished_by` could have seen: a stat made after that time which
+    /// found the file unmodified answers for it, so a runner that reads finished tests
+    /// behind its workers stats each file once per batch, not once per test.
+    fn modified_during_run(&self, path: &str, finished_by: std::time::Instant) -> bool {
+        if self
+            .unmodified_until
+            .lock()
+            .get(path)
+            .is_some_and(|&until| until >= finished_by)
+        {
+            return false;
+        }
+        // Taken before the stat: the file is known unmodified at least until then.
+        let now = std::time::Instant::now();
+        let modified = std::fs::metadata(self.rootdir.join(path))
             .and_then(|m| m.modified())
-            .is_ok_and(|m| m >= self.started)
+            .is_ok_and(|m| m >= self.started);
+        if !modified {
+            self.unmodified_until.lock().insert(path.to_string(), now);
+        }
+        modified
     }
 
     /// The dependency list of a test from what its worker recorded, plus what is always
@@ -301,7 +357,28 @@ impl Selector {
         passed: bool,
         duration: f64,
     ) -> Digest {
-        let set_digest = self.depset_digest(recorded);
+        self.record_finished_by(
+            nodeid,
+            recorded,
+            failed,
+            passed,
+            duration,
+            std::time::Instant::now(),
+        )
+    }
+
+    /// As `record`, for a test known to have finished by `finished_by` (when its
+    /// worker's message was read): file stats made after that time are reused.
+    pub fn record_finished_by(
+        &self,
+        nodeid: &str,
+        recorded: &Arc<TestDeps>,
+        failed: bool,
+        passed: bool,
+        duration: f64,
+        finished_by: std::time::Instant,
+    ) -> Digest {
+        let set_digest = self.depset_digest(recorded, finished_by);
         let record = TestRecord {
             depset: set_digest,
             failed,
@@ -353,7 +430,7 @@ impl Selector {
 
     /// Interns the dependency set of `recorded` (workers share one `Arc` between tests
     /// with identical dependencies, so each set is hashed once).
-    fn depset_digest(&self, recorded: &Arc<TestDeps>) -> Digest {
+    fn depset_digest(&self, recorded: &Arc<TestDeps>, finished_by: std::time::Instant) -> Digest {
         let ptr = Arc::as_ptr(recorded) as usize;
         if let Some((_, d)) = self.interned.lock().get(&ptr) {
             return *d;
@@ -368,7 +445,7 @@ impl Selector {
                     let racy = match d {
                         Dep::Block { file, .. } | Dep::File(file) => *modified
                             .entry(file.as_str())
-                            .or_insert_with(|| self.modified_during_run(file)),
+                            .or_insert_with(|| self.modified_during_run(file, finished_by)),
                         _ => false,
                     };
                     let h = if racy { RACY } else { self.current(d) };
@@ -686,6 +763,48 @@ mod tests {
         let mut r = tiny.clone();
         r.duration = 0.004;
         assert!(r.same_result(&tiny));
+    }
+
+    #[test]
+    fn a_file_changed_mid_run_is_racy_for_tests_finished_after_the_last_stat() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("data.txt"), "one").unwrap();
+        let cache = Arc::new(Cache::temporary());
+        let graph = Arc::new(GraphDb::new(cache.clone()));
+        let selector = Selector::new(cache, graph, root, [7; 32]);
+        // A fresh Arc per test, as for tests with their own recorded sets.
+        let deps = || {
+            Arc::new(TestDeps {
+                files: vec!["data.txt".into()],
+                ..TestDeps::default()
+            })
+        };
+        let finished = std::time::Instant::now();
+        let first = selector.record_finished_by("test_a", &deps(), false, true, 0.1, finished);
+        // Finished before the stat test_a's record made: that stat answers for it.
+        let second = selector.record_finished_by("test_b", &deps(), false, true, 0.1, finished);
+        assert_eq!(first, second);
+        // The file changes during the run; a test that finished afterwards may have read
+        // the new content, so its set must never match a later state.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(root.join("data.txt"), "two").unwrap();
+        let later = selector.record_finished_by(
+            "test_c",
+            &deps(),
+            false,
+            true,
+            0.1,
+            std::time::Instant::now(),
+        );
+        assert_ne!(
+            later, first,
+            "a file modified during the run must make the set racy"
+        );
+        assert!(!matches!(
+            selector.verdict("test_c"),
+            Verdict::Cached { .. }
+        ));
     }
 
     #[test]
