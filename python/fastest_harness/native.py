@@ -424,6 +424,7 @@ def autouse_names(defs):
 
 
 SCOPES = ("session", "package", "module", "class", "function")
+_SCOPE_ORDER = {s: i for i, s in enumerate(SCOPES)}
 
 
 class FixtureLookupError(Exception):
@@ -775,7 +776,7 @@ class NativeEngine:
         # Package-scoped fixture values alive: id(fixturedef) -> the package directory
         # whose teardown ends them (pytest's `get_scope_package`).
         self.package_values = {}
-        self._autouse_tiers = {}  # (module path, class ids) -> autouse_tiers()
+        self._setup_plans = {}  # see _setup_plan
         self.conftest_cache = {}
         self.module_cache = {}
         self._definitions = {}  # (path, "Class::test") -> _resolve_definition's tuple
@@ -2110,32 +2111,20 @@ class NativeEngine:
         item.fixturenames = tuple(names)
         if item.cls is not None:
             item.instance = item.cls(item.originalname) if unittest_case else item.cls()
-        order = {s: i for i, s in enumerate(SCOPES)}
-        # The visible definitions depend on the module and the classes only.
-        tiers_key = (item.path, tuple(id(c) for c in item.cls_chain))
-        tiers = self._autouse_tiers.get(tiers_key)
-        if tiers is None:
-            tiers = self._autouse_tiers[tiers_key] = self.autouse_tiers(item, self._defs)
+        tiers, xunit = self._setup_plan(item, unittest_case)
+        if names or xunit:
+            order = _SCOPE_ORDER
 
-        def rank(n):
-            if n in item.callspec:
-                return (len(SCOPES), 3)
-            d = self.lookup(item, n)
-            return (order.get(getattr(d, "scope", "function"), 4), tiers.get(n, 3))
+            def rank(n):
+                if n in item.callspec:
+                    return (len(SCOPES), 3)
+                d = self.lookup(item, n)
+                return (order.get(getattr(d, "scope", "function"), 4), tiers.get(n, 3))
 
-        steps = [(rank(n), n) for n in names]
-        if item.dtest is None:
-            # Not for doctests: pytest collects them before the module's own tests, so
-            # before the module registers its xunit fixtures.
-            steps.append(((order["module"], 0.5), self.xunit_setup_module))
-            if item.cls is None:
-                steps.append(((order["function"], 0.5), self.xunit_setup_function))
-        if unittest_case:
-            steps.append(((order["class"], 1.5), self.unittest_setup_class))
-        elif item.cls is not None:
-            steps.append(((order["class"], 1.5), self.xunit_setup_class))
-            steps.append(((order["function"], 1.5), self.xunit_setup_method))
-        steps.sort(key=lambda step: step[0])
+            steps = [(rank(n), n) for n in names] + xunit
+            steps.sort(key=lambda step: step[0])
+        else:
+            steps = []
         if getattr(item, "asyncio", False):
             # pytest-asyncio appends the runner of the test's loop scope: set up last.
             runner = self.asyncio.runner_fixture(item)
@@ -2148,6 +2137,35 @@ class NativeEngine:
             else:
                 step(item)
         item.funcargs = {n: values[n] for n in argnames}
+
+    def _setup_plan(self, item, unittest_case):
+        """What `setup_fixtures` needs beyond the names, the same for every test of a
+        module and class chain: the autouse tiers, and the xunit steps that exist there
+        (with their place in the order)."""
+        key = (item.path, tuple(id(c) for c in item.cls_chain), unittest_case, item.dtest is None)
+        plan = self._setup_plans.get(key)
+        if plan is not None:
+            return plan
+        order = _SCOPE_ORDER
+        mod, cls = item.module, item.cls
+        has = lambda owner, *names: any(getattr(owner, n, None) is not None for n in names)  # noqa: E731
+        xunit = []
+        if item.dtest is None:
+            # Not for doctests: pytest collects them before the module's own tests, so
+            # before the module registers its xunit fixtures.
+            if has(mod, "setup_module", "setUpModule", "teardown_module", "tearDownModule"):
+                xunit.append(((order["module"], 0.5), self.xunit_setup_module))
+            if cls is None and has(mod, "setup_function", "teardown_function"):
+                xunit.append(((order["function"], 0.5), self.xunit_setup_function))
+        if unittest_case:
+            xunit.append(((order["class"], 1.5), self.unittest_setup_class))
+        elif cls is not None:
+            if has(cls, "setup_class", "teardown_class"):
+                xunit.append(((order["class"], 1.5), self.xunit_setup_class))
+            if has(cls, "setup_method", "teardown_method"):
+                xunit.append(((order["function"], 1.5), self.xunit_setup_method))
+        plan = self._setup_plans[key] = (self.autouse_tiers(item, self._defs), xunit)
+        return plan
 
     @staticmethod
     def autouse_tiers(item, defs):
