@@ -422,3 +422,30 @@ fn file_reports_match_pytest_covs_also_from_the_cache() {
     }
     assert_eq!(ours.status.code(), reference.status.code());
 }
+
+#[test]
+fn modules_pytest_imports_before_measuring_are_unmeasured_as_under_pytest_cov() {
+    // With `minversion` set, pytest imports `packaging.version` before pytest-cov starts:
+    // packaging's `__init__` shows 0 % under pytest-cov (it showed 100 % here).
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("pytest.ini"), "[pytest]\nminversion = 7.0\n").unwrap();
+    std::fs::write(
+        d.join("test_versions.py"),
+        "from packaging.version import Version\n\n\ndef test_order():\n    assert Version(\"1.10\") > Version(\"1.9\")\n",
+    )
+    .unwrap();
+    let args = ["--cov=packaging", "--cov-report=term-missing"];
+    let reference = pytest(d, &args);
+    assert!(
+        coverage_output(&reference).contains("__init__.py"),
+        "{}",
+        text(&reference)
+    );
+    for workers in ["1", "2"] {
+        let mut ours_args = args.to_vec();
+        ours_args.extend(["--no-cache", "-n", workers]);
+        let ours = fastest(d, &ours_args);
+        assert_same_coverage(&reference, &ours, &format!("-n {workers}"));
+    }
+}

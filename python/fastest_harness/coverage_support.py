@@ -40,6 +40,23 @@ def _new_coverage(settings, **extra):
     )
 
 
+def import_what_pytest_imports_first(ini):
+    """pytest-cov starts measuring once pytest has parsed its configuration, and pytest
+    imports `packaging` (`version`, and `requirements` for `required_plugins`) while it
+    checks `minversion` and `required_plugins`: code those imports ran is unmeasured
+    under pytest-cov, so it is here too (packaging's own `__init__` shows 0% there)."""
+    names = []
+    if ini.get("minversion"):
+        names.append("packaging.version")
+    if ini.get("required_plugins"):
+        names += ["packaging.requirements", "packaging.version"]
+    for name in names:
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+
+
 def start_worker(settings):
     """Starts measuring in this worker; data goes to `<data_file>.<suffix>`."""
     cov = _quiet(_new_coverage(settings, data_file=settings["data_file"], data_suffix=True))

@@ -132,6 +132,7 @@ def main():
     if config.get("coverage"):
         from fastest_harness import coverage_support
 
+        coverage_support.import_what_pytest_imports_first(config.get("ini") or {})
         try:
             cov = coverage_support.start_worker(config["coverage"])
         except RuntimeError as exc:  # coverage.py missing: a usage error, as pytest's

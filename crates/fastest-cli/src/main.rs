@@ -1571,6 +1571,12 @@ fn run() -> anyhow::Result<ExitCode> {
                 ini.insert(key.into(), serde_json::json!(value));
             }
         }
+        // pytest imports `packaging` to check these before pytest-cov starts measuring.
+        for key in ["minversion", "required_plugins"] {
+            if let Some(value) = config.string(key).filter(|v| !v.trim().is_empty()) {
+                ini.insert(key.into(), serde_json::json!(value.trim()));
+            }
+        }
         // `record_property` warns when the JUnit family written cannot hold properties.
         ini.insert(
             "junitxml_family".into(),
