@@ -432,8 +432,22 @@ impl Selector {
     /// with identical dependencies, so each set is hashed once).
     fn depset_digest(&self, recorded: &Arc<TestDeps>, finished_by: std::time::Instant) -> Digest {
         let ptr = Arc::as_ptr(recorded) as usize;
-        if let Some((_, d)) = self.interned.lock().get(&ptr) {
-            return *d;
+        let interned = self.interned.lock().get(&ptr).map(|(_, d)| *d);
+        if let Some(d) = interned {
+            // The same set as an earlier test's: still its digest unless one of its files
+            // changed since that test (then this one may have read the new content).
+            let files = recorded
+                .blocks
+                .iter()
+                .map(|b| b.rsplit_once("::").map_or(b.as_str(), |(file, _)| file))
+                .chain(recorded.files.iter().map(String::as_str));
+            let mut checked: std::collections::HashSet<&str> = std::collections::HashSet::new();
+            if !files
+                .filter(|f| checked.insert(f))
+                .any(|f| self.modified_during_run(f, finished_by))
+            {
+                return d;
+            }
         }
         let deps = self.deps_of(recorded);
         // One stat per file (a test's blocks name each of its files twice at least).
@@ -800,6 +814,23 @@ mod tests {
         assert_ne!(
             later, first,
             "a file modified during the run must make the set racy"
+        );
+        // Also for a test whose worker sent "the same set as my previous test": the set
+        // was digested before the change, the later test may have read the new content.
+        let shared = deps();
+        let before = selector.record_finished_by("test_d", &shared, false, true, 0.1, finished);
+        assert_eq!(before, first);
+        let again = selector.record_finished_by(
+            "test_e",
+            &shared,
+            false,
+            true,
+            0.1,
+            std::time::Instant::now(),
+        );
+        assert_ne!(
+            again, first,
+            "a shared set read after the change must be racy too"
         );
         assert!(!matches!(
             selector.verdict("test_c"),
