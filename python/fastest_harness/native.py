@@ -486,22 +486,29 @@ class Request:
         self._fixturedef = fixturedef
         if has_param:
             self.param = param
-        self._node = item if self._held_in == "function" else None
+        self._node = None
         self.config = engine.config_obj
         self.function = item.function if scope == "function" else None
         self.cls = item.cls
         self.instance = item.instance if scope == "function" else None
         self.module = item.module
         self.fixturename = fixturedef.name if fixturedef else None
-        self.keywords = {m.name: m for m in item.marks} if self._node is not None else self.node.keywords
+        if self._held_in == "function":
+            self._node = item
+        node = self.node
+        self.keywords = node.keywords if isinstance(node, ScopeNode) else {m.name: m for m in item.marks}
 
     @property
     def node(self):
         """The test for a function-scoped fixture, else the collector of the fixture's
         scope (pytest's `SubRequest.node`)."""
         if self._node is None:
-            package = self._engine.package_values.get(id(self._fixturedef))
-            self._node = ScopeNode(self._engine, self._item, self._held_in, package)
+            if self._held_in == "class" and self._item.cls is None:
+                # pytest: no Class above the test, so the test itself.
+                self._node = self._item
+            else:
+                package = self._engine.package_values.get(id(self._fixturedef))
+                self._node = ScopeNode(self._engine, self._item, self._held_in, package)
         return self._node
 
     @property
@@ -694,19 +701,19 @@ class ScopeNode:
             self.kind, self.obj, self.cls = ("UnitTestCase" if _is_unittest_class(item.cls) else "Class"), item.cls, item.cls
             self.name = item.cls.__name__
             self.nodeid = "::".join([rel] + [c.__name__ for c in item.cls_chain])
-            self.path = item.path
+            self._path = item.path
             owners = list(reversed(item.cls_chain)) + [item.module]
         elif scope in ("class", "module"):
-            self.kind, self.obj, self.name, self.nodeid, self.path = "Module", item.module, os.path.basename(item.path), rel, item.path
+            self.kind, self.obj, self.name, self.nodeid, self._path = "Module", item.module, os.path.basename(item.path), rel, item.path
             owners = [item.module]
         elif scope == "package" and package is not None:
             self.kind, self.obj = "Package", None
-            self.path = package
+            self._path = package
             self.nodeid = engine._rel_to_root(package) if package != engine.rootdir else ""
             self.name = os.path.basename(package)
             owners = []
         else:
-            self.kind, self.obj, self.name, self.nodeid, self.path = "Session", None, "", "", engine.rootdir
+            self.kind, self.obj, self.name, self.nodeid, self._path = "Session", None, "", "", engine.rootdir
             owners = []
         self.own_markers = []
         for owner in owners:
@@ -720,10 +727,16 @@ class ScopeNode:
         self._scope = scope
 
     @property
+    def path(self):
+        from pathlib import Path
+
+        return Path(self._path)
+
+    @property
     def fspath(self):
         from _pytest._py.path import LocalPath
 
-        return LocalPath(self.path)
+        return LocalPath(self._path)
 
     def iter_markers(self, name=None):
         return [m for m in self.own_markers if name is None or m.name == name]

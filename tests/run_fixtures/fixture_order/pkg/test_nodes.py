@@ -20,7 +20,15 @@ def session_node(request):
     return request.node
 
 
-def test_module_node(module_node):
+@pytest.fixture(scope="class")
+def class_scoped_without_class(request):
+    return request.node
+
+
+def test_module_node(module_node, class_scoped_without_class):
+    # A class-scoped fixture of a test outside a class gets the test itself.
+    assert class_scoped_without_class.name == "test_module_node"
+    assert module_node.path.name == "test_nodes.py" and module_node.path.is_file()
     assert repr(module_node) == "<Module test_nodes.py>"
     assert module_node.nodeid == "pkg/test_nodes.py"
     assert module_node.get_closest_marker("module_mark") is not None
