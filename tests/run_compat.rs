@@ -1369,3 +1369,32 @@ fn remaining_semantics_run_natively_like_pytest() {
         report_from_collected(&text(&reference))
     );
 }
+
+#[test]
+fn cache_and_tmpdir_factory_fixtures_run_natively_like_pytest() {
+    // Both sent the run to the pytest engine before; `cache` keeps values between runs.
+    let ours_dir = project("cache_fixture");
+    let pytest_dir = project("cache_fixture");
+    for run_no in 1..=2 {
+        let reference = run(Command::new(python()).current_dir(pytest_dir.path()).args([
+            "-m",
+            "pytest",
+            "-q",
+            "--junitxml",
+            "ref.xml",
+        ]));
+        let ours = fastest(
+            ours_dir.path(),
+            &python(),
+            &["--no-cache", "-n", "1", "--junitxml", "ours.xml"],
+        );
+        assert!(text(&ours).contains("engine: native"), "{}", text(&ours));
+        assert_eq!(
+            junit_outcomes(&ours_dir.path().join("ours.xml")),
+            junit_outcomes(&pytest_dir.path().join("ref.xml")),
+            "run {run_no}\n{}",
+            text(&ours)
+        );
+        assert_eq!(ours.status.code(), reference.status.code(), "run {run_no}");
+    }
+}

@@ -517,6 +517,11 @@ def make(engine, Builtin):
 
         return legacy_path(tmp_path(item))
 
+    def tmpdir_factory(item):
+        from _pytest.legacypath import TempdirFactory
+
+        return TempdirFactory(factory, _ispytest=True)
+
     fixtures = [
         Builtin("tmp_path", "function", tmp_path),
         Builtin("tmp_path_factory", "session", lambda item: factory),
@@ -534,6 +539,9 @@ def make(engine, Builtin):
         import _pytest.compat  # noqa: F401
 
         fixtures.append(Builtin("tmpdir", "function", tmpdir))
+        fixtures.append(Builtin("tmpdir_factory", "session", tmpdir_factory))
+        # pytest's `cache` fixture is `request.config.cache` (cacheprovider plugin).
+        fixtures.append(Builtin("cache", "function", lambda item: engine.config_obj.cache))
     except ImportError:
         pass
     try:

@@ -2589,6 +2589,21 @@ class _Config:
         self.rootdir = self.rootpath
         self.pluginmanager = _PluginManager()
 
+    # pytest's `Cache.warn` passes it along (unused for a Warning instance).
+    hook = None
+
+    @property
+    def cache(self):
+        """pytest's `config.cache`: the cacheprovider's `Cache` on `cache_dir`."""
+        cache = self.__dict__.get("_cache")
+        if cache is None:
+            from _pytest.cacheprovider import Cache
+            from _pytest.pathlib import resolve_from_str
+
+            cachedir = resolve_from_str(self._engine.ini.get("cache_dir") or ".pytest_cache", self.rootpath)
+            cache = self.__dict__["_cache"] = Cache(cachedir, self, _ispytest=True)
+        return cache
+
     def get_verbosity(self, kind=None):
         return self._engine.verbose
 

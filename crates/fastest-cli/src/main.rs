@@ -1368,11 +1368,17 @@ fn run() -> anyhow::Result<ExitCode> {
             .union(&runtime_parametrized)
             .map(|f| config.rootdir.join(f))
             .collect();
+        let cacheprovider_off = cli.plugins.iter().any(|p| p == "no:cacheprovider");
+        let builtin_fixtures: Vec<&str> = NATIVE_BUILTIN_FIXTURES
+            .iter()
+            .copied()
+            .filter(|f| *f != "cache" || !cacheprovider_off)
+            .collect();
         let mut module_blockers = run::native_blockers(
             &*graph,
             &config.rootdir,
             &test_files,
-            NATIVE_BUILTIN_FIXTURES,
+            &builtin_fixtures,
             &python_params.finish(),
         );
         let mut files_in_order: Vec<&str> = Vec::new();
@@ -1570,6 +1576,9 @@ fn run() -> anyhow::Result<ExitCode> {
                 }
                 ini.insert(key.into(), serde_json::json!(value));
             }
+        }
+        if let Some(dir) = config.string("cache_dir") {
+            ini.insert("cache_dir".into(), serde_json::json!(dir.trim()));
         }
         // pytest imports `packaging` to check these before pytest-cov starts measuring.
         for key in ["minversion", "required_plugins"] {
@@ -1778,6 +1787,9 @@ const NATIVE_BUILTIN_FIXTURES: &[&str] = &[
     "tmp_path",
     "tmp_path_factory",
     "tmpdir",
+    "tmpdir_factory",
+    // The cacheprovider's, unless `-p no:cacheprovider` (then "not found", as with pytest).
+    "cache",
     "monkeypatch",
     "capsys",
     "capsysbinary",
