@@ -1398,3 +1398,13 @@ fn cache_and_tmpdir_factory_fixtures_run_natively_like_pytest() {
         assert_eq!(ours.status.code(), reference.status.code(), "run {run_no}");
     }
 }
+
+#[test]
+fn indirect_parametrization_runs_natively_like_pytest() {
+    // It sent the run to the pytest engine before; a module-scoped fixture must be made
+    // again when its indirect parameter changes (pytest's cache key).
+    for workers in ["1", "2"] {
+        let out = compare_with_pytest("indirect_params", None, &["-n", workers]);
+        assert!(out.contains("engine: native"), "{out}");
+    }
+}

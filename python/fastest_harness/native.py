@@ -427,6 +427,27 @@ SCOPES = ("session", "package", "module", "class", "function")
 _SCOPE_ORDER = {s: i for i, s in enumerate(SCOPES)}
 
 
+class _IndirectParam:
+    """The key of a fixture value made for an `indirect=` parameter: equal to another
+    for an equal parameter, as pytest compares a SubRequest's `param` with the cached
+    one (`is` when `==` raises or gives no bool, as for numpy arrays)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __eq__(self, other):
+        if not isinstance(other, _IndirectParam):
+            return False
+        try:
+            return bool(self.value == other.value)
+        except (ValueError, RuntimeError):
+            return self.value is other.value
+
+    __hash__ = None
+
+
 class FixtureLookupError(Exception):
     pass
 
@@ -1472,7 +1493,11 @@ class NativeEngine:
                 frame_key = self._rel_to_root(package) if package != self.rootdir else ""
         store = self.scopes.values[scope]
         self.scopes.requested(scope, key)
-        param_index = getattr(item, "param_index", {}).get(name) if fdef.params is not None else None
+        if name in item.indirect:
+            # pytest's `cache_key`: the parameter itself (== where it compares, else is).
+            param_index = _IndirectParam(item.indirect[name])
+        else:
+            param_index = getattr(item, "param_index", {}).get(name) if fdef.params is not None else None
         if key in store:
             if self.scopes.params[scope].get(key) == param_index:
                 return store[key]

@@ -280,7 +280,7 @@ pub fn collect(
                     "{}: {why} (items may be reordered across modules)",
                     c.display()
                 ),
-                why == runtime_scan::SESSION_FIXTURE_PARAMS,
+                runtime_scan::native_runs_reordered(why),
             );
         }
     }
@@ -292,7 +292,7 @@ pub fn collect(
         }) = f
         {
             if let Some(why) = &source.summary(path).cross_module_order {
-                let native_runs = why == runtime_scan::SESSION_FIXTURE_PARAMS;
+                let native_runs = runtime_scan::native_runs_reordered(why);
                 if cross_module_seen {
                     // The first module names the reason; the others may still block.
                     collection.session_blocks_native |= !native_runs;
@@ -698,6 +698,9 @@ pub const MARKS_FOR_PYTHON: &str = "-k/-m need marks or names not known statical
 /// (`params=`, module scope or narrower) multiply its items.
 const FIXTURE_PARAMS: &str = "fixture params: ";
 
+/// A module whose `parametrize` has `indirect=` or `scope=` (`link.rs`).
+pub const INDIRECT_OR_SCOPED_PARAMETRIZE: &str = "parametrize with indirect/scope";
+
 /// Top-level standard-library modules (CPython 3.11's `sys.stdlib_module_names`, private
 /// ones left out), without `unittest` and `doctest`, whose classes carry test semantics.
 /// A test class deriving from one of these gets no tests or fixtures from its base.
@@ -1004,7 +1007,9 @@ pub fn python_collected_module_runs_natively(
 /// raise; a test name is bound at run time, conditionally, by a star import or through
 /// the module namespace; a test class derives from a standard-library class (not unittest's
 /// or doctest's); it does not parse (a collection error, no items); its doctests are found
-/// only at run time. Not: hooks, collection hooks, `indirect`/`scope` parametrize, bases from installed packages or tests
+/// only at run time; `indirect`/`scope` parametrize (Python gives the order, the worker
+/// keys an indirect fixture's value by its parameter). Not: hooks, collection hooks,
+/// bases from installed packages or tests
 /// imported from outside the project (their fixtures are not visible to the native
 /// engine's checks).
 pub fn native_can_run_dynamic(reason: &str) -> bool {
@@ -1034,6 +1039,7 @@ pub fn native_can_run_dynamic(reason: &str) -> bool {
         || reason == "does not parse statically"
         || reason.starts_with(MODULE_NAME_CLASH)
         || reason.starts_with(FIXTURE_PARAMS)
+        || reason == INDIRECT_OR_SCOPED_PARAMETRIZE
         || reason
             .strip_prefix("parametrize: ")
             .is_some_and(|why| parse::RUNTIME_PARAMETRIZE_REASONS.contains(&why))
@@ -1053,11 +1059,11 @@ mod tests {
             "decorator both_ways may apply parametrize",
             "decorator mark_x is bound to a run-time value",
             "doctests: assigns __doc__ (line 17)",
+            "parametrize with indirect/scope",
         ] {
             assert!(native_can_run_dynamic(ok), "{ok}");
         }
         for not_ok in [
-            "parametrize with indirect/scope",
             "parametrize: argnames not literal",
             "module defines a collection hook",
             "base unittest.IsolatedAsyncioTestCase is outside the project",

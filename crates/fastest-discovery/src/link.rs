@@ -1033,7 +1033,7 @@ impl<'a> Linker<'a> {
                     Some(Err(e)) => return Err(format!("parametrize: {e}")),
                     Some(Ok(p)) => {
                         if p.indirect_or_scoped {
-                            return Err("parametrize with indirect/scope".into());
+                            return Err(crate::INDIRECT_OR_SCOPED_PARAMETRIZE.into());
                         }
                         calls.push(p.ids.clone());
                         call_marks.push(p.param_marks.clone());

@@ -135,10 +135,19 @@ pub fn import_abort(body: &[Stmt], aliases: &HashMap<String, String>) -> Option<
     None
 }
 
-/// The one cross-module reason the native engine can run: pytest orders the items by the
+/// A cross-module reason the native engine can run: pytest orders the items by the
 /// fixture's parameter (Python collects them), and the worker tears the session value down
 /// and sets it up again whenever the parameter changes between two items it runs.
 pub const SESSION_FIXTURE_PARAMS: &str = "a fixture with params= has scope \"session\"";
+
+/// The other one: `indirect=` parametrization (the worker keys a fixture's value by the
+/// parameter it was made with, as pytest's `cache_key`, whatever the fixture's scope).
+pub const INDIRECT_PARAMS: &str = "indirect parametrize takes the scope of its fixtures";
+
+/// Whether the native engine runs a session Python collects for this reason.
+pub fn native_runs_reordered(why: &str) -> bool {
+    why == SESSION_FIXTURE_PARAMS || why == INDIRECT_PARAMS
+}
 
 /// Finds parametrization that `reorder_items` may interleave with other modules' items.
 struct CrossModule<'a> {
@@ -147,12 +156,13 @@ struct CrossModule<'a> {
 }
 
 impl CrossModule<'_> {
-    /// Keeps the first reason, except that any other reason replaces
-    /// [`SESSION_FIXTURE_PARAMS`]: that one is reported only when it is the only kind.
+    /// Keeps the first reason, except that a reason the native engine cannot run
+    /// replaces one it can ([`native_runs_reordered`]): those are reported only when
+    /// they are the only kind.
     fn note(&mut self, why: String) {
         let replaces = match self.found.as_deref() {
             None => true,
-            Some(found) => found == SESSION_FIXTURE_PARAMS && why != SESSION_FIXTURE_PARAMS,
+            Some(found) => native_runs_reordered(found) && !native_runs_reordered(&why),
         };
         if replaces {
             self.found = Some(why);
@@ -200,7 +210,7 @@ impl CrossModule<'_> {
                 || kw("indirect")
                     .is_some_and(|v| !matches!(v, Expr::BooleanLiteral(b) if !b.value)))
         {
-            self.note("indirect parametrize takes the scope of its fixtures".into());
+            self.note(INDIRECT_PARAMS.into());
         }
     }
 }
