@@ -2297,8 +2297,12 @@ class NativeEngine:
         self.setup_fixtures(item, unittest_case=True)
 
     def unittest_setup_class(self, item):
-        """pytest's `_unittest_setUpClass_fixture`: class-scoped, autouse."""
+        """pytest's `_unittest_setUpClass_fixture`: class-scoped, autouse; for a class
+        `unittest.skip` marked, a skip of every test at its location (its `setUpClass`
+        never runs)."""
         cls = item.cls
+        if getattr(cls, "__unittest_skip__", False):
+            raise SkipException(getattr(cls, "__unittest_skip_why__", ""), _use_item_location=True)
         key = ("unittest-class", id(cls))
         store = self.scopes.values["class"]
         if key not in store:
@@ -2372,6 +2376,10 @@ class NativeEngine:
         self._pending_info = info if item is not None else None
         etype, value, tb = info
         if isinstance(value, SkipException):
+            if item is not None and getattr(value, "_use_item_location", False):
+                # pytest's `skip.Exception(reason, _use_item_location=True)`: the item's location.
+                path, line, _ = self.location(item)
+                return "skipped", "", "", [path, line + 1, "Skipped: " + str(value.msg)]
             path, lineno = self._crash_location(tb)
             return "skipped", "", "", [self._rel(path), lineno, "Skipped: " + str(value.msg)]
         if item is not None and item.dtest is not None and when == "call":

@@ -1040,6 +1040,10 @@ pub fn native_can_run_dynamic(reason: &str) -> bool {
         || reason.starts_with(MODULE_NAME_CLASH)
         || reason.starts_with(FIXTURE_PARAMS)
         || reason == INDIRECT_OR_SCOPED_PARAMETRIZE
+        // A unittest class skipped as a whole: the worker skips its tests as pytest does.
+        || ["unittest.skip", "unittest.skipIf", "unittest.skipUnless"]
+            .iter()
+            .any(|d| reason == format!("class decorator {d}"))
         || reason
             .strip_prefix("parametrize: ")
             .is_some_and(|why| parse::RUNTIME_PARAMETRIZE_REASONS.contains(&why))
@@ -1060,6 +1064,7 @@ mod tests {
             "decorator mark_x is bound to a run-time value",
             "doctests: assigns __doc__ (line 17)",
             "parametrize with indirect/scope",
+            "class decorator unittest.skipIf",
         ] {
             assert!(native_can_run_dynamic(ok), "{ok}");
         }
