@@ -1279,21 +1279,43 @@ fn assertion_failures_read_like_pytests() {
     let dir = project("assert_explanations");
     let d = dir.path();
     let masked = |s: &str| report_from_collected(&masked_addresses(s));
-    for args in [&[][..], &["--tb=short"][..], &["--tb=long", "-l"][..]] {
-        let reference = run(Command::new(python())
-            .current_dir(d)
-            .args(["-m", "pytest", "-p", "no:cacheprovider"])
-            .args(args));
-        let mut ours_args = vec!["--no-cache"];
-        ours_args.extend(args);
-        let ours = fastest(d, &python(), &ours_args);
-        assert!(
-            text(&reference).contains("12 failed"),
-            "{}",
-            text(&reference)
-        );
-        assert_eq!(masked(&text(&ours)), masked(&text(&reference)), "{args:?}");
-        assert_eq!(ours.status.code(), reference.status.code(), "{args:?}");
+    // On CI (`CI` or `BUILD_NUMBER` set) pytest does not truncate explanations.
+    let on_ci = |cmd: &mut Command, ci: bool| {
+        if ci {
+            cmd.env("CI", "true");
+        } else {
+            cmd.env_remove("CI").env_remove("BUILD_NUMBER");
+        }
+    };
+    for ci in [false, true] {
+        for args in [&[][..], &["--tb=short"][..], &["--tb=long", "-l"][..]] {
+            let mut reference = Command::new(python());
+            reference
+                .current_dir(d)
+                .args(["-m", "pytest", "-p", "no:cacheprovider"])
+                .args(args);
+            on_ci(&mut reference, ci);
+            let reference = run(&mut reference);
+            let mut ours = Command::new(env!("CARGO_BIN_EXE_fastest"));
+            ours.current_dir(d)
+                .arg("--python")
+                .arg(python())
+                .arg("--no-cache")
+                .args(args);
+            on_ci(&mut ours, ci);
+            let ours = run(&mut ours);
+            assert!(
+                text(&reference).contains("12 failed"),
+                "{}",
+                text(&reference)
+            );
+            assert_eq!(
+                masked(&text(&ours)),
+                masked(&text(&reference)),
+                "{args:?}, CI: {ci}"
+            );
+            assert_eq!(ours.status.code(), reference.status.code(), "{args:?}");
+        }
     }
 }
 

@@ -935,7 +935,16 @@ class NativeEngine:
         except ImportError:
             return
         cfg = self.config_obj
-        verbose = self.verbose
+        # pytest's `_get_truncation_parameters`: no truncation at assertion verbosity 2,
+        # on CI (`CI` or `BUILD_NUMBER` set), or with both ini limits 0.
+        verbose = self.ini.get("verbosity_assertions")
+        verbose = self.verbose if verbose in (None, "", "auto") else int(verbose)
+        max_lines = self.ini.get("truncation_limit_lines")
+        max_lines = int(max_lines) if max_lines not in (None, "") else getattr(truncate, "DEFAULT_MAX_LINES", 8)
+        max_chars = self.ini.get("truncation_limit_chars")
+        max_chars = int(max_chars) if max_chars not in (None, "") else getattr(truncate, "DEFAULT_MAX_CHARS", 640)
+        on_ci = bool(os.environ.get("CI") or os.environ.get("BUILD_NUMBER"))
+        truncating = verbose < 2 and not on_ci and (max_lines > 0 or max_chars > 0)
 
         def reprcompare(op, left, right):
             try:
@@ -944,11 +953,9 @@ class NativeEngine:
                 return None
             if not expl:
                 return None
-            if verbose < 2 and hasattr(truncate, "_truncate_explanation"):
+            if truncating and hasattr(truncate, "_truncate_explanation"):
                 try:
-                    expl = truncate._truncate_explanation(
-                        expl, max_lines=truncate.DEFAULT_MAX_LINES, max_chars=truncate.DEFAULT_MAX_CHARS
-                    )
+                    expl = truncate._truncate_explanation(expl, max_lines=max_lines, max_chars=max_chars)
                 except TypeError:
                     pass
             expl = [line.replace("\n", "\\n") for line in expl]

@@ -1577,6 +1577,16 @@ fn run() -> anyhow::Result<ExitCode> {
                 ini.insert(key.into(), serde_json::json!(value));
             }
         }
+        // How the native engine truncates assertion explanations, as pytest.
+        for key in [
+            "truncation_limit_lines",
+            "truncation_limit_chars",
+            "verbosity_assertions",
+        ] {
+            if let Some(value) = config.string(key) {
+                ini.insert(key.into(), serde_json::json!(value.trim()));
+            }
+        }
         if let Some(dir) = config.string("cache_dir") {
             ini.insert("cache_dir".into(), serde_json::json!(dir.trim()));
         }
