@@ -449,3 +449,36 @@ fn modules_pytest_imports_before_measuring_are_unmeasured_as_under_pytest_cov() 
         assert_same_coverage(&reference, &ours, &format!("-n {workers}"));
     }
 }
+
+#[test]
+fn coverage_settings_from_pyproject_and_an_explicit_config_file_match_pytest_cov() {
+    // `[tool.coverage]` in pyproject.toml (branch coverage, an omitted file), then an
+    // explicit `--cov-config` file that overrides it (no branches, another omission).
+    let dir = project();
+    let d = dir.path();
+    std::fs::write(
+        d.join("pyproject.toml"),
+        "[tool.coverage.run]\nbranch = true\nomit = [\"*/unimported.py\"]\n",
+    )
+    .unwrap();
+    let reference = pytest(d, TERM_MISSING);
+    let table = coverage_output(&reference);
+    assert!(
+        table.contains("Branch") && !table.contains("unimported"),
+        "{table}"
+    );
+    assert_same_coverage(&reference, &fastest(d, TERM_MISSING), "pyproject.toml");
+
+    std::fs::write(d.join("alt.cfg"), "[run]\nomit = */setup_only.py\n").unwrap();
+    let mut args = TERM_MISSING.to_vec();
+    args.push("--cov-config=alt.cfg");
+    let reference = pytest(d, &args);
+    let table = coverage_output(&reference);
+    assert!(
+        !table.contains("Branch") && !table.contains("setup_only"),
+        "{table}"
+    );
+    let mut ours_args = args.clone();
+    ours_args.push("--no-cache");
+    assert_same_coverage(&reference, &fastest(d, &ours_args), "--cov-config=alt.cfg");
+}
