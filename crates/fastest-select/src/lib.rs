@@ -56,31 +56,17 @@ impl Dep {
             h.update(&(s.len() as u64).to_le_bytes());
             h.update(s.as_bytes());
         };
-        match self {
-            Dep::Block { file, name } => {
-                h.update(b"B");
-                field(h, file);
-                field(h, name);
-            }
-            Dep::File(p) => {
-                h.update(b"F");
-                field(h, p);
-            }
-            Dep::Dir(p) => {
-                h.update(b"D");
-                field(h, p);
-            }
-            Dep::Stat(p) => {
-                h.update(b"S");
-                field(h, p);
-            }
-            Dep::Env(k) => {
-                h.update(b"V");
-                field(h, k);
-            }
-            Dep::Environment => {
-                h.update(b"E");
-            }
+        let (tag, fields): (&[u8], [Option<&str>; 2]) = match self {
+            Dep::Block { file, name } => (b"B", [Some(file), Some(name)]),
+            Dep::File(p) => (b"F", [Some(p), None]),
+            Dep::Dir(p) => (b"D", [Some(p), None]),
+            Dep::Stat(p) => (b"S", [Some(p), None]),
+            Dep::Env(k) => (b"V", [Some(k), None]),
+            Dep::Environment => (b"E", [None, None]),
+        };
+        h.update(tag);
+        for s in fields.into_iter().flatten() {
+            field(h, s);
         }
     }
 }
