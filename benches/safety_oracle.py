@@ -371,13 +371,19 @@ def run_project(name, cfg, args, kinds):
                 sx = os.path.join(work, tag + ".fastest.xml")
                 if os.path.exists(sx):
                     os.remove(sx)
-                t_sel, code, tail = run([FASTEST, "run", "--changed"] + fastest_cmd[1:] + ["--junitxml", sx], tree, env_m)
+                # As the reference pytest run: a module that fails to collect must not
+                # interrupt the session (both tools stop before any test without it, and
+                # the tests not run then would look like escapes; they stay selected).
+                changed_cmd = [FASTEST, "run", "--changed"] + fastest_cmd[1:] + ["--continue-on-collection-errors"]
+                t_sel, code, tail = run(changed_cmd + ["--junitxml", sx], tree, env_m)
+                # Tests of a file the mutation deleted no longer exist: nothing can select them.
+                vanished = {k for k in base if k not in mutated and not source_exists(tree, k[0])}
             finally:
                 undo()
             sel = outcomes(sx)
             errors = {k[1] for k, v in sel.items() if k[0] == "" and "error" in v}
             changed = {k for k in set(base) | set(mutated) if base.get(k) != mutated.get(k)} - flaky
-            changed = {k for k in changed if k[0] != ""}  # error entries are module-level
+            changed = {k for k in changed if k[0] != ""} - vanished  # error entries are module-level
             # Exit 4 with no JUnit file: fastest stopped the whole session with pytest's
             # usage error (a conftest that fails to import) -- every test is reported.
             stopped = code == 4 and not sel
@@ -429,6 +435,12 @@ def per_kind_table(report):
             kind, projects, len(rows), len(changing), sum(m["changed"] for m in rows),
             sum(len(m["escapes"]) for m in rows), 100 * precision))
     return "\n".join(lines)
+
+
+def source_exists(tree, classname):
+    """Whether the file a JUnit classname comes from (`pkg.mod` or `pkg.mod.Class`) exists."""
+    parts = classname.split(".")
+    return any(os.path.isfile(os.path.join(tree, *parts[:i]) + ".py") for i in range(len(parts), 0, -1))
 
 
 def main():
