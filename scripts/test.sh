@@ -83,6 +83,10 @@ BENCHMARK_SITE="$VENV/benchmark-site"
 install_site "$BENCHMARK_SITE" pytest-benchmark==5.3.1 py-cpuinfo==9.0.0
 RERUN_SITE="$VENV/rerun-site"
 install_site "$RERUN_SITE" pytest-rerunfailures==16.1
+# pytest 8 (ahead of 9 on PYTHONPATH): the native engine uses pytest's own objects, whose
+# internals differ between the two (tests/run_compat.rs `native_engine_matches_pytest_8`).
+PYTEST8_SITE="$VENV/pytest8-site"
+install_site "$PYTEST8_SITE" pytest==8.3.5
 
 export FASTEST_TEST_PYTHON="$PYTHON"
 export FASTEST_TEST_PLUGINS_SITE="$PLUGINS_SITE"
@@ -91,6 +95,7 @@ export FASTEST_TEST_HYPOTHESIS_SITE="$HYPOTHESIS_SITE"
 export FASTEST_TEST_ASYNCIO_SITE="$ASYNCIO_SITE"
 export FASTEST_TEST_BENCHMARK_SITE="$BENCHMARK_SITE"
 export FASTEST_TEST_RERUN_SITE="$RERUN_SITE"
+export FASTEST_TEST_PYTEST8_SITE="$PYTEST8_SITE"
 
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check

@@ -636,3 +636,55 @@ fn unittest_subtests_read_as_pytest_9s() {
         }
     }
 }
+
+fn pytest8_site() -> PathBuf {
+    installed_site(
+        "FASTEST_TEST_PYTEST8_SITE",
+        ".venv-test/pytest8-site",
+        &["pytest", "_pytest"],
+    )
+}
+
+#[test]
+fn native_engine_matches_pytest_8() {
+    // The native engine uses pytest's own objects (marks, rewriting, caches), whose
+    // internals differ between pytest 8 and 9: pytest 8's MarkGenerator reads
+    // `config.option.strict_markers`, pytest 9's the ini.
+    let site = pytest8_site();
+    for (fixture, args) in [
+        ("outcomes", &[][..]),
+        ("semantics", &[][..]),
+        ("fixture_order", &[][..]),
+        ("indirect_params", &[][..]),
+        ("marker_registry", &[][..]),
+        ("marker_registry", &["--strict-markers"][..]),
+    ] {
+        let dir = project(fixture);
+        let mut pytest_args = vec!["--junitxml=ref.xml"];
+        pytest_args.extend(args);
+        let reference = pytest_with_site(dir.path(), &site, &pytest_args);
+        assert!(
+            text(&reference).contains("pytest-8.3.5"),
+            "pytest 8 must be the one imported:\n{}",
+            text(&reference)
+        );
+        let mut ours_args = vec!["--no-cache", "-n", "1", "--junitxml=ours.xml"];
+        ours_args.extend(args);
+        let ours = fastest_with_site(dir.path(), &site, &ours_args);
+        let out = text(&ours);
+        assert!(
+            out.contains("pytest-8.3.5") && out.contains("engine: native"),
+            "{out}"
+        );
+        assert_eq!(
+            junit_outcomes(&dir.path().join("ours.xml")),
+            junit_outcomes(&dir.path().join("ref.xml")),
+            "{fixture} {args:?}\n{out}"
+        );
+        assert_eq!(
+            ours.status.code(),
+            reference.status.code(),
+            "{fixture} {args:?}\n{out}"
+        );
+    }
+}

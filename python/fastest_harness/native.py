@@ -2622,7 +2622,12 @@ class _Config:
         self._engine = engine
         from types import SimpleNamespace
 
-        self.option = SimpleNamespace(verbose=engine.verbose, capture=engine.capture, tbstyle=engine.tbstyle)
+        # `strict_markers`/`strict`: pytest 8's MarkGenerator reads the options (pytest 9
+        # the ini); the runner folds both into the `strict_markers` ini value.
+        strict = bool(engine.ini.get("strict_markers"))
+        self.option = SimpleNamespace(
+            verbose=engine.verbose, capture=engine.capture, tbstyle=engine.tbstyle, strict_markers=strict, strict=False
+        )
         from pathlib import Path
 
         self.rootpath = Path(engine.rootdir)
