@@ -688,3 +688,30 @@ fn native_engine_matches_pytest_8() {
         );
     }
 }
+
+#[test]
+fn naming_an_installed_plugin_the_native_engine_handles_keeps_it_native() {
+    // `-p pytest_mock` with pytest-mock installed changes nothing for pytest (its entry
+    // point loaded it already), so the run stays native with pytest's outcomes; any
+    // other plugin named with -p selects the pytest engine (tests/run_compat.rs).
+    let dir = project("mock_plugin");
+    let site = mock_site();
+    let reference = pytest_with_site(
+        dir.path(),
+        &site,
+        &["-p", "pytest_mock", "--junitxml=ref.xml"],
+    );
+    let ours = fastest_with_site(
+        dir.path(),
+        &site,
+        &["-p", "pytest_mock", "--no-cache", "--junitxml=ours.xml"],
+    );
+    let out = text(&ours);
+    assert!(out.contains("engine: native (auto)"), "{out}");
+    assert_eq!(
+        junit_outcomes(&dir.path().join("ours.xml")),
+        junit_outcomes(&dir.path().join("ref.xml")),
+        "{out}"
+    );
+    assert_eq!(ours.status.code(), reference.status.code(), "{out}");
+}

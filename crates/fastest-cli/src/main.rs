@@ -683,8 +683,20 @@ fn run() -> anyhow::Result<ExitCode> {
     }
     // A plugin named with `-p` (or in addopts) may change what is collected and how
     // tests run: Python collects the session with it, and the pytest engine runs it.
+    // Not for an installed plugin fastest handles: pytest has loaded it through its
+    // entry point already, so `-p` changes nothing (a missing one fails pytest's start,
+    // which Python's collection then reports).
+    let autoload = std::env::var_os("PYTEST_DISABLE_PLUGIN_AUTOLOAD").is_none();
     for p in cli.plugins.iter().filter(|p| !p.starts_with("no:")) {
-        collection.collect_session_in_python(format!("-p {p} loads a plugin"), false);
+        let installed = autoload
+            && run::handled_plugin_distribution(p).is_some_and(|dist| {
+                let python = fastest_runner::find_python(cli.python.as_deref(), &config.rootdir);
+                incremental::has_distribution(&python, &cache, &dist.replace('-', "_"))
+                    .unwrap_or(false)
+            });
+        if !installed {
+            collection.collect_session_in_python(format!("-p {p} loads a plugin"), false);
+        }
     }
 
     // Session-report plugin options (pytest-html) go to the replay step only.

@@ -842,6 +842,22 @@ fn pytest_timeout_active(req: &RunRequest, info: &WorkerInfo) -> bool {
         && !plugin_disabled(&req.pytest_args, &["timeout", "pytest_timeout"])
 }
 
+/// The distribution of a plugin named with `-p NAME` whose effects the native engine
+/// reproduces or does not need once it is installed (then `-p` changes nothing: pytest
+/// has loaded it through its entry point already).
+pub fn handled_plugin_distribution(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "timeout" | "pytest_timeout" => "pytest-timeout",
+        "pytest_cov" | "pytest_cov.plugin" => "pytest-cov",
+        "xdist" | "xdist.plugin" | "xdist.looponfail" => "pytest-xdist",
+        "pytest_mock" | "pytest_mock.plugin" => "pytest-mock",
+        "asyncio" | "pytest_asyncio" | "pytest_asyncio.plugin" => "pytest-asyncio",
+        "hypothesispytest" | "_hypothesis_pytestplugin" => "hypothesis",
+        "benchmark" | "pytest_benchmark.plugin" => "pytest-benchmark",
+        _ => return None,
+    })
+}
+
 /// Whether `-p no:NAME` disables one of the plugin's `names` in these pytest arguments.
 fn plugin_disabled(args: &[String], names: &[&str]) -> bool {
     let disabled = |spec: &str| {
