@@ -811,6 +811,7 @@ class NativeEngine:
         # whose teardown ends them (pytest's `get_scope_package`).
         self.package_values = {}
         self._setup_plans = {}  # see _setup_plan
+        self._fixture_packages = {}  # id(fixturedef) -> package_of()
         self.conftest_cache = {}
         self.module_cache = {}
         self._definitions = {}  # (path, "Class::test") -> _resolve_definition's tuple
@@ -1623,11 +1624,10 @@ class NativeEngine:
             self.channel.send("fatal", message=quit_message(), exit_code=2)
             os._exit(2)
         except ExitException as exc:
-            self._exiting = nodeid
-            self.session_exit(exc)
+            self.session_exit(exc, nodeid)
         self._finish(nodeid)
 
-    def session_exit(self, exc):
+    def session_exit(self, exc, nodeid):
         """`pytest.exit()` in a test: the session ends. As in pytest, the exiting test
         is not counted (no report of its phases is logged), every live fixture is torn
         down, and the runner prints the summary with the `Exit` line and exits with
@@ -1645,7 +1645,7 @@ class NativeEngine:
             message=message,
             exit_code=2 if returncode is None else returncode,
             session_exit=True,
-            nodeid=getattr(self, "_exiting", None),
+            nodeid=nodeid,
         )
         os._exit(0)
 
@@ -1679,6 +1679,14 @@ class NativeEngine:
         return self.recorder.node_frame(node_key if node_key is not None else node_key_for_scope(item.nodeid, scope))
 
     def package_of(self, fdef):
+        """As `_package_of`, once per definition (asked at every request of the fixture)."""
+        key = id(fdef)
+        if key not in self._fixture_packages:
+            self._fixture_packages[key] = self._package_of(fdef)
+        return self._fixture_packages[key]
+
+    @staticmethod
+    def _package_of(fdef):
         """The directory of the package whose teardown ends a package-scoped fixture, or
         None for the session. pytest's `get_scope_package`: the `Package` node whose node
         id is the fixture's baseid, i.e. the directory of the conftest defining it when

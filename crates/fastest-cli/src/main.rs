@@ -1589,21 +1589,17 @@ fn run() -> anyhow::Result<ExitCode> {
                 ini.insert(key.into(), serde_json::json!(value));
             }
         }
-        // How the native engine truncates assertion explanations, as pytest.
+        // Read by the native engine as given: how it truncates assertion explanations,
+        // where `cache` keeps its values, and what pytest imports (`packaging`) to check
+        // before pytest-cov starts measuring.
         for key in [
             "truncation_limit_lines",
             "truncation_limit_chars",
             "verbosity_assertions",
+            "cache_dir",
+            "minversion",
+            "required_plugins",
         ] {
-            if let Some(value) = config.string(key) {
-                ini.insert(key.into(), serde_json::json!(value.trim()));
-            }
-        }
-        if let Some(dir) = config.string("cache_dir") {
-            ini.insert("cache_dir".into(), serde_json::json!(dir.trim()));
-        }
-        // pytest imports `packaging` to check these before pytest-cov starts measuring.
-        for key in ["minversion", "required_plugins"] {
             if let Some(value) = config.string(key).filter(|v| !v.trim().is_empty()) {
                 ini.insert(key.into(), serde_json::json!(value.trim()));
             }

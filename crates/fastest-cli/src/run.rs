@@ -842,20 +842,50 @@ fn pytest_timeout_active(req: &RunRequest, info: &WorkerInfo) -> bool {
         && !plugin_disabled(&req.pytest_args, &["timeout", "pytest_timeout"])
 }
 
-/// The distribution of a plugin named with `-p NAME` whose effects the native engine
-/// reproduces or does not need once it is installed (then `-p` changes nothing: pytest
-/// has loaded it through its entry point already).
+/// Installed plugins a native run allows (it reproduces them or does not need them): the
+/// distribution, the names `-p` may load it by (its entry point's first), and the mark
+/// its `pytest_configure` registers.
+const HANDLED_PLUGINS: &[(&str, &[&str], Option<&str>)] = &[
+    (
+        "pytest-timeout",
+        &["timeout", "pytest_timeout"],
+        Some("timeout"),
+    ),
+    (
+        "pytest-cov",
+        &["pytest_cov", "pytest_cov.plugin"],
+        Some("no_cover"),
+    ),
+    (
+        "pytest-xdist",
+        &["xdist", "xdist.plugin", "xdist.looponfail"],
+        Some("xdist_group"),
+    ),
+    ("pytest-mock", &["pytest_mock", "pytest_mock.plugin"], None),
+    (
+        "pytest-asyncio",
+        &["asyncio", "pytest_asyncio", "pytest_asyncio.plugin"],
+        Some("asyncio"),
+    ),
+    (
+        "hypothesis",
+        &["hypothesispytest", "_hypothesis_pytestplugin"],
+        Some("hypothesis"),
+    ),
+    (
+        "pytest-benchmark",
+        &["benchmark", "pytest_benchmark.plugin"],
+        Some("benchmark"),
+    ),
+];
+
+/// The distribution of a plugin named with `-p NAME` that a native run allows once it is
+/// installed (then `-p` changes nothing: pytest has loaded it through its entry point).
 pub fn handled_plugin_distribution(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "timeout" | "pytest_timeout" => "pytest-timeout",
-        "pytest_cov" | "pytest_cov.plugin" => "pytest-cov",
-        "xdist" | "xdist.plugin" | "xdist.looponfail" => "pytest-xdist",
-        "pytest_mock" | "pytest_mock.plugin" => "pytest-mock",
-        "asyncio" | "pytest_asyncio" | "pytest_asyncio.plugin" => "pytest-asyncio",
-        "hypothesispytest" | "_hypothesis_pytestplugin" => "hypothesis",
-        "benchmark" | "pytest_benchmark.plugin" => "pytest-benchmark",
-        _ => return None,
-    })
+    HANDLED_PLUGINS
+        .iter()
+        .find(|(_, names, _)| names.contains(&name))
+        .map(|(dist, _, _)| *dist)
 }
 
 /// Whether `-p no:NAME` disables one of the plugin's `names` in these pytest arguments.
@@ -1237,14 +1267,6 @@ fn with_plugin_markers(
     req: &RunRequest,
     info: &WorkerInfo,
 ) -> std::collections::BTreeMap<String, serde_json::Value> {
-    const PLUGIN_MARKERS: &[(&str, &str, &str)] = &[
-        ("pytest-timeout", "timeout", "timeout"),
-        ("pytest-cov", "pytest_cov", "no_cover"),
-        ("pytest-xdist", "xdist", "xdist_group"),
-        ("pytest-asyncio", "asyncio", "asyncio"),
-        ("hypothesis", "hypothesispytest", "hypothesis"),
-        ("pytest-benchmark", "benchmark", "benchmark"),
-    ];
     let mut ini = req.ini.clone();
     let mut lines: Vec<serde_json::Value> = match ini.get("markers") {
         Some(serde_json::Value::Array(lines)) => lines.clone(),
@@ -1252,9 +1274,12 @@ fn with_plugin_markers(
     };
     for p in &info.plugins {
         let name = p.to_lowercase().replace('_', "-");
-        for (plugin, entry_name, mark) in PLUGIN_MARKERS {
-            if name == *plugin && !plugin_disabled(&req.pytest_args, &[entry_name]) {
-                lines.push(serde_json::json!(format!("{mark}: registered by {plugin}")));
+        for (plugin, names, mark) in HANDLED_PLUGINS {
+            if let (true, Some(mark)) = (name == *plugin, mark) {
+                // `-p no:` takes the name the plugin registered under: its entry point's.
+                if !plugin_disabled(&req.pytest_args, &names[..1]) {
+                    lines.push(serde_json::json!(format!("{mark}: registered by {plugin}")));
+                }
             }
         }
     }

@@ -140,10 +140,9 @@ pub struct RunReporter<W: Write> {
     printed: Vec<PhaseReport>,
     collect_errors: Vec<CollectionErrorReport>,
     extra: Vec<PhaseReport>,
-    exit_message: Option<String>,
-    /// The `Exit` line goes after the counts line (pytest prints it at unconfigure when
-    /// `pytest.exit` gave another status than "interrupted").
-    exit_message_last: bool,
+    /// With `true`, the `Exit` line goes after the counts line (pytest prints it at
+    /// unconfigure when `pytest.exit` gave another status than "interrupted").
+    exit_message: Option<(String, bool)>,
     warnings: Vec<TestWarning>,
     live: LiveStatus,
     /// Text a plugin adds to the terminal summary (coverage), with its colour.
@@ -208,7 +207,6 @@ impl<W: Write> RunReporter<W> {
             collect_errors: Vec::new(),
             extra: Vec::new(),
             exit_message: None,
-            exit_message_last: false,
             warnings: Vec::new(),
             live: LiveStatus {
                 started: Instant::now(),
@@ -250,7 +248,7 @@ impl<W: Write> RunReporter<W> {
     /// (after the junitxml line, before durations): pytest-cov's report.
     /// The line pytest's `Exit` prints before the counts line (`Ending::Exit`).
     pub fn set_exit_message(&mut self, message: String) {
-        self.exit_message = Some(message);
+        self.exit_message = Some((message, false));
     }
 
     /// A test that started and never finished (it called `pytest.exit()`): at `-v` pytest
@@ -264,8 +262,7 @@ impl<W: Write> RunReporter<W> {
 
     /// As `set_exit_message`, printed after the counts line.
     pub fn set_exit_message_last(&mut self, message: String) {
-        self.exit_message = Some(message);
-        self.exit_message_last = true;
+        self.exit_message = Some((message, true));
     }
 
     pub fn plugin_summary(&mut self, text: String, tone: Tone) {
@@ -817,10 +814,8 @@ impl<W: Write> RunReporter<W> {
                 )
             );
         }
-        if matches!(how, Ending::Exit) && !self.exit_message_last {
-            if let Some(message) = self.exit_message.take() {
-                let _ = writeln!(self.out, "{}", message.trim_end());
-            }
+        if let (Ending::Exit, Some((message, false))) = (how, &self.exit_message) {
+            let _ = writeln!(self.out, "{}", message.trim_end());
         }
         // pytest's `session.Interrupted` for collection errors (`pytest_runtestloop`).
         let collection_interrupted =
@@ -839,7 +834,7 @@ impl<W: Write> RunReporter<W> {
         } else {
             let _ = writeln!(self.out, "{}", self.paint(main_color, &sep('=', &line)));
         }
-        if let (Ending::Exit, Some(message)) = (how, self.exit_message.take()) {
+        if let (Ending::Exit, Some((message, true))) = (how, self.exit_message.take()) {
             let _ = writeln!(self.out, "{}", message.trim_end());
         }
         let _ = self.out.flush();
