@@ -434,7 +434,11 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
     // Test modules that failed to import in the workers: their items leave the run.
     let mut import_failed: Vec<String> = Vec::new();
     let mut interrupted_by_import = false;
+    let mut first_event = true;
     let outcome = run_pool(&pool, decide, &INTERRUPTED, |event| {
+        if std::mem::take(&mut first_event) {
+            crate::timing::mark("first worker event");
+        }
         // Stop only once the failing test has finished, so its report (and teardown) is shown.
         let test_done = matches!(
             event,
@@ -617,6 +621,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
         }
         Control::Continue
     });
+    crate::timing::mark("workers done");
     let mut quit_debugger = false;
     // `pytest.exit(reason, returncode)` in a test: the exit status it asked for.
     let mut session_exit_code = None;
@@ -700,7 +705,9 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
     if (matches!(ending, Ending::Stopped(_)) || coverage_failed) && code == ExitCode::Ok {
         code = ExitCode::TestsFailed;
     }
+    crate::timing::mark("summary printed");
     save_state(cache, &results, &durations);
+    crate::timing::mark("state saved");
     if let Some(skip) = req.stepwise {
         save_stepwise(cache, &order, &results, skip, ending);
     }
