@@ -816,6 +816,9 @@ class NativeEngine:
         self.module_cache = {}
         self._definitions = {}  # (path, "Class::test") -> _resolve_definition's tuple
         self._warning_filters = {}  # see _apply_warning_filters
+        self._fixture_defs_memo = {}  # see fixture_defs
+        self._autouse_memo = {}  # id(defs) -> (defs, autouse names), see initial_fixture_names
+        self._last_warning_filters = None  # (filters before, specs, filters after)
         self.module_fixture_cache = {}
         self.class_fixture_cache = {}
         # One FixtureDef per conftest/plugin fixture for the whole session: a value is
@@ -1434,7 +1437,15 @@ class NativeEngine:
         return mods
 
     def fixture_defs(self, item):
-        """Fixture definitions visible to `item`, closest first."""
+        """Fixture definitions visible to `item`, closest first (one list per module and
+        class chain: the caches it reads are filled once)."""
+        key = (item.path, tuple(map(id, item.cls_chain))) if item.cls_chain else item.path
+        defs = self._fixture_defs_memo.get(key)
+        if defs is None:
+            defs = self._fixture_defs_memo[key] = self._scan_fixture_defs(item)
+        return defs
+
+    def _scan_fixture_defs(self, item):
         defs = []
         for cls in reversed(item.cls_chain):
             scanned = self.class_fixture_cache.get(cls)
@@ -2080,11 +2091,20 @@ class NativeEngine:
         if item is not None:
             for mark in reversed(item.iter_markers("filterwarnings")):
                 specs.extend(mark.args)
-        key = (tuple(warnings.filters), tuple(specs))
+        # Usually the same starting list and specs as the previous item's: compared
+        # element by element (the same tuple objects), cheaper than hashing a key.
+        last = self._last_warning_filters
+        if last is not None and _filters_mutated is not None and last[1] == specs and last[0] == warnings.filters:
+            warnings.filters[:] = last[2]
+            _filters_mutated()
+            return
+        before = list(warnings.filters)
+        key = (tuple(before), tuple(specs))
         cached = self._warning_filters.get(key)
         if cached is not None and _filters_mutated is not None:
             warnings.filters[:] = cached
             _filters_mutated()
+            self._last_warning_filters = (before, specs, cached)
             return
         if not sys.warnoptions:
             warnings.filterwarnings("always", category=DeprecationWarning)
@@ -2096,6 +2116,7 @@ class NativeEngine:
         if len(self._warning_filters) > 256:
             self._warning_filters.clear()
         self._warning_filters[key] = list(warnings.filters)
+        self._last_warning_filters = (before, specs, self._warning_filters[key])
 
     # -- scopes and fixtures
     def teardown_scopes(self, item, next_item):
@@ -2136,22 +2157,15 @@ class NativeEngine:
     def initial_fixture_names(self, item, defs):
         """pytest's initial names of a fixture closure, deduplicated in order: autouse
         fixtures (outermost first), `usefixtures` (marks, then ini), the arguments."""
-        names = []
-
-        def add(name):
-            if name not in names:
-                names.append(name)
-
-        for name in autouse_names(defs):
-            add(name)
+        memo = self._autouse_memo.get(id(defs))
+        if memo is None or memo[0] is not defs:
+            memo = self._autouse_memo[id(defs)] = (defs, tuple(dict.fromkeys(autouse_names(defs))))
+        names = dict.fromkeys(memo[1])  # ordered and deduplicated, as pytest's list
         for mark in item.iter_markers("usefixtures"):
-            for n in mark.args:
-                add(n)
-        for n in self.ini.get("usefixtures") or []:
-            add(n)
-        for n in argnames_of(item.function, is_method=item.cls is not None and not item.static):
-            add(n)
-        return names
+            names.update(dict.fromkeys(mark.args))
+        names.update(dict.fromkeys(self.ini.get("usefixtures") or ()))
+        names.update(dict.fromkeys(argnames_of(item.function, is_method=item.cls is not None and not item.static)))
+        return list(names)
 
     def setup_fixtures(self, item, unittest_case=False):
         """Sets up the item's fixture closure in pytest's order: by scope, and within a

@@ -435,6 +435,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
     let mut import_failed: Vec<String> = Vec::new();
     let mut interrupted_by_import = false;
     let mut first_event = true;
+    let mut unrecorded: Vec<FinishedTest> = Vec::new();
     let outcome = run_pool(&pool, decide, &INTERRUPTED, |event| {
         if std::mem::take(&mut first_event) {
             crate::timing::mark("first worker event");
@@ -542,14 +543,17 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                         r.when == When::Call && r.outcome == Outcome::Passed && r.wasxfail.is_none()
                     });
                     let duration = reports.iter().map(|r| r.duration).sum();
-                    selector.record_finished_by(
-                        &nodeid,
-                        deps,
+                    unrecorded.push(FinishedTest {
+                        nodeid: nodeid.clone(),
+                        deps: deps.clone(),
                         failed,
-                        passed && !failed,
+                        passed: passed && !failed,
                         duration,
                         finished_by,
-                    );
+                    });
+                    if unrecorded.len() >= RECORD_BATCH {
+                        record_all(selector, &mut unrecorded);
+                    }
                 }
                 if req.coverage.is_some() {
                     finished.push(nodeid.clone());
@@ -622,6 +626,10 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
         Control::Continue
     });
     crate::timing::mark("workers done");
+    if let Some(selector) = &req.selector {
+        record_all(selector, &mut unrecorded);
+    }
+    crate::timing::mark("results recorded");
     let mut quit_debugger = false;
     // `pytest.exit(reason, returncode)` in a test: the exit status it asked for.
     let mut session_exit_code = None;
@@ -719,6 +727,34 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
         }
         .into()),
         _ => Ok(code),
+    }
+}
+
+/// Finished tests are recorded in batches of this many: a stat made for the first test
+/// of a batch answers for the others (`Selector::record_finished_by`), where recording
+/// each test as it finishes stat'ed each of its files again.
+const RECORD_BATCH: usize = 256;
+
+/// A finished test waiting to be recorded.
+struct FinishedTest {
+    nodeid: String,
+    deps: std::sync::Arc<fastest_protocol::TestDeps>,
+    failed: bool,
+    passed: bool,
+    duration: f64,
+    finished_by: std::time::Instant,
+}
+
+fn record_all(selector: &fastest_select::Selector, unrecorded: &mut Vec<FinishedTest>) {
+    for t in unrecorded.drain(..) {
+        selector.record_finished_by(
+            &t.nodeid,
+            &t.deps,
+            t.failed,
+            t.passed,
+            t.duration,
+            t.finished_by,
+        );
     }
 }
 

@@ -591,6 +591,29 @@ pub enum FromWorker {
 
 impl FromWorker {
     pub fn parse(line: &str) -> Result<Self, ProtocolError> {
+        // The tag first (other fields skipped unread), then a `test` message straight
+        // into its fields: serde's internally tagged path would buffer every string of
+        // the message (a test's dependency lists) once more before building the value.
+        #[derive(Deserialize)]
+        struct Tag<'a> {
+            #[serde(borrow)]
+            ev: std::borrow::Cow<'a, str>,
+        }
+        #[derive(Deserialize)]
+        struct TestMessage {
+            nodeid: String,
+            reports: Vec<CompactReport>,
+            #[serde(default)]
+            deps: Option<TestDeps>,
+        }
+        if serde_json::from_str::<Tag>(line).is_ok_and(|t| t.ev == "test") {
+            let m: TestMessage = serde_json::from_str(line)?;
+            return Ok(FromWorker::Test {
+                nodeid: m.nodeid,
+                reports: m.reports,
+                deps: m.deps,
+            });
+        }
         Ok(serde_json::from_str(line)?)
     }
 }
@@ -606,6 +629,19 @@ impl ToWorker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_test_message_parses_as_serde_would() {
+        let line = r#"{"nodeid":"t.py::a","reports":[{"when":"call","outcome":"passed","duration":0.5}],"deps":{"base":3,"blocks":["t.py::a"]},"ev":"test"}"#;
+        let generic: FromWorker = serde_json::from_str(line).unwrap();
+        assert_eq!(FromWorker::parse(line).unwrap(), generic);
+        assert!(
+            matches!(generic, FromWorker::Test { ref deps, .. } if deps.as_ref().unwrap().base == Some(3))
+        );
+        let idle = r#"{"ev":"idle"}"#;
+        assert_eq!(FromWorker::parse(idle).unwrap(), FromWorker::Idle);
+        assert!(FromWorker::parse(r#"{"ev":"test","nodeid":1}"#).is_err());
+    }
 
     #[test]
     fn parses_harness_output_and_checks_version() {

@@ -20,15 +20,23 @@ use fastest_graph::{file_blocks, GraphDb, SourceFile};
 use fastest_protocol::TestDeps;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// The runner hashes every dependency of every finished test: Fx, not SipHash (the keys
+/// are paths and names the project holds, not attacker input).
+type HashMap<K, V> = std::collections::HashMap<K, V, rustc_hash::FxBuildHasher>;
 
 /// Bumped when what a dependency set means changes; part of every key.
 pub const SELECT_VERSION: u32 = 2;
 
 pub const TREE_RESULTS: &str = "results";
 pub const TREE_DEPSETS: &str = "depsets";
+/// The digests of the stored `depsets`, with empty values: whether a set is stored is
+/// asked for every finished test, and a lookup in `depsets` itself reads its nodes'
+/// large values (a test's set is kilobytes) from disk.
+pub const TREE_DEPSET_KEYS: &str = "depset_keys";
 pub const TREE_PASSES: &str = "passes";
 
 /// One thing a test depended on.
@@ -49,24 +57,21 @@ pub enum Dep {
 }
 
 impl Dep {
-    /// Feeds the dependency's identity to `h`: a kind byte, then each field with its
-    /// length (no text formatting: this runs for every dependency of every test).
-    fn hash_into(&self, h: &mut blake3::Hasher) {
-        let field = |h: &mut blake3::Hasher, s: &str| {
-            h.update(&(s.len() as u64).to_le_bytes());
-            h.update(s.as_bytes());
+    /// Appends the dependency's identity to `buf`: a kind byte, then each field with
+    /// its length (no text formatting: this runs for every dependency of every test).
+    fn encode_into(&self, buf: &mut Vec<u8>) {
+        let (tag, fields): (u8, [Option<&str>; 2]) = match self {
+            Dep::Block { file, name } => (b'B', [Some(file), Some(name)]),
+            Dep::File(p) => (b'F', [Some(p), None]),
+            Dep::Dir(p) => (b'D', [Some(p), None]),
+            Dep::Stat(p) => (b'S', [Some(p), None]),
+            Dep::Env(k) => (b'V', [Some(k), None]),
+            Dep::Environment => (b'E', [None, None]),
         };
-        let (tag, fields): (&[u8], [Option<&str>; 2]) = match self {
-            Dep::Block { file, name } => (b"B", [Some(file), Some(name)]),
-            Dep::File(p) => (b"F", [Some(p), None]),
-            Dep::Dir(p) => (b"D", [Some(p), None]),
-            Dep::Stat(p) => (b"S", [Some(p), None]),
-            Dep::Env(k) => (b"V", [Some(k), None]),
-            Dep::Environment => (b"E", [None, None]),
-        };
-        h.update(tag);
+        buf.push(tag);
         for s in fields.into_iter().flatten() {
-            field(h, s);
+            buf.extend_from_slice(&(s.len() as u64).to_le_bytes());
+            buf.extend_from_slice(s.as_bytes());
         }
     }
 }
@@ -98,13 +103,15 @@ pub struct DepSet {
 
 impl DepSet {
     pub fn digest(&self) -> Digest {
-        let mut h = blake3::Hasher::new();
-        h.update(&SELECT_VERSION.to_le_bytes());
+        // One buffer, hashed once: blake3 costs per `update` call, and a set has
+        // hundreds of short fields (the digest is that of the same bytes either way).
+        let mut buf = Vec::with_capacity(self.deps.len() * 96 + 8);
+        buf.extend_from_slice(&SELECT_VERSION.to_le_bytes());
         for (dep, hash) in &self.deps {
-            dep.hash_into(&mut h);
-            h.update(hash);
+            dep.encode_into(&mut buf);
+            buf.extend_from_slice(hash);
         }
-        *h.finalize().as_bytes()
+        *blake3::hash(&buf).as_bytes()
     }
 }
 
@@ -194,6 +201,8 @@ pub struct Selector {
     /// File → the latest time a stat found it unmodified since `started`: a test that
     /// finished before then needs no stat of it (see `record_finished_by`).
     unmodified_until: Mutex<HashMap<String, std::time::Instant>>,
+    /// Digests of the sets this process recorded (and stored, unless stored before).
+    stored_sets: Mutex<rustc_hash::FxHashSet<Digest>>,
 }
 
 const MISSING: Digest = [0u8; 32];
@@ -224,13 +233,14 @@ impl Selector {
             rootdir: rootdir.to_path_buf(),
             environment,
             started: std::time::SystemTime::now(),
-            memo: Mutex::new(HashMap::new()),
-            depsets: Mutex::new(HashMap::new()),
-            states: Mutex::new(HashMap::new()),
-            sets: Mutex::new(HashMap::new()),
-            sources: Mutex::new(HashMap::new()),
-            interned: Mutex::new(HashMap::new()),
-            unmodified_until: Mutex::new(HashMap::new()),
+            memo: Mutex::new(HashMap::default()),
+            depsets: Mutex::new(HashMap::default()),
+            states: Mutex::new(HashMap::default()),
+            sets: Mutex::new(HashMap::default()),
+            sources: Mutex::new(HashMap::default()),
+            interned: Mutex::new(HashMap::default()),
+            unmodified_until: Mutex::new(HashMap::default()),
+            stored_sets: Mutex::new(Default::default()),
         }
     }
 
@@ -313,24 +323,44 @@ impl Selector {
     /// The dependency list of a test from what its worker recorded, plus what is always
     /// implied: the top level of every file whose code ran, and the environment.
     pub fn deps_of(&self, recorded: &TestDeps) -> Vec<Dep> {
-        let mut deps: BTreeSet<Dep> = BTreeSet::new();
-        deps.insert(Dep::Environment);
+        // Sorted and deduplicated as a BTreeSet would give them (the stored order).
+        let mut deps: Vec<Dep> = Vec::with_capacity(
+            2 + recorded.blocks.len() * 2
+                + recorded.files.len()
+                + recorded.dirs.len()
+                + recorded.stats.len()
+                + recorded.env.len(),
+        );
+        let mut last_file: Option<&str> = None;
         for b in &recorded.blocks {
             let (file, name) = b.rsplit_once("::").unwrap_or((b.as_str(), MODULE_BLOCK));
-            deps.insert(Dep::Block {
-                file: file.to_string(),
-                name: MODULE_BLOCK.to_string(),
-            });
-            deps.insert(Dep::Block {
-                file: file.to_string(),
-                name: name.to_string(),
-            });
+            // Blocks arrive sorted, so a file's blocks are adjacent: one `<module>` each.
+            if last_file != Some(file) {
+                last_file = Some(file);
+                deps.push(Dep::Block {
+                    file: file.to_string(),
+                    name: MODULE_BLOCK.to_string(),
+                });
+            }
+            if name != MODULE_BLOCK {
+                deps.push(Dep::Block {
+                    file: file.to_string(),
+                    name: name.to_string(),
+                });
+            }
         }
         deps.extend(recorded.files.iter().cloned().map(Dep::File));
         deps.extend(recorded.dirs.iter().cloned().map(Dep::Dir));
         deps.extend(recorded.stats.iter().cloned().map(Dep::Stat));
         deps.extend(recorded.env.iter().cloned().map(Dep::Env));
-        deps.into_iter().collect()
+        deps.push(Dep::Environment);
+        // Built in `Dep`'s order from the sorted lists workers send (`<module>` sorts
+        // before any identifier), so usually sorted already; checking is cheaper.
+        if !deps.is_sorted() {
+            deps.sort_unstable();
+        }
+        deps.dedup();
+        deps
     }
 
     /// Records a finished test. Passing results are stored under their key; returns the
@@ -427,7 +457,7 @@ impl Selector {
                 .iter()
                 .map(|b| b.rsplit_once("::").map_or(b.as_str(), |(file, _)| file))
                 .chain(recorded.files.iter().map(String::as_str));
-            let mut checked: std::collections::HashSet<&str> = std::collections::HashSet::new();
+            let mut checked: rustc_hash::FxHashSet<&str> = Default::default();
             if !files
                 .filter(|f| checked.insert(f))
                 .any(|f| self.modified_during_run(f, finished_by))
@@ -436,30 +466,50 @@ impl Selector {
             }
         }
         let deps = self.deps_of(recorded);
-        // One stat per file (a test's blocks name each of its files twice at least).
-        let mut modified: HashMap<&str, bool> = HashMap::new();
-        let set = DepSet {
-            deps: deps
-                .iter()
-                .map(|d| {
-                    let racy = match d {
-                        Dep::Block { file, .. } | Dep::File(file) => *modified
+        // The memoized hashes under one lock; the others computed after it.
+        let mut hashes: Vec<Option<Digest>> = {
+            let memo = self.memo.lock();
+            deps.iter().map(|d| memo.get(d).copied()).collect()
+        };
+        // One stat per file (a test's blocks name each of its files twice at least;
+        // the list is sorted, so they are adjacent, but a file may be a `File` too).
+        let mut modified: HashMap<&str, bool> = HashMap::default();
+        let mut last: Option<(&str, bool)> = None;
+        for (d, h) in deps.iter().zip(hashes.iter_mut()) {
+            let racy = match d {
+                Dep::Block { file, .. } | Dep::File(file) => match last {
+                    Some((f, racy)) if f == file.as_str() => racy,
+                    _ => {
+                        let racy = *modified
                             .entry(file.as_str())
-                            .or_insert_with(|| self.modified_during_run(file, finished_by)),
-                        _ => false,
-                    };
-                    let h = if racy { RACY } else { self.current(d) };
-                    (d.clone(), h)
-                })
-                .collect(),
+                            .or_insert_with(|| self.modified_during_run(file, finished_by));
+                        last = Some((file.as_str(), racy));
+                        racy
+                    }
+                },
+                _ => false,
+            };
+            if racy {
+                *h = Some(RACY);
+            } else if h.is_none() {
+                *h = Some(self.current(d));
+            }
+        }
+        drop(modified);
+        let hashes: Vec<Digest> = hashes.into_iter().map(|h| h.unwrap_or(MISSING)).collect();
+        let set = DepSet {
+            deps: deps.into_iter().zip(hashes).collect(),
         };
         let d = set.digest();
-        if !self.depsets.lock().contains_key(&d) {
+        // Not kept in memory (`depset` reads it back if asked): a run records a set per
+        // test, most of them never read again in the same run.
+        if self.stored_sets.lock().insert(d)
+            && !self.depsets.lock().contains_key(&d)
+            && !self.cache.contains(TREE_DEPSET_KEYS, &d)
+        {
             // Stored by an earlier run: not serialised again.
-            if !self.cache.contains(TREE_DEPSETS, &d) {
-                self.cache.put(TREE_DEPSETS, &d, &set);
-            }
-            self.depsets.lock().insert(d, Some(Arc::new(set)));
+            self.cache.put(TREE_DEPSETS, &d, &set);
+            self.cache.put(TREE_DEPSET_KEYS, &d, &());
         }
         self.interned.lock().insert(ptr, (recorded.clone(), d));
         d
@@ -763,6 +813,51 @@ mod tests {
         let mut r = tiny.clone();
         r.duration = 0.004;
         assert!(r.same_result(&tiny));
+    }
+
+    #[test]
+    fn deps_of_gives_the_sorted_unique_set_whatever_the_order_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Arc::new(Cache::temporary());
+        let graph = Arc::new(GraphDb::new(cache.clone()));
+        let selector = Selector::new(cache, graph, dir.path(), [7; 32]);
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // "a.py-x::f" sorts before "a.py::g" as text but after it as (file, name); a
+        // `<module>` block sent explicitly; files interleaved.
+        let recorded = TestDeps {
+            blocks: strings(&[
+                "a.py-x::f",
+                "a.py::<module>",
+                "a.py::g",
+                "b.py::h",
+                "a.py::f",
+            ]),
+            files: strings(&["z.txt", "d.txt"]),
+            stats: strings(&["m"]),
+            env: strings(&["HOME"]),
+            ..TestDeps::default()
+        };
+        let mut expected: BTreeSet<Dep> = BTreeSet::new();
+        expected.insert(Dep::Environment);
+        for b in &recorded.blocks {
+            let (file, name) = b.rsplit_once("::").unwrap();
+            for name in [MODULE_BLOCK, name] {
+                expected.insert(Dep::Block {
+                    file: file.to_string(),
+                    name: name.to_string(),
+                });
+            }
+        }
+        expected.extend(recorded.files.iter().cloned().map(Dep::File));
+        expected.extend(recorded.stats.iter().cloned().map(Dep::Stat));
+        expected.extend(recorded.env.iter().cloned().map(Dep::Env));
+        let expected: Vec<Dep> = expected.into_iter().collect();
+        assert_eq!(selector.deps_of(&recorded), expected);
+        // Sorted as workers send them: the same result.
+        let mut sorted = recorded.clone();
+        sorted.blocks.sort();
+        sorted.files.sort();
+        assert_eq!(selector.deps_of(&sorted), expected);
     }
 
     #[test]
