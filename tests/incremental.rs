@@ -898,3 +898,70 @@ fn a_whole_session_that_reads_the_clock_is_stored_unless_its_ids_depend_on_it() 
     assert_eq!(ours, reference);
     assert!(!cached, "ids made from the clock were reused: {ours}");
 }
+
+/// When the cache leaves tests out, a worker imports only the test modules of the tests
+/// it runs (as `pytest NODEID...` does); a run without the cache imports every module,
+/// as pytest's collection of the whole suite.
+#[test]
+fn a_partial_run_imports_only_the_modules_of_the_tests_it_runs() {
+    let dir = project();
+    let marks_dir = tempfile::tempdir().unwrap();
+    let marks = marks_dir.path().join("imported.txt");
+    // Outside the project: the write is no dependency of the modules.
+    let marking = "import os\n\nwith open(os.environ[\"IMPORT_MARKS\"], \"a\") as f:\n    f.write(__name__ + \"\\n\")\n\n\n";
+    for name in ["a", "b"] {
+        std::fs::write(
+            dir.path().join(format!("tests/test_mark_{name}.py")),
+            format!("{marking}def test_{name}():\n    assert True\n"),
+        )
+        .unwrap();
+    }
+    let env = [("IMPORT_MARKS", marks.to_str().unwrap())];
+    let imported = || {
+        let text = std::fs::read_to_string(&marks).unwrap_or_default();
+        let _ = std::fs::remove_file(&marks);
+        let mut names: Vec<String> = text
+            .lines()
+            .map(|l| l.rsplit('.').next().unwrap().to_string())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    };
+    let first = fastest(dir.path(), &[], &env);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    assert_eq!(imported(), ["test_mark_a", "test_mark_b"]);
+
+    edit(
+        &dir.path().join("tests/test_mark_a.py"),
+        "assert True",
+        "assert 1",
+    );
+    let ran = executed(dir.path(), &["run", "--changed"], &env);
+    assert_eq!(
+        ran.keys().collect::<Vec<_>>(),
+        ["tests.test_mark_a::test_a"]
+    );
+    assert_eq!(
+        imported(),
+        ["test_mark_a"],
+        "only the edited test's module is imported"
+    );
+
+    edit(
+        &dir.path().join("tests/test_mark_a.py"),
+        "assert 1",
+        "assert 2",
+    );
+    let plain = fastest(dir.path(), &[], &env);
+    assert!(text(&plain).contains("1 passed"), "{}", text(&plain));
+    assert_eq!(
+        imported(),
+        ["test_mark_a"],
+        "cached tests' modules are not imported"
+    );
+
+    let all = fastest(dir.path(), &["--no-cache"], &env);
+    assert_eq!(all.status.code(), Some(0), "{}", text(&all));
+    assert_eq!(imported(), ["test_mark_a", "test_mark_b"]);
+}
