@@ -101,19 +101,6 @@ pub struct RunRequest {
     pub session_replay: Option<Vec<String>>,
 }
 
-/// Plugins that change nothing about which tests run or how they turn out when their
-/// options are not given (fastest implements `-n` and `--timeout` itself), or whose parts
-/// the native engine provides (pytest-mock's fixtures, pytest-cov's `no_cover`).
-/// (Names compared lowercase with `_` read as `-`.)
-const INERT_PLUGINS: &[&str] = &[
-    "pytest-xdist",
-    "pytest-timeout",
-    "pytest-cov",
-    // Its fixtures are the native engine's (python/fastest_harness/builtins.py, with
-    // pytest-mock's own MockerFixture).
-    "pytest-mock",
-];
-
 /// Whether an installed plugin changes nothing for the tests the native engine would run,
 /// given pytest's options. pytest-benchmark acts only on tests that request its
 /// `benchmark` fixture (those need the pytest engine: the fixture is not native) unless
@@ -894,50 +881,101 @@ fn pytest_timeout_active(req: &RunRequest, info: &WorkerInfo) -> bool {
         && !plugin_disabled(&req.pytest_args, &["timeout", "pytest_timeout"])
 }
 
-/// Installed plugins a native run allows (it reproduces them or does not need them): the
-/// distribution, the names `-p` may load it by (its entry point's first), and the mark
-/// its `pytest_configure` registers.
-const HANDLED_PLUGINS: &[(&str, &[&str], Option<&str>)] = &[
-    (
-        "pytest-timeout",
-        &["timeout", "pytest_timeout"],
-        Some("timeout"),
-    ),
-    (
-        "pytest-cov",
-        &["pytest_cov", "pytest_cov.plugin"],
-        Some("no_cover"),
-    ),
-    (
-        "pytest-xdist",
-        &["xdist", "xdist.plugin", "xdist.looponfail"],
-        Some("xdist_group"),
-    ),
-    ("pytest-mock", &["pytest_mock", "pytest_mock.plugin"], None),
-    (
-        "pytest-asyncio",
-        &["asyncio", "pytest_asyncio", "pytest_asyncio.plugin"],
-        Some("asyncio"),
-    ),
-    (
-        "hypothesis",
-        &["hypothesispytest", "_hypothesis_pytestplugin"],
-        Some("hypothesis"),
-    ),
-    (
-        "pytest-benchmark",
-        &["benchmark", "pytest_benchmark.plugin"],
-        Some("benchmark"),
-    ),
+/// How a native run treats an installed plugin of `HANDLED_PLUGINS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NativeSupport {
+    /// Changes nothing about which tests run or how they turn out when its options are
+    /// not given (fastest implements `-n` and `--timeout` itself), or the native engine
+    /// provides its parts (pytest-mock's fixtures, pytest-cov's `no_cover`).
+    Inert,
+    /// Its effects on a session are reproduced by the native engine
+    /// (`hypothesis_plugin.py`, `asyncio_plugin.py`) in the versions the worker reports
+    /// (`WorkerInfo::reproducible`), unless an option starting with `options` is given
+    /// (those stay with the plugin, on the pytest engine) or `-p no:` disables it.
+    Emulated { options: &'static str },
+    /// pytest-benchmark: inert unless an option makes it act on other tests
+    /// (`inert_under_options`); its `benchmark` fixture is reproduced (emulated) then.
+    Benchmark,
+}
+
+/// An installed plugin a native run allows.
+struct HandledPlugin {
+    /// Distribution name (lowercase, `-`).
+    dist: &'static str,
+    /// The names `-p` may load or disable it by; the first is its entry point's.
+    names: &'static [&'static str],
+    /// The mark its `pytest_configure` registers.
+    mark: Option<&'static str>,
+    native: NativeSupport,
+}
+
+/// Every installed plugin a native run allows (it reproduces them or does not need
+/// them); any other installed plugin keeps the run on the pytest engine. One table for
+/// the engine choice, the marks native workers know, `-p NAME` and the emulated set.
+const HANDLED_PLUGINS: &[HandledPlugin] = &[
+    HandledPlugin {
+        dist: "pytest-timeout",
+        names: &["timeout", "pytest_timeout"],
+        mark: Some("timeout"),
+        native: NativeSupport::Inert,
+    },
+    HandledPlugin {
+        dist: "pytest-cov",
+        names: &["pytest_cov", "pytest_cov.plugin"],
+        mark: Some("no_cover"),
+        native: NativeSupport::Inert,
+    },
+    HandledPlugin {
+        dist: "pytest-xdist",
+        names: &["xdist", "xdist.plugin", "xdist.looponfail"],
+        mark: Some("xdist_group"),
+        native: NativeSupport::Inert,
+    },
+    // Its fixtures are the native engine's (python/fastest_harness/builtins.py, with
+    // pytest-mock's own MockerFixture).
+    HandledPlugin {
+        dist: "pytest-mock",
+        names: &["pytest_mock", "pytest_mock.plugin"],
+        mark: None,
+        native: NativeSupport::Inert,
+    },
+    HandledPlugin {
+        dist: "pytest-asyncio",
+        names: &["asyncio", "pytest_asyncio", "pytest_asyncio.plugin"],
+        mark: Some("asyncio"),
+        native: NativeSupport::Emulated {
+            options: "--asyncio-",
+        },
+    },
+    HandledPlugin {
+        dist: "hypothesis",
+        names: &["hypothesispytest", "_hypothesis_pytestplugin"],
+        mark: Some("hypothesis"),
+        native: NativeSupport::Emulated {
+            options: "--hypothesis-",
+        },
+    },
+    HandledPlugin {
+        dist: "pytest-benchmark",
+        names: &["benchmark", "pytest_benchmark.plugin"],
+        mark: Some("benchmark"),
+        native: NativeSupport::Benchmark,
+    },
 ];
+
+/// The table's entry for an installed distribution (any spelling of its name).
+fn handled_plugin(dist: &str) -> Option<&'static HandledPlugin> {
+    let name = dist.to_lowercase().replace('_', "-");
+    HANDLED_PLUGINS.iter().find(|p| p.dist == name)
+}
 
 /// The distribution of a plugin named with `-p NAME` that a native run allows once it is
 /// installed (then `-p` changes nothing: pytest has loaded it through its entry point).
 pub fn handled_plugin_distribution(name: &str) -> Option<&'static str> {
     HANDLED_PLUGINS
         .iter()
-        .find(|(_, names, _)| names.contains(&name))
-        .map(|(dist, _, _)| *dist)
+        .find(|p| p.names.contains(&name))
+        .map(|p| p.dist)
 }
 
 /// Whether `-p no:NAME` disables one of the plugin's `names` in these pytest arguments.
@@ -1299,11 +1337,13 @@ fn run_wide_blockers(req: &RunRequest, info: &WorkerInfo) -> Vec<String> {
         .plugins
         .iter()
         .map(String::as_str)
-        .filter(|p| {
-            let name = p.to_lowercase().replace('_', "-");
-            !INERT_PLUGINS.contains(&name.as_str())
-                && !inert_under_options(&name, &req.pytest_args)
-                && !emulated.contains(&name)
+        .filter(|p| match handled_plugin(p) {
+            Some(plugin) => match plugin.native {
+                NativeSupport::Inert => false,
+                NativeSupport::Benchmark => !inert_under_options(plugin.dist, &req.pytest_args),
+                NativeSupport::Emulated { .. } => !emulated.iter().any(|e| e == plugin.dist),
+            },
+            None => true,
         })
         .collect();
     if !foreign.is_empty() {
@@ -1324,15 +1364,16 @@ fn with_plugin_markers(
         Some(serde_json::Value::Array(lines)) => lines.clone(),
         _ => Vec::new(),
     };
-    for p in &info.plugins {
-        let name = p.to_lowercase().replace('_', "-");
-        for (plugin, names, mark) in HANDLED_PLUGINS {
-            if let (true, Some(mark)) = (name == *plugin, mark) {
-                // `-p no:` takes the name the plugin registered under: its entry point's.
-                if !plugin_disabled(&req.pytest_args, &names[..1]) {
-                    lines.push(serde_json::json!(format!("{mark}: registered by {plugin}")));
-                }
-            }
+    for plugin in info.plugins.iter().filter_map(|p| handled_plugin(p)) {
+        // `-p no:` takes the name the plugin registered under: its entry point's.
+        if let (Some(mark), false) = (
+            plugin.mark,
+            plugin_disabled(&req.pytest_args, &plugin.names[..1]),
+        ) {
+            lines.push(serde_json::json!(format!(
+                "{mark}: registered by {}",
+                plugin.dist
+            )));
         }
     }
     ini.insert("markers".into(), serde_json::Value::Array(lines));
@@ -1340,35 +1381,30 @@ fn with_plugin_markers(
 }
 
 /// Installed plugins (normalized names) whose effects on a session the native engine
-/// reproduces itself: Hypothesis's and pytest-asyncio's (`hypothesis_plugin.py`,
-/// `asyncio_plugin.py` in `python/fastest_harness/`), unless one of their options is
-/// given (`--hypothesis-*`, `--asyncio-*`: those stay with the plugin, on the pytest
-/// engine). A plugin disabled with `-p no:NAME` is not loaded by pytest either.
+/// reproduces itself (`NativeSupport::Emulated`, and pytest-benchmark's fixture when it
+/// is otherwise inert), in versions it reproduces, not disabled with `-p no:NAME` (pytest
+/// would not load them either) and without their own options.
 pub fn emulated_plugins(req: &RunRequest, info: &WorkerInfo) -> Vec<String> {
     if std::env::var_os("PYTEST_DISABLE_PLUGIN_AUTOLOAD").is_some() {
-        // pytest loads neither (installed plugins then keep the pytest engine).
+        // pytest loads none (installed plugins then keep the pytest engine).
         return Vec::new();
     }
     let given = |prefix: &str| req.pytest_args.iter().any(|a| a.starts_with(prefix));
     info.plugins
         .iter()
-        .filter(|p| match p.to_lowercase().replace('_', "-").as_str() {
-            "hypothesis" => {
-                !plugin_disabled(&req.pytest_args, &["hypothesispytest"]) && !given("--hypothesis-")
-            }
-            "pytest-asyncio" => {
-                !plugin_disabled(&req.pytest_args, &["asyncio"]) && !given("--asyncio-")
-            }
-            // Its mark check always; its fixture under --benchmark-disable/-skip only
-            // (`PluginContext::benchmark_fixture`).
-            "pytest-benchmark" => {
-                !plugin_disabled(&req.pytest_args, &["benchmark"])
-                    && inert_under_options("pytest-benchmark", &req.pytest_args)
-            }
-            _ => false,
+        .filter_map(|p| handled_plugin(p))
+        .filter(|plugin| {
+            !plugin_disabled(&req.pytest_args, &plugin.names[..1])
+                && match plugin.native {
+                    NativeSupport::Inert => false,
+                    NativeSupport::Emulated { options } => !given(options),
+                    // Its mark check always; its fixture under --benchmark-disable/-skip
+                    // only (`PluginContext::benchmark_fixture`).
+                    NativeSupport::Benchmark => inert_under_options(plugin.dist, &req.pytest_args),
+                }
         })
-        .map(|p| p.to_lowercase().replace('_', "-"))
-        .filter(|p| info.reproducible.contains(p))
+        .map(|plugin| plugin.dist.to_string())
+        .filter(|dist| info.reproducible.contains(dist))
         .collect()
 }
 
