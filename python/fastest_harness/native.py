@@ -1874,16 +1874,15 @@ class NativeEngine:
         self._add_sections(td_sections, "teardown", out, err)
         self._add_log_section(td_sections, "teardown", logs)
         td_sections += self._plugin_sections(item)
+        # pytest's reports carry the item's `user_properties`; JUnit reads the teardown's.
+        props = item.user_properties
         if errors and self._xfail_covers(xfail, errors[0][1]):
-            self.send_report(item.nodeid, "teardown", "skipped", duration, "", "", None, xfail["reason"], [], loc)
+            self.send_report(item.nodeid, "teardown", "skipped", duration, "", "", None, xfail["reason"], [], loc, user_properties=props)
         elif errors:
             outcome, longrepr, message, skip = self.classify_error(errors[0], item, "teardown")
-            self.send_report(item.nodeid, "teardown", "failed", duration, longrepr, message, None, None, td_sections, loc)
+            self.send_report(item.nodeid, "teardown", "failed", duration, longrepr, message, None, None, td_sections, loc, user_properties=props)
         else:
-            self.send_report(item.nodeid, "teardown", "passed", duration, "", "", None, None, td_sections, loc)
-        if item.user_properties:
-            # pytest's reports carry the item's `user_properties`; JUnit reads the teardown's.
-            self._queued_reports[-1]["user_properties"] = [[str(n), str(v)] for n, v in item.user_properties]
+            self.send_report(item.nodeid, "teardown", "passed", duration, "", "", None, None, td_sections, loc, user_properties=props)
 
     @staticmethod
     def _skip_folds_without_line(item):
@@ -2000,7 +1999,20 @@ class NativeEngine:
         self.send_report(nodeid, "call", outcome, duration, longrepr, message, skip, None, sections, loc)
 
     def send_report(
-        self, nodeid, when, outcome, duration, longrepr, message, skip, wasxfail, sections, loc, status=None, progress_captured=False
+        self,
+        nodeid,
+        when,
+        outcome,
+        duration,
+        longrepr,
+        message,
+        skip,
+        wasxfail,
+        sections,
+        loc,
+        status=None,
+        progress_captured=False,
+        user_properties=None,
     ):
         """Queues a phase report for the test's one `test` message (protocol
         `CompactReport`: defaults left out, the location only when it changes)."""
@@ -2023,6 +2035,8 @@ class NativeEngine:
             fields["status"] = list(status)
         if progress_captured:
             fields["progress_captured"] = True
+        if user_properties:
+            fields["user_properties"] = [[str(n), str(v)] for n, v in user_properties]
         self._queued_reports.append(fields)
         if outcome == "failed":
             self.failed_reports += 1
