@@ -1346,7 +1346,8 @@ class NativeEngine:
             if isinstance(argnames, str):
                 argnames = [a.strip() for a in argnames.split(",") if a.strip()]
             argnames = list(argnames)
-            value = list(argvalues)[idx]
+            # Not a copy of a long list per test (quadratic on big parametrizations).
+            value = argvalues[idx] if isinstance(argvalues, (list, tuple)) else list(argvalues)[idx]
             if _is_param_set(value):
                 values, pm = tuple(value.values), list(value.marks)
                 param_marks += [getattr(m, "mark", m) for m in pm]
@@ -2555,15 +2556,18 @@ class _LoggingPlugin:
     """Stands for pytest's logging plugin in `config.pluginmanager`."""
 
 
-def _new_stash():
+def _stash_type():
     if HAVE_PYTEST:
         try:
             from _pytest.stash import Stash
 
-            return Stash()
+            return Stash
         except ImportError:
             pass
-    return {}
+    return dict
+
+
+_new_stash = _stash_type()  # made per item: the class looked up once
 
 
 class LogCapture:
