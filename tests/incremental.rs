@@ -965,3 +965,34 @@ fn a_partial_run_imports_only_the_modules_of_the_tests_it_runs() {
     assert_eq!(all.status.code(), Some(0), "{}", text(&all));
     assert_eq!(imported(), ["test_mark_a", "test_mark_b"]);
 }
+
+/// A run whose collection Python must make starts its first worker beside that
+/// collection (`Prestarted`); the worker then learns the run's worker count at
+/// configure time: `PYTEST_XDIST_WORKER_COUNT` is the count the run uses, as with
+/// pytest-xdist, with or without the early start.
+#[test]
+fn a_worker_started_beside_python_collection_sees_the_runs_worker_count() {
+    let dir = tempfile::tempdir().unwrap();
+    // Parameters from a function call: collected by Python, not statically.
+    std::fs::write(
+        dir.path().join("test_count.py"),
+        "import os\nimport pytest\n\n\ndef values():\n    return [1, 2, 3]\n\n\n\
+         @pytest.mark.parametrize(\"x\", values())\n\
+         def test_count(x):\n    assert os.environ[\"PYTEST_XDIST_WORKER_COUNT\"] == os.environ[\"EXPECTED_COUNT\"]\n",
+    )
+    .unwrap();
+    for (workers, early) in [("1", true), ("2", true), ("2", false)] {
+        // A fresh cache each time, so Python collects again.
+        let _ = std::fs::remove_dir_all(dir.path().join(".fastest_cache"));
+        let mut env = vec![("EXPECTED_COUNT", workers)];
+        if !early {
+            env.push(("FASTEST_NO_PRESTART", "1"));
+        }
+        let out = fastest(dir.path(), &["-n", workers], &env);
+        assert!(
+            out.status.code() == Some(0) && text(&out).contains("3 passed"),
+            "-n {workers} (early start {early}):\n{}",
+            text(&out)
+        );
+    }
+}

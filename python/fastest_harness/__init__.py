@@ -2,4 +2,4 @@
 
 # The wire version of crates/fastest-protocol (`PROTOCOL_VERSION`): worker messages and
 # dynamic collection output. Both sides change together.
-PROTOCOL_VERSION = 9
+PROTOCOL_VERSION = 10

@@ -147,6 +147,10 @@ def main():
         channel.send("fatal", message="expected configure, got %r" % cmd.get("op"))
         return
     config = cmd
+    if config.get("worker_count"):
+        # As pytest-xdist's workers have it (user code reads it); set here, not at the
+        # start: the runner may start a worker before it knows how many it will use.
+        os.environ["PYTEST_XDIST_WORKER_COUNT"] = str(config["worker_count"])
     cov = None
     if config.get("coverage"):
         from fastest_harness import coverage_support

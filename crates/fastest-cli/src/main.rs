@@ -656,6 +656,35 @@ fn run() -> anyhow::Result<ExitCode> {
         fs: Default::default(),
     };
     let cache_dir = config.rootdir.join(".fastest_cache");
+    // When Python must collect modules first (~0.5 s and more), the first worker starts
+    // beside that collection, so the interpreter's start and `import pytest` overlap
+    // it. Not otherwise: a run with nothing to collect in Python decides in tens of
+    // milliseconds, on every core, and a worker started then would only slow that
+    // (a run with nothing to do pays for it, a run with tests gains ~20 ms). Not when
+    // the worker would share the terminal (a debugger, `-s`): its start depends on it.
+    let mut prestarted: Option<fastest_runner::pool::Prestarted> = None;
+    let prestart = || {
+        let allowed = command == Command::Run
+            && !cli.collect_only
+            && !cli.no_capture
+            && cli.capture.as_deref() != Some("no")
+            && !cli.pdb
+            && !cli.trace
+            && std::env::var_os("FASTEST_NO_PRESTART").is_none();
+        if !allowed {
+            return None;
+        }
+        let harness = fastest_runner::install_harness(&harness_root(&cache_dir)).ok()?;
+        fastest_runner::pool::Prestarted::start(&fastest_runner::pool::PoolConfig {
+            python: fastest_runner::find_python(cli.python.as_deref(), &config.rootdir),
+            harness,
+            cwd: invocation_dir.clone(),
+            workers: 1,
+            capture_dir: cache_dir.join("capture"),
+            timeout: None,
+            interactive: false,
+        })
+    };
     // sled takes milliseconds to open: that runs beside the check of the stored static
     // collection, which needs no database.
     let opening = {
@@ -909,6 +938,9 @@ fn run() -> anyhow::Result<ExitCode> {
                     .as_ref()
                     .map(|_| collect_cache::recording(&config.rootdir, &cache_dir, true));
                 let python = python_for();
+                if prestarted.is_none() {
+                    prestarted = prestart();
+                }
                 let shifted = ShiftedCollection::default();
                 let dc = run_python(
                     &python,
@@ -1087,6 +1119,9 @@ fn run() -> anyhow::Result<ExitCode> {
                     })
                 };
                 let python = python_for();
+                if prestarted.is_none() {
+                    prestarted = prestart();
+                }
                 // Collections that ran code calling the clock or a random source are
                 // stored only when a second one, under a shifted clock, gives the same
                 // ids (the workers pair ids that differ in their process by position).
@@ -1770,7 +1805,7 @@ fn run() -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::Ok);
         }
         run::install_sigint_handler();
-        return run::execute(request, &cache);
+        return run::execute(request, &cache, prestarted);
     }
     report.seconds = start.elapsed().as_secs_f64();
     if want_tree {

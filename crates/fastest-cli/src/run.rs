@@ -129,7 +129,13 @@ pub fn platform_line(python: Option<&str>, pytest: Option<&str>) -> String {
 }
 
 /// Runs the session; returns pytest's exit code.
-pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
+/// `prestarted`: the first worker, started before collection (see `Prestarted`);
+/// dropped (killed) when nothing runs or the pool starts its workers differently.
+pub fn execute(
+    req: RunRequest,
+    cache: &Cache,
+    prestarted: Option<fastest_runner::pool::Prestarted>,
+) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let durations = load_durations(cache);
     let mut deselected = req.deselected;
@@ -365,6 +371,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
                     .collect(),
                 emulated_plugins: emulated_plugins(&req, info),
                 maxfail: req.maxfail,
+                worker_count: workers,
             }
         };
         let split = (engine == Engine::Pytest && workers >= 2)
@@ -432,7 +439,7 @@ pub fn execute(req: RunRequest, cache: &Cache) -> anyhow::Result<ExitCode> {
     let mut interrupted_by_import = false;
     let mut first_event = true;
     let mut unrecorded: Vec<FinishedTest> = Vec::new();
-    let outcome = run_pool(&pool, decide, &INTERRUPTED, |event| {
+    let outcome = run_pool(&pool, prestarted, decide, &INTERRUPTED, |event| {
         if std::mem::take(&mut first_event) {
             crate::timing::mark("first worker event");
         }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message shape changes; the harness echoes it back.
-pub const PROTOCOL_VERSION: u32 = 9;
+pub const PROTOCOL_VERSION: u32 = 10;
 
 /// What `fastest_harness.collect` writes: the items Python collected.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -184,6 +184,10 @@ pub struct WorkerConfig {
     /// (the runner, counting the same reports, stops the run there).
     #[serde(default)]
     pub maxfail: usize,
+    /// How many workers the run has: the worker sets `PYTEST_XDIST_WORKER_COUNT` to it
+    /// when configured (it may have been started before the count was known).
+    #[serde(default)]
+    pub worker_count: usize,
 }
 
 /// How coverage.py measures (`--cov`, `--cov-branch`, `--cov-config`), as pytest-cov

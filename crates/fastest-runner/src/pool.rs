@@ -171,6 +171,7 @@ pub struct WorkerInfo {
 /// what the first ready worker reports, while the others are still starting.
 pub fn run_pool(
     config: &PoolConfig,
+    prestarted: Option<Prestarted>,
     decide: impl FnOnce(&WorkerInfo) -> Result<(Plan, WorkerConfig), String>,
     interrupted: &AtomicBool,
     mut sink: impl FnMut(RunEvent) -> Control,
@@ -189,9 +190,18 @@ pub fn run_pool(
     // Test modules that failed to import in a worker (rootdir-relative paths).
     let mut failed_modules: Vec<String> = Vec::new();
     let mut generation = 0u64;
+    // The pre-started worker is worker 0 (generation 1) when it was started as this
+    // pool would start it; else it is dropped, which kills it.
+    let mut prestarted = prestarted
+        .filter(|p| p.key == StartKey::of(config))
+        .and_then(|mut p| p.started.take());
     for idx in 0..config.workers.max(1) {
         generation += 1;
-        workers.push(Some(spawn(config, idx, generation, &tx)?));
+        let worker = match prestarted.take() {
+            Some(started) => attach(started, idx, generation, &tx),
+            None => spawn(config, idx, generation, &tx)?,
+        };
+        workers.push(Some(worker));
     }
     let mut outcome = PoolOutcome::Completed;
 
@@ -683,12 +693,82 @@ fn read_capture(prefix: &std::path::Path) -> Vec<(String, String)> {
     out
 }
 
+/// A worker process started, its reader thread not yet (see `attach`).
+struct Started {
+    child: Child,
+    commands: std::io::PipeWriter,
+    events: std::io::PipeReader,
+    capture_prefix: PathBuf,
+}
+
+/// What a worker process is started with; a pre-started worker is used only when the
+/// run's pool would have started it the same way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StartKey {
+    python: PathBuf,
+    harness: PathBuf,
+    cwd: PathBuf,
+    capture_dir: PathBuf,
+    interactive: bool,
+}
+
+impl StartKey {
+    fn of(config: &PoolConfig) -> Self {
+        StartKey {
+            python: config.python.clone(),
+            harness: config.harness.clone(),
+            cwd: config.cwd.clone(),
+            capture_dir: config.capture_dir.clone(),
+            interactive: config.interactive,
+        }
+    }
+}
+
+/// The first worker, started before the run knows what it will run (while it collects
+/// and computes verdicts), so the interpreter's start and `import pytest` overlap that
+/// work. `run_pool` adopts it as worker 0 when its configuration matches; otherwise,
+/// or when nothing runs, dropping it kills it.
+pub struct Prestarted {
+    key: StartKey,
+    started: Option<Started>,
+}
+
+impl Prestarted {
+    /// Starts worker 0 of a pool with this configuration (its `workers`, `timeout`
+    /// do not matter here). None when it cannot start (the pool will say why).
+    pub fn start(config: &PoolConfig) -> Option<Self> {
+        let started = start_process(config, 0, 1).ok()?;
+        Some(Prestarted {
+            key: StartKey::of(config),
+            started: Some(started),
+        })
+    }
+}
+
+impl Drop for Prestarted {
+    fn drop(&mut self) {
+        if let Some(mut started) = self.started.take() {
+            let _ = started.child.kill();
+            let _ = started.child.wait();
+        }
+    }
+}
+
 fn spawn(
     config: &PoolConfig,
     idx: usize,
     generation: u64,
     tx: &mpsc::Sender<(usize, u64, Msg)>,
 ) -> Result<Worker, PoolError> {
+    Ok(attach(
+        start_process(config, idx, generation)?,
+        idx,
+        generation,
+        tx,
+    ))
+}
+
+fn start_process(config: &PoolConfig, idx: usize, generation: u64) -> Result<Started, PoolError> {
     let (cmd_read, cmd_write) = std::io::pipe().map_err(PoolError::Pipe)?;
     let (event_read, event_write) = std::io::pipe().map_err(PoolError::Pipe)?;
     let cmd_fd = cmd_read.as_raw_fd();
@@ -705,8 +785,8 @@ fn spawn(
         .env("FASTEST_EVENT_FD", EVENT_FD.to_string())
         .env("FASTEST_HARNESS_DIR", &config.harness)
         .env("FASTEST_WORKER", idx.to_string())
+        // `PYTEST_XDIST_WORKER_COUNT` comes with the configuration (`WorkerConfig`).
         .env("PYTEST_XDIST_WORKER", format!("gw{idx}"))
-        .env("PYTEST_XDIST_WORKER_COUNT", config.workers.to_string())
         .stdin(if config.interactive {
             Stdio::inherit()
         } else {
@@ -737,9 +817,30 @@ fn spawn(
     })?;
     drop(cmd_read);
     drop(event_write);
+    Ok(Started {
+        child,
+        commands: cmd_write,
+        events: event_read,
+        capture_prefix,
+    })
+}
+
+/// Starts the thread reading a started worker's events into the pool's channel.
+fn attach(
+    started: Started,
+    idx: usize,
+    generation: u64,
+    tx: &mpsc::Sender<(usize, u64, Msg)>,
+) -> Worker {
+    let Started {
+        child,
+        commands,
+        events,
+        capture_prefix,
+    } = started;
     let tx = tx.clone();
     std::thread::spawn(move || {
-        let mut reader = BufReader::with_capacity(1 << 16, event_read);
+        let mut reader = BufReader::with_capacity(1 << 16, events);
         let mut line = String::new();
         loop {
             line.clear();
@@ -763,9 +864,9 @@ fn spawn(
             }
         }
     });
-    Ok(Worker {
+    Worker {
         child,
-        commands: cmd_write,
+        commands,
         generation,
         assigned: VecDeque::new(),
         last_deps: None,
@@ -777,5 +878,5 @@ fn spawn(
         imported: false,
         capture_prefix,
         respawns: 0,
-    })
+    }
 }
