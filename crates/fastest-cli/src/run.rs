@@ -129,8 +129,9 @@ pub fn platform_line(python: Option<&str>, pytest: Option<&str>) -> String {
 }
 
 /// Runs the session; returns pytest's exit code.
-/// `prestarted`: the first worker, started before collection (see `Prestarted`);
-/// dropped (killed) when nothing runs or the pool starts its workers differently.
+/// `prestarted`: the first worker, started beside a Python collection (see
+/// `Prestarted`); dropped (killed) when nothing runs or the pool starts its workers
+/// differently.
 pub fn execute(
     req: RunRequest,
     cache: &Cache,

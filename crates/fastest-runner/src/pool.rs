@@ -167,8 +167,9 @@ pub struct WorkerInfo {
 }
 
 /// Runs tests to completion (or until stopped), calling `sink` with every event.
-/// Workers start at once; `decide` picks the plan and the worker configuration from
-/// what the first ready worker reports, while the others are still starting.
+/// Workers start at once (worker 0 may be `prestarted`, already running); `decide`
+/// picks the plan and the worker configuration from what the first ready worker
+/// reports, while the others are still starting.
 pub fn run_pool(
     config: &PoolConfig,
     prestarted: Option<Prestarted>,
