@@ -2575,22 +2575,25 @@ class LogCapture:
     `caplog` fixture reads) and a report handler (the `Captured log <when>` section), both
     on the root logger, at the `log_level` ini level when one is set."""
 
+    __slots__ = ("caplog", "report", "_contexts")
     _keys = None  # (caplog_handler_key, caplog_records_key, catching_logs), imported once
 
     def __init__(self, item, when, level, handlers):
-        if LogCapture._keys is None:
+        keys = LogCapture._keys
+        if keys is None:
             from _pytest.logging import caplog_handler_key, caplog_records_key, catching_logs
 
-            LogCapture._keys = (caplog_handler_key, caplog_records_key, catching_logs)
-        caplog_handler_key, caplog_records_key, catching_logs = LogCapture._keys
+            keys = LogCapture._keys = (caplog_handler_key, caplog_records_key, catching_logs)
+        caplog_handler_key, caplog_records_key, catching_logs = keys
         # One pair of handlers per worker, emptied per phase (pytest makes new ones: a
         # handler's construction registers locks and weak references, per phase). What
         # `LogCaptureHandler.reset` does, without new streams while nothing was logged:
         # the caplog handler's records list is the phase's own (the stash keeps it).
-        self.caplog, self.report = handlers
+        caplog, report = self.caplog, self.report = handlers
+        caplog.records = []
+        if report.records:
+            report.records = []
         for h in handlers:
-            if h.records or h is self.caplog:
-                h.records = []
             if h.stream.tell():
                 h.stream = io.StringIO()
             if h.level:
@@ -2598,25 +2601,29 @@ class LogCapture:
         if level is None:
             # Without a level nothing is restored after a phase: the handlers stay on the
             # root logger between phases (put back if a test removed them).
-            self._contexts = []
+            self._contexts = ()
             root = logging.getLogger()
             for h in handlers:
                 if h not in root.handlers:
                     root.addHandler(h)
         else:
-            self._contexts = [catching_logs(self.caplog, level=level), catching_logs(self.report, level=level)]
-        for c in self._contexts:
-            c.__enter__()
+            self._contexts = (catching_logs(caplog, level=level), catching_logs(report, level=level))
+            for c in self._contexts:
+                c.__enter__()
+        stash = item.stash
         if when == "setup":
-            item.stash[caplog_records_key] = {}
-        item.stash[caplog_records_key][when] = self.caplog.records
-        item.stash[caplog_handler_key] = self.caplog
+            records = stash[caplog_records_key] = {}
+        else:
+            records = stash[caplog_records_key]
+        records[when] = caplog.records
+        stash[caplog_handler_key] = caplog
 
     def finish(self):
         """Detaches the handlers; returns the report text."""
         for c in reversed(self._contexts):
             c.__exit__(None, None, None)
-        return self.report.stream.getvalue().strip()
+        stream = self.report.stream
+        return stream.getvalue().strip() if stream.tell() else ""
 
 
 class _PluginManager:
