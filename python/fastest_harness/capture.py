@@ -14,6 +14,7 @@ class Capture:
         self._files = None
         self._saved_fds = None
         self._saved_sys = None
+        self._streams = ()  # our own write-through stdout/stderr (nothing to flush)
 
     def start(self):
         if self.mode == "no" or self.active:
@@ -36,6 +37,7 @@ class Capture:
         enc = "utf-8"
         sys.stdout = io.TextIOWrapper(open(1, "wb", buffering=0, closefd=False), encoding=enc, errors="replace", write_through=True)
         sys.stderr = io.TextIOWrapper(open(2, "wb", buffering=0, closefd=False), encoding=enc, errors="backslashreplace", write_through=True)
+        self._streams = (sys.stdout, sys.stderr)
 
     def read_and_reset(self):
         """The text captured since the last call; capture continues."""
@@ -46,11 +48,13 @@ class Capture:
             texts = (out.getvalue(), err.getvalue()) if isinstance(out, io.StringIO) and isinstance(err, io.StringIO) else ("", "")
             sys.stdout, sys.stderr = io.StringIO(), io.StringIO()
             return texts
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except Exception:
-            pass
+        # Streams a test put in place may buffer; ours write through to the files.
+        for stream in (sys.stdout, sys.stderr):
+            if stream not in self._streams:
+                try:
+                    stream.flush()
+                except Exception:
+                    pass
         texts = []
         for f in self._files:
             # The fd shares the file's offset with the redirected 1/2: still at 0 means
