@@ -818,7 +818,6 @@ class NativeEngine:
         self._warning_filters = {}  # see _apply_warning_filters
         self._fixture_defs_memo = {}  # see fixture_defs
         self._autouse_memo = {}  # id(defs) -> (defs, autouse names), see initial_fixture_names
-        self._last_warning_filters = None  # (filters before, specs, filters after)
         self.module_fixture_cache = {}
         self.class_fixture_cache = {}
         # One FixtureDef per conftest/plugin fixture for the whole session: a value is
@@ -1440,7 +1439,7 @@ class NativeEngine:
     def fixture_defs(self, item):
         """Fixture definitions visible to `item`, closest first (one list per module and
         class chain: the caches it reads are filled once)."""
-        key = (item.path, tuple(map(id, item.cls_chain))) if item.cls_chain else item.path
+        key = _holders_key(item)
         defs = self._fixture_defs_memo.get(key)
         if defs is None:
             defs = self._fixture_defs_memo[key] = self._scan_fixture_defs(item)
@@ -2106,20 +2105,11 @@ class NativeEngine:
         if item is not None:
             for mark in reversed(item.iter_markers("filterwarnings")):
                 specs.extend(mark.args)
-        # Usually the same starting list and specs as the previous item's: compared
-        # element by element (the same tuple objects), cheaper than hashing a key.
-        last = self._last_warning_filters
-        if last is not None and _filters_mutated is not None and last[1] == specs and last[0] == warnings.filters:
-            warnings.filters[:] = last[2]
-            _filters_mutated()
-            return
-        before = list(warnings.filters)
-        key = (tuple(before), tuple(specs))
+        key = (tuple(warnings.filters), tuple(specs))
         cached = self._warning_filters.get(key)
         if cached is not None and _filters_mutated is not None:
             warnings.filters[:] = cached
             _filters_mutated()
-            self._last_warning_filters = (before, specs, cached)
             return
         if not sys.warnoptions:
             warnings.filterwarnings("always", category=DeprecationWarning)
@@ -2131,7 +2121,6 @@ class NativeEngine:
         if len(self._warning_filters) > 256:
             self._warning_filters.clear()
         self._warning_filters[key] = list(warnings.filters)
-        self._last_warning_filters = (before, specs, self._warning_filters[key])
 
     # -- scopes and fixtures
     def teardown_scopes(self, item, next_item):
@@ -2224,7 +2213,7 @@ class NativeEngine:
         """What `setup_fixtures` needs beyond the names, the same for every test of a
         module and class chain: the autouse tiers, and the xunit steps that exist there
         (with their place in the order)."""
-        key = (item.path, tuple(id(c) for c in item.cls_chain), unittest_case, item.dtest is None)
+        key = (_holders_key(item), unittest_case, item.dtest is None)
         plan = self._setup_plans.get(key)
         if plan is not None:
             return plan
@@ -2554,6 +2543,11 @@ def _builtin_fixtures(engine):
 
 class _LoggingPlugin:
     """Stands for pytest's logging plugin in `config.pluginmanager`."""
+
+
+def _holders_key(item):
+    """What the memos per fixture holder chain are keyed on: the module and classes."""
+    return (item.path, tuple(map(id, item.cls_chain)))
 
 
 def _stash_type():

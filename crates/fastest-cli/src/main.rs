@@ -663,7 +663,7 @@ fn run() -> anyhow::Result<ExitCode> {
     // (a run with nothing to do pays for it, a run with tests gains ~20 ms). Not when
     // the worker would share the terminal (a debugger, `-s`): its start depends on it.
     let mut prestarted: Option<fastest_runner::pool::Prestarted> = None;
-    let prestart = || {
+    let prestart = |python: &Path| {
         let allowed = command == Command::Run
             && !cli.collect_only
             && !cli.no_capture
@@ -676,7 +676,7 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         let harness = fastest_runner::install_harness(&harness_root(&cache_dir)).ok()?;
         fastest_runner::pool::Prestarted::start(&fastest_runner::pool::PoolConfig {
-            python: fastest_runner::find_python(cli.python.as_deref(), &config.rootdir),
+            python: python.to_path_buf(),
             harness,
             cwd: invocation_dir.clone(),
             workers: 1,
@@ -939,7 +939,7 @@ fn run() -> anyhow::Result<ExitCode> {
                     .map(|_| collect_cache::recording(&config.rootdir, &cache_dir, true));
                 let python = python_for();
                 if prestarted.is_none() {
-                    prestarted = prestart();
+                    prestarted = prestart(&python);
                 }
                 let shifted = ShiftedCollection::default();
                 let dc = run_python(
@@ -1120,7 +1120,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 };
                 let python = python_for();
                 if prestarted.is_none() {
-                    prestarted = prestart();
+                    prestarted = prestart(&python);
                 }
                 // Collections that ran code calling the clock or a random source are
                 // stored only when a second one, under a shifted clock, gives the same

@@ -324,11 +324,14 @@ pub fn execute(
         timeout: req.timeout.filter(|_| req.debugger.is_none()),
         interactive,
     };
-    // Modules with a test to run (rootdir-relative, as node ids and session modules).
-    let running_modules: HashSet<&str> = to_run
-        .iter()
-        .map(|i| i.nodeid.split("::").next().unwrap_or(&i.nodeid))
-        .collect();
+    // When the cache left tests out: the modules with a test to run (rootdir-relative,
+    // as node ids and session modules), the only ones workers import.
+    let running_modules: Option<HashSet<&str>> = (!not_run.is_empty()).then(|| {
+        to_run
+            .iter()
+            .map(|i| i.nodeid.split("::").next().unwrap_or(&i.nodeid))
+            .collect()
+    });
     // The engine's name and why, for the header.
     let chosen: std::cell::RefCell<Option<(String, String)>> = std::cell::RefCell::new(None);
     let items = to_run.clone();
@@ -367,7 +370,11 @@ pub fn execute(
                     .session_modules
                     .iter()
                     .filter(|m| !req.collect_errors.iter().any(|e| &e.nodeid == *m))
-                    .filter(|m| not_run.is_empty() || running_modules.contains(m.as_str()))
+                    .filter(|m| {
+                        running_modules
+                            .as_ref()
+                            .is_none_or(|r| r.contains(m.as_str()))
+                    })
                     .cloned()
                     .collect(),
                 emulated_plugins: emulated_plugins(&req, info),
@@ -885,8 +892,10 @@ fn finish_coverage<W: std::io::Write>(
 
 /// pytest-timeout is installed in the workers' interpreter and not disabled with `-p`.
 fn pytest_timeout_active(req: &RunRequest, info: &WorkerInfo) -> bool {
-    info.plugins.iter().any(|p| p == "pytest-timeout")
-        && !plugin_disabled(&req.pytest_args, &["timeout", "pytest_timeout"])
+    info.plugins
+        .iter()
+        .filter_map(|p| handled_plugin(p))
+        .any(|p| p.dist == "pytest-timeout" && !plugin_disabled(&req.pytest_args, p.names))
 }
 
 /// How a native run treats an installed plugin of `HANDLED_PLUGINS`.

@@ -725,10 +725,10 @@ impl StartKey {
     }
 }
 
-/// The first worker, started before the run knows what it will run (while it collects
-/// and computes verdicts), so the interpreter's start and `import pytest` overlap that
-/// work. `run_pool` adopts it as worker 0 when its configuration matches; otherwise,
-/// or when nothing runs, dropping it kills it.
+/// The first worker, started before the run knows what it will run (the cli starts it
+/// beside a Python collection), so the interpreter's start and `import pytest` overlap
+/// that work. `run_pool` adopts it as worker 0 when its configuration matches;
+/// otherwise, or when nothing runs, dropping it kills it.
 pub struct Prestarted {
     key: StartKey,
     started: Option<Started>,

@@ -471,18 +471,15 @@ impl Selector {
             let memo = self.memo.lock();
             deps.iter().map(|d| memo.get(d).copied()).collect()
         };
-        // One stat per file (a test's blocks name each of its files twice at least;
-        // the list is sorted, so they are adjacent, but a file may be a `File` too).
-        let mut modified: HashMap<&str, bool> = HashMap::default();
+        // A file's blocks are adjacent in the sorted list: asked once per run of them
+        // (`modified_during_run` remembers its answers for the rest).
         let mut last: Option<(&str, bool)> = None;
         for (d, h) in deps.iter().zip(hashes.iter_mut()) {
             let racy = match d {
                 Dep::Block { file, .. } | Dep::File(file) => match last {
                     Some((f, racy)) if f == file.as_str() => racy,
                     _ => {
-                        let racy = *modified
-                            .entry(file.as_str())
-                            .or_insert_with(|| self.modified_during_run(file, finished_by));
+                        let racy = self.modified_during_run(file, finished_by);
                         last = Some((file.as_str(), racy));
                         racy
                     }
@@ -495,7 +492,6 @@ impl Selector {
                 *h = Some(self.current(d));
             }
         }
-        drop(modified);
         let hashes: Vec<Digest> = hashes.into_iter().map(|h| h.unwrap_or(MISSING)).collect();
         let set = DepSet {
             deps: deps.into_iter().zip(hashes).collect(),
