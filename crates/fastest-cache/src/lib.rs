@@ -8,7 +8,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Version of the on-disk layout; a mismatch clears the database.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Tree names (see cache_schema/README.md).
 pub const TREE_META: &str = "meta";

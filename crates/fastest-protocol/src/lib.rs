@@ -314,39 +314,30 @@ pub struct TestDeps {
     #[serde(default)]
     pub env: Vec<String>,
     /// The lists above are additions to a base this worker defined before (the
-    /// dependencies tests under the same nodes share): see `with_base`.
+    /// dependencies tests under the same nodes share): see `on_base`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<u32>,
     /// Defines `base` (sent with the first test that uses it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_def: Option<Box<TestDeps>>,
+    /// Runner side: the base these lists add to (what `base` named), resolved. The
+    /// test's dependencies are the union of its own lists and its parent's.
+    #[serde(skip)]
+    pub parent: Option<std::sync::Arc<TestDeps>>,
 }
 
 impl TestDeps {
-    /// The full dependencies of a test sent relative to a base: each list the sorted
-    /// union of the base's and the test's own.
-    pub fn with_base(self, base: &TestDeps) -> TestDeps {
+    /// A test's own dependencies sent relative to a base: the base becomes its
+    /// `parent` (shared, not copied: the runner stores and hashes a base once, then
+    /// each test's additions on their own).
+    pub fn on_base(self, base: std::sync::Arc<TestDeps>) -> TestDeps {
         TestDeps {
-            same: false,
-            blocks: sorted_union(&base.blocks, self.blocks),
-            files: sorted_union(&base.files, self.files),
-            dirs: sorted_union(&base.dirs, self.dirs),
-            stats: sorted_union(&base.stats, self.stats),
-            env: sorted_union(&base.env, self.env),
             base: None,
             base_def: None,
+            parent: Some(base),
+            ..self
         }
     }
-}
-
-fn sorted_union(base: &[String], mut own: Vec<String>) -> Vec<String> {
-    if own.is_empty() {
-        return base.to_vec();
-    }
-    own.extend(base.iter().cloned());
-    own.sort_unstable();
-    own.dedup();
-    own
 }
 
 /// One test to run, in the order the worker should run it.
@@ -720,10 +711,16 @@ mod tests {
         .unwrap();
         let def = base.base_def.clone().unwrap();
         assert_eq!(base.base, Some(1));
-        let full = base.with_base(&def);
-        assert_eq!(full.blocks, ["a.py::<module>", "b.py::t", "c.py::f"]);
-        assert_eq!(full.env, ["HOME"]);
-        assert_eq!((full.base, full.base_def), (None, None));
+        let def = std::sync::Arc::new(*def);
+        let chained = base.on_base(def.clone());
+        assert_eq!(
+            chained.blocks,
+            ["b.py::t", "a.py::<module>"],
+            "own lists kept as sent"
+        );
+        assert!(chained.env.is_empty());
+        assert_eq!(chained.parent.as_deref(), Some(&*def));
+        assert_eq!((chained.base, chained.base_def), (None, None));
         let cmd = ToWorker::Run {
             items: vec![RunItem {
                 nodeid: "t.py::a[1]".into(),

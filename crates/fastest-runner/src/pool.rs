@@ -153,7 +153,7 @@ struct Worker {
     /// The last dependencies this worker sent (`TestDeps::same` refers to them).
     last_deps: Option<std::sync::Arc<TestDeps>>,
     /// Dependency bases this worker process defined (`TestDeps::base`).
-    deps_bases: std::collections::HashMap<u32, TestDeps>,
+    deps_bases: std::collections::HashMap<u32, std::sync::Arc<TestDeps>>,
 }
 
 /// What the first worker reports about the interpreter, for choosing the engine.
@@ -573,11 +573,14 @@ fn finish_test(
             let full = match d.base {
                 Some(id) => {
                     if let Some(def) = d.base_def.take() {
-                        worker.deps_bases.insert(id, *def);
+                        worker.deps_bases.insert(id, std::sync::Arc::new(*def));
                     }
                     // A base this worker never defined (cannot happen with the harness):
                     // without it the dependencies are incomplete, so none are kept.
-                    worker.deps_bases.get(&id).map(|base| d.with_base(base))
+                    worker
+                        .deps_bases
+                        .get(&id)
+                        .map(|base| d.on_base(base.clone()))
                 }
                 None => Some(d),
             };

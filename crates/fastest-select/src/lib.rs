@@ -29,7 +29,7 @@ use std::sync::Arc;
 type HashMap<K, V> = std::collections::HashMap<K, V, rustc_hash::FxBuildHasher>;
 
 /// Bumped when what a dependency set means changes; part of every key.
-pub const SELECT_VERSION: u32 = 2;
+pub const SELECT_VERSION: u32 = 3;
 
 pub const TREE_RESULTS: &str = "results";
 pub const TREE_DEPSETS: &str = "depsets";
@@ -95,9 +95,14 @@ impl std::fmt::Display for Dep {
     }
 }
 
-/// A dependency set: each dependency with its hash at the time it was recorded.
+/// A dependency set: each dependency with its hash at the time it was recorded, and
+/// the set it extends. Tests under the same nodes share a base (what their module,
+/// class and fixtures ran); each test's set names that base as its `parent` and holds
+/// only what the test added, so a base is hashed and stored once, not once per test.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct DepSet {
+    /// The digest of the set this one extends (its dependencies count as this set's).
+    pub parent: Option<Digest>,
     pub deps: Vec<(Dep, Digest)>,
 }
 
@@ -105,8 +110,13 @@ impl DepSet {
     pub fn digest(&self) -> Digest {
         // One buffer, hashed once: blake3 costs per `update` call, and a set has
         // hundreds of short fields (the digest is that of the same bytes either way).
-        let mut buf = Vec::with_capacity(self.deps.len() * 96 + 8);
+        let mut buf = Vec::with_capacity(self.deps.len() * 96 + 41);
         buf.extend_from_slice(&SELECT_VERSION.to_le_bytes());
+        // The parent's digest stands for its whole content (its deps and their hashes).
+        if let Some(parent) = &self.parent {
+            buf.push(b'P');
+            buf.extend_from_slice(parent);
+        }
         for (dep, hash) in &self.deps {
             dep.encode_into(&mut buf);
             buf.extend_from_slice(hash);
@@ -176,6 +186,9 @@ pub fn result_key(nodeid: &str, depset: &Digest) -> Digest {
     digest(&[b"result", nodeid.as_bytes(), depset])
 }
 
+/// Sets extend at most one base today; a longer chain of parents is a corrupt cache.
+const MAX_CHAIN: usize = 8;
+
 /// Dependency sets longer than this are rechecked in parallel.
 const PARALLEL_RECHECK: usize = 256;
 
@@ -197,12 +210,22 @@ pub struct Selector {
     sources: Mutex<HashMap<String, SourceFile>>,
     /// `Arc<TestDeps>` address → its set's digest (the Arc is kept so the address
     /// cannot be reused).
-    interned: Mutex<HashMap<usize, (Arc<TestDeps>, Digest)>>,
+    interned: Mutex<HashMap<usize, Interned>>,
     /// File → the latest time a stat found it unmodified since `started`: a test that
     /// finished before then needs no stat of it (see `record_finished_by`).
     unmodified_until: Mutex<HashMap<String, std::time::Instant>>,
     /// Digests of the sets this process recorded (and stored, unless stored before).
     stored_sets: Mutex<rustc_hash::FxHashSet<Digest>>,
+}
+
+/// A recorded `TestDeps` whose set was hashed (see `Selector::depset_digest`).
+struct Interned {
+    /// Kept so the `Arc`'s address, the map's key, cannot be reused.
+    _keep: Arc<TestDeps>,
+    digest: Digest,
+    parent: Option<Digest>,
+    /// The digest holds for tests that finished by then (its files known unmodified).
+    valid_until: std::time::Instant,
 }
 
 const MISSING: Digest = [0u8; 32];
@@ -301,27 +324,36 @@ impl Selector {
     /// found the file unmodified answers for it, so a runner that reads finished tests
     /// behind its workers stats each file once per batch, not once per test.
     fn modified_during_run(&self, path: &str, finished_by: std::time::Instant) -> bool {
-        if self
-            .unmodified_until
-            .lock()
-            .get(path)
-            .is_some_and(|&until| until >= finished_by)
-        {
-            return false;
+        self.known_unmodified_until(path, finished_by).is_none()
+    }
+
+    /// As `modified_during_run`, answered with the time until which the file is known
+    /// unmodified (at least `finished_by`), or `None` when it was modified.
+    fn known_unmodified_until(
+        &self,
+        path: &str,
+        finished_by: std::time::Instant,
+    ) -> Option<std::time::Instant> {
+        if let Some(&until) = self.unmodified_until.lock().get(path) {
+            if until >= finished_by {
+                return Some(until);
+            }
         }
         // Taken before the stat: the file is known unmodified at least until then.
         let now = std::time::Instant::now();
         let modified = std::fs::metadata(self.rootdir.join(path))
             .and_then(|m| m.modified())
             .is_ok_and(|m| m >= self.started);
-        if !modified {
-            self.unmodified_until.lock().insert(path.to_string(), now);
+        if modified {
+            return None;
         }
-        modified
+        self.unmodified_until.lock().insert(path.to_string(), now);
+        Some(now)
     }
 
     /// The dependency list of a test from what its worker recorded, plus what is always
-    /// implied: the top level of every file whose code ran, and the environment.
+    /// implied: the top level of every file whose code ran, and the environment (in the
+    /// root set of a chain: a set with a parent has it through the parent).
     pub fn deps_of(&self, recorded: &TestDeps) -> Vec<Dep> {
         // Sorted and deduplicated as a BTreeSet would give them (the stored order).
         let mut deps: Vec<Dep> = Vec::with_capacity(
@@ -353,7 +385,9 @@ impl Selector {
         deps.extend(recorded.dirs.iter().cloned().map(Dep::Dir));
         deps.extend(recorded.stats.iter().cloned().map(Dep::Stat));
         deps.extend(recorded.env.iter().cloned().map(Dep::Env));
-        deps.push(Dep::Environment);
+        if recorded.parent.is_none() {
+            deps.push(Dep::Environment);
+        }
         // Built in `Dep`'s order from the sorted lists workers send (`<module>` sorts
         // before any identifier), so usually sorted already; checking is cheaper.
         if !deps.is_sorted() {
@@ -426,7 +460,7 @@ impl Selector {
             .cache
             .get::<TestRecord>(TREE_RESULTS, nodeid.as_bytes())?;
         let set = self.depset(&rec.depset)?;
-        let (now, _) = self.recheck(&rec.depset, &set);
+        let (now, _) = self.recheck(&rec.depset, &set)?;
         let key = result_key(nodeid, &now);
         self.cache.get::<CachedPass>(TREE_PASSES, &key).map(|_| key)
     }
@@ -445,24 +479,33 @@ impl Selector {
     }
 
     /// Interns the dependency set of `recorded` (workers share one `Arc` between tests
-    /// with identical dependencies, so each set is hashed once).
+    /// with identical dependencies, and one parent `Arc` between the tests of a base, so
+    /// each set is hashed once) and stores it unless stored before.
     fn depset_digest(&self, recorded: &Arc<TestDeps>, finished_by: std::time::Instant) -> Digest {
+        let parent = recorded
+            .parent
+            .as_ref()
+            .map(|p| self.depset_digest(p, finished_by));
         let ptr = Arc::as_ptr(recorded) as usize;
-        let interned = self.interned.lock().get(&ptr).map(|(_, d)| *d);
-        if let Some(d) = interned {
-            // The same set as an earlier test's: still its digest unless one of its files
-            // changed since that test (then this one may have read the new content).
-            let files = recorded
-                .blocks
-                .iter()
-                .map(|b| b.rsplit_once("::").map_or(b.as_str(), |(file, _)| file))
-                .chain(recorded.files.iter().map(String::as_str));
-            let mut checked: rustc_hash::FxHashSet<&str> = Default::default();
-            if !files
-                .filter(|f| checked.insert(f))
-                .any(|f| self.modified_during_run(f, finished_by))
-            {
-                return d;
+        let interned = self
+            .interned
+            .lock()
+            .get(&ptr)
+            .map(|i| (i.digest, i.parent, i.valid_until));
+        if let Some((d, interned_parent, valid_until)) = interned {
+            if interned_parent == parent {
+                if finished_by <= valid_until {
+                    return d;
+                }
+                // The same set as an earlier test's: still its digest unless one of its
+                // files changed since that test (then this one may have read the new
+                // content). Known unmodified until the earliest answer.
+                if let Some(until) = self.own_files_unmodified_until(recorded, finished_by) {
+                    if let Some(i) = self.interned.lock().get_mut(&ptr) {
+                        i.valid_until = until;
+                    }
+                    return d;
+                }
             }
         }
         let deps = self.deps_of(recorded);
@@ -494,6 +537,7 @@ impl Selector {
         }
         let hashes: Vec<Digest> = hashes.into_iter().map(|h| h.unwrap_or(MISSING)).collect();
         let set = DepSet {
+            parent,
             deps: deps.into_iter().zip(hashes).collect(),
         };
         let d = set.digest();
@@ -507,8 +551,37 @@ impl Selector {
             self.cache.put(TREE_DEPSETS, &d, &set);
             self.cache.put(TREE_DEPSET_KEYS, &d, &());
         }
-        self.interned.lock().insert(ptr, (recorded.clone(), d));
+        self.interned.lock().insert(
+            ptr,
+            Interned {
+                _keep: recorded.clone(),
+                digest: d,
+                parent,
+                valid_until: finished_by,
+            },
+        );
         d
+    }
+
+    /// The earliest time until which every file of `recorded`'s own lists is known
+    /// unmodified (at least `finished_by`), or `None` when one was modified.
+    fn own_files_unmodified_until(
+        &self,
+        recorded: &TestDeps,
+        finished_by: std::time::Instant,
+    ) -> Option<std::time::Instant> {
+        let files = recorded
+            .blocks
+            .iter()
+            .map(|b| b.rsplit_once("::").map_or(b.as_str(), |(file, _)| file))
+            .chain(recorded.files.iter().map(String::as_str));
+        let mut checked: rustc_hash::FxHashSet<&str> = Default::default();
+        let mut earliest: Option<std::time::Instant> = None;
+        for f in files.filter(|f| checked.insert(f)) {
+            let until = self.known_unmodified_until(f, finished_by)?;
+            earliest = Some(earliest.map_or(until, |e| e.min(until)));
+        }
+        Some(earliest.unwrap_or(finished_by).max(finished_by))
     }
 
     fn depset(&self, d: &Digest) -> Option<Arc<DepSet>> {
@@ -522,20 +595,28 @@ impl Selector {
 
     /// The digest of a recorded set's dependencies with their current hashes, and the
     /// dependencies whose hash changed (the `recheck` query on the set's input).
-    fn recheck(&self, d: &Digest, set: &Arc<DepSet>) -> (Digest, Vec<Dep>) {
-        let input = self.set_input(d, set);
-        self.graph.with_db(|db| {
+    /// `None` when a set it extends is not stored (cleared or corrupt): unknown.
+    fn recheck(&self, d: &Digest, set: &Arc<DepSet>) -> Option<(Digest, Vec<Dep>)> {
+        let input = self.set_input(d, set, 0)?;
+        Some(self.graph.with_db(|db| {
             let r = recheck(db, input);
             (r.now, r.changed.clone())
-        })
+        }))
     }
 
     /// The salsa input of a recorded set: each dependency resolved to the input it reads
-    /// (created with the current state where new).
-    fn set_input(&self, d: &Digest, set: &Arc<DepSet>) -> RecordedSet {
+    /// (created with the current state where new), and the input of its parent. `None`
+    /// when a parent set is missing, or the chain is implausibly deep (a corrupt entry
+    /// naming itself).
+    fn set_input(&self, d: &Digest, set: &Arc<DepSet>, depth: usize) -> Option<RecordedSet> {
         if let Some(s) = self.sets.lock().get(d) {
-            return *s;
+            return Some(*s);
         }
+        let parent = match &set.parent {
+            Some(_) if depth >= MAX_CHAIN => return None,
+            Some(p) => Some(self.set_input(p, &self.depset(p)?, depth + 1)?),
+            None => None,
+        };
         let resolve = |(dep, _): &(Dep, Digest)| match dep {
             Dep::Block { file, .. } => DepSource::Block(self.source(file)),
             _ => DepSource::State(self.state_input(dep)),
@@ -549,10 +630,10 @@ impl Selector {
             set.deps.iter().map(resolve).collect()
         };
         let mut sets = self.sets.lock();
-        *sets.entry(*d).or_insert_with(|| {
+        Some(*sets.entry(*d).or_insert_with(|| {
             self.graph
-                .with_db(|db| RecordedSet::new(db, set.clone(), sources, *d))
-        })
+                .with_db(|db| RecordedSet::new(db, set.clone(), sources, *d, parent))
+        }))
     }
 
     /// The input of a project file (rootdir-relative), read once per revision.
@@ -614,7 +695,9 @@ impl Selector {
         let Some(set) = self.depset(&rec.depset) else {
             return Verdict::New;
         };
-        let (now, changed) = self.recheck(&rec.depset, &set);
+        let Some((now, changed)) = self.recheck(&rec.depset, &set) else {
+            return Verdict::New;
+        };
         if rec.failed && changed.is_empty() {
             return Verdict::Failed;
         }
@@ -636,13 +719,24 @@ impl Selector {
         }
     }
 
-    /// The recorded dependency set of a test (`fastest explain`).
+    /// The recorded dependency set of a test with its parents' dependencies merged in,
+    /// sorted (`fastest explain`); `None` also when a parent set is missing.
     pub fn recorded(&self, nodeid: &str) -> Option<(TestRecord, Arc<DepSet>)> {
         let rec = self
             .cache
             .get::<TestRecord>(TREE_RESULTS, nodeid.as_bytes())?;
-        let set = self.depset(&rec.depset)?;
-        Some((rec, set))
+        let mut set = self.depset(&rec.depset)?;
+        let mut deps: Vec<(Dep, Digest)> = set.deps.clone();
+        for _ in 0..MAX_CHAIN {
+            let Some(parent) = set.parent else {
+                deps.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                deps.dedup_by(|a, b| a.0 == b.0);
+                return Some((rec, Arc::new(DepSet { parent: None, deps })));
+            };
+            set = self.depset(&parent)?;
+            deps.extend(set.deps.iter().cloned());
+        }
+        None
     }
 
     /// Number of records, dependency sets and stored passes (`fastest cache stats`).
@@ -677,6 +771,8 @@ pub struct RecordedSet {
     #[returns(ref)]
     pub sources: Vec<DepSource>,
     pub digest: Digest,
+    /// The set this one extends (`DepSet::parent`), resolved.
+    pub parent: Option<RecordedSet>,
 }
 
 /// A recorded set checked against the current inputs.
@@ -693,6 +789,7 @@ pub fn recheck(db: &dyn fastest_graph::Db, set: RecordedSet) -> Recheck {
     db.stats()
         .rechecked
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let parent = set.parent(db).map(|p| recheck(db, p));
     let deps = &set.recorded(db).deps;
     let hashes: Vec<Digest> = deps
         .iter()
@@ -709,16 +806,23 @@ pub fn recheck(db: &dyn fastest_graph::Db, set: RecordedSet) -> Recheck {
             (_, DepSource::Block(_)) => MISSING,
         })
         .collect();
-    let changed: Vec<Dep> = deps
-        .iter()
-        .zip(&hashes)
-        .filter(|((_, old), now)| old != *now)
-        .map(|((dep, _), _)| dep.clone())
-        .collect();
+    let mut changed: Vec<Dep> = parent.map_or_else(Vec::new, |p| p.changed.clone());
+    changed.extend(
+        deps.iter()
+            .zip(&hashes)
+            .filter(|((_, old), now)| old != *now)
+            .map(|((dep, _), _)| dep.clone()),
+    );
+    if parent.is_some_and(|p| !p.changed.is_empty()) {
+        // A dependency can be in both (a test re-reading what its base read).
+        changed.sort_unstable();
+        changed.dedup();
+    }
     let now = if changed.is_empty() {
         *set.digest(db)
     } else {
         DepSet {
+            parent: parent.map(|p| p.now),
             deps: deps
                 .iter()
                 .zip(hashes)
@@ -913,6 +1017,106 @@ mod tests {
             selector.verdict("test_c"),
             Verdict::Cached { .. }
         ));
+    }
+
+    #[test]
+    fn tests_on_a_shared_base_store_it_once_and_see_its_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("conftest.py"), "def fx():\n    return 1\n").unwrap();
+        std::fs::write(
+            root.join("t.py"),
+            "def a():\n    pass\ndef b():\n    pass\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("data.txt"), "one").unwrap();
+        let cache = Arc::new(Cache::temporary());
+        let graph = Arc::new(GraphDb::new(cache.clone()));
+        let selector = Selector::new(cache.clone(), graph, root, [7; 32]);
+        let base = Arc::new(TestDeps {
+            blocks: vec!["conftest.py::fx".into(), "t.py::<module>".into()],
+            env: vec!["HOME".into()],
+            ..TestDeps::default()
+        });
+        let on_base = |block: &str, files: &[&str]| {
+            Arc::new(
+                TestDeps {
+                    blocks: vec![block.to_string()],
+                    files: files.iter().map(|f| f.to_string()).collect(),
+                    ..TestDeps::default()
+                }
+                .on_base(base.clone()),
+            )
+        };
+        let a = selector.record(
+            "t.py::a",
+            &on_base("t.py::a", &["data.txt"]),
+            false,
+            true,
+            0.1,
+        );
+        let b = selector.record("t.py::b", &on_base("t.py::b", &[]), false, true, 0.1);
+        assert_ne!(a, b);
+        // The base and the two additions: three sets, the base stored once.
+        assert_eq!(cache.len(TREE_DEPSETS), 3);
+        let stored_a = selector.depset(&a).unwrap();
+        let parent = stored_a.parent.expect("a test's set names its base");
+        assert_eq!(selector.depset(&b).unwrap().parent, Some(parent));
+        assert!(
+            !stored_a.deps.contains(&(Dep::Environment, [7; 32])),
+            "the base holds it"
+        );
+        // `explain` shows the whole set: the base's dependencies and the test's own.
+        let (_, full) = selector.recorded("t.py::a").unwrap();
+        let names: Vec<String> = full.deps.iter().map(|(d, _)| d.to_string()).collect();
+        for expected in [
+            "function fx in conftest.py",
+            "function a in t.py",
+            "file data.txt",
+        ] {
+            assert!(
+                names.iter().any(|n| n == expected),
+                "{expected} in {names:?}"
+            );
+        }
+        assert!(
+            full.deps.is_sorted_by(|x, y| x.0 < y.0),
+            "sorted and unique"
+        );
+        let cached = |v: &Verdict| matches!(v, Verdict::Cached { .. });
+        assert!(cached(&selector.verdict("t.py::a")));
+        assert!(cached(&selector.verdict("t.py::b")));
+
+        // A test's own dependency: only that test.
+        std::fs::write(root.join("data.txt"), "two").unwrap();
+        selector.new_revision();
+        assert_eq!(
+            selector.verdict("t.py::a"),
+            Verdict::Changed(vec![Dep::File("data.txt".into())])
+        );
+        assert!(cached(&selector.verdict("t.py::b")));
+
+        // A dependency of the base: every test on it.
+        std::fs::write(root.join("conftest.py"), "def fx():\n    return 2\n").unwrap();
+        selector.new_revision();
+        let fx = Dep::Block {
+            file: "conftest.py".into(),
+            name: "fx".into(),
+        };
+        assert_eq!(
+            selector.verdict("t.py::b"),
+            Verdict::Changed(vec![fx.clone()])
+        );
+        assert_eq!(
+            selector.verdict("t.py::a"),
+            Verdict::Changed(vec![fx, Dep::File("data.txt".into())])
+        );
+
+        // A base missing from the cache: the test's set is unknown, so it runs.
+        cache.remove(TREE_DEPSETS, &parent);
+        let fresh = Selector::new(cache.clone(), Arc::new(GraphDb::new(cache)), root, [7; 32]);
+        assert_eq!(fresh.verdict("t.py::b"), Verdict::New);
+        assert!(fresh.recorded("t.py::b").is_none());
     }
 
     #[test]
