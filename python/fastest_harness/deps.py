@@ -10,7 +10,8 @@ Python version, and leaves debuggers and coverage tools alone. Block names are t
 Attribution uses frames: a test's own frame (setup, call, teardown), a frame per
 higher-scope node (session, package, module, class: their fixtures and xunit setup) and
 a frame per imported module. A test depends on its own frame, the frames of all its
-ancestor nodes, the import frames of every file it touched, and the session frame.
+ancestor nodes, the import frames of its module and of every file it touched, and the
+session frame.
 """
 import ast
 import builtins
@@ -266,6 +267,7 @@ class Recorder:
         self._context_memo = {}  # ancestor keys -> (signature, _Base)
         self._ancestors_memo = {}  # node id without its last part -> ancestor keys
         self._closure_memo = {}  # see _delta_deps
+        self._file_of = _FileOf()  # "relpath::qualname" -> relpath
         self.volatile_blocks = set()  # "relpath::qualname" of blocks calling the clock or random
         builtins.__fastest_hits__ = self.session.hits
 
@@ -381,13 +383,12 @@ class Recorder:
         self._activate()
         base = self._context(nodeid)
         if delta:
-            deps = self._delta_deps(base, test)
-        else:
-            total = Frame()
-            total.merge(base.context)
-            total.merge(test)
-            self._close_over(total, set(base.done), test.hits)
-            deps = _wire(total, self._project_paths())
+            return self._delta_deps(base, test)
+        total = Frame()
+        total.merge(base.context)
+        total.merge(test)
+        self._close_over(total, set(base.done), test.hits)
+        deps = _wire(total, self._project_paths())
         if deps == self._last_sent:
             return {"same": True}
         self._last_sent = deps
@@ -399,7 +400,7 @@ class Recorder:
         # What the import frames of the files the test's blocks are in add (to a fixed
         # point), memoized per base and files while no import happened: tests of one
         # module share it.
-        starts = frozenset([h.rsplit("::", 1)[0] for h in test.hits]) - base.done
+        starts = frozenset(map(self._file_of.__getitem__, test.hits)) - base.done
         key = (base.id, starts, self._import_version, len(sys.modules))
         closure = self._closure_memo.get(key)
         if closure is None:
@@ -408,23 +409,28 @@ class Recorder:
             if len(self._closure_memo) > 10000:
                 self._closure_memo.clear()
             self._closure_memo[key] = closure
+        stats = (test.stats | closure.stats) - ctx.stats
+        stats.update(_shadow_stats((test.names | closure.names) - ctx.names, base.paths))
+        # Compared as sets ("the same as the previous test" needs no order); sent in set
+        # order: the runner sorts (cheaper there than sorting hundreds of paths here).
+        added = (
+            base.id,
+            (test.hits | closure.hits) - ctx.hits,
+            (test.files | closure.files) - ctx.files,
+            (test.dirs | closure.dirs) - ctx.dirs,
+            (test.env | closure.env) - ctx.env,
+            stats,
+        )
+        if added == self._last_sent and base.sent:
+            return {"same": True}
+        self._last_sent = added
         deps = {"base": base.id}
         if not base.sent:
             deps["base_def"] = _wire(ctx, base.paths)
             base.sent = True
-        stats = (test.stats | closure.stats) - ctx.stats
-        stats.update(_shadow_stats((test.names | closure.names) - ctx.names, base.paths))
-        for field, mine, more, shared in (
-            ("blocks", test.hits, closure.hits, ctx.hits),
-            ("files", test.files, closure.files, ctx.files),
-            ("dirs", test.dirs, closure.dirs, ctx.dirs),
-            ("env", test.env, closure.env, ctx.env),
-        ):
-            added = (mine | more) - shared
-            if added:
-                deps[field] = sorted(added)
-        if stats:
-            deps["stats"] = sorted(stats)
+        for field, values in zip(("blocks", "files", "dirs", "env", "stats"), added[1:]):
+            if values:
+                deps[field] = list(values)
         return deps
 
     def _context(self, nodeid):
@@ -449,7 +455,11 @@ class Recorder:
         for frame in frames:
             context.merge(frame)
         done = set()
-        self._close_over(context, done, context.hits)
+        # The test's module was imported for the test to exist: its import frame (often
+        # the bulk, e.g. data files read to build parametrize lists) is shared by every
+        # test in it, so it belongs to the base, sent once, not to each test's additions.
+        module = nodeid.split("::", 1)[0]
+        self._close_over(context, done, context.hits | {module + "::" + MODULE_BLOCK})
         if len(self._context_memo) > 10000:
             self._context_memo.clear()
         self._next_base += 1
@@ -647,6 +657,15 @@ class _Base:
         self.done = done
         self.paths = paths
         self.sent = False
+
+
+class _FileOf(dict):
+    """"relpath::qualname" -> relpath, computed once per block name (tests of a suite hit
+    the same blocks thousands of times)."""
+
+    def __missing__(self, hit):
+        file = self[hit] = hit.rsplit("::", 1)[0]
+        return file
 
 
 def _shadow_stats(names, paths):

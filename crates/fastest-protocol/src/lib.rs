@@ -296,7 +296,8 @@ pub struct CoverageReportResult {
 /// What one test depended on, as recorded by the worker: code blocks
 /// (`relpath::qualname`, `<module>` for a module's top level), project files opened,
 /// directories listed, paths stat'ed, environment variables read. Paths are relative
-/// to the rootdir.
+/// to the rootdir. Lists may come in any order (workers send a test's additions to its
+/// base unsorted); the selector sorts.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct TestDeps {
     /// The same dependencies as the previous test this worker finished (sent instead

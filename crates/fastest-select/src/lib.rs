@@ -363,10 +363,16 @@ impl Selector {
                 + recorded.stats.len()
                 + recorded.env.len(),
         );
+        // Workers send a test's additions in set order (a base sorted): sorted as text
+        // here, a file's blocks (`file::name`, sharing the prefix `file::`) are adjacent,
+        // so each file gets one `<module>`.
+        let mut blocks: Vec<&str> = recorded.blocks.iter().map(String::as_str).collect();
+        if !blocks.is_sorted() {
+            blocks.sort_unstable();
+        }
         let mut last_file: Option<&str> = None;
-        for b in &recorded.blocks {
-            let (file, name) = b.rsplit_once("::").unwrap_or((b.as_str(), MODULE_BLOCK));
-            // Blocks arrive sorted, so a file's blocks are adjacent: one `<module>` each.
+        for b in blocks {
+            let (file, name) = b.rsplit_once("::").unwrap_or((b, MODULE_BLOCK));
             if last_file != Some(file) {
                 last_file = Some(file);
                 deps.push(Dep::Block {
@@ -388,8 +394,8 @@ impl Selector {
         if recorded.parent.is_none() {
             deps.push(Dep::Environment);
         }
-        // Built in `Dep`'s order from the sorted lists workers send (`<module>` sorts
-        // before any identifier), so usually sorted already; checking is cheaper.
+        // Often built in `Dep`'s order already (`<module>` sorts before any identifier,
+        // a base's lists arrive sorted); checking is cheaper than sorting.
         if !deps.is_sorted() {
             deps.sort_unstable();
         }
