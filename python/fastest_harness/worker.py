@@ -143,6 +143,10 @@ def main():
         reproducible=_reproducible_plugins(plugins),
     )
     cmd = channel.receive()
+    if cmd.get("op") == "shutdown":
+        # The runner went away before configuring this worker (a worker started ahead
+        # that no run adopted): nothing to report, and no one to report it to.
+        return
     if cmd.get("op") != "configure":
         channel.send("fatal", message="expected configure, got %r" % cmd.get("op"))
         return

@@ -74,6 +74,24 @@ fn open_sled(path: &Path) -> Result<sled::Db, CacheError> {
         })
 }
 
+/// How long `Cache::open` waits for a database another handle holds: a run that just
+/// ended (in `fastest watch`, the same process) releases its lock when sled's background
+/// threads finish, a few milliseconds after the handle is dropped.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(1000);
+
+/// `open_sled`, retried while the database is locked, for up to `LOCK_WAIT`.
+fn open_sled_waiting(path: &Path) -> Result<sled::Db, CacheError> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match open_sled(path) {
+            Err(e) if is_lock_error(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 fn is_lock_error(e: &CacheError) -> bool {
     let CacheError::Sled { source, .. } = e;
     matches!(source, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
@@ -87,7 +105,7 @@ impl Cache {
         let db_path = cache_dir.join("db");
         let _ = std::fs::create_dir_all(cache_dir);
         let _ = std::fs::write(cache_dir.join(".gitignore"), "# created by fastest\n*\n");
-        let db = match open_sled(&db_path) {
+        let db = match open_sled_waiting(&db_path) {
             Ok(db) => Some(db),
             Err(e) if is_lock_error(&e) => {
                 warnings.push(format!(

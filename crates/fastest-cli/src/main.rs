@@ -20,6 +20,7 @@ mod incremental;
 mod run;
 mod session_plugins;
 mod timing;
+mod watch;
 use std::time::Instant;
 
 /// A pytest-compatible test runner with static collection and a content-addressed cache.
@@ -577,8 +578,19 @@ fn cache_command(sub: Option<&str>) -> anyhow::Result<ExitCode> {
 }
 
 fn run() -> anyhow::Result<ExitCode> {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some("watch") {
+        return watch::watch(argv[1..].to_vec());
+    }
+    run_argv(argv, &mut watch::Warm::default())
+}
+
+/// One invocation (`run`, `explain`, `cache`, or a plain run) with these arguments.
+/// `warm`: a worker started ahead by `fastest watch`, used when this run starts its
+/// workers as that one was started and the environment is the one it was started in;
+/// the run leaves in it how to start the next one.
+fn run_argv(mut argv: Vec<String>, warm: &mut watch::Warm) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
-    let mut argv: Vec<String> = std::env::args().skip(1).collect();
     let mut command = Command::Run;
     match argv.first().map(String::as_str) {
         Some("run") => {
@@ -663,7 +675,10 @@ fn run() -> anyhow::Result<ExitCode> {
     // (a run with nothing to do pays for it, a run with tests gains ~20 ms). Not when
     // the worker would share the terminal (a debugger, `-s`): its start depends on it.
     let mut prestarted: Option<fastest_runner::pool::Prestarted> = None;
-    let prestart = |python: &Path| {
+    // `fastest watch`'s worker started ahead: used once the environment is known to be
+    // the one it started in (see below); no second one is started beside a collection.
+    let mut warm_worker = warm.worker.take();
+    let prestart_config = |python: &Path| {
         let allowed = command == Command::Run
             && !cli.collect_only
             && !cli.no_capture
@@ -675,7 +690,7 @@ fn run() -> anyhow::Result<ExitCode> {
             return None;
         }
         let harness = fastest_runner::install_harness(&harness_root(&cache_dir)).ok()?;
-        fastest_runner::pool::Prestarted::start(&fastest_runner::pool::PoolConfig {
+        Some(fastest_runner::pool::PoolConfig {
             python: python.to_path_buf(),
             harness,
             cwd: invocation_dir.clone(),
@@ -684,6 +699,12 @@ fn run() -> anyhow::Result<ExitCode> {
             timeout: None,
             interactive: false,
         })
+    };
+    let prestart = |python: &Path| {
+        if warm_worker.is_some() {
+            return None;
+        }
+        fastest_runner::pool::Prestarted::start(&prestart_config(python)?)
     };
     // sled takes milliseconds to open: that runs beside the check of the stored static
     // collection, which needs no database.
@@ -1662,6 +1683,7 @@ fn run() -> anyhow::Result<ExitCode> {
                     && std::io::IsTerminal::is_terminal(&std::io::stdout())
             }
         };
+        let mut environment_now: Option<fastest_cache::Digest> = None;
         let selector = if cli.no_record {
             None
         } else {
@@ -1675,6 +1697,7 @@ fn run() -> anyhow::Result<ExitCode> {
             options.push(format!("--timeout={:?}", timeout));
             let environment =
                 incremental::environment(&python, &cache, &config_files(&config), &options);
+            environment_now = Some(environment);
             Some(Arc::new(fastest_select::Selector::new(
                 cache.clone(),
                 graph.clone(),
@@ -1804,6 +1827,17 @@ fn run() -> anyhow::Result<ExitCode> {
             }
             return Ok(ExitCode::Ok);
         }
+        // A worker started ahead imported pytest and the harness in the environment of
+        // the previous run: a different one (an install, a config edit) starts afresh.
+        if let Some(worker) = warm_worker.take() {
+            if prestarted.is_none()
+                && environment_now.is_some()
+                && warm.environment == environment_now
+            {
+                prestarted = Some(worker);
+            }
+        }
+        warm.next = environment_now.and_then(|env| Some((prestart_config(&request.python)?, env)));
         run::install_sigint_handler();
         return run::execute(request, &cache, prestarted);
     }

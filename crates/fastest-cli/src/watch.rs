@@ -1,0 +1,200 @@
+//! `fastest watch [ARGS]`: runs `fastest run --changed ARGS` now and again after every
+//! change under the rootdir, with a worker started ahead while it waits.
+//!
+//! The start of a worker (the interpreter, `import pytest`, the harness) is most of a
+//! one-edit run; here it happens while the user edits. The worker is a fresh process of
+//! the same interpreter and environment as a run would start, adopted by the next run
+//! only when that run starts its workers the same way and its environment digest is the
+//! one the worker started in (otherwise it is killed and the run starts its own).
+//!
+//! Changes are found by polling: every file under the rootdir (hidden directories,
+//! `__pycache__` and virtual environments left out) with its size and mtime. A file
+//! that changed while a run ran (saved by the user, or written by a test) starts one
+//! more run at once, but not a second in a row: a test that rewrites a project file on
+//! every run must not make runs follow each other forever.
+
+use crate::run::{install_sigint_handler, INTERRUPTED};
+use anyhow::Context;
+use fastest_cache::Digest;
+use fastest_config::{determine_setup, SetupRequest};
+use fastest_report::ExitCode;
+use fastest_runner::pool::{PoolConfig, Prestarted};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+/// How often the tree is polled for changes.
+const POLL: Duration = Duration::from_millis(100);
+/// How long a change must hold still before the run starts (an editor's save can take
+/// several writes).
+const SETTLE: Duration = Duration::from_millis(50);
+
+/// What `fastest watch` carries from one run to the next.
+#[derive(Default)]
+pub struct Warm {
+    /// The worker started ahead, for the next run.
+    pub worker: Option<Prestarted>,
+    /// The environment digest of the run after which `worker` was started.
+    pub environment: Option<Digest>,
+    /// Set by a run: how to start a worker like its first, and its environment digest.
+    pub next: Option<(PoolConfig, Digest)>,
+}
+
+/// Runs until Ctrl-C; the exit code is the last run's.
+pub fn watch(args: Vec<String>) -> anyhow::Result<ExitCode> {
+    if args.first().is_some_and(|a| a == "-h" || a == "--help") {
+        println!(
+            "usage: fastest watch [ARGS]\n\nRuns `fastest run --changed ARGS` now and after \
+             every change under the rootdir, with a worker started ahead. Ctrl-C stops."
+        );
+        return Ok(ExitCode::Ok);
+    }
+    let invocation_dir = std::env::current_dir().context("reading the current directory")?;
+    // The rootdir as the runs will determine it.
+    let (cli, _) = crate::parse(&args)?;
+    let config = determine_setup(&SetupRequest {
+        invocation_dir,
+        args: cli.paths.clone(),
+        inifile: cli.inifile.clone(),
+        rootdir: cli.rootdir.clone(),
+        overrides: cli.override_ini.clone(),
+    })
+    .map_err(|e| crate::UsageError(e.to_string()))?;
+    let rootdir = config.rootdir;
+    install_sigint_handler();
+    let mut warm = Warm::default();
+    let mut argv = vec!["run".to_string(), "--changed".to_string()];
+    argv.extend(args);
+    // Whether a change made while the last run ran may start a run at once (not twice
+    // in a row: a test that rewrites a project file would otherwise start runs forever).
+    let mut may_rerun_at_once = true;
+    loop {
+        let before = snapshot(&rootdir);
+        let code = match crate::run_argv(argv.clone(), &mut warm) {
+            Ok(code) => code,
+            // A usage error stays one; anything else is reported and watching goes on.
+            Err(e) if e.downcast_ref::<crate::UsageError>().is_some() => return Err(e),
+            Err(e) => {
+                eprintln!("ERROR: {e:#}");
+                ExitCode::InternalError
+            }
+        };
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return Ok(code);
+        }
+        let baseline = snapshot(&rootdir);
+        warm.worker = None;
+        if let Some((pool, environment)) = warm.next.take() {
+            warm.worker = Prestarted::start(&pool);
+            warm.environment = Some(environment);
+        }
+        if baseline != before && may_rerun_at_once {
+            // Saved while the run ran (or written by it): run again now.
+            may_rerun_at_once = false;
+            continue;
+        }
+        may_rerun_at_once = true;
+        eprintln!(
+            "fastest watch: waiting for changes under {} (Ctrl-C stops)",
+            rootdir.display()
+        );
+        if !wait_for_change(&rootdir, &baseline) {
+            return Ok(code);
+        }
+    }
+}
+
+/// Path → (size, mtime) of every watched file under `root`.
+type Snapshot = BTreeMap<PathBuf, (u64, Option<SystemTime>)>;
+
+/// Directories never watched: tool caches and virtual environments (written by runs
+/// and installs, not edited as project files).
+fn skipped_dir(dir: &Path, name: &str) -> bool {
+    name.starts_with('.')
+        || name == "__pycache__"
+        || name == "node_modules"
+        || name.ends_with(".egg-info")
+        || dir.join("pyvenv.cfg").is_file()
+}
+
+fn snapshot(root: &Path) -> Snapshot {
+    let mut files = Snapshot::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                let name = entry.file_name();
+                if !skipped_dir(&path, &name.to_string_lossy()) {
+                    stack.push(path);
+                }
+            } else if let Ok(meta) = entry.metadata() {
+                files.insert(path, (meta.len(), meta.modified().ok()));
+            }
+        }
+    }
+    files
+}
+
+/// Polls until the tree differs from `baseline` and then holds still for `SETTLE`;
+/// false when interrupted first.
+fn wait_for_change(root: &Path, baseline: &Snapshot) -> bool {
+    loop {
+        std::thread::sleep(POLL);
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return false;
+        }
+        let now = snapshot(root);
+        if now != *baseline {
+            let mut last = now;
+            loop {
+                std::thread::sleep(SETTLE);
+                if INTERRUPTED.load(Ordering::SeqCst) {
+                    return false;
+                }
+                let again = snapshot(root);
+                if again == last {
+                    return true;
+                }
+                last = again;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_sees_edits_and_new_files_but_not_tool_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("test_a.py"), "def test_a():\n    pass\n").unwrap();
+        std::fs::create_dir_all(root.join("__pycache__")).unwrap();
+        std::fs::create_dir_all(root.join(".fastest_cache")).unwrap();
+        std::fs::create_dir_all(root.join("venv")).unwrap();
+        std::fs::write(root.join("venv/pyvenv.cfg"), "home = /usr\n").unwrap();
+        let before = snapshot(root);
+        assert_eq!(before.len(), 1, "{before:?}");
+        // Written by runs and installs: not changes.
+        std::fs::write(root.join("__pycache__/test_a.pyc"), "x").unwrap();
+        std::fs::write(root.join(".fastest_cache/db"), "x").unwrap();
+        std::fs::write(root.join("venv/lib.py"), "x").unwrap();
+        assert_eq!(snapshot(root), before);
+        // An edit that changes the size, and a new file in a new directory.
+        std::fs::write(root.join("test_a.py"), "def test_a():\n    assert 1\n").unwrap();
+        assert_ne!(snapshot(root), before);
+        let edited = snapshot(root);
+        std::fs::create_dir_all(root.join("pkg")).unwrap();
+        std::fs::write(root.join("pkg/data.txt"), "1").unwrap();
+        assert_eq!(snapshot(root).len(), edited.len() + 1);
+    }
+}
