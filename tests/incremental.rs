@@ -996,3 +996,129 @@ fn a_worker_started_beside_python_collection_sees_the_runs_worker_count() {
         );
     }
 }
+
+/// The `python` processes whose parent is `pid` and whose command line names the
+/// harness's worker (Linux: read from /proc).
+fn harness_children(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // `pid (comm) state ppid ...`: the fields after the last `)`.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if ppid == Some(pid) && String::from_utf8_lossy(&cmdline).contains("fastest_harness") {
+            found.push(child);
+        }
+    }
+    found
+}
+
+#[test]
+fn watch_reruns_what_each_change_affects_with_a_worker_started_ahead() {
+    use std::io::BufRead;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+    let dir = project();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fastest"))
+        .current_dir(dir.path())
+        .env_remove("PYTHONDONTWRITEBYTECODE")
+        .env_remove("PYTEST_ADDOPTS")
+        .env_remove("APP_MODE")
+        .env("NO_COLOR", "1")
+        .arg("watch")
+        .arg("--python")
+        .arg(python())
+        .args(["-p", "no:cacheprovider"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let summary = line.contains(" in ") && line.contains("passed")
+                || line.contains("failed")
+                || line.contains("nothing to run");
+            if summary && tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let next_summary = || {
+        rx.recv_timeout(Duration::from_secs(90))
+            .expect("fastest watch printed a summary")
+    };
+    let first = next_summary();
+    assert!(
+        first.contains("15 passed"),
+        "the first run runs everything: {first}"
+    );
+    // While it waits, a worker is already running for the next change.
+    let waited = Instant::now();
+    while harness_children(child.id()).is_empty() && waited.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        harness_children(child.id()).len(),
+        1,
+        "one worker started ahead"
+    );
+
+    // A function body breaks one test: only the tests that ran it run.
+    let calc = dir.path().join("pkg/calc.py");
+    let original = std::fs::read_to_string(&calc).unwrap();
+    std::fs::write(&calc, original.replace("return a * b", "return a * b + 1")).unwrap();
+    let broken = next_summary();
+    let broken_summary = if broken.contains(" in ") {
+        broken
+    } else {
+        // The FAILED line of the short summary comes before the count line.
+        next_summary()
+    };
+    assert!(
+        broken_summary.contains("1 failed") && broken_summary.contains("14 deselected"),
+        "{broken_summary}"
+    );
+    // Restored: the failed test runs again and passes; nothing else runs.
+    std::fs::write(&calc, &original).unwrap();
+    let mut fixed = next_summary();
+    while !fixed.contains("1 passed") {
+        fixed = next_summary();
+    }
+    assert!(fixed.contains("14 deselected"), "{fixed}");
+
+    // Ctrl-C while waiting: the watch ends with the last run's status and takes its
+    // worker with it.
+    let waited = Instant::now();
+    while harness_children(child.id()).is_empty() && waited.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let workers = harness_children(child.id());
+    // SAFETY: plain kill(2) on our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    std::thread::sleep(Duration::from_millis(200));
+    for pid in workers {
+        assert!(
+            !Path::new(&format!("/proc/{pid}/cmdline")).exists()
+                || std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .unwrap_or_default()
+                    .is_empty(),
+            "the worker started ahead ({pid}) outlived the watch"
+        );
+    }
+}

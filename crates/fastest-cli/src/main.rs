@@ -29,6 +29,12 @@ use std::time::Instant;
     name = "fastest",
     version,
     disable_help_subcommand = true,
+    after_help = "Commands (before the options):\n  \
+        fastest [run] [ARGS]          run tests; passes stored under their current dependencies are reused\n  \
+        fastest run --changed [ARGS]  only tests a change affects, new and failed ones\n  \
+        fastest watch [ARGS]          `run --changed` now and after every change, a worker started ahead\n  \
+        fastest explain [ARGS]        why each test would run or be reused\n  \
+        fastest cache stats|clear",
     // As pytest's argparse: a repeated option's last value wins (addopts then the command line).
     args_override_self = true
 )]
