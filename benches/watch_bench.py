@@ -9,9 +9,10 @@ incremental_bench.py's (a no-op assignment in one function body, outcomes unchan
 Per project: pytest once untimed, then timed once; `fastest --no-cache` records. Then
 EDITS times: edit, time `fastest run --changed`, restore, run it again (untimed). Then
 `fastest watch` starts; after its first run and a pause (its worker starts ahead),
-EDITS times: edit, and time from the write until the watch prints its next summary
-("save to summary": includes noticing the change, polled every 100 ms) and the run's
-own "in X.XXs"; restore, wait for that run. Medians. Standard library only.
+EDITS times: once the watch has been idle for 2 s, edit, and time from the write until
+the watch prints its next summary ("save to summary": includes noticing the change,
+polled every 50 ms) and the run's own "in X.XXs"; restore. Medians. Standard library
+only.
 """
 import argparse
 import os
@@ -51,6 +52,19 @@ class Watch:
             if not self.cond.wait_for(lambda: len(self.summaries) >= count, timeout):
                 raise SystemExit("fastest watch printed no summary within %ds" % timeout)
             return self.summaries[count - 1]
+
+    def wait_quiet(self, quiet=2.0, timeout=120):
+        """Until no summary came for `quiet` seconds (the watch waits for a change: a
+        run that a test's own file writes started at once is over too); the count."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            with self.cond:
+                last = self.summaries[-1][0] if self.summaries else None
+                count = len(self.summaries)
+            if last is not None and time.perf_counter() - last >= quiet:
+                return count
+            time.sleep(0.1)
+        raise SystemExit("fastest watch did not settle within %ds" % timeout)
 
     def stop(self):
         self.proc.send_signal(signal.SIGINT)
@@ -95,15 +109,14 @@ def main():
         watch = Watch([ib.FASTEST, "watch", "--python", py, "-q"] + pargs, src, env)
         saved_to_summary, run_own, watch_line = [], [], ""
         try:
-            seen = 1
-            watch.wait_for(seen)
+            watch.wait_for(1)
             for _ in range(args.edits):
-                time.sleep(2.0)  # the worker started ahead is ready
+                # Idle for 2 s: the worker started ahead is ready.
+                seen = watch.wait_quiet()
                 start = time.perf_counter()
                 original = ib.edit_function(target, func)
                 try:
-                    seen += 1
-                    at, line = watch.wait_for(seen)
+                    at, line = watch.wait_for(seen + 1)
                 finally:
                     open(target, "w").write(original)
                 saved_to_summary.append(at - start)
@@ -111,8 +124,6 @@ def main():
                 if m:
                     run_own.append(float(m.group(1)))
                 watch_line = line
-                seen += 1
-                watch.wait_for(seen)  # the run after the restore
         finally:
             watch.stop()
         row = (name, t_pytest, statistics.median(oneshot), oneshot_line, statistics.median(saved_to_summary),
