@@ -130,10 +130,10 @@ def main():
                statistics.median(run_own) if run_own else float("nan"), watch_line)
         rows.append(row)
         print(row, file=sys.stderr)
-    print("| project | pytest s | `run --changed` after the edit s | under `fastest watch`: save to summary s | the watch run's own time s | pytest / watch run | selected |")
+    print("| project | pytest s | `run --changed` after the edit s | under `fastest watch`: save to summary s | the watch run's own time s | pytest / save to summary | selected |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for name, tp, to, ol, ts, tr, wl in rows:
-        print("| %s | %.2f | %.2f | %.2f | %.2f | %.1f× | %s |" % (name, tp, to, ts, tr, tp / tr, wl))
+        print("| %s | %.2f | %.2f | %.2f | %.2f | %.1f× | %s |" % (name, tp, to, ts, tr, tp / ts, wl))
 
 
 if __name__ == "__main__":
