@@ -35,7 +35,7 @@ class Watch:
     """A running `fastest watch` whose summary lines are collected as they come."""
 
     def __init__(self, cmd, cwd, env):
-        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=open("/tmp/watch_bench.err","w"), text=True)
+        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.summaries = []  # (time seen, line)
         self.cond = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()

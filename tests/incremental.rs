@@ -1024,22 +1024,33 @@ fn watch_reruns_what_each_change_affects_with_a_worker_started_ahead() {
     use std::io::BufRead;
     use std::sync::mpsc;
     use std::time::{Duration, Instant};
+    /// Kills the watch when the test fails half-way (it would poll forever).
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
     let dir = project();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fastest"))
-        .current_dir(dir.path())
-        .env_remove("PYTHONDONTWRITEBYTECODE")
-        .env_remove("PYTEST_ADDOPTS")
-        .env_remove("APP_MODE")
-        .env("NO_COLOR", "1")
-        .arg("watch")
-        .arg("--python")
-        .arg(python())
-        .args(["-p", "no:cacheprovider"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut guard = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_fastest"))
+            .current_dir(dir.path())
+            .env_remove("PYTHONDONTWRITEBYTECODE")
+            .env_remove("PYTEST_ADDOPTS")
+            .env_remove("APP_MODE")
+            .env("NO_COLOR", "1")
+            .arg("watch")
+            .arg("--python")
+            .arg(python())
+            .args(["-p", "no:cacheprovider"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut guard.0;
     let (tx, rx) = mpsc::channel::<String>();
     let stdout = child.stdout.take().unwrap();
     std::thread::spawn(move || {

@@ -31,6 +31,15 @@ extern "C" fn on_sigint(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::SeqCst);
 }
 
+/// SIGINT's default action again (kills the process), as before a run installs its
+/// handler: `fastest watch` runs each run under the same rules as a plain one.
+pub fn restore_default_sigint() {
+    // SAFETY: resetting a signal's disposition to the default.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+    }
+}
+
 pub fn install_sigint_handler() {
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     unsafe {

@@ -8,18 +8,20 @@
 //! one the worker started in (otherwise it is killed and the run starts its own).
 //!
 //! Changes are found by polling: every file under the rootdir (hidden directories,
-//! `__pycache__` and virtual environments left out) with its size and mtime. A file
-//! that changed while a run ran (saved by the user, or written by a test) starts one
-//! more run at once, but not a second in a row: a test that rewrites a project file on
-//! every run must not make runs follow each other forever.
+//! `__pycache__` and virtual environments left out) with its size and mtime. Files
+//! that changed while a run ran (saved by the user, or written by a test) start one
+//! more run at once; when only the same files change during that one too, no third
+//! follows (a test that rewrites a project file on every run must not make runs follow
+//! each other forever), so a file saved again during that second run waits for the
+//! next change.
 
-use crate::run::{install_sigint_handler, INTERRUPTED};
+use crate::run::{install_sigint_handler, restore_default_sigint, INTERRUPTED};
 use anyhow::Context;
 use fastest_cache::Digest;
 use fastest_config::{determine_setup, SetupRequest};
 use fastest_report::ExitCode;
 use fastest_runner::pool::{PoolConfig, Prestarted};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
@@ -64,24 +66,33 @@ pub fn watch(args: Vec<String>) -> anyhow::Result<ExitCode> {
     })
     .map_err(|e| crate::UsageError(e.to_string()))?;
     let rootdir = config.rootdir;
-    install_sigint_handler();
     let mut warm = Warm::default();
     let mut argv = vec!["run".to_string(), "--changed".to_string()];
     argv.extend(args);
-    // Whether a change made while the last run ran may start a run at once (not twice
-    // in a row: a test that rewrites a project file would otherwise start runs forever).
-    let mut may_rerun_at_once = true;
+    // The files that changed while the last run ran, when that started a run at once:
+    // a run during which only those change again is not followed by another (a test
+    // that rewrites a project file would otherwise start runs forever).
+    let mut rerun_for: Option<BTreeSet<PathBuf>> = None;
+    let mut first = true;
     loop {
         let before = snapshot(&rootdir);
-        let code = match crate::run_argv(argv.clone(), &mut warm) {
+        // During a run, Ctrl-C acts as in a plain `fastest run`: it kills the process
+        // until the run installs its own handler for the workers (a collection Python
+        // is doing then must not be stored half done).
+        restore_default_sigint();
+        let result = crate::run_argv(argv.clone(), &mut warm);
+        install_sigint_handler();
+        let code = match result {
             Ok(code) => code,
-            // A usage error stays one; anything else is reported and watching goes on.
-            Err(e) if e.downcast_ref::<crate::UsageError>().is_some() => return Err(e),
+            // A usage error in the arguments ends the watch; a later one (a config file
+            // edited into a broken state) is reported and watching goes on.
+            Err(e) if first && e.downcast_ref::<crate::UsageError>().is_some() => return Err(e),
             Err(e) => {
                 eprintln!("ERROR: {e:#}");
                 ExitCode::InternalError
             }
         };
+        first = false;
         if INTERRUPTED.load(Ordering::SeqCst) {
             return Ok(code);
         }
@@ -91,12 +102,20 @@ pub fn watch(args: Vec<String>) -> anyhow::Result<ExitCode> {
             warm.worker = Prestarted::start(&pool);
             warm.environment = Some(environment);
         }
-        if baseline != before && may_rerun_at_once {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return Ok(code);
+        }
+        let changed_during = changed_paths(&before, &baseline);
+        if !changed_during.is_empty()
+            && rerun_for
+                .as_ref()
+                .is_none_or(|last| !changed_during.is_subset(last))
+        {
             // Saved while the run ran (or written by it): run again now.
-            may_rerun_at_once = false;
+            rerun_for = Some(changed_during);
             continue;
         }
-        may_rerun_at_once = true;
+        rerun_for = None;
         eprintln!(
             "fastest watch: waiting for changes under {} (Ctrl-C stops)",
             rootdir.display()
@@ -110,6 +129,17 @@ pub fn watch(args: Vec<String>) -> anyhow::Result<ExitCode> {
 
 /// Path → (size, mtime) of every watched file under `root`.
 type Snapshot = BTreeMap<PathBuf, (u64, Option<SystemTime>)>;
+
+/// The files added, removed or changed between two snapshots.
+fn changed_paths(before: &Snapshot, after: &Snapshot) -> BTreeSet<PathBuf> {
+    let mut changed: BTreeSet<PathBuf> = after
+        .iter()
+        .filter(|(path, stat)| before.get(*path) != Some(*stat))
+        .map(|(path, _)| path.clone())
+        .collect();
+    changed.extend(before.keys().filter(|p| !after.contains_key(*p)).cloned());
+    changed
+}
 
 /// Directories never watched: tool caches and virtual environments (written by runs
 /// and installs, not edited as project files).
@@ -202,5 +232,25 @@ mod tests {
         std::fs::create_dir_all(root.join("pkg")).unwrap();
         std::fs::write(root.join("pkg/data.txt"), "1").unwrap();
         assert_eq!(snapshot(root).len(), edited.len() + 1);
+    }
+
+    #[test]
+    fn changed_paths_are_the_added_removed_and_rewritten_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("kept.py"), "1").unwrap();
+        std::fs::write(root.join("edited.py"), "1").unwrap();
+        std::fs::write(root.join("removed.py"), "1").unwrap();
+        let before = snapshot(root);
+        std::fs::write(root.join("edited.py"), "12").unwrap();
+        std::fs::remove_file(root.join("removed.py")).unwrap();
+        std::fs::write(root.join("added.py"), "1").unwrap();
+        let changed = changed_paths(&before, &snapshot(root));
+        let names: Vec<String> = changed
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["added.py", "edited.py", "removed.py"]);
+        assert!(changed_paths(&before, &before).is_empty());
     }
 }

@@ -195,7 +195,7 @@ pub fn run_pool(
     // pool would start it; else it is dropped, which kills it.
     let mut prestarted = prestarted
         .filter(|p| p.key == StartKey::of(config))
-        .and_then(|mut p| p.started.take());
+        .and_then(|mut p| p.take_alive());
     for idx in 0..config.workers.max(1) {
         generation += 1;
         let worker = match prestarted.take() {
@@ -746,6 +746,18 @@ impl Prestarted {
             key: StartKey::of(config),
             started: Some(started),
         })
+    }
+}
+
+impl Prestarted {
+    /// The process, unless it has exited meanwhile (a worker started ahead by `fastest
+    /// watch` can wait for minutes: killed by the OOM killer or by hand, it is not used).
+    fn take_alive(&mut self) -> Option<Started> {
+        let mut started = self.started.take()?;
+        match started.child.try_wait() {
+            Ok(None) => Some(started),
+            _ => None,
+        }
     }
 }
 
