@@ -1768,6 +1768,13 @@ fn save_state(
     results: &HashMap<String, Vec<PhaseReport>>,
     known: &HashMap<String, f64>,
 ) {
+    // Removing an absent key still walks the tree: only the ids stored as failed are
+    // removed (usually few; a clean suite has none).
+    let stored_failed: HashSet<String> = cache
+        .scan::<bool>(LASTFAILED_TREE)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
     for (id, reports) in results {
         let total: f64 = reports.iter().map(|r| r.duration).sum();
         let near = known
@@ -1779,8 +1786,7 @@ fn save_state(
         let failed = reports.iter().any(|r| r.outcome == Outcome::Failed);
         if failed {
             cache.put(LASTFAILED_TREE, id.as_bytes(), &true);
-        } else {
-            // sled writes nothing when the key is absent.
+        } else if stored_failed.contains(id) {
             cache.remove(LASTFAILED_TREE, id.as_bytes());
         }
     }

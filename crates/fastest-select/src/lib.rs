@@ -441,20 +441,26 @@ impl Selector {
             passed,
             duration,
         };
-        // A record differing only by a nearby duration is not written again (a rerun of
-        // unchanged tests would otherwise rewrite every record, for its duration alone).
         let stored = self
             .cache
             .get::<TestRecord>(TREE_RESULTS, nodeid.as_bytes());
-        if !stored.is_some_and(|old| old.same_result(&record)) {
-            self.cache.put(TREE_RESULTS, nodeid.as_bytes(), &record);
-        }
         if passed && !failed {
             // A pass under this key stays valid whatever duration it was stored with.
+            // Written before the record: a record that says "passed with this set" was
+            // preceded by the pass (sled recovers a prefix of its log), so then the pass
+            // need not be looked up (a lookup that reads a page from disk per test).
+            let stored_with_this_pass = stored
+                .as_ref()
+                .is_some_and(|old| old.passed && !old.failed && old.depset == set_digest);
             let key = result_key(nodeid, &set_digest);
-            if !self.cache.contains(TREE_PASSES, &key) {
+            if !stored_with_this_pass && !self.cache.contains(TREE_PASSES, &key) {
                 self.cache.put(TREE_PASSES, &key, &CachedPass { duration });
             }
+        }
+        // A record differing only by a nearby duration is not written again (a rerun of
+        // unchanged tests would otherwise rewrite every record, for its duration alone).
+        if !stored.is_some_and(|old| old.same_result(&record)) {
+            self.cache.put(TREE_RESULTS, nodeid.as_bytes(), &record);
         }
         set_digest
     }
