@@ -50,6 +50,22 @@ def pytest_args(run_sh):
     return words
 
 
+def bench_env():
+    """The environment the benchmarks run commands in: no PYTEST_ADDOPTS, and bytecode
+    written as in a normal checkout."""
+    env = dict(os.environ)
+    env.pop("PYTEST_ADDOPTS", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def corpus_project(corpus, name):
+    """(src directory, venv python, pytest arguments) of a corpus project."""
+    root = os.path.join(corpus, name)
+    return (os.path.join(root, "src"), os.path.join(root, "venv", "bin", "python"),
+            pytest_args(os.path.join(root, "run.sh")))
+
+
 def timed(cmd, cwd, env=None):
     start = time.perf_counter()
     out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
@@ -87,15 +103,10 @@ def main():
     ap.add_argument("--projects", default=",".join(n for n in EDITS if n != "tomlkit"))
     ap.add_argument("--no-testmon", action="store_true", help="skip the pytest-testmon runs")
     args = ap.parse_args()
-    env = dict(os.environ)
-    env.pop("PYTEST_ADDOPTS", None)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env = bench_env()
     rows = []
     for name in args.projects.split(","):
-        root = os.path.join(args.corpus, name)
-        src = os.path.join(root, "src")
-        py = os.path.join(root, "venv", "bin", "python")
-        pargs = pytest_args(os.path.join(root, "run.sh"))
+        src, py, pargs = corpus_project(args.corpus, name)
         fast = [FASTEST, "--python", py] + pargs
         # Each command once untimed first: pyc files and fastest's code cache are warm.
         timed([py, "-m", "pytest"] + pargs + ["-q"], src, env)

@@ -80,15 +80,10 @@ def main():
     ap.add_argument("--projects", default="flask,humanize,attrs,click,tomlkit")
     ap.add_argument("--edits", type=int, default=3)
     args = ap.parse_args()
-    env = dict(os.environ)
-    env.pop("PYTEST_ADDOPTS", None)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env = ib.bench_env()
     rows = []
     for name in args.projects.split(","):
-        root = os.path.join(args.corpus, name)
-        src = os.path.join(root, "src")
-        py = os.path.join(root, "venv", "bin", "python")
-        pargs = ib.pytest_args(os.path.join(root, "run.sh"))
+        src, py, pargs = ib.corpus_project(args.corpus, name)
         path, func = ib.EDITS[name]
         target = os.path.join(src, path)
         ib.timed([py, "-m", "pytest"] + pargs + ["-q"], src, env)
