@@ -1109,6 +1109,31 @@ fn watch_reruns_what_each_change_affects_with_a_worker_started_ahead() {
     }
     assert!(fixed.contains("14 deselected"), "{fixed}");
 
+    // A worker started ahead that dies while the watch waits is not adopted: the next
+    // run starts its own and passes as before.
+    let waited = Instant::now();
+    while harness_children(child.id()).is_empty() && waited.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for pid in harness_children(child.id()) {
+        // SAFETY: plain kill(2) on the watch's own worker.
+        unsafe {
+            libc::kill(pid as i32, libc::SIGKILL);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(&calc, original.replace("return a + b", "return b + a")).unwrap();
+    let mut after_kill = next_summary();
+    while !after_kill.contains(" in ") {
+        after_kill = next_summary();
+    }
+    assert!(
+        after_kill.contains("passed")
+            && !after_kill.contains("error")
+            && !after_kill.contains("failed"),
+        "{after_kill}"
+    );
+
     // Ctrl-C while waiting: the watch ends with the last run's status and takes its
     // worker with it.
     let waited = Instant::now();

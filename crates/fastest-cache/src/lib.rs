@@ -398,6 +398,29 @@ mod tests {
     }
 
     #[test]
+    fn open_waits_for_a_handle_released_soon_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Cache::open(dir.path());
+        first.put(TREE_SUMMARIES, b"k", &7u32);
+        first.flush();
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            drop(first);
+        });
+        let started = std::time::Instant::now();
+        let second = Cache::open(dir.path());
+        holder.join().unwrap();
+        assert_eq!(
+            second.mode,
+            CacheMode::Persistent,
+            "{:?}",
+            second.take_warnings()
+        );
+        assert!(started.elapsed() >= std::time::Duration::from_millis(150));
+        assert_eq!(second.get::<u32>(TREE_SUMMARIES, b"k"), Some(7));
+    }
+
+    #[test]
     fn garbage_database_is_rebuilt_with_a_warning() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("db")).unwrap();
