@@ -471,7 +471,7 @@ class Recorder:
         """Merges into `total` the import frames of every module its blocks touched, to a
         fixed point, starting from the files of `hits` (`done`: files already merged)."""
         while True:
-            files = {h.rsplit("::", 1)[0] for h in hits} - done
+            files = set(map(self._file_of.__getitem__, hits)) - done
             if not files:
                 return
             for f in files:

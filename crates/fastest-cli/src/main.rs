@@ -1835,11 +1835,8 @@ fn run_argv(mut argv: Vec<String>, warm: &mut watch::Warm) -> anyhow::Result<Exi
         }
         // A worker started ahead imported pytest and the harness in the environment of
         // the previous run: a different one (an install, a config edit) starts afresh.
-        if let Some(worker) = warm_worker.take() {
-            if prestarted.is_none()
-                && environment_now.is_some()
-                && warm.environment == environment_now
-            {
+        if let Some((worker, environment)) = warm_worker.take() {
+            if prestarted.is_none() && environment_now == Some(environment) {
                 prestarted = Some(worker);
             }
         }

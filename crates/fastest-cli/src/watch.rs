@@ -37,10 +37,9 @@ const SETTLE: Duration = Duration::from_millis(20);
 /// What `fastest watch` carries from one run to the next.
 #[derive(Default)]
 pub struct Warm {
-    /// The worker started ahead, for the next run.
-    pub worker: Option<Prestarted>,
-    /// The environment digest of the run after which `worker` was started.
-    pub environment: Option<Digest>,
+    /// The worker started ahead, for the next run, with the environment digest of the
+    /// run after which it was started.
+    pub worker: Option<(Prestarted, Digest)>,
     /// Set by a run: how to start a worker like its first, and its environment digest.
     pub next: Option<(PoolConfig, Digest)>,
 }
@@ -74,8 +73,8 @@ pub fn watch(args: Vec<String>) -> anyhow::Result<ExitCode> {
     // that rewrites a project file would otherwise start runs forever).
     let mut rerun_for: Option<BTreeSet<PathBuf>> = None;
     let mut first = true;
+    let mut before = snapshot(&rootdir);
     loop {
-        let before = snapshot(&rootdir);
         // During a run, Ctrl-C acts as in a plain `fastest run`: it kills the process
         // until the run installs its own handler for the workers (a collection Python
         // is doing then must not be stored half done).
@@ -97,11 +96,10 @@ pub fn watch(args: Vec<String>) -> anyhow::Result<ExitCode> {
             return Ok(code);
         }
         let baseline = snapshot(&rootdir);
-        warm.worker = None;
-        if let Some((pool, environment)) = warm.next.take() {
-            warm.worker = Prestarted::start(&pool);
-            warm.environment = Some(environment);
-        }
+        warm.worker = warm
+            .next
+            .take()
+            .and_then(|(pool, environment)| Some((Prestarted::start(&pool)?, environment)));
         if INTERRUPTED.load(Ordering::SeqCst) {
             return Ok(code);
         }
@@ -113,6 +111,7 @@ pub fn watch(args: Vec<String>) -> anyhow::Result<ExitCode> {
         {
             // Saved while the run ran (or written by it): run again now.
             rerun_for = Some(changed_during);
+            before = baseline;
             continue;
         }
         rerun_for = None;
@@ -120,8 +119,9 @@ pub fn watch(args: Vec<String>) -> anyhow::Result<ExitCode> {
             "fastest watch: waiting for changes under {} (Ctrl-C stops)",
             rootdir.display()
         );
-        if !wait_for_change(&rootdir, &baseline) {
-            return Ok(code);
+        match wait_for_change(&rootdir, &baseline) {
+            Some(settled) => before = settled,
+            None => return Ok(code),
         }
         crate::timing::mark("watch: change seen");
     }
@@ -176,14 +176,14 @@ fn snapshot(root: &Path) -> Snapshot {
     files
 }
 
-/// Polls until the tree differs from `baseline` and then holds still for `SETTLE`;
-/// false when interrupted first.
-fn wait_for_change(root: &Path, baseline: &Snapshot) -> bool {
+/// Polls until the tree differs from `baseline` and then holds still for `SETTLE`: the
+/// settled snapshot (the next run's starting point), or `None` when interrupted first.
+fn wait_for_change(root: &Path, baseline: &Snapshot) -> Option<Snapshot> {
     let mut interval = POLL;
     loop {
         std::thread::sleep(interval);
         if INTERRUPTED.load(Ordering::SeqCst) {
-            return false;
+            return None;
         }
         let walk = std::time::Instant::now();
         let now = snapshot(root);
@@ -193,11 +193,11 @@ fn wait_for_change(root: &Path, baseline: &Snapshot) -> bool {
             loop {
                 std::thread::sleep(SETTLE);
                 if INTERRUPTED.load(Ordering::SeqCst) {
-                    return false;
+                    return None;
                 }
                 let again = snapshot(root);
                 if again == last {
-                    return true;
+                    return Some(again);
                 }
                 last = again;
             }
