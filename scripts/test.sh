@@ -89,6 +89,9 @@ PYTEST8_SITE="$VENV/pytest8-site"
 install_site "$PYTEST8_SITE" pytest==8.3.5
 
 export FASTEST_TEST_PYTHON="$PYTHON"
+# No preloader outlives the test projects' runs unless a test asks for one
+# (tests/preload.rs); FASTEST_PRELOAD=1 bash scripts/test.sh runs every test with it.
+export FASTEST_PRELOAD="${FASTEST_PRELOAD:-0}"
 export FASTEST_TEST_PLUGINS_SITE="$PLUGINS_SITE"
 export FASTEST_TEST_MOCK_SITE="$MOCK_SITE"
 export FASTEST_TEST_HYPOTHESIS_SITE="$HYPOTHESIS_SITE"

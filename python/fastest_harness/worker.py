@@ -111,10 +111,13 @@ def _compile_harness():
         pass
 
 
-def main():
+def main(preloaded=None):
+    """Runs the worker. `preloaded`: what a preloader (preload.py) that forked this
+    process already found, with pytest imported."""
     import faulthandler
 
-    _compile_harness()
+    if preloaded is None:
+        _compile_harness()
 
     # A segfaulting test leaves its Python traceback in the capture file the runner reads.
     faulthandler.enable()
@@ -127,20 +130,26 @@ def main():
     main_module = sys.modules.get("__main__")
     if main_module is not None and not hasattr(main_module, "__file__") and harness_dir:
         main_module.__file__ = os.path.join(harness_dir, "fastest_harness", "main_stub.py")
-    try:
-        import pytest  # noqa: F401
+    if preloaded is None:
+        try:
+            import pytest  # noqa: F401
 
-        pytest_version = getattr(pytest, "__version__", "unknown")
-    except ImportError:
-        pytest_version = None
-    plugins = _installed_plugins() if pytest_version else []
+            pytest_version = getattr(pytest, "__version__", "unknown")
+        except ImportError:
+            pytest_version = None
+        plugins = _installed_plugins() if pytest_version else []
+        reproducible = _reproducible_plugins(plugins)
+    else:
+        pytest_version = preloaded["pytest"]
+        plugins = preloaded["plugins"]
+        reproducible = preloaded["reproducible"]
     channel.send(
         "ready",
         protocol=PROTOCOL_VERSION,
         python="%d.%d.%d" % sys.version_info[:3],
         pytest=pytest_version,
         plugins=plugins,
-        reproducible=_reproducible_plugins(plugins),
+        reproducible=reproducible,
     )
     cmd = channel.receive()
     if cmd.get("op") == "shutdown":

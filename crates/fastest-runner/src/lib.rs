@@ -2,6 +2,7 @@
 //! cache dir (once per version), schedules tests and runs them on Python workers.
 
 pub mod pool;
+pub mod preload;
 pub mod schedule;
 
 use fastest_protocol::{DynamicCollection, ProtocolError};
@@ -81,6 +82,10 @@ const HARNESS_FILES: &[(&str, &str)] = &[
     (
         "asyncio_plugin.py",
         include_str!("../../../python/fastest_harness/asyncio_plugin.py"),
+    ),
+    (
+        "preload.py",
+        include_str!("../../../python/fastest_harness/preload.py"),
     ),
     (
         "standin/pytest/__init__.py",

@@ -1,6 +1,7 @@
 //! The worker pool: Python worker processes on dedicated pipes, group dispatch, and the
 //! crash / timeout / interrupt handling that keeps one bad test from costing the run.
 
+use crate::preload::{ForkedWorker, WorkerFds};
 use crate::schedule::Plan;
 use fastest_protocol::{FromWorker, PhaseReport, RunItem, TestDeps, ToWorker, WorkerConfig};
 use std::collections::VecDeque;
@@ -33,6 +34,41 @@ pub struct PoolConfig {
     /// Workers share the runner's terminal (stdin and foreground process group): for a
     /// debugger (`--pdb`, `--trace`, `breakpoint()` with `-s`).
     pub interactive: bool,
+    /// The socket of the project's preloader (`preload.rs`): workers are forked there
+    /// when it answers, started afresh otherwise.
+    pub preload: Option<PathBuf>,
+}
+
+/// A worker process: started by the pool, or forked by a preloader.
+#[derive(Debug)]
+enum WorkerProcess {
+    Spawned(Child),
+    Forked(ForkedWorker),
+}
+
+impl WorkerProcess {
+    fn kill(&mut self) {
+        match self {
+            WorkerProcess::Spawned(child) => {
+                let _ = child.kill();
+            }
+            WorkerProcess::Forked(worker) => worker.kill(),
+        }
+    }
+
+    fn wait(&mut self) -> Option<std::process::ExitStatus> {
+        match self {
+            WorkerProcess::Spawned(child) => child.wait().ok(),
+            WorkerProcess::Forked(worker) => worker.wait(),
+        }
+    }
+
+    fn is_alive(&mut self) -> bool {
+        match self {
+            WorkerProcess::Spawned(child) => matches!(child.try_wait(), Ok(None)),
+            WorkerProcess::Forked(worker) => matches!(worker.try_wait(), Ok(None)),
+        }
+    }
 }
 
 /// What the pool tells its consumer (the reporter), in the order it happens.
@@ -133,7 +169,7 @@ enum Msg {
 }
 
 struct Worker {
-    child: Child,
+    process: WorkerProcess,
     commands: std::io::PipeWriter,
     generation: u64,
     /// Items sent and not yet finished, in run order.
@@ -227,7 +263,7 @@ pub fn run_pool(
                 if let (Some(started), false) = (started, w.assigned.is_empty()) {
                     if !w.timed_out && started.elapsed() > limit {
                         w.timed_out = true;
-                        let _ = w.child.kill();
+                        w.process.kill();
                     }
                 }
             }
@@ -464,7 +500,7 @@ pub fn run_pool(
                 }
             }
             Msg::Eof => {
-                let status = worker.child.wait().ok();
+                let status = worker.process.wait();
                 let mut w = workers[idx].take().expect("worker present");
                 if w.ready && !w.imported && w.assigned.is_empty() {
                     // Died importing the test modules (a segfault at import): pytest's
@@ -647,8 +683,8 @@ fn send(worker: &mut Worker, msg: &ToWorker) {
 
 fn kill_all(workers: &mut [Option<Worker>]) {
     for w in workers.iter_mut().flatten() {
-        let _ = w.child.kill();
-        let _ = w.child.wait();
+        w.process.kill();
+        w.process.wait();
     }
 }
 
@@ -699,7 +735,7 @@ fn read_capture(prefix: &std::path::Path) -> Vec<(String, String)> {
 
 /// A worker process started, its reader thread not yet (see `attach`).
 struct Started {
-    child: Child,
+    process: WorkerProcess,
     commands: std::io::PipeWriter,
     events: std::io::PipeReader,
     capture_prefix: PathBuf,
@@ -754,18 +790,15 @@ impl Prestarted {
     /// watch` can wait for minutes: killed by the OOM killer or by hand, it is not used).
     fn take_alive(&mut self) -> Option<Started> {
         let mut started = self.started.take()?;
-        match started.child.try_wait() {
-            Ok(None) => Some(started),
-            _ => None,
-        }
+        started.process.is_alive().then_some(started)
     }
 }
 
 impl Drop for Prestarted {
     fn drop(&mut self) {
         if let Some(mut started) = self.started.take() {
-            let _ = started.child.kill();
-            let _ = started.child.wait();
+            started.process.kill();
+            started.process.wait();
         }
     }
 }
@@ -787,22 +820,75 @@ fn spawn(
 fn start_process(config: &PoolConfig, idx: usize, generation: u64) -> Result<Started, PoolError> {
     let (cmd_read, cmd_write) = std::io::pipe().map_err(PoolError::Pipe)?;
     let (event_read, event_write) = std::io::pipe().map_err(PoolError::Pipe)?;
-    let cmd_fd = cmd_read.as_raw_fd();
-    let event_fd = event_write.as_raw_fd();
     let _ = std::fs::create_dir_all(&config.capture_dir);
     let capture_prefix = config.capture_dir.join(format!("worker{idx}-{generation}"));
+    let worker_env: [(&str, std::ffi::OsString); 5] = [
+        ("FASTEST_CMD_FD", CMD_FD.to_string().into()),
+        ("FASTEST_EVENT_FD", EVENT_FD.to_string().into()),
+        (
+            "FASTEST_HARNESS_DIR",
+            config.harness.clone().into_os_string(),
+        ),
+        ("FASTEST_WORKER", idx.to_string().into()),
+        // `PYTEST_XDIST_WORKER_COUNT` comes with the configuration (`WorkerConfig`).
+        ("PYTEST_XDIST_WORKER", format!("gw{idx}").into()),
+    ];
+    let process = match forked(config, &worker_env, &cmd_read, &event_write) {
+        Some(worker) => WorkerProcess::Forked(worker),
+        None => WorkerProcess::Spawned(spawned(config, &worker_env, &cmd_read, &event_write)?),
+    };
+    drop(cmd_read);
+    drop(event_write);
+    Ok(Started {
+        process,
+        commands: cmd_write,
+        events: event_read,
+        capture_prefix,
+    })
+}
+
+/// A worker from the project's preloader, when one answers (never for a worker that
+/// shares the terminal, nor under the profiler, which wraps the worker's start).
+fn forked(
+    config: &PoolConfig,
+    worker_env: &[(&str, std::ffi::OsString)],
+    cmd_read: &std::io::PipeReader,
+    event_write: &std::io::PipeWriter,
+) -> Option<ForkedWorker> {
+    let socket = config.preload.as_ref()?;
+    if config.interactive || std::env::var_os("FASTEST_PROFILE").is_some() {
+        return None;
+    }
+    let mut env: Vec<(std::ffi::OsString, std::ffi::OsString)> = std::env::vars_os()
+        .filter(|(k, _)| !worker_env.iter().any(|(name, _)| k == name))
+        .collect();
+    env.extend(worker_env.iter().map(|(k, v)| ((*k).into(), v.clone())));
+    let devnull = std::fs::File::open("/dev/null").ok()?;
+    let fds = WorkerFds {
+        stdin: devnull.as_raw_fd(),
+        stdout: 1,
+        stderr: 2,
+        commands: cmd_read.as_raw_fd(),
+        events: event_write.as_raw_fd(),
+    };
+    crate::preload::fork_worker(socket, &config.cwd, &env, &fds).ok()
+}
+
+fn spawned(
+    config: &PoolConfig,
+    worker_env: &[(&str, std::ffi::OsString)],
+    cmd_read: &std::io::PipeReader,
+    event_write: &std::io::PipeWriter,
+) -> Result<Child, PoolError> {
+    let cmd_fd = cmd_read.as_raw_fd();
+    let event_fd = event_write.as_raw_fd();
     let mut command = Command::new(&config.python);
     command
         .arg("-c")
         .arg("import sys; sys.path.insert(0, sys.argv[1]); from fastest_harness.worker import profiled_main; profiled_main()")
         .arg(&config.harness)
         .current_dir(&config.cwd)
-        .env("FASTEST_CMD_FD", CMD_FD.to_string())
-        .env("FASTEST_EVENT_FD", EVENT_FD.to_string())
-        .env("FASTEST_HARNESS_DIR", &config.harness)
-        .env("FASTEST_WORKER", idx.to_string())
-        // `PYTEST_XDIST_WORKER_COUNT` comes with the configuration (`WorkerConfig`).
-        .env("PYTEST_XDIST_WORKER", format!("gw{idx}"))
+        .envs(worker_env.iter().map(|(k, v)| (k, v)))
         .stdin(if config.interactive {
             Stdio::inherit()
         } else {
@@ -827,17 +913,9 @@ fn start_process(config: &PoolConfig, idx: usize, generation: u64) -> Result<Sta
             Ok(())
         });
     }
-    let child = command.spawn().map_err(|source| PoolError::Spawn {
+    command.spawn().map_err(|source| PoolError::Spawn {
         python: config.python.clone(),
         source,
-    })?;
-    drop(cmd_read);
-    drop(event_write);
-    Ok(Started {
-        child,
-        commands: cmd_write,
-        events: event_read,
-        capture_prefix,
     })
 }
 
@@ -849,7 +927,7 @@ fn attach(
     tx: &mpsc::Sender<(usize, u64, Msg)>,
 ) -> Worker {
     let Started {
-        child,
+        process,
         commands,
         events,
         capture_prefix,
@@ -881,7 +959,7 @@ fn attach(
         }
     });
     Worker {
-        child,
+        process,
         commands,
         generation,
         assigned: VecDeque::new(),
