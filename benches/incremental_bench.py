@@ -102,8 +102,12 @@ def main():
     # tomlkit is left out by default: its figures were first measured on their own.
     ap.add_argument("--projects", default=",".join(n for n in EDITS if n != "tomlkit"))
     ap.add_argument("--no-testmon", action="store_true", help="skip the pytest-testmon runs")
+    ap.add_argument("--no-preload", action="store_true",
+                    help="FASTEST_PRELOAD=0: every worker starts a fresh interpreter")
     args = ap.parse_args()
     env = bench_env()
+    if args.no_preload:
+        env["FASTEST_PRELOAD"] = "0"
     rows = []
     for name in args.projects.split(","):
         src, py, pargs = corpus_project(args.corpus, name)

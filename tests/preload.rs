@@ -119,7 +119,13 @@ impl Project {
 fn alive(pid: u32) -> bool {
     // A zombie is not alive: its state letter is Z.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+        .map(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
         .unwrap_or(false)
 }
 
@@ -155,7 +161,11 @@ fn workers_forked_by_the_preloader_behave_as_fresh_ones_until_sys_path_changes()
     let first = project.run("one", &[]);
     assert_eq!(first.status.code(), Some(1), "{}", text(&first));
     assert_eq!(project.outcomes(), expected, "{}", text(&first));
-    assert!(text(&first).contains("worker crashed: exit code 3"), "{}", text(&first));
+    assert!(
+        text(&first).contains("worker crashed: exit code 3"),
+        "{}",
+        text(&first)
+    );
     assert!(!project.last_worker_parent().1);
     project.wait_for_preloader();
 
@@ -164,7 +174,11 @@ fn workers_forked_by_the_preloader_behave_as_fresh_ones_until_sys_path_changes()
     let second = project.run("two", &[]);
     assert_eq!(second.status.code(), Some(1), "{}", text(&second));
     assert_eq!(project.outcomes(), expected, "{}", text(&second));
-    assert!(text(&second).contains("worker crashed: exit code 3"), "{}", text(&second));
+    assert!(
+        text(&second).contains("worker crashed: exit code 3"),
+        "{}",
+        text(&second)
+    );
     let (preloader, forked) = project.last_worker_parent();
     assert!(forked, "the worker was not forked by the preloader");
     assert!(alive(preloader));

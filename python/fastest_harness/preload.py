@@ -173,6 +173,12 @@ def serve(sock_path, harness_dir, cache_dir):
 
     preloaded = _preload(harness_dir)
     files = _module_files()
+    # What is imported now lives as long as any worker: out of the collector's reach, a
+    # worker's collections do not touch (and so copy) the pages it shares with this one.
+    import gc
+
+    gc.collect()
+    gc.freeze()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     temporary = "%s.%d" % (sock_path, os.getpid())
     listener.bind(temporary)
@@ -312,6 +318,11 @@ def serve(sock_path, harness_dir, cache_dir):
     try:
         if os.stat(sock_path).st_ino == own:
             os.unlink(sock_path)
+    except OSError:
+        pass
+    # A clean exit: its log (kept after a crash, for the reason) has nothing to say.
+    try:
+        os.unlink(sock_path[: -len(".sock")] + ".log")
     except OSError:
         pass
 

@@ -5,13 +5,12 @@ use crate::preload::{ForkedWorker, WorkerFds};
 use crate::schedule::Plan;
 use fastest_protocol::{FromWorker, PhaseReport, RunItem, TestDeps, ToWorker, WorkerConfig};
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::unix::io::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// The fds the harness reads commands from and writes events to.
@@ -171,6 +170,11 @@ enum Msg {
 struct Worker {
     process: WorkerProcess,
     commands: std::io::PipeWriter,
+    events: std::io::PipeReader,
+    /// Bytes read from `events` after the last complete line.
+    inbox: Vec<u8>,
+    /// `events` reached its end (the `Eof` message is queued).
+    at_eof: bool,
     generation: u64,
     /// Items sent and not yet finished, in run order.
     assigned: VecDeque<RunItem>,
@@ -213,7 +217,9 @@ pub fn run_pool(
     interrupted: &AtomicBool,
     mut sink: impl FnMut(RunEvent) -> Control,
 ) -> Result<PoolOutcome, PoolError> {
-    let (tx, rx) = mpsc::channel::<(usize, u64, Msg)>();
+    // Messages read from the workers' event pipes, not yet handled.
+    let mut pending: VecDeque<(usize, u64, Msg)> = VecDeque::new();
+    let mut read_buffer = vec![0u8; 1 << 16];
     let mut queue: VecDeque<Vec<RunItem>> = VecDeque::new();
     let mut preassigned: Vec<VecDeque<Vec<RunItem>>> = Vec::new();
     let mut decide = Some(decide);
@@ -235,8 +241,8 @@ pub fn run_pool(
     for idx in 0..config.workers.max(1) {
         generation += 1;
         let worker = match prestarted.take() {
-            Some(started) => attach(started, idx, generation, &tx),
-            None => spawn(config, idx, generation, &tx)?,
+            Some(started) => attach(started, generation),
+            None => spawn(config, idx, generation)?,
         };
         workers.push(Some(worker));
     }
@@ -268,10 +274,11 @@ pub fn run_pool(
                 }
             }
         }
-        let (idx, gen, msg) = match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(m) => m,
-            Err(mpsc::RecvTimeoutError::Timeout) => continue,
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        if pending.is_empty() {
+            read_events(&mut workers, &mut pending, &mut read_buffer, 50);
+        }
+        let Some((idx, gen, msg)) = pending.pop_front() else {
+            continue;
         };
         let Some(worker) = workers[idx].as_mut() else {
             continue;
@@ -579,7 +586,7 @@ pub fn run_pool(
                 }
                 if control == Control::Continue {
                     generation += 1;
-                    let mut fresh = spawn(config, idx, generation, &tx)?;
+                    let mut fresh = spawn(config, idx, generation)?;
                     fresh.assigned = std::mem::take(&mut w.assigned);
                     fresh.respawns = w.respawns + 1;
                     workers[idx] = Some(fresh);
@@ -733,7 +740,7 @@ fn read_capture(prefix: &std::path::Path) -> Vec<(String, String)> {
     out
 }
 
-/// A worker process started, its reader thread not yet (see `attach`).
+/// A worker process started, not yet tracked by a pool (see `attach`).
 struct Started {
     process: WorkerProcess,
     commands: std::io::PipeWriter,
@@ -803,18 +810,8 @@ impl Drop for Prestarted {
     }
 }
 
-fn spawn(
-    config: &PoolConfig,
-    idx: usize,
-    generation: u64,
-    tx: &mpsc::Sender<(usize, u64, Msg)>,
-) -> Result<Worker, PoolError> {
-    Ok(attach(
-        start_process(config, idx, generation)?,
-        idx,
-        generation,
-        tx,
-    ))
+fn spawn(config: &PoolConfig, idx: usize, generation: u64) -> Result<Worker, PoolError> {
+    Ok(attach(start_process(config, idx, generation)?, generation))
 }
 
 fn start_process(config: &PoolConfig, idx: usize, generation: u64) -> Result<Started, PoolError> {
@@ -919,48 +916,20 @@ fn spawned(
     })
 }
 
-/// Starts the thread reading a started worker's events into the pool's channel.
-fn attach(
-    started: Started,
-    idx: usize,
-    generation: u64,
-    tx: &mpsc::Sender<(usize, u64, Msg)>,
-) -> Worker {
+/// A started worker as the pool tracks it; its events are read by `read_events`.
+fn attach(started: Started, generation: u64) -> Worker {
     let Started {
         process,
         commands,
         events,
         capture_prefix,
     } = started;
-    let tx = tx.clone();
-    std::thread::spawn(move || {
-        let mut reader = BufReader::with_capacity(1 << 16, events);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => {
-                    let _ = tx.send((idx, generation, Msg::Eof));
-                    return;
-                }
-                Ok(_) => {
-                    if tx
-                        .send((
-                            idx,
-                            generation,
-                            Msg::Line(line.trim_end().to_string(), Instant::now()),
-                        ))
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            }
-        }
-    });
     Worker {
         process,
         commands,
+        events,
+        inbox: Vec::new(),
+        at_eof: false,
         generation,
         assigned: VecDeque::new(),
         last_deps: None,
@@ -972,5 +941,77 @@ fn attach(
         imported: false,
         capture_prefix,
         respawns: 0,
+    }
+}
+
+/// Waits up to `timeout_ms` for events from any worker and queues every complete line
+/// read (and `Eof` after a worker's last line). One thread polls all event pipes: a
+/// reader thread per worker, handing each line over a channel, cost two wake-ups per
+/// test, half of the runner's CPU on suites of short tests.
+fn read_events(
+    workers: &mut [Option<Worker>],
+    pending: &mut VecDeque<(usize, u64, Msg)>,
+    chunk: &mut [u8],
+    timeout_ms: i32,
+) {
+    let mut polled: Vec<(usize, libc::pollfd)> = workers
+        .iter()
+        .enumerate()
+        .filter_map(|(idx, w)| w.as_ref().filter(|w| !w.at_eof).map(|w| (idx, w)))
+        .map(|(idx, w)| {
+            let fd = libc::pollfd {
+                fd: w.events.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            (idx, fd)
+        })
+        .collect();
+    if polled.is_empty() {
+        std::thread::sleep(Duration::from_millis(timeout_ms as u64));
+        return;
+    }
+    let mut fds: Vec<libc::pollfd> = polled.iter().map(|(_, fd)| *fd).collect();
+    // SAFETY: `fds` is a valid array of `fds.len()` pollfd structs.
+    let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+    if ready <= 0 {
+        return; // timed out, or interrupted by a signal: the caller checks and comes back
+    }
+    for ((idx, _), fd) in polled.iter_mut().zip(&fds) {
+        if fd.revents == 0 {
+            continue;
+        }
+        let worker = workers[*idx].as_mut().expect("polled workers are present");
+        let read = std::io::Read::read(&mut worker.events, chunk);
+        let received = Instant::now();
+        match read {
+            Ok(0) => {}
+            Ok(n) => {
+                worker.inbox.extend_from_slice(&chunk[..n]);
+                let mut start = 0;
+                while let Some(end) = worker.inbox[start..].iter().position(|&b| b == b'\n') {
+                    let line = String::from_utf8_lossy(&worker.inbox[start..start + end])
+                        .trim_end()
+                        .to_string();
+                    pending.push_back((*idx, worker.generation, Msg::Line(line, received)));
+                    start += end + 1;
+                }
+                worker.inbox.drain(..start);
+                continue;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => {}
+        }
+        // The pipe is closed: the worker exited (or closed it). A last line without a
+        // newline still counts.
+        worker.at_eof = true;
+        if !worker.inbox.is_empty() {
+            let line = String::from_utf8_lossy(&worker.inbox)
+                .trim_end()
+                .to_string();
+            worker.inbox.clear();
+            pending.push_back((*idx, worker.generation, Msg::Line(line, received)));
+        }
+        pending.push_back((*idx, worker.generation, Msg::Eof));
     }
 }

@@ -108,6 +108,7 @@ pub fn ensure_running(python: &Path, harness: &Path, socket: &Path, cache_dir: &
     if recent || std::fs::write(&marker, b"").is_err() {
         return;
     }
+    remove_leftovers(dir);
     let log = std::fs::File::create(socket.with_extension("log"))
         .map(Stdio::from)
         .unwrap_or_else(|_| Stdio::null());
@@ -127,6 +128,27 @@ pub fn ensure_running(python: &Path, harness: &Path, socket: &Path, cache_dir: &
         // It exits as soon as it has forked the preloader: reaped by a thread, so a
         // long-lived runner (`fastest watch`) keeps no zombie.
         std::thread::spawn(move || child.wait());
+    }
+}
+
+/// Removes what preloaders that failed to start left in `dir` over an hour ago (their
+/// logs and start markers; a clean exit removes its own): projects come and go.
+fn remove_leftovers(dir: &Path) {
+    const AFTER: Duration = Duration::from_secs(3600);
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let leftover = path
+            .extension()
+            .is_some_and(|e| e == "log" || e == "starting");
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > AFTER);
+        if leftover && old {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
