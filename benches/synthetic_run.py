@@ -14,6 +14,7 @@ median of --repeat, the commands interleaved within each repetition):
     fastest, passes cached   FASTEST -q --python PY tests   (every pass reused: `N cached`)
     fastest -n 1             FASTEST -q --python PY --no-cache -n 1 tests
     fastest --no-record      FASTEST -q --python PY --no-cache --no-record tests
+    fastest, no preloader    env FASTEST_PRELOAD=0 FASTEST -q --python PY --no-cache tests
     fastest --engine pytest  FASTEST -q --python PY --no-cache --engine pytest tests
 
 Before timing, one untimed pytest run primes __pycache__ and one untimed fastest run (without
@@ -62,6 +63,9 @@ def variants(python: str, fastest: str):
     return [
         ("pytest", [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]),
         ("fastest", run + ["tests"]),
+        # Every worker a fresh interpreter (the default forks them from the project's
+        # preloader, started by the runs before; see README "The preloader").
+        ("fastest, no preloader", ["env", "FASTEST_PRELOAD=0"] + run + ["tests"]),
         # Right after a run with the same options: a test keeps one recorded dependency
         # set, and the pytest engine's (another environment) would replace it.
         ("fastest, passes cached", fast + ["tests"]),

@@ -26,6 +26,10 @@ def _parent_is_preloader():
 
 
 def test_sees_the_runs_environment():
+    # On sys.path through a relative PYTHONPATH: resolved against the run's cwd.
+    import probe_helper
+
+    assert probe_helper.VALUE == 7
     with open(os.environ["PARENTS_FILE"], "a") as out:
         out.write("%d %s\n" % (os.getppid(), _parent_is_preloader()))
     assert os.environ["PROBE"] == pathlib.Path("expected_probe.txt").read_text()
@@ -49,10 +53,11 @@ impl Project {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("test_probe.py"), TESTS).unwrap();
         std::fs::write(dir.path().join("pytest.ini"), "[pytest]\n").unwrap();
-        // On `sys.path` through PYTHONPATH (the same value every run): a file added
-        // there changes what a fresh interpreter would import.
+        // On `sys.path` through PYTHONPATH (relative, the same value every run): a file
+        // added there changes what a fresh interpreter would import.
         let extra_path = dir.path().join("extra");
         std::fs::create_dir(&extra_path).unwrap();
+        std::fs::write(extra_path.join("probe_helper.py"), "VALUE = 7\n").unwrap();
         std::fs::create_dir(dir.path().join("run")).unwrap();
         Project { dir, extra_path }
     }
@@ -72,7 +77,7 @@ impl Project {
             // Its own socket directory (`$XDG_RUNTIME_DIR/fastest`).
             .env("XDG_RUNTIME_DIR", self.path().join("run"))
             .env("PROBE", probe)
-            .env("PYTHONPATH", &self.extra_path)
+            .env("PYTHONPATH", "extra")
             .env("PARENTS_FILE", self.path().join("parents.txt"))
             .env("EXPECTED_CWD", self.path().canonicalize().unwrap())
             .args(["--python"])

@@ -28,39 +28,54 @@ FD_COUNT = 5
 HEADER_LIMIT = 1 << 22
 
 
-def _module_files():
-    """(path, mtime_ns, size) of what the forked workers were made from: every imported
-    module's file, the directories on `sys.path` and their `.pth` files. A change (an
-    edited or reinstalled pytest, a distribution or plugin installed or removed) retires
-    the preloader: its workers would not be what a fresh interpreter starts."""
-    paths = [getattr(m, "__file__", None) for m in list(sys.modules.values())]
+def _state(path):
+    """What a path is now: None when missing, else what changes with any rewrite."""
+    try:
+        st = os.stat(path)
+    except (OSError, TypeError, ValueError):
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
+
+
+def _watched_paths():
+    """What the forked workers were made from: every imported module's file, the
+    directories on `sys.path` and their `.pth` files, the user site directory (even
+    missing: `pip install --user` creates it) and the venv's `pyvenv.cfg`."""
+    paths = []
+    for module in list(sys.modules.values()):
+        try:
+            path = module.__file__
+        except Exception:  # noqa: BLE001  (no __file__, or a module's odd __getattr__)
+            continue
+        if isinstance(path, str):
+            paths.append(path)
+    try:
+        import site
+
+        paths.append(site.getusersitepackages())
+    except Exception:  # noqa: BLE001
+        pass
+    paths.append(os.path.join(sys.prefix, "pyvenv.cfg"))
     for entry in sys.path:
+        if not isinstance(entry, str):
+            continue
         paths.append(entry)
         try:
             paths.extend(os.path.join(entry, n) for n in os.listdir(entry) if n.endswith(".pth"))
         except OSError:
             continue
-    seen = []
-    for path in paths:
-        if not path:
-            continue
-        try:
-            st = os.stat(path)
-        except OSError:
-            continue
-        seen.append((path, st.st_mtime_ns, st.st_size))
-    return seen
+    return paths
 
 
-def _unchanged(files):
-    for path, mtime, size in files:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return False
-        if st.st_mtime_ns != mtime or st.st_size != size:
-            return False
-    return True
+def _snapshot():
+    """The state of every watched path. A change (an edited or reinstalled pytest, a
+    distribution or plugin installed or removed, a new user site) retires the
+    preloader: its workers would not be what a fresh interpreter starts."""
+    return [(path, _state(path)) for path in _watched_paths()]
+
+
+def _unchanged(snapshot):
+    return all(_state(path) == state for path, state in snapshot)
 
 
 def _receive_request(conn):
@@ -99,9 +114,14 @@ def _receive_request(conn):
 
 def _become_worker(request, fds, preloaded):
     """In the forked child: take the runner's fds and environment, then run the worker
-    from where a fresh one would be after `import pytest`. Never returns."""
-    code = 1
+    from where a fresh one would be after `import pytest`. Never returns to the
+    preloader's loop: it ends with SystemExit (or KeyboardInterrupt), so the interpreter
+    exits as a fresh worker's does, with its finalization."""
     try:
+        import gc
+
+        # The collector sees everything again, as in a fresh interpreter.
+        gc.unfreeze()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         # As the runner's `process_group(0)`: its own group, out of the terminal's Ctrl-C.
@@ -132,25 +152,13 @@ def _become_worker(request, fds, preloaded):
             pass
         from fastest_harness import worker
 
-        code = worker.main(preloaded) or 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except BaseException:  # noqa: BLE001  (reported on the worker's stderr, as a crash)
+        worker.main(preloaded)
+    except Exception:  # noqa: BLE001  (on the worker's stderr, as a fresh one prints it)
         import traceback
 
         traceback.print_exc()
-        code = 1
-    try:
-        import atexit
-        import threading
-
-        threading._shutdown()
-        atexit._run_exitfuncs()
-        for stream in (sys.stdout, sys.stderr):
-            stream.flush()
-    except BaseException:  # noqa: BLE001
-        pass
-    os._exit(code)
+        raise SystemExit(1)
+    raise SystemExit(0)
 
 
 def _wait_status(pid):
@@ -172,7 +180,7 @@ def serve(sock_path, harness_dir, cache_dir):
     import time
 
     preloaded = _preload(harness_dir)
-    files = _module_files()
+    snapshot = _snapshot()
     # What is imported now lives as long as any worker: out of the collector's reach, a
     # worker's collections do not touch (and so copy) the pages it shares with this one.
     import gc
@@ -226,72 +234,94 @@ def serve(sock_path, harness_dir, cache_dir):
         return None
 
     while True:
-        events = selector.select(timeout=1.0)
+        try:
+            events = selector.select(timeout=1.0)
+        except InterruptedError:
+            events = []
         for key, _ in events:
-            if key.data == "accept":
-                try:
-                    conn, _ = listener.accept()
-                except OSError:
-                    continue
-                last_used = time.monotonic()
-                conn.settimeout(5)
-                got = _receive_request(conn)
-                if got is None:
-                    conn.close()
-                    continue
-                request, fds = got
-                if not _unchanged(files):
-                    # Refused: the runner starts its worker the usual way.
-                    conn.sendall(b"stale\n")
-                    conn.close()
+            try:
+                if key.data == "accept":
+                    try:
+                        conn, _ = listener.accept()
+                    except OSError:
+                        continue
+                    last_used = time.monotonic()
+                    conn.settimeout(5)
+                    got = _receive_request(conn)
+                    if got is None:
+                        conn.close()
+                        continue
+                    request, fds = got
+                    if not _unchanged(snapshot):
+                        # Refused: the runner starts its worker the usual way.
+                        conn.sendall(b"stale\n")
+                        conn.close()
+                        for fd in fds:
+                            os.close(fd)
+                        try:
+                            if os.stat(sock_path).st_ino == own:
+                                os.unlink(sock_path)
+                        except OSError:
+                            pass
+                        continue
+                    # Nothing of the preloader's own output may reach a worker's stderr.
+                    for stream in (sys.stdout, sys.stderr):
+                        try:
+                            stream.flush()
+                        except (OSError, ValueError):
+                            pass
+                    try:
+                        pid = os.fork()
+                    except OSError as exc:  # no memory or pids left: the runner starts its own
+                        sys.stderr.write("fastest preloader: fork failed: %s\n" % exc)
+                        conn.close()
+                        for fd in fds:
+                            os.close(fd)
+                        continue
+                    if pid == 0:
+                        try:
+                            # Signals first: the wakeup fd is closed just below.
+                            signal.set_wakeup_fd(-1)
+                            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                            selector.close()
+                            listener.close()
+                            os.close(wake_read)
+                            os.close(wake_write)
+                            for other in children.values():
+                                if other is not None:
+                                    other.close()
+                            conn.close()
+                        except BaseException:  # noqa: BLE001  (never back into this loop)
+                            os._exit(1)
+                        _become_worker(request, fds, preloaded)
                     for fd in fds:
                         os.close(fd)
                     try:
-                        if os.stat(sock_path).st_ino == own:
-                            os.unlink(sock_path)
+                        conn.sendall(b"pid %d\n" % pid)
                     except OSError:
                         pass
-                    continue
-                pid = os.fork()
-                if pid == 0:
-                    # Signals first: the wakeup fd is closed just below.
-                    signal.set_wakeup_fd(-1)
-                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                    selector.close()
-                    listener.close()
-                    os.close(wake_read)
-                    os.close(wake_write)
-                    for other in children.values():
-                        if other is not None:
-                            other.close()
-                    conn.close()
-                    _become_worker(request, fds, preloaded)
-                for fd in fds:
-                    os.close(fd)
-                try:
-                    conn.sendall(b"pid %d\n" % pid)
-                except OSError:
-                    pass
-                children[pid] = conn
-                selector.register(conn, selectors.EVENT_READ, pid)
-            elif key.data == "child":
-                try:
-                    while os.read(wake_read, 512):
+                    children[pid] = conn
+                    selector.register(conn, selectors.EVENT_READ, pid)
+                elif key.data == "child":
+                    try:
+                        while os.read(wake_read, 512):
+                            pass
+                    except BlockingIOError:
                         pass
-                except BlockingIOError:
-                    pass
-            else:
-                # The runner closed (or wrote to) a worker's connection.
-                pid = key.data
-                conn = children.get(pid)
-                try:
-                    hung_up = conn.recv(64) == b""
-                except OSError:
-                    hung_up = True
-                if hung_up:
-                    selector.unregister(conn)
-                    conn.close()
-                    children[pid] = None
+                else:
+                    # The runner closed (or wrote to) a worker's connection.
+                    pid = key.data
+                    conn = children.get(pid)
+                    try:
+                        hung_up = conn.recv(64) == b""
+                    except OSError:
+                        hung_up = True
+                    if hung_up:
+                        selector.unregister(conn)
+                        conn.close()
+                        children[pid] = None
+            except Exception as exc:  # noqa: BLE001  (one bad request must not end it)
+                sys.stderr.write("fastest preloader: %r\n" % (exc,))
         # Report exits; reap those whose runner hung up.
         for pid, conn in list(children.items()):
             try:
@@ -318,11 +348,9 @@ def serve(sock_path, harness_dir, cache_dir):
     try:
         if os.stat(sock_path).st_ino == own:
             os.unlink(sock_path)
-    except OSError:
-        pass
-    # A clean exit: its log (kept after a crash, for the reason) has nothing to say.
-    try:
-        os.unlink(sock_path[: -len(".sock")] + ".log")
+            # A clean exit: its log (kept after a crash, for the reason) has nothing to
+            # say. (A same-key successor writes its own log under the same name.)
+            os.unlink(sock_path[: -len(".sock")] + ".log")
     except OSError:
         pass
 
@@ -354,7 +382,18 @@ def main():
     """`python -c ... preload.main() HARNESS_DIR SOCKET CACHE_DIR`: detaches, then
     serves until CACHE_DIR is gone (among other reasons)."""
     harness_dir, sock_path, cache_dir = sys.argv[1], sys.argv[2], sys.argv[3]
+    # Nothing the runner inherited (a lock, a jobserver pipe) may live on for minutes.
+    os.closerange(3, _max_fd())
     if os.fork():
         os._exit(0)
-    os.setsid()
+    # Its own process group, out of the terminal's Ctrl-C, in the same session: workers
+    # keep the controlling terminal a fresh worker has (`/dev/tty`).
+    os.setpgid(0, 0)
     serve(sock_path, harness_dir, cache_dir)
+
+
+def _max_fd():
+    try:
+        return os.sysconf("SC_OPEN_MAX")
+    except (OSError, ValueError):
+        return 1024

@@ -697,7 +697,7 @@ fn run_argv(mut argv: Vec<String>, warm: &mut watch::Warm) -> anyhow::Result<Exi
         }
         let harness = fastest_runner::install_harness(&harness_root(&cache_dir)).ok()?;
         Some(fastest_runner::pool::PoolConfig {
-            preload: preload_socket(&cache_dir, python, &harness),
+            preload: preloader(&cache_dir, &invocation_dir, python, &harness).map(|p| p.socket),
             python: python.to_path_buf(),
             harness,
             cwd: invocation_dir.clone(),
@@ -1740,7 +1740,7 @@ fn run_argv(mut argv: Vec<String>, warm: &mut watch::Warm) -> anyhow::Result<Exi
             run::RunRequest {
                 rootdir: config.rootdir.clone(),
                 invocation_dir: invocation_dir.clone(),
-                preload: preload_socket(&cache_dir, &python, &harness),
+                preload: preloader(&cache_dir, &invocation_dir, &python, &harness),
                 python,
                 harness,
                 cache_dir: cache_dir.clone(),
@@ -1844,16 +1844,11 @@ fn run_argv(mut argv: Vec<String>, warm: &mut watch::Warm) -> anyhow::Result<Exi
         }
         warm.next = environment_now.and_then(|env| Some((prestart_config(&request.python)?, env)));
         run::install_sigint_handler();
-        let preloader = request
-            .preload
-            .clone()
-            .map(|socket| (request.python.clone(), request.harness.clone(), socket));
+        let preloader = request.preload.clone();
         let code = run::execute(request, &cache, prestarted);
         // For the next run: its workers are then forked ready, past `import pytest`.
-        if let Some((python, harness, socket)) = preloader {
-            if let Ok(cache_dir) = std::path::absolute(&cache_dir) {
-                fastest_runner::preload::ensure_running(&python, &harness, &socket, &cache_dir);
-            }
+        if let Some(preloader) = preloader {
+            preloader.ensure_running();
         }
         return code;
     }
@@ -1928,22 +1923,31 @@ fn native_can_run(
             .all(|r| fastest_discovery::native_can_run_dynamic(r))
 }
 
-/// The socket of the project's preloader (`fastest_runner::preload`), when preloading
-/// is on: by default, except under CI (`CI` set), where no process may outlive the run;
-/// `FASTEST_PRELOAD=0` turns it off, `FASTEST_PRELOAD=1` on.
-fn preload_socket(cache_dir: &Path, python: &Path, harness: &Path) -> Option<PathBuf> {
+/// The project's preloader (`fastest_runner::preload`), when preloading is on: by
+/// default, except under CI (`CI` set, other than `0`/`false`), where no process may
+/// outlive the run; `FASTEST_PRELOAD=0` turns it off, `FASTEST_PRELOAD=1` on.
+fn preloader(
+    cache_dir: &Path,
+    cwd: &Path,
+    python: &Path,
+    harness: &Path,
+) -> Option<fastest_runner::preload::Preloader> {
+    let under_ci = || {
+        std::env::var("CI")
+            .is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+    };
     let wanted = match std::env::var("FASTEST_PRELOAD").as_deref() {
         Ok("0") => false,
         Ok("1") => true,
-        _ => std::env::var_os("CI").is_none_or(|v| v.is_empty()),
+        _ => !under_ci(),
     };
     if !wanted {
         return None;
     }
-    let cache_dir = std::path::absolute(cache_dir).ok()?;
-    fastest_runner::preload::socket_path(
+    fastest_runner::preload::Preloader::for_run(
         &fastest_runner::preload::runtime_dir()?,
-        &cache_dir,
+        &std::path::absolute(cache_dir).ok()?,
+        cwd,
         python,
         harness,
     )

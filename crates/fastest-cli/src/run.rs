@@ -49,8 +49,8 @@ pub fn install_sigint_handler() {
 
 /// Everything the run needs from the command line and collection.
 pub struct RunRequest {
-    /// The project preloader's socket (workers forked past `import pytest`), if on.
-    pub preload: Option<PathBuf>,
+    /// The project's preloader (workers forked past `import pytest`), if on.
+    pub preload: Option<fastest_runner::preload::Preloader>,
     pub rootdir: PathBuf,
     pub invocation_dir: PathBuf,
     pub python: PathBuf,
@@ -334,7 +334,7 @@ pub fn execute(
         // Time spent in a debugger is not a hang.
         timeout: req.timeout.filter(|_| req.debugger.is_none()),
         interactive,
-        preload: req.preload.clone(),
+        preload: req.preload.as_ref().map(|p| p.socket.clone()),
     };
     // When the cache left tests out: the modules with a test to run (rootdir-relative,
     // as node ids and session modules), the only ones workers import.

@@ -173,6 +173,8 @@ struct Worker {
     events: std::io::PipeReader,
     /// Bytes read from `events` after the last complete line.
     inbox: Vec<u8>,
+    /// How much of `inbox` is known to hold no newline (a long line is scanned once).
+    scanned: usize,
     /// `events` reached its end (the `Eof` message is queued).
     at_eof: bool,
     generation: u64,
@@ -815,8 +817,11 @@ fn spawn(config: &PoolConfig, idx: usize, generation: u64) -> Result<Worker, Poo
 }
 
 fn start_process(config: &PoolConfig, idx: usize, generation: u64) -> Result<Started, PoolError> {
-    let (cmd_read, cmd_write) = std::io::pipe().map_err(PoolError::Pipe)?;
-    let (event_read, event_write) = std::io::pipe().map_err(PoolError::Pipe)?;
+    let pipes = || -> Result<_, PoolError> {
+        let (cmd_read, cmd_write) = std::io::pipe().map_err(PoolError::Pipe)?;
+        let (event_read, event_write) = std::io::pipe().map_err(PoolError::Pipe)?;
+        Ok((cmd_read, cmd_write, event_read, event_write))
+    };
     let _ = std::fs::create_dir_all(&config.capture_dir);
     let capture_prefix = config.capture_dir.join(format!("worker{idx}-{generation}"));
     let worker_env: [(&str, std::ffi::OsString); 5] = [
@@ -830,9 +835,18 @@ fn start_process(config: &PoolConfig, idx: usize, generation: u64) -> Result<Sta
         // `PYTEST_XDIST_WORKER_COUNT` comes with the configuration (`WorkerConfig`).
         ("PYTEST_XDIST_WORKER", format!("gw{idx}").into()),
     ];
+    let (mut cmd_read, mut cmd_write, mut event_read, mut event_write) = pipes()?;
     let process = match forked(config, &worker_env, &cmd_read, &event_write) {
         Some(worker) => WorkerProcess::Forked(worker),
-        None => WorkerProcess::Spawned(spawned(config, &worker_env, &cmd_read, &event_write)?),
+        None => {
+            // New pipes: a preloader that answers late still forks a worker on the
+            // first ones (its request is in the socket's queue); that one then finds
+            // its command pipe closed and exits, and never shares these.
+            if config.preload.is_some() {
+                (cmd_read, cmd_write, event_read, event_write) = pipes()?;
+            }
+            WorkerProcess::Spawned(spawned(config, &worker_env, &cmd_read, &event_write)?)
+        }
     };
     drop(cmd_read);
     drop(event_write);
@@ -929,6 +943,7 @@ fn attach(started: Started, generation: u64) -> Worker {
         commands,
         events,
         inbox: Vec::new(),
+        scanned: 0,
         at_eof: false,
         generation,
         assigned: VecDeque::new(),
@@ -989,14 +1004,18 @@ fn read_events(
             Ok(n) => {
                 worker.inbox.extend_from_slice(&chunk[..n]);
                 let mut start = 0;
-                while let Some(end) = worker.inbox[start..].iter().position(|&b| b == b'\n') {
-                    let line = String::from_utf8_lossy(&worker.inbox[start..start + end])
+                let mut from = worker.scanned;
+                while let Some(end) = worker.inbox[from..].iter().position(|&b| b == b'\n') {
+                    let end = from + end;
+                    let line = String::from_utf8_lossy(&worker.inbox[start..end])
                         .trim_end()
                         .to_string();
                     pending.push_back((*idx, worker.generation, Msg::Line(line, received)));
-                    start += end + 1;
+                    start = end + 1;
+                    from = start;
                 }
                 worker.inbox.drain(..start);
+                worker.scanned = worker.inbox.len();
                 continue;
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,

@@ -22,10 +22,25 @@ const MAX_SOCKET_PATH: usize = 100;
 const STARTING_FOR: Duration = Duration::from_secs(20);
 
 /// Environment variables read while the interpreter starts and pytest is imported
-/// (locale, `site`, `tempfile`, `time`): a preloader serves only runs where they are
-/// the same. Every other variable is set in the worker from the run's environment.
+/// (locale, `site` and `.pth` files, `tempfile`, `time`, the dynamic loader, the tools
+/// that pick an interpreter): a preloader serves only runs where they are the same.
+/// Every other variable is set in the worker from the run's environment.
 fn read_at_start(name: &[u8]) -> bool {
-    const PREFIXES: &[&[u8]] = &[b"PYTHON", b"LC_", b"PYTEST"];
+    const PREFIXES: &[&[u8]] = &[
+        b"PYTHON",
+        b"LC_",
+        b"PYTEST",
+        b"LD_",
+        b"GLIBC_",
+        b"MALLOC_",
+        b"COV_CORE_",
+        b"COVERAGE_",
+        b"SETUPTOOLS_",
+        b"PYENV",
+        b"CONDA",
+        b"ASDF",
+        b"MISE",
+    ];
     const NAMES: &[&[u8]] = &[
         b"LANG",
         b"LANGUAGE",
@@ -34,6 +49,7 @@ fn read_at_start(name: &[u8]) -> bool {
         b"TMPDIR",
         b"TEMP",
         b"TMP",
+        b"VIRTUAL_ENV",
     ];
     PREFIXES.iter().any(|p| name.starts_with(p)) || NAMES.contains(&name)
 }
@@ -57,77 +73,127 @@ pub fn runtime_dir() -> Option<PathBuf> {
     (meta.is_dir() && meta.uid() == uid && meta.permissions().mode() & 0o077 == 0).then_some(dir)
 }
 
-/// The socket of the preloader that serves workers of `python` with `harness` for the
-/// project whose cache is `cache_dir`, in the current environment (None when its path
-/// would be too long for a socket). Named `<project>-<key>.sock`.
-pub fn socket_path(dir: &Path, cache_dir: &Path, python: &Path, harness: &Path) -> Option<PathBuf> {
-    let project = blake3::hash(cache_dir.as_os_str().as_bytes());
-    let mut h = blake3::Hasher::new();
-    h.update(python.as_os_str().as_bytes());
-    h.update(b"\0");
-    h.update(harness.as_os_str().as_bytes());
-    h.update(b"\0");
-    let mut vars: Vec<(OsString, OsString)> = std::env::vars_os()
-        .filter(|(k, _)| read_at_start(k.as_bytes()))
-        .collect();
-    vars.sort();
-    for (k, v) in vars {
-        h.update(k.as_bytes());
-        h.update(b"=");
-        h.update(v.as_bytes());
-        h.update(b"\0");
-    }
-    let path = dir.join(format!(
-        "{}-{}.sock",
-        &project.to_hex()[..16],
-        &h.finalize().to_hex()[..16]
-    ));
-    (path.as_os_str().len() <= MAX_SOCKET_PATH).then_some(path)
+/// The interpreter a fresh worker started from `cwd` would run: an absolute path (a bare
+/// name looked up on PATH). None for a version manager's shim (pyenv, asdf, mise), which
+/// picks the interpreter anew from the directory and environment at every start.
+fn resolve_interpreter(python: &Path, cwd: &Path) -> Option<PathBuf> {
+    let found = if python.components().count() > 1 {
+        Some(cwd.join(python))
+    } else {
+        std::env::split_paths(&std::env::var_os("PATH")?)
+            .map(|dir| cwd.join(dir).join(python))
+            .find(|candidate| candidate.is_file())
+    }?;
+    let is_shim = found.components().any(|c| c.as_os_str() == "shims");
+    (!is_shim && found.is_file()).then_some(found)
 }
 
-/// Starts a preloader on `socket` unless one answers there. It detaches at once (the
-/// process started here exits after forking it) and runs on after the runner exits,
-/// until `cache_dir` is removed (among other reasons: see preload.py).
-pub fn ensure_running(python: &Path, harness: &Path, socket: &Path, cache_dir: &Path) {
-    if UnixStream::connect(socket).is_ok() {
-        return;
+/// A project's preloader: where it listens and how it is started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preloader {
+    /// `<runtime dir>/<project>-<key>.sock`: the project is the cache dir, the key the
+    /// interpreter, the harness, the cwd and the variables `read_at_start`.
+    pub socket: PathBuf,
+    python: PathBuf,
+    harness: PathBuf,
+    cwd: PathBuf,
+    cache_dir: PathBuf,
+}
+
+impl Preloader {
+    /// The preloader for workers of `python` with `harness`, started in `cwd`, for the
+    /// project whose cache is `cache_dir` (absolute), in the current environment. None
+    /// when the interpreter cannot be pinned down or the socket path would be too long.
+    pub fn for_run(
+        dir: &Path,
+        cache_dir: &Path,
+        cwd: &Path,
+        python: &Path,
+        harness: &Path,
+    ) -> Option<Preloader> {
+        let python = resolve_interpreter(python, cwd)?;
+        let project = blake3::hash(cache_dir.as_os_str().as_bytes());
+        let mut h = blake3::Hasher::new();
+        for part in [python.as_os_str(), harness.as_os_str(), cwd.as_os_str()] {
+            h.update(part.as_bytes());
+            h.update(b"\0");
+        }
+        let mut vars: Vec<(OsString, OsString)> = std::env::vars_os()
+            .filter(|(k, _)| read_at_start(k.as_bytes()))
+            .collect();
+        vars.sort();
+        for (k, v) in vars {
+            h.update(k.as_bytes());
+            h.update(b"=");
+            h.update(v.as_bytes());
+            h.update(b"\0");
+        }
+        let socket = dir.join(format!(
+            "{}-{}.sock",
+            &project.to_hex()[..16],
+            &h.finalize().to_hex()[..16]
+        ));
+        (socket.as_os_str().len() <= MAX_SOCKET_PATH).then(|| Preloader {
+            socket,
+            python,
+            harness: harness.to_path_buf(),
+            cwd: cwd.to_path_buf(),
+            cache_dir: cache_dir.to_path_buf(),
+        })
     }
-    let Some(dir) = socket.parent() else { return };
-    if std::fs::create_dir_all(dir).is_err() {
-        return;
-    }
-    // One start at a time: a run that follows at once finds this one still importing
-    // pytest. The preloader removes the marker once it listens; a marker older than
-    // STARTING_FOR is from a preloader that failed to start.
-    let marker = socket.with_extension("starting");
-    let recent = std::fs::metadata(&marker)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.elapsed().ok())
-        .is_some_and(|age| age < STARTING_FOR);
-    if recent || std::fs::write(&marker, b"").is_err() {
-        return;
-    }
-    remove_leftovers(dir);
-    let log = std::fs::File::create(socket.with_extension("log"))
-        .map(Stdio::from)
-        .unwrap_or_else(|_| Stdio::null());
-    let mut command = Command::new(python);
-    command
-        .arg("-c")
-        .arg("import sys; sys.path.insert(0, sys.argv[1]); from fastest_harness.preload import main; main()")
-        .arg(harness)
-        .arg(socket)
-        .arg(cache_dir)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .process_group(0);
-    if let Ok(mut child) = command.spawn() {
-        // It exits as soon as it has forked the preloader: reaped by a thread, so a
-        // long-lived runner (`fastest watch`) keeps no zombie.
-        std::thread::spawn(move || child.wait());
+
+    /// Starts the preloader unless one answers on its socket. It detaches at once (the
+    /// process started here exits after forking it) and runs on after the runner exits,
+    /// until the cache dir is removed (among other reasons: see preload.py). It starts
+    /// in the run's cwd, as a fresh worker: relative `PYTHONPATH` entries resolve there.
+    pub fn ensure_running(&self) {
+        if UnixStream::connect(&self.socket).is_ok() {
+            return;
+        }
+        let Some(dir) = self.socket.parent() else {
+            return;
+        };
+        // One start at a time: a run that follows at once finds this one still
+        // importing pytest. The preloader removes the marker once it listens; a marker
+        // older than STARTING_FOR is from a preloader that failed to start.
+        let marker = self.socket.with_extension("starting");
+        let stale_marker = std::fs::metadata(&marker)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= STARTING_FOR);
+        if stale_marker {
+            let _ = std::fs::remove_file(&marker);
+        }
+        let claimed = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&marker)
+            .is_ok();
+        if !claimed {
+            return;
+        }
+        remove_leftovers(dir);
+        let log = std::fs::File::create(self.socket.with_extension("log"))
+            .map(Stdio::from)
+            .unwrap_or_else(|_| Stdio::null());
+        let mut command = Command::new(&self.python);
+        command
+            .arg("-c")
+            .arg("import sys; sys.path.insert(0, sys.argv[1]); from fastest_harness.preload import main; main()")
+            .arg(&self.harness)
+            .arg(&self.socket)
+            .arg(&self.cache_dir)
+            .current_dir(&self.cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .process_group(0);
+        if let Ok(mut child) = command.spawn() {
+            // It exits as soon as it has forked the preloader: reaped by a thread, so a
+            // long-lived runner (`fastest watch`) keeps no zombie.
+            std::thread::spawn(move || child.wait());
+        }
     }
 }
 
@@ -190,12 +256,7 @@ pub fn fork_worker(
     for (k, v) in env {
         env_map.insert(text(k)?, serde_json::Value::String(text(v)?));
     }
-    // SAFETY: umask only swaps the process's mask; it is restored at once.
-    let umask = unsafe {
-        let old = libc::umask(0o022);
-        libc::umask(old);
-        old
-    };
+    let umask = current_umask();
     let header = serde_json::json!({
         "cwd": text(cwd.as_os_str())?,
         "umask": umask,
@@ -207,6 +268,7 @@ pub fn fork_worker(
 
     let stream = UnixStream::connect(socket)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
     send_with_fds(
         &stream,
         &message,
@@ -219,7 +281,11 @@ pub fn fork_worker(
         .strip_prefix("pid ")
         .and_then(|p| p.trim().parse().ok())
         .ok_or_else(|| invalid("the preloader refused"))?;
-    connection.get_ref().set_read_timeout(None)?;
+    // The status follows the worker's exit at once; a preloader that stopped answering
+    // must not hang the run.
+    connection
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_secs(10)))?;
     Ok(ForkedWorker {
         pid,
         connection,
@@ -233,9 +299,11 @@ impl ForkedWorker {
     }
 
     pub fn kill(&mut self) {
-        // Until its status is read the worker is not reaped, so the pid is still its.
-        if self.status.is_none() {
-            // SAFETY: kill(2) with a pid this runner's request created.
+        // The preloader reaps the worker only after this connection closes (or when it
+        // exits itself): while the connection is open and no status came, the pid is
+        // still the worker's. Otherwise the pid may be anyone's now.
+        if self.status.is_none() && matches!(self.try_wait(), Ok(None)) {
+            // SAFETY: kill(2) with a pid this runner's request created, not yet reaped.
             unsafe { libc::kill(self.pid, libc::SIGKILL) };
         }
     }
@@ -283,6 +351,18 @@ impl ForkedWorker {
     }
 }
 
+/// The process's umask, read without changing it (`umask(2)` can only set it, and
+/// other threads of the runner create files).
+fn current_umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("Umask:"))?;
+            u32::from_str_radix(line.trim_start_matches("Umask:").trim(), 8).ok()
+        })
+        .unwrap_or(0o022)
+}
+
 fn read_status(connection: &mut BufReader<UnixStream>) -> Option<ExitStatus> {
     let mut line = String::new();
     connection.read_line(&mut line).ok()?;
@@ -328,41 +408,81 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_socket_names_the_project_interpreter_and_harness_and_fits_a_sockaddr() {
+    fn the_socket_names_the_project_interpreter_harness_and_cwd_and_fits_a_sockaddr() {
+        let bin = tempfile::tempdir().unwrap();
+        let python = bin.path().join("python");
+        let other = bin.path().join("python3");
+        std::fs::write(&python, "").unwrap();
+        std::fs::write(&other, "").unwrap();
         let dir = Path::new("/tmp/fastest-0");
-        let cache = Path::new("/p/.fastest_cache");
-        let at = |cache: &str, python: &str, harness: &str| {
-            socket_path(dir, Path::new(cache), Path::new(python), Path::new(harness))
+        let at = |cache: &str, cwd: &str, python: &Path, harness: &str| {
+            Preloader::for_run(
+                dir,
+                Path::new(cache),
+                Path::new(cwd),
+                python,
+                Path::new(harness),
+            )
+            .map(|p| p.socket)
         };
-        let a = at("/p/.fastest_cache", "/v/bin/python", "/h1").unwrap();
+        let a = at("/p/.fastest_cache", "/p", &python, "/h1").unwrap();
         assert_eq!(
             Some(&a),
-            at("/p/.fastest_cache", "/v/bin/python", "/h1").as_ref()
+            at("/p/.fastest_cache", "/p", &python, "/h1").as_ref()
         );
         assert_ne!(
             Some(&a),
-            at("/q/.fastest_cache", "/v/bin/python", "/h1").as_ref()
+            at("/q/.fastest_cache", "/p", &python, "/h1").as_ref()
         );
         assert_ne!(
             Some(&a),
-            at("/p/.fastest_cache", "/w/bin/python", "/h1").as_ref()
+            at("/p/.fastest_cache", "/p/sub", &python, "/h1").as_ref()
         );
         assert_ne!(
             Some(&a),
-            at("/p/.fastest_cache", "/v/bin/python", "/h2").as_ref()
+            at("/p/.fastest_cache", "/p", &other, "/h1").as_ref()
+        );
+        assert_ne!(
+            Some(&a),
+            at("/p/.fastest_cache", "/p", &python, "/h2").as_ref()
         );
         // One project, one prefix: a new preloader retires the project's older ones.
         let project = |p: &Path| p.file_name().unwrap().to_string_lossy()[..16].to_string();
-        assert_eq!(
-            project(&a),
-            project(&at("/p/.fastest_cache", "/w/bin/python", "/h1").unwrap())
-        );
+        let b = at("/p/.fastest_cache", "/p", &other, "/h1").unwrap();
+        assert_eq!(project(&a), project(&b));
         assert!(a.starts_with(dir));
         let deep = PathBuf::from(format!("/{}", "d".repeat(120)));
+        let too_long = Preloader::for_run(
+            &deep,
+            Path::new("/p"),
+            Path::new("/p"),
+            &python,
+            Path::new("/h"),
+        );
+        assert_eq!(too_long, None);
+        // A missing interpreter, and a version manager's shim, are not preloaded.
         assert_eq!(
-            socket_path(&deep, cache, Path::new("/v/bin/python"), Path::new("/h1")),
+            at("/p/.fastest_cache", "/p", &bin.path().join("nope"), "/h1"),
             None
         );
+        let shims = bin.path().join("shims");
+        std::fs::create_dir(&shims).unwrap();
+        std::fs::write(shims.join("python"), "").unwrap();
+        assert_eq!(
+            at("/p/.fastest_cache", "/p", &shims.join("python"), "/h1"),
+            None
+        );
+    }
+
+    #[test]
+    fn the_umask_is_read_without_changing_it() {
+        // SAFETY: umask only swaps the mask; this test restores it at once.
+        let expected = unsafe {
+            let old = libc::umask(0o022);
+            libc::umask(old);
+            old
+        };
+        assert_eq!(current_umask(), expected);
     }
 
     #[test]
