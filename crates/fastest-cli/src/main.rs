@@ -696,16 +696,14 @@ fn run_argv(mut argv: Vec<String>, warm: &mut watch::Warm) -> anyhow::Result<Exi
             return None;
         }
         let harness = fastest_runner::install_harness(&harness_root(&cache_dir)).ok()?;
-        Some(fastest_runner::pool::PoolConfig {
-            preload: preloader(&cache_dir, &invocation_dir, python, &harness).map(|p| p.socket),
-            python: python.to_path_buf(),
+        let preload = preloader(&cache_dir, &invocation_dir, python, &harness).map(|p| p.socket);
+        Some(fastest_runner::pool::PoolConfig::for_run(
+            python.to_path_buf(),
             harness,
-            cwd: invocation_dir.clone(),
-            workers: 1,
-            capture_dir: cache_dir.join("capture"),
-            timeout: None,
-            interactive: false,
-        })
+            invocation_dir.clone(),
+            &cache_dir,
+            preload,
+        ))
     };
     let prestart = |python: &Path| {
         if warm_worker.is_some() {

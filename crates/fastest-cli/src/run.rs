@@ -326,15 +326,17 @@ pub fn execute(
     }
 
     let pool = PoolConfig {
-        python: req.python.clone(),
-        harness: req.harness.clone(),
-        cwd: req.invocation_dir.clone(),
         workers,
-        capture_dir: req.cache_dir.join("capture"),
         // Time spent in a debugger is not a hang.
         timeout: req.timeout.filter(|_| req.debugger.is_none()),
         interactive,
-        preload: req.preload.as_ref().map(|p| p.socket.clone()),
+        ..PoolConfig::for_run(
+            req.python.clone(),
+            req.harness.clone(),
+            req.invocation_dir.clone(),
+            &req.cache_dir,
+            req.preload.as_ref().map(|p| p.socket.clone()),
+        )
     };
     // When the cache left tests out: the modules with a test to run (rootdir-relative,
     // as node ids and session modules), the only ones workers import.

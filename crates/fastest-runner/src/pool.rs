@@ -38,6 +38,31 @@ pub struct PoolConfig {
     pub preload: Option<PathBuf>,
 }
 
+impl PoolConfig {
+    /// One worker of `python` with `harness` in `cwd`, capturing under `cache_dir`, no
+    /// timeout, not interactive: what a run's pool and the worker started ahead for it
+    /// (`Prestarted`) are both built from, so the two cannot start workers differently
+    /// by accident (a pre-started worker is adopted only when they match: `StartKey`).
+    pub fn for_run(
+        python: PathBuf,
+        harness: PathBuf,
+        cwd: PathBuf,
+        cache_dir: &std::path::Path,
+        preload: Option<PathBuf>,
+    ) -> Self {
+        PoolConfig {
+            python,
+            harness,
+            cwd,
+            workers: 1,
+            capture_dir: cache_dir.join("capture"),
+            timeout: None,
+            interactive: false,
+            preload,
+        }
+    }
+}
+
 /// A worker process: started by the pool, or forked by a preloader.
 #[derive(Debug)]
 enum WorkerProcess {
