@@ -18,6 +18,10 @@ use std::time::Duration;
 
 /// Longest socket path a `sockaddr_un` holds on every Unix (108 on Linux, 104 on macOS).
 const MAX_SOCKET_PATH: usize = 100;
+/// How long a request may take before the worker is started the usual way: a fork is
+/// milliseconds, so only a stalled preloader takes this long (its late fork then finds
+/// its pipes closed and exits).
+const REPLY_WITHIN: Duration = Duration::from_secs(2);
 /// How long a starting preloader keeps other runs from starting one more.
 const STARTING_FOR: Duration = Duration::from_secs(20);
 
@@ -267,8 +271,8 @@ pub fn fork_worker(
     message.extend_from_slice(header.as_bytes());
 
     let stream = UnixStream::connect(socket)?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+    stream.set_read_timeout(Some(REPLY_WITHIN))?;
+    stream.set_write_timeout(Some(REPLY_WITHIN))?;
     send_with_fds(
         &stream,
         &message,
