@@ -244,6 +244,55 @@ fn session_fixture_in_conftest() {
     );
 }
 
+/// The recorder's audit hook written in C (`crates/fastest-runner/native/audit_hook.c`)
+/// is in the installed harness, loads, and forwards exactly the events the recorder
+/// reads (the data-file tests here then run with it).
+#[test]
+fn the_c_audit_hook_forwards_only_the_events_the_recorder_reads() {
+    let dir = recorded_project();
+    let harness = std::fs::read_dir(dir.path().join(".fastest_cache"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("harness-"))
+        })
+        .expect("the run installed the harness");
+    assert!(
+        harness.join("fastest_harness/_audit_hook.so").is_file(),
+        "no _audit_hook.so in {}",
+        harness.display()
+    );
+    let probe = r#"
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+from fastest_harness import deps
+import ctypes
+seen = []
+print(deps._add_native_audit_hook(lambda event, args: seen.append(event)))
+open(os.devnull).close()
+os.listdir(".")
+with os.scandir(".") as entries:
+    pass
+id(seen)
+print(json.dumps(seen))
+"#;
+    let out = Command::new(python())
+        .args(["-c", probe])
+        .arg(&harness)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .collect::<Vec<_>>(),
+        ["True", r#"["open", "os.listdir", "os.scandir"]"#],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn data_file_read_by_a_session_fixture() {
     check(

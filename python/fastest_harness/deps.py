@@ -233,6 +233,28 @@ def calls_volatile(statements):
     return False
 
 
+def _add_native_audit_hook(callback):
+    """Installs the audit hook written in C (crates/fastest-runner/native/audit_hook.c),
+    which calls `callback(event, args)` only for the events the recorder reads: every
+    other audit event (`builtins.id` on each `id()` call, ...) then costs no Python call.
+    False when it cannot be loaded (no C compiler at build time, no ctypes, another
+    platform): the caller installs the Python hook instead."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_audit_hook.so")
+    if not os.path.isfile(path):
+        return False
+    try:
+        import ctypes
+
+        # PyDLL: the call keeps the GIL (the function calls the C API).
+        library = ctypes.PyDLL(path)
+        add = library.fastest_add_audit_hook
+        add.argtypes = [ctypes.py_object]
+        add.restype = ctypes.c_int
+        return add(callback) == 0
+    except Exception:  # noqa: BLE001  (any failure: the Python hook does the same)
+        return False
+
+
 def add_probes(tree, relpath, source):
     return _Probes(relpath, source).module(tree)
 
@@ -546,10 +568,19 @@ class Recorder:
                 frame.dirs.add(rel)
 
     def install(self):
-        sys.addaudithook(self._audit_hook())
+        if not _add_native_audit_hook(self._audit_forwarded):
+            sys.addaudithook(self._audit_hook())
         builtins.__fastest_imports__ = self._declare_imports
         self._patch_environ()
         self._patch_stat()
+
+    def _audit_forwarded(self, event, args):
+        """What the C hook (`_audit_hook.so`) calls, for the events `_audit_hook`'s
+        filter lets through."""
+        try:
+            self.audit(event, args)
+        except Exception:
+            pass
 
     def _audit_hook(self):
         recorder = self

@@ -93,6 +93,12 @@ const HARNESS_FILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The recorder's audit hook in C (`native/audit_hook.c`, built by build.rs), written
+/// into the harness as `_audit_hook.so`; empty when no C compiler was found (the
+/// harness then uses its Python hook).
+const AUDIT_HOOK: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/fastest_audit_hook.so"));
+const AUDIT_HOOK_FILE: &str = "_audit_hook.so";
+
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerError {
     #[error("could not write the harness to {path}: {source}")]
@@ -150,6 +156,8 @@ pub fn harness_tag() -> String {
         h.update(name.as_bytes());
         h.update(text.as_bytes());
     }
+    h.update(AUDIT_HOOK_FILE.as_bytes());
+    h.update(AUDIT_HOOK);
     h.finalize().to_hex()[..16].to_string()
 }
 
@@ -174,6 +182,9 @@ pub fn install_harness(cache_dir: &Path) -> Result<PathBuf, RunnerError> {
             std::fs::create_dir_all(parent).map_err(err)?;
         }
         std::fs::write(dest, text).map_err(err)?;
+    }
+    if !AUDIT_HOOK.is_empty() {
+        std::fs::write(tmp_pkg.join(AUDIT_HOOK_FILE), AUDIT_HOOK).map_err(err)?;
     }
     // Atomic publish; a concurrent fastest may have won the race, which is fine.
     if std::fs::rename(&tmp, &root).is_err() {
