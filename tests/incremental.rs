@@ -270,13 +270,23 @@ sys.path.insert(0, sys.argv[1])
 from fastest_harness import deps
 import ctypes
 seen = []
-print(deps._add_native_audit_hook(lambda event, args: seen.append(event)))
+traced = []
+def record(event, args):
+    seen.append(event)
+print(deps._add_native_audit_hook(record))
+def tracer(frame, event, arg):
+    traced.append(frame.f_code.co_name)
+    return tracer
+sys.settrace(tracer)
 open(os.devnull).close()
 os.listdir(".")
 with os.scandir(".") as entries:
     pass
 id(seen)
+sys.settrace(None)
 print(json.dumps(seen))
+# As for a hook added with sys.addaudithook: a tracer never sees the hook's callback.
+print("record" in traced)
 "#;
     let out = Command::new(python())
         .args(["-c", probe])
@@ -287,7 +297,7 @@ print(json.dumps(seen))
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .collect::<Vec<_>>(),
-        ["True", r#"["open", "os.listdir", "os.scandir"]"#],
+        ["True", r#"["open", "os.listdir", "os.scandir"]"#, "False"],
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -320,6 +330,27 @@ fn data_file_read_by_a_test() {
         &[],
         "tests.test_things::test_data",
         "tests.test_things::test_add",
+    );
+}
+
+/// The same with the audit hook written in Python (the fallback when the C one cannot
+/// load), on every run: recording and selection.
+#[test]
+fn data_file_read_by_a_test_with_the_python_audit_hook() {
+    let env = [("FASTEST_AUDIT_HOOK", "python")];
+    let dir = project();
+    let first = fastest(dir.path(), &[], &env);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    std::fs::write(dir.path().join("tests/data.txt"), "changed\n").unwrap();
+    let ran = executed(dir.path(), &["run", "--changed"], &env);
+    assert_eq!(
+        ran.get("tests.test_things::test_data").map(String::as_str),
+        Some("failed"),
+        "the test reading the data file must run and fail; ran: {ran:?}"
+    );
+    assert!(
+        !ran.contains_key("tests.test_things::test_add"),
+        "ran: {ran:?}"
     );
 }
 

@@ -63,6 +63,10 @@ def main():
         from fastest_harness import deps
 
         recorder = deps.install(record_root, os.environ.pop("FASTEST_CODE_CACHE", None), deps.default_excludes())
+        if not recorder.hooked:
+            # No audit hook could be added (an existing hook vetoed it): the file reads
+            # of this collection would go unrecorded, so it is not recorded at all.
+            recorder = None
         deps.patch_pytest_rewrite()
     # `FASTEST_COLLECT_SESSION=1`: the whole session is one unit (a conftest shapes it):
     # one record spans everything collection did, directory walks and conftests included.

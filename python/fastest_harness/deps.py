@@ -233,12 +233,20 @@ def calls_volatile(statements):
     return False
 
 
+# The argument of the probe event `Recorder.install` raises to see its hook called.
+_HOOK_PROBE = object()
+
+
 def _add_native_audit_hook(callback):
     """Installs the audit hook written in C (crates/fastest-runner/native/audit_hook.c),
     which calls `callback(event, args)` only for the events the recorder reads: every
     other audit event (`builtins.id` on each `id()` call, ...) then costs no Python call.
     False when it cannot be loaded (no C compiler at build time, no ctypes, another
     platform): the caller installs the Python hook instead."""
+    # 3.11+: the hook pauses tracing with PyThreadState_EnterTracing (see audit_hook.c).
+    # FASTEST_AUDIT_HOOK=python: the Python hook (tests of the fallback).
+    if sys.version_info < (3, 11) or os.environ.get("FASTEST_AUDIT_HOOK") == "python":
+        return False
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_audit_hook.so")
     if not os.path.isfile(path):
         return False
@@ -291,6 +299,8 @@ class Recorder:
         self._closure_memo = {}  # see _delta_deps
         self._file_of = _FileOf()  # "relpath::qualname" -> relpath
         self.volatile_blocks = set()  # "relpath::qualname" of blocks calling the clock or random
+        self.hooked = False  # our audit hook is called (checked by `install`)
+        self._hook_seen = False
         builtins.__fastest_hits__ = self.session.hits
 
     # -- which files are the project's
@@ -403,6 +413,8 @@ class Recorder:
         self.test = None
         self.stack = [self.session]
         self._activate()
+        if not self.hooked:
+            return None  # no file read was seen: nothing may be reused on these
         base = self._context(nodeid)
         if delta:
             return self._delta_deps(base, test)
@@ -570,6 +582,12 @@ class Recorder:
     def install(self):
         if not _add_native_audit_hook(self._audit_forwarded):
             sys.addaudithook(self._audit_hook())
+        # An existing hook (a sandbox in sitecustomize) may veto adding ours without an
+        # error: a probe event tells. Without a hook no file read would be recorded, so
+        # no test's dependencies are sent then (every test runs again next time).
+        self._hook_seen = False
+        sys.audit("os.listdir", _HOOK_PROBE)
+        self.hooked = self._hook_seen
         builtins.__fastest_imports__ = self._declare_imports
         self._patch_environ()
         self._patch_stat()
@@ -577,6 +595,9 @@ class Recorder:
     def _audit_forwarded(self, event, args):
         """What the C hook (`_audit_hook.so`) calls, for the events `_audit_hook`'s
         filter lets through."""
+        if args and args[0] is _HOOK_PROBE:
+            self._hook_seen = True
+            return
         try:
             self.audit(event, args)
         except Exception:
@@ -587,6 +608,9 @@ class Recorder:
 
         def hook(event, args):
             if event in ("open", "os.listdir", "os.scandir"):
+                if args and args[0] is _HOOK_PROBE:
+                    recorder._hook_seen = True
+                    return
                 try:
                     recorder.audit(event, args)
                 except Exception:

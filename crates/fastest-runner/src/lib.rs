@@ -156,8 +156,12 @@ pub fn harness_tag() -> String {
         h.update(name.as_bytes());
         h.update(text.as_bytes());
     }
+    // The C hook's source and whether it was built, not the object's bytes: those vary
+    // with the compiler, and the tag is part of every result's key (a cache copied to
+    // another machine's build must still match).
     h.update(AUDIT_HOOK_FILE.as_bytes());
-    h.update(AUDIT_HOOK);
+    h.update(include_str!("../native/audit_hook.c").as_bytes());
+    h.update(&[u8::from(!AUDIT_HOOK.is_empty())]);
     h.finalize().to_hex()[..16].to_string()
 }
 
