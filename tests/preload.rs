@@ -1,8 +1,8 @@
 //! Integration tests for the preloader: the built `fastest` binary on a small project
 //! with `FASTEST_PRELOAD=1`. A run starts the project's preloader; the next run's
 //! workers are forked by it and behave as fresh ones (the run's environment and cwd, a
-//! crashing test reported the same way); a changed `sys.path` directory retires it; a
-//! removed cache ends it; under CI it is not started.
+//! crashing test reported the same way); a changed `sys.path` directory retires it;
+//! `fastest cache clear` and a removed cache end it; under CI it is not started.
 //!
 //! Interpreter: `$FASTEST_TEST_PYTHON` (default `.venv-test/bin/python`, created by
 //! `bash scripts/test.sh`).
@@ -196,11 +196,27 @@ fn workers_forked_by_the_preloader_behave_as_fresh_ones_until_sys_path_changes()
     assert!(!project.last_worker_parent().1);
     wait_until_gone(preloader);
 
-    // The third run started a new one; removing the project's cache ends it (the
-    // socket is elsewhere: a cache dir is copied and restored, a socket cannot be).
+    // The third run started a new one; `fastest cache clear` ends it.
     project.wait_for_preloader();
     let fourth = project.run("four", &[]);
     assert_eq!(project.outcomes(), expected, "{}", text(&fourth));
+    let (preloader, forked) = project.last_worker_parent();
+    assert!(forked);
+    let clear = Command::new(env!("CARGO_BIN_EXE_fastest"))
+        .current_dir(project.path())
+        .env("XDG_RUNTIME_DIR", project.path().join("run"))
+        .args(["cache", "clear"])
+        .output()
+        .unwrap();
+    assert!(clear.status.success(), "{}", text(&clear));
+    wait_until_gone(preloader);
+
+    // So does removing the project's cache (the socket is elsewhere: a cache dir is
+    // copied and restored, a socket cannot be).
+    project.run("five", &[]);
+    project.wait_for_preloader();
+    let sixth = project.run("six", &[]);
+    assert_eq!(project.outcomes(), expected, "{}", text(&sixth));
     let (preloader, forked) = project.last_worker_parent();
     assert!(forked);
     std::fs::remove_dir_all(project.path().join(".fastest_cache")).unwrap();

@@ -12,8 +12,8 @@ pipe, event pipe) attached. The reply is `pid N`, then `status N` (a wait status
 the worker exits. The worker is reaped only once the runner has closed its connection,
 so its pid cannot be reused while the runner may still kill it.
 
-It exits when its socket is removed or replaced (a newer preloader of the project), when
-the project's cache dir is removed, when a module it imported has changed on disk, and
+It exits when its socket is removed (`fastest cache clear`) or replaced (a newer
+preloader of the project), when the project's cache dir is removed, when a module it imported has changed on disk, and
 after IDLE_SECONDS without a request.
 """
 import json

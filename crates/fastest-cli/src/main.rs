@@ -34,7 +34,11 @@ use std::time::Instant;
         fastest run --changed [ARGS]  only tests a change affects, new and failed ones\n  \
         fastest watch [ARGS]          `run --changed` now and after every change, a worker started ahead\n  \
         fastest explain [ARGS]        why each test would run or be reused\n  \
-        fastest cache stats|clear",
+        fastest cache stats|clear\n\n\
+        After a run, a background process per project (the preloader) keeps Python with\n\
+        pytest imported, so the next run's workers start in milliseconds; it exits after\n\
+        15 idle minutes or at `fastest cache clear`. FASTEST_PRELOAD=0 turns it off; it is\n\
+        off when CI is set.",
     // As pytest's argparse: a repeated option's last value wins (addopts then the command line).
     args_override_self = true
 )]
@@ -571,6 +575,13 @@ fn cache_command(sub: Option<&str>) -> anyhow::Result<ExitCode> {
             let _ = std::fs::remove_dir_all(cache_dir.join("code"));
             fastest_discovery::snapshot::SnapshotStore::new(&cache_dir).clear();
             let _ = std::fs::remove_dir_all(cache_dir.join(fastest_cache::LARGE_DIR));
+            // The project's preloaders too: a clear starts from fresh interpreters.
+            if let (Some(dir), Ok(absolute)) = (
+                fastest_runner::preload::runtime_dir(),
+                std::path::absolute(&cache_dir),
+            ) {
+                fastest_runner::preload::retire_project(&dir, &absolute);
+            }
             println!("fastest: cleared {}", cache_dir.display());
         }
         Some(other) => {

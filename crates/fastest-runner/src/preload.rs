@@ -77,6 +77,32 @@ pub fn runtime_dir() -> Option<PathBuf> {
     (meta.is_dir() && meta.uid() == uid && meta.permissions().mode() & 0o077 == 0).then_some(dir)
 }
 
+/// The `<project>-` prefix of the sockets of the project whose cache is `cache_dir`.
+fn project_prefix(cache_dir: &Path) -> String {
+    format!(
+        "{}-",
+        &blake3::hash(cache_dir.as_os_str().as_bytes()).to_hex()[..16]
+    )
+}
+
+/// Retires every preloader of the project whose cache is `cache_dir` (absolute): their
+/// sockets are removed, and each exits within a second once its workers are done
+/// (`fastest cache clear`). Returns how many sockets were removed.
+pub fn retire_project(dir: &Path, cache_dir: &Path) -> usize {
+    let prefix = project_prefix(cache_dir);
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with(&prefix) && name.ends_with(".sock")
+        })
+        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .count()
+}
+
 /// The interpreter a fresh worker started from `cwd` would run: an absolute path (a bare
 /// name looked up on PATH). None for a version manager's shim (pyenv, asdf, mise), which
 /// picks the interpreter anew from the directory and environment at every start.
@@ -116,7 +142,6 @@ impl Preloader {
         harness: &Path,
     ) -> Option<Preloader> {
         let python = resolve_interpreter(python, cwd)?;
-        let project = blake3::hash(cache_dir.as_os_str().as_bytes());
         let mut h = blake3::Hasher::new();
         for part in [python.as_os_str(), harness.as_os_str(), cwd.as_os_str()] {
             h.update(part.as_bytes());
@@ -133,8 +158,8 @@ impl Preloader {
             h.update(b"\0");
         }
         let socket = dir.join(format!(
-            "{}-{}.sock",
-            &project.to_hex()[..16],
+            "{}{}.sock",
+            project_prefix(cache_dir),
             &h.finalize().to_hex()[..16]
         ));
         (socket.as_os_str().len() <= MAX_SOCKET_PATH).then(|| Preloader {
@@ -476,6 +501,34 @@ mod tests {
             at("/p/.fastest_cache", "/p", &shims.join("python"), "/h1"),
             None
         );
+    }
+
+    #[test]
+    fn retiring_a_project_removes_its_sockets_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = project_prefix(Path::new("/p/.fastest_cache"));
+        let theirs = project_prefix(Path::new("/q/.fastest_cache"));
+        for name in [
+            format!("{ours}aaaa.sock"),
+            format!("{ours}bbbb.sock"),
+            format!("{ours}aaaa.log"),
+            format!("{theirs}aaaa.sock"),
+        ] {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        assert_eq!(
+            retire_project(dir.path(), Path::new("/p/.fastest_cache")),
+            2
+        );
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let mut expected = vec![format!("{ours}aaaa.log"), format!("{theirs}aaaa.sock")];
+        expected.sort();
+        assert_eq!(left, expected);
     }
 
     #[test]
