@@ -235,6 +235,8 @@ def calls_volatile(statements):
 
 # The argument of the probe event `Recorder.install` raises to see its hook called.
 _HOOK_PROBE = object()
+# The audit events the recorder reads (audit_hook.c forwards the same three).
+_RECORDED_EVENTS = frozenset(("open", "os.listdir", "os.scandir"))
 
 
 def _add_native_audit_hook(callback):
@@ -580,21 +582,24 @@ class Recorder:
                 frame.dirs.add(rel)
 
     def install(self):
-        if not _add_native_audit_hook(self._audit_forwarded):
-            sys.addaudithook(self._audit_hook())
+        # Either hook calls `_audit_event` directly: `_from_import_machinery` counts on
+        # the caller of the audited operation being three frames up.
+        if not _add_native_audit_hook(self._audit_event):
+            sys.addaudithook(self._audit_event)
         # An existing hook (a sandbox in sitecustomize) may veto adding ours without an
         # error: a probe event tells. Without a hook no file read would be recorded, so
         # no test's dependencies are sent then (every test runs again next time).
-        self._hook_seen = False
         sys.audit("os.listdir", _HOOK_PROBE)
         self.hooked = self._hook_seen
         builtins.__fastest_imports__ = self._declare_imports
         self._patch_environ()
         self._patch_stat()
 
-    def _audit_forwarded(self, event, args):
-        """What the C hook (`_audit_hook.so`) calls, for the events `_audit_hook`'s
-        filter lets through."""
+    def _audit_event(self, event, args):
+        """The audit hook: `open`, `os.listdir` and `os.scandir` events go to `audit`
+        (the C hook passes only those; in Python this filter is the hook's)."""
+        if event not in _RECORDED_EVENTS:
+            return
         if args and args[0] is _HOOK_PROBE:
             self._hook_seen = True
             return
@@ -602,21 +607,6 @@ class Recorder:
             self.audit(event, args)
         except Exception:
             pass
-
-    def _audit_hook(self):
-        recorder = self
-
-        def hook(event, args):
-            if event in ("open", "os.listdir", "os.scandir"):
-                if args and args[0] is _HOOK_PROBE:
-                    recorder._hook_seen = True
-                    return
-                try:
-                    recorder.audit(event, args)
-                except Exception:
-                    pass
-
-        return hook
 
     def _declare_imports(self, relpath, imports, volatile=()):
         """Called by the probe at the top of every instrumented module with every import

@@ -118,10 +118,6 @@ def _become_worker(request, fds, preloaded):
     preloader's loop: it ends with SystemExit (or KeyboardInterrupt), so the interpreter
     exits as a fresh worker's does, with its finalization."""
     try:
-        import gc
-
-        # The collector sees everything again, as in a fresh interpreter.
-        gc.unfreeze()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         # As the runner's `process_group(0)`: its own group, out of the terminal's Ctrl-C.
@@ -181,12 +177,6 @@ def serve(sock_path, harness_dir, cache_dir):
 
     preloaded = _preload(harness_dir)
     snapshot = _snapshot()
-    # What is imported now lives as long as any worker: out of the collector's reach, a
-    # worker's collections do not touch (and so copy) the pages it shares with this one.
-    import gc
-
-    gc.collect()
-    gc.freeze()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     temporary = "%s.%d" % (sock_path, os.getpid())
     listener.bind(temporary)
@@ -220,6 +210,17 @@ def serve(sock_path, harness_dir, cache_dir):
     children = {}  # pid -> connection (None once the runner hung up)
     told = set()  # pids whose exit status was sent
     last_used = time.monotonic()
+
+    def release_socket():
+        """Removes the socket if it is still this preloader's, and with it the log of
+        what is then a clean exit (kept after a crash, for the reason; a same-key
+        successor writes its own log under the same name)."""
+        try:
+            if os.stat(sock_path).st_ino == own:
+                os.unlink(sock_path)
+                os.unlink(sock_path[: -len(".sock")] + ".log")
+        except OSError:
+            pass
 
     def retire_reason():
         try:
@@ -258,11 +259,7 @@ def serve(sock_path, harness_dir, cache_dir):
                         conn.close()
                         for fd in fds:
                             os.close(fd)
-                        try:
-                            if os.stat(sock_path).st_ino == own:
-                                os.unlink(sock_path)
-                        except OSError:
-                            pass
+                        release_socket()
                         continue
                     # Nothing of the preloader's own output may reach a worker's stderr.
                     for stream in (sys.stdout, sys.stderr):
@@ -345,14 +342,7 @@ def serve(sock_path, harness_dir, cache_dir):
                 told.discard(pid)
         if not children and retire_reason() is not None:
             break
-    try:
-        if os.stat(sock_path).st_ino == own:
-            os.unlink(sock_path)
-            # A clean exit: its log (kept after a crash, for the reason) has nothing to
-            # say. (A same-key successor writes its own log under the same name.)
-            os.unlink(sock_path[: -len(".sock")] + ".log")
-    except OSError:
-        pass
+    release_socket()
 
 
 def _preload(harness_dir):
@@ -362,20 +352,10 @@ def _preload(harness_dir):
     from fastest_harness import worker
 
     worker._compile_harness()
-    try:
-        import pytest  # noqa: F401
-
-        pytest_version = getattr(pytest, "__version__", "unknown")
-    except ImportError:
-        pytest_version = None
-    plugins = worker._installed_plugins() if pytest_version else []
+    facts = worker.interpreter_facts()
     from fastest_harness import native  # noqa: F401  (imported by every native worker)
 
-    return {
-        "pytest": pytest_version,
-        "plugins": plugins,
-        "reproducible": worker._reproducible_plugins(plugins),
-    }
+    return facts
 
 
 def main():

@@ -111,9 +111,22 @@ def _compile_harness():
         pass
 
 
+def interpreter_facts():
+    """Imports pytest (as every worker does before project code) and says what the
+    `ready` message reports: its version, the installed plugins, those reproduced."""
+    try:
+        import pytest  # noqa: F401
+
+        pytest_version = getattr(pytest, "__version__", "unknown")
+    except ImportError:
+        pytest_version = None
+    plugins = _installed_plugins() if pytest_version else []
+    return {"pytest": pytest_version, "plugins": plugins, "reproducible": _reproducible_plugins(plugins)}
+
+
 def main(preloaded=None):
-    """Runs the worker. `preloaded`: what a preloader (preload.py) that forked this
-    process already found, with pytest imported."""
+    """Runs the worker. `preloaded`: the `interpreter_facts` a preloader (preload.py)
+    found before it forked this process, with pytest imported."""
     import faulthandler
 
     if preloaded is None:
@@ -130,26 +143,14 @@ def main(preloaded=None):
     main_module = sys.modules.get("__main__")
     if main_module is not None and not hasattr(main_module, "__file__") and harness_dir:
         main_module.__file__ = os.path.join(harness_dir, "fastest_harness", "main_stub.py")
-    if preloaded is None:
-        try:
-            import pytest  # noqa: F401
-
-            pytest_version = getattr(pytest, "__version__", "unknown")
-        except ImportError:
-            pytest_version = None
-        plugins = _installed_plugins() if pytest_version else []
-        reproducible = _reproducible_plugins(plugins)
-    else:
-        pytest_version = preloaded["pytest"]
-        plugins = preloaded["plugins"]
-        reproducible = preloaded["reproducible"]
+    facts = preloaded if preloaded is not None else interpreter_facts()
     channel.send(
         "ready",
         protocol=PROTOCOL_VERSION,
         python="%d.%d.%d" % sys.version_info[:3],
-        pytest=pytest_version,
-        plugins=plugins,
-        reproducible=reproducible,
+        pytest=facts["pytest"],
+        plugins=facts["plugins"],
+        reproducible=facts["reproducible"],
     )
     cmd = channel.receive()
     if cmd.get("op") == "shutdown":

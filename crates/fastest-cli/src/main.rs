@@ -1851,7 +1851,10 @@ fn run_argv(mut argv: Vec<String>, warm: &mut watch::Warm) -> anyhow::Result<Exi
                 prestarted = Some(worker);
             }
         }
-        warm.next = environment_now.and_then(|env| Some((prestart_config(&request.python)?, env)));
+        if warm.watching {
+            warm.next =
+                environment_now.and_then(|env| Some((prestart_config(&request.python)?, env)));
+        }
         run::install_sigint_handler();
         let preloader = request.preload.clone();
         let code = run::execute(request, &cache, prestarted);

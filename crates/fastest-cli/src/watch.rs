@@ -37,6 +37,9 @@ const SETTLE: Duration = Duration::from_millis(20);
 /// What `fastest watch` carries from one run to the next.
 #[derive(Default)]
 pub struct Warm {
+    /// Set by `fastest watch`: its runs say how to start the next one's first worker
+    /// (`next`); a plain run has no next run and skips that.
+    pub watching: bool,
     /// The worker started ahead, for the next run, with the environment digest of the
     /// run after which it was started.
     pub worker: Option<(Prestarted, Digest)>,
@@ -65,7 +68,10 @@ pub fn watch(args: Vec<String>) -> anyhow::Result<ExitCode> {
     })
     .map_err(|e| crate::UsageError(e.to_string()))?;
     let rootdir = config.rootdir;
-    let mut warm = Warm::default();
+    let mut warm = Warm {
+        watching: true,
+        ..Warm::default()
+    };
     let mut argv = vec!["run".to_string(), "--changed".to_string()];
     argv.extend(args);
     // The files that changed while the last run ran, when that started a run at once:

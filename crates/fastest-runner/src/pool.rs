@@ -817,9 +817,7 @@ impl Prestarted {
             started: Some(started),
         })
     }
-}
 
-impl Prestarted {
     /// The process, unless it has exited meanwhile (a worker started ahead by `fastest
     /// watch` can wait for minutes: killed by the OOM killer or by hand, it is not used).
     fn take_alive(&mut self) -> Option<Started> {

@@ -186,12 +186,7 @@ impl Preloader {
         // importing pytest. The preloader removes the marker once it listens; a marker
         // older than STARTING_FOR is from a preloader that failed to start.
         let marker = self.socket.with_extension("starting");
-        let stale_marker = std::fs::metadata(&marker)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age >= STARTING_FOR);
-        if stale_marker {
+        if modified_over_ago(&marker, STARTING_FOR) {
             let _ = std::fs::remove_file(&marker);
         }
         let claimed = std::fs::OpenOptions::new()
@@ -235,16 +230,19 @@ fn remove_leftovers(dir: &Path) {
         let leftover = path
             .extension()
             .is_some_and(|e| e == "log" || e == "starting");
-        let old = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > AFTER);
-        if leftover && old {
+        if leftover && modified_over_ago(&path, AFTER) {
             let _ = std::fs::remove_file(path);
         }
     }
+}
+
+/// Whether `path` exists and was last modified at least `age` ago.
+fn modified_over_ago(path: &Path, age: Duration) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|elapsed| elapsed >= age)
 }
 
 /// A worker forked by a preloader.
@@ -323,10 +321,6 @@ pub fn fork_worker(
 }
 
 impl ForkedWorker {
-    pub fn id(&self) -> u32 {
-        self.pid as u32
-    }
-
     pub fn kill(&mut self) {
         // The preloader reaps the worker only after this connection closes (or when it
         // exits itself): while the connection is open and no status came, the pid is
