@@ -355,6 +355,16 @@ def _preload(harness_dir):
     facts = worker.interpreter_facts()
     from fastest_harness import native  # noqa: F401  (imported by every native worker)
 
+    # What a native worker imports next, before project code (~15 ms a worker, half of it
+    # doctest/pdb and hashlib's libcrypto): the harness's own modules and the stdlib
+    # ones they pull in. Imports only: no hook is installed, nothing is started.
+    import ctypes  # noqa: F401  (deps loads the C audit hook with it)
+    import doctest  # noqa: F401  (doctests)
+    import faulthandler  # noqa: F401  (worker.main)
+    import hashlib  # noqa: F401  (native's code cache keys)
+
+    from fastest_harness import builtins, capture, deps, doctests  # noqa: F401
+
     return facts
 
 

@@ -38,6 +38,8 @@ pub const TREE_DEPSETS: &str = "depsets";
 /// large values (a test's set is kilobytes) from disk.
 pub const TREE_DEPSET_KEYS: &str = "depset_keys";
 pub const TREE_PASSES: &str = "passes";
+/// Stored set digest → its `DepSetSummary`.
+pub const TREE_DEPSET_SUMMARIES: &str = "depset_summaries";
 
 /// One thing a test depended on.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -123,6 +125,20 @@ impl DepSet {
         }
         *blake3::hash(&buf).as_bytes()
     }
+}
+
+/// What a stored set's hashes follow from: the content hash of each project file its
+/// blocks and file reads are in, and its other dependencies (listings, stats,
+/// variables, the environment, paths that are not files) with their hashes. While
+/// every one still holds, and the parent's summary does, each hash in the set is the
+/// one recorded, so a verdict needs neither the set (hundreds of block names) nor its
+/// recheck. Made only from hashes known current in one revision: when a recheck found
+/// the set unchanged (`Selector::verdict`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct DepSetSummary {
+    pub parent: Option<Digest>,
+    pub files: Vec<(String, Digest)>,
+    pub others: Vec<(Dep, Digest)>,
 }
 
 /// The last recorded run of a test.
@@ -216,6 +232,8 @@ pub struct Selector {
     unmodified_until: Mutex<HashMap<String, std::time::Instant>>,
     /// Digests of the sets this process recorded (and stored, unless stored before).
     stored_sets: Mutex<rustc_hash::FxHashSet<Digest>>,
+    /// Set digest → whether its stored summary (and its parents') holds, this revision.
+    summaries_hold: Mutex<rustc_hash::FxHashMap<Digest, bool>>,
 }
 
 /// A recorded `TestDeps` whose set was hashed (see `Selector::depset_digest`).
@@ -264,6 +282,7 @@ impl Selector {
             interned: Mutex::new(HashMap::default()),
             unmodified_until: Mutex::new(HashMap::default()),
             stored_sets: Mutex::new(Default::default()),
+            summaries_hold: Mutex::new(Default::default()),
         }
     }
 
@@ -679,6 +698,7 @@ impl Selector {
         self.memo.lock().clear();
         self.interned.lock().clear();
         self.sources.lock().clear();
+        self.summaries_hold.lock().clear();
         self.graph.refresh_files();
         let states: Vec<(Dep, DepState)> = self
             .states
@@ -704,11 +724,19 @@ impl Selector {
         else {
             return Verdict::New;
         };
-        let Some(set) = self.depset(&rec.depset) else {
-            return Verdict::New;
-        };
-        let Some((now, changed)) = self.recheck(&rec.depset, &set) else {
-            return Verdict::New;
+        let (now, changed) = if self.summary_holds(&rec.depset, 0) {
+            (rec.depset, Vec::new())
+        } else {
+            let Some(set) = self.depset(&rec.depset) else {
+                return Verdict::New;
+            };
+            let Some((now, changed)) = self.recheck(&rec.depset, &set) else {
+                return Verdict::New;
+            };
+            if changed.is_empty() {
+                self.store_summaries(&rec.depset, &set);
+            }
+            (now, changed)
         };
         if rec.failed && changed.is_empty() {
             return Verdict::Failed;
@@ -728,6 +756,75 @@ impl Selector {
             Verdict::New
         } else {
             Verdict::Unchanged
+        }
+    }
+
+    /// Whether the stored summary of set `d` and those of its parents hold in this
+    /// revision: then its recheck would find nothing changed (`DepSetSummary`).
+    fn summary_holds(&self, d: &Digest, depth: usize) -> bool {
+        if let Some(&holds) = self.summaries_hold.lock().get(d) {
+            return holds;
+        }
+        let holds = depth < MAX_CHAIN
+            && self
+                .cache
+                .get::<DepSetSummary>(TREE_DEPSET_SUMMARIES, d)
+                .is_some_and(|summary| {
+                    summary
+                        .parent
+                        .is_none_or(|p| self.summary_holds(&p, depth + 1))
+                        && summary.files.iter().all(|(file, content)| {
+                            self.graph.revision_hash(&self.rootdir.join(file)) == Some(*content)
+                        })
+                        && summary
+                            .others
+                            .iter()
+                            .all(|(dep, hash)| self.current(dep) == *hash)
+                });
+        self.summaries_hold.lock().insert(*d, holds);
+        holds
+    }
+
+    /// Stores the summaries of set `d` and its parents, whose recheck just found every
+    /// hash current: each file's content hash is the one this revision hashed its blocks
+    /// from (`GraphDb::revision_hash` reads a file once per revision).
+    fn store_summaries(&self, d: &Digest, set: &Arc<DepSet>) {
+        let (mut d, mut set) = (*d, set.clone());
+        for _ in 0..MAX_CHAIN {
+            if self.summaries_hold.lock().insert(d, true) == Some(true) {
+                return; // stored or found holding already in this revision
+            }
+            let mut files: rustc_hash::FxHashMap<&str, Digest> = Default::default();
+            let mut others = Vec::new();
+            for (dep, hash) in &set.deps {
+                let content = match dep {
+                    Dep::Block { file, .. } | Dep::File(file) => self
+                        .graph
+                        .revision_hash(&self.rootdir.join(file))
+                        .map(|c| (file.as_str(), c)),
+                    _ => None,
+                };
+                match content {
+                    Some((file, c)) => {
+                        files.insert(file, c);
+                    }
+                    None => others.push((dep.clone(), *hash)),
+                }
+            }
+            let mut files: Vec<(String, Digest)> =
+                files.into_iter().map(|(f, c)| (f.to_string(), c)).collect();
+            files.sort_unstable();
+            let summary = DepSetSummary {
+                parent: set.parent,
+                files,
+                others,
+            };
+            self.cache.put(TREE_DEPSET_SUMMARIES, &d, &summary);
+            let Some(parent) = set.parent else { return };
+            let Some(parent_set) = self.depset(&parent) else {
+                return;
+            };
+            (d, set) = (parent, parent_set);
         }
     }
 
@@ -1203,6 +1300,91 @@ mod tests {
         selector.new_revision();
         verdicts();
         assert_eq!(rechecked(), 0);
+    }
+
+    #[test]
+    fn a_stored_summary_stands_for_an_unchanged_set_and_never_hides_a_change() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let a_py = |f: u8, h: u8| {
+            let text = format!("def f():\n    return {f}\ndef h():\n    return {h}\n");
+            std::fs::write(root.join("a.py"), text).unwrap();
+        };
+        a_py(1, 1);
+        std::fs::write(root.join("data.txt"), "one").unwrap();
+        std::fs::create_dir(root.join("sub")).unwrap();
+        let cache = Arc::new(Cache::temporary());
+        // A new process each time: only what the cache holds carries over.
+        let process = || {
+            let graph = Arc::new(GraphDb::new(cache.clone()));
+            (
+                Selector::new(cache.clone(), graph.clone(), root, [7; 32]),
+                graph,
+            )
+        };
+        let (selector, _) = process();
+        let deps = Arc::new(TestDeps {
+            blocks: vec!["a.py::f".into(), "missing.py::g".into()],
+            files: vec!["data.txt".into()],
+            dirs: vec!["sub".into()],
+            ..TestDeps::default()
+        });
+        selector.record("test_x", &deps, false, true, 0.1);
+        let cached = |v: &Verdict| matches!(v, Verdict::Cached { .. });
+        // Rechecked once: found unchanged, its summary is stored.
+        let verdict = |expect_rechecks: usize| {
+            let (selector, graph) = process();
+            let v = selector.verdict("test_x");
+            assert_eq!(
+                graph.stats().rechecked.load(Relaxed),
+                expect_rechecks,
+                "{v:?}"
+            );
+            v
+        };
+        assert!(cached(&verdict(1)));
+        assert_eq!(cache.len(TREE_DEPSET_SUMMARIES), 1);
+        // Nothing changed: the summary answers, the set is not rechecked.
+        assert!(cached(&verdict(0)));
+
+        // An edit of another function: the file's content differs, so the set is
+        // rechecked (unchanged) and the summary follows the new content.
+        a_py(1, 2);
+        assert!(cached(&verdict(1)));
+        assert!(cached(&verdict(0)));
+
+        // Every kind of change is still seen through a stored summary; undone, the
+        // content is the summarized one again.
+        let f = Dep::Block {
+            file: "a.py".into(),
+            name: "f".into(),
+        };
+        a_py(2, 2);
+        assert_eq!(verdict(1), Verdict::Changed(vec![f.clone()]));
+        a_py(1, 2);
+        assert!(cached(&verdict(0)));
+        std::fs::write(root.join("data.txt"), "two").unwrap();
+        assert_eq!(
+            verdict(1),
+            Verdict::Changed(vec![Dep::File("data.txt".into())])
+        );
+        std::fs::write(root.join("data.txt"), "one").unwrap();
+        assert!(cached(&verdict(0)));
+        std::fs::write(root.join("sub/new.txt"), "").unwrap();
+        assert_eq!(verdict(1), Verdict::Changed(vec![Dep::Dir("sub".into())]));
+        std::fs::remove_file(root.join("sub/new.txt")).unwrap();
+        assert!(cached(&verdict(0)));
+        // A block of a file that was missing when recorded.
+        std::fs::write(root.join("missing.py"), "def g():\n    pass\n").unwrap();
+        let block = |name: &str| Dep::Block {
+            file: "missing.py".into(),
+            name: name.into(),
+        };
+        assert_eq!(
+            verdict(1),
+            Verdict::Changed(vec![block(MODULE_BLOCK), block("g")])
+        );
     }
 
     #[test]
