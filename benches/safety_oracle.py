@@ -34,7 +34,10 @@ Tests whose outcome differs between two unmutated pytest runs (flaky) are left o
 Random choices (which function, constant, ...) use --seed; up to --tries candidates per
 kind are applied, stopping at the first that changes an outcome (a mutation no test
 notices proves little). Every mutation is undone before the next, and the fastest cache
-is restored to the baseline snapshot before each `--changed` run.
+is restored to the baseline snapshot before each `--changed` run. The snapshot is taken
+after the recording run and one unmutated `run --changed`, whose verdicts store the
+summaries of the sets they found unchanged (`depset_summaries`): the mutated runs' verdicts
+then go through those summaries, as in a working copy's later runs.
 Writes bench-out/oracle.json and prints a Markdown table.
 """
 import argparse
@@ -340,6 +343,11 @@ def run_project(name, cfg, args, kinds):
     t_f, code, tail = run(fastest_cmd + ["--junitxml", fx], tree, env)
     fbase = outcomes(fx)
     same = sum(1 for k, v in base.items() if fbase.get(k) == v)
+    # Then an unmutated `run --changed`, as every later run of a working copy: its
+    # verdicts store the summaries of the sets they found unchanged, so each mutation's
+    # verdicts go through those (a summary must never hide a change).
+    changed_base = [FASTEST, "run", "--changed"] + fastest_cmd[1:] + ["--continue-on-collection-errors"]
+    run(changed_base + ["--junitxml", os.path.join(work, "base.changed.xml")], tree, env)
     snapshot = os.path.join(work, "cache-snapshot")
     shutil.copytree(os.path.join(tree, ".fastest_cache"), snapshot)
     print("%s: %d tests (pytest %.1fs), %d flaky, fastest baseline %d/%d identical"
@@ -374,8 +382,7 @@ def run_project(name, cfg, args, kinds):
                 # As the reference pytest run: a module that fails to collect must not
                 # interrupt the session (both tools stop before any test without it, and
                 # the tests not run then would look like escapes; they stay selected).
-                changed_cmd = [FASTEST, "run", "--changed"] + fastest_cmd[1:] + ["--continue-on-collection-errors"]
-                t_sel, code, tail = run(changed_cmd + ["--junitxml", sx], tree, env_m)
+                t_sel, code, tail = run(changed_base + ["--junitxml", sx], tree, env_m)
                 # Tests of a file the mutation deleted no longer exist: nothing can select them.
                 vanished = {k for k in base if k not in mutated and not source_exists(tree, k[0])}
             finally:

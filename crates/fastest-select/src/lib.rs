@@ -849,8 +849,14 @@ impl Selector {
     }
 
     /// Number of records, dependency sets and stored passes (`fastest cache stats`).
-    pub fn stats(cache: &Cache) -> [(String, usize); 3] {
-        [TREE_RESULTS, TREE_DEPSETS, TREE_PASSES].map(|t| (t.to_string(), cache.len(t)))
+    pub fn stats(cache: &Cache) -> [(String, usize); 4] {
+        [
+            TREE_RESULTS,
+            TREE_DEPSETS,
+            TREE_DEPSET_SUMMARIES,
+            TREE_PASSES,
+        ]
+        .map(|t| (t.to_string(), cache.len(t)))
     }
 }
 
