@@ -74,11 +74,18 @@ pub fn file_summary(db: &dyn Db, file: SourceFile) -> Arc<ModuleSummary> {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return Arc::new(s);
     }
-    let summary = fastest_discovery::summarize_path(file.path(db));
+    let (summary, hashed) = match read_as_hashed(file.path(db), file.content_hash(db)) {
+        Ok(bytes) => (parse::summarize(&bytes), true),
+        // Changed since it was hashed: summarised as read, never stored under the hash.
+        Err(Some(bytes)) => (parse::summarize(&bytes), false),
+        Err(None) => (fastest_discovery::summarize_path(file.path(db)), false),
+    };
     db.stats()
         .parsed
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    db.cache().put(TREE_SUMMARIES, &key, &summary);
+    if hashed {
+        db.cache().put(TREE_SUMMARIES, &key, &summary);
+    }
     Arc::new(summary)
 }
 
@@ -94,8 +101,16 @@ pub fn file_blocks(db: &dyn Db, file: SourceFile) -> Arc<FileBlocks> {
     if let Some(b) = db.cache().get::<FileBlocks>(TREE_BLOCKS, &key) {
         return Arc::new(b);
     }
-    let blocks =
-        fastest_discovery::blocks::file_blocks(&std::fs::read(file.path(db)).unwrap_or_default());
+    let bytes = match read_as_hashed(file.path(db), file.content_hash(db)) {
+        Ok(bytes) => bytes,
+        // Unreadable, and hashed as such: the blocks of no content.
+        Err(None) if *file.content_hash(db) == empty_hash() => Vec::new(),
+        // The file changed since this revision hashed it: no block of it is known (every
+        // block reads as missing, so whatever depends on it runs), and nothing is stored
+        // under a hash its content no longer has.
+        Err(_) => return Arc::new(FileBlocks::default()),
+    };
+    let blocks = fastest_discovery::blocks::file_blocks(&bytes);
     db.cache().put(TREE_BLOCKS, &key, &blocks);
     Arc::new(blocks)
 }
@@ -125,6 +140,19 @@ fn stat_of(path: &Path) -> Option<(u64, u128)> {
 /// The content hash of a file that cannot be read (what hashing no bytes gives).
 fn empty_hash() -> Digest {
     *blake3::hash(b"").as_bytes()
+}
+
+/// The bytes of `path` when they are the content `hash` was taken of; otherwise `Err`
+/// with what was read (`None`: unreadable). What is derived from a file and stored under
+/// its content hash (summaries, blocks) is derived from these bytes only: a file saved
+/// between the hash and the read would otherwise store the new content's results under
+/// the old content's hash, for every later run.
+fn read_as_hashed(path: &Path, hash: &Digest) -> Result<Vec<u8>, Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(bytes) if blake3::hash(&bytes).as_bytes() == hash => Ok(bytes),
+        Ok(bytes) => Err(Some(bytes)),
+        Err(_) => Err(None),
+    }
 }
 
 /// A mtime this close to now may still change within the same tick: don't trust it.
@@ -172,8 +200,10 @@ impl GraphDb {
             return *h;
         }
         let h = path.is_file().then(|| self.content_hash(path));
-        self.hashed.lock().insert(path.to_path_buf(), h);
-        h
+        // Two threads may both have missed: the first answer stands, so every query of
+        // this revision sees one content per file (a file saved meanwhile is the next
+        // revision's change).
+        *self.hashed.lock().entry(path.to_path_buf()).or_insert(h)
     }
 
     pub fn stats(&self) -> &Stats {
@@ -203,7 +233,12 @@ impl GraphDb {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let bytes = std::fs::read(path).unwrap_or_default();
         let hash = *blake3::hash(&bytes).as_bytes();
-        if let Some((size, mtime_ns)) = stat {
+        // Stored only once the mtime is outside the racy window: a file written again
+        // within the same timestamp tick (coarse clocks) would otherwise keep this hash
+        // for content it no longer has.
+        if let Some((size, mtime_ns)) =
+            stat.filter(|(_, m)| now.saturating_sub(*m) > RACY_WINDOW_NS)
+        {
             self.cache.put(
                 TREE_STAT,
                 key.as_bytes(),
@@ -301,14 +336,17 @@ impl SummarySource for GraphDb {
                         s
                     }
                     None => {
-                        let s = match std::fs::read(p) {
-                            Ok(b) => parse::summarize(&b),
-                            Err(_) => fastest_discovery::summarize_path(p),
+                        let (s, hashed) = match read_as_hashed(p, &hash) {
+                            Ok(b) => (parse::summarize(&b), true),
+                            Err(Some(b)) => (parse::summarize(&b), false),
+                            Err(None) => (fastest_discovery::summarize_path(p), false),
                         };
                         self.stats
                             .parsed
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        self.cache.put(TREE_SUMMARIES, &key, &s);
+                        if hashed {
+                            self.cache.put(TREE_SUMMARIES, &key, &s);
+                        }
                         s
                     }
                 };
@@ -353,5 +391,32 @@ mod tests {
         assert_eq!(g.summary(&file).bindings.len(), 1);
         g.new_revision();
         assert_eq!(g.summary(&file).bindings.len(), 2);
+    }
+
+    #[test]
+    fn a_file_saved_after_it_was_hashed_stores_nothing_under_the_old_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.py");
+        std::fs::write(&path, "def f():\n    return 1\n").unwrap();
+        let cache = Arc::new(Cache::temporary());
+        let g = GraphDb::new(cache.clone());
+        // Hashed (this revision's content), then saved before its blocks are derived.
+        let file = g.file(&path);
+        std::fs::write(&path, "def f():\n    return 2\n").unwrap();
+        let blocks = g.with_db(|db| file_blocks(db, file).clone());
+        assert_eq!(blocks.block("f"), None, "no block of a content not hashed");
+        assert_eq!(cache.len(TREE_BLOCKS), 0);
+        let summary = g.summary(&path);
+        assert_eq!(summary.bindings.len(), 1, "summarised as read");
+        assert_eq!(
+            cache.len(TREE_SUMMARIES),
+            0,
+            "but not stored under the old hash"
+        );
+        // The next revision hashes the new content and derives from it.
+        g.new_revision();
+        let blocks = g.blocks(&path).unwrap();
+        assert!(blocks.block("f").is_some());
+        assert_eq!(cache.len(TREE_BLOCKS), 1);
     }
 }

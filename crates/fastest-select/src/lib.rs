@@ -38,8 +38,21 @@ pub const TREE_DEPSETS: &str = "depsets";
 /// large values (a test's set is kilobytes) from disk.
 pub const TREE_DEPSET_KEYS: &str = "depset_keys";
 pub const TREE_PASSES: &str = "passes";
-/// Stored set digest → its `DepSetSummary`.
+/// `summary_key(set digest)` → the set's `DepSetSummary`.
 pub const TREE_DEPSET_SUMMARIES: &str = "depset_summaries";
+
+/// Where a set's summary is stored: its digest with the versions of how hashes are made
+/// (`SELECT_VERSION` for dependencies, `BLOCKS_VERSION` for code blocks). A summary says
+/// "with these contents the set's hashes are the recorded ones" as the binary that wrote
+/// it computed them; a binary that hashes differently must not trust it.
+fn summary_key(set: &Digest) -> Digest {
+    digest(&[
+        b"depset summary",
+        &SELECT_VERSION.to_le_bytes(),
+        &fastest_discovery::blocks::BLOCKS_VERSION.to_le_bytes(),
+        set,
+    ])
+}
 
 /// One thing a test depended on.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -233,7 +246,7 @@ pub struct Selector {
     /// Digests of the sets this process recorded (and stored, unless stored before).
     stored_sets: Mutex<rustc_hash::FxHashSet<Digest>>,
     /// Set digest → whether its stored summary (and its parents') holds, this revision.
-    summaries_hold: Mutex<rustc_hash::FxHashMap<Digest, bool>>,
+    summaries_hold: Mutex<HashMap<Digest, bool>>,
 }
 
 /// A recorded `TestDeps` whose set was hashed (see `Selector::depset_digest`).
@@ -768,7 +781,7 @@ impl Selector {
         let holds = depth < MAX_CHAIN
             && self
                 .cache
-                .get::<DepSetSummary>(TREE_DEPSET_SUMMARIES, d)
+                .get::<DepSetSummary>(TREE_DEPSET_SUMMARIES, &summary_key(d))
                 .is_some_and(|summary| {
                     summary
                         .parent
@@ -787,14 +800,15 @@ impl Selector {
 
     /// Stores the summaries of set `d` and its parents, whose recheck just found every
     /// hash current: each file's content hash is the one this revision hashed its blocks
-    /// from (`GraphDb::revision_hash` reads a file once per revision).
+    /// from (`GraphDb::revision_hash` gives one answer per file and revision, the first;
+    /// `file_blocks` derives blocks only from bytes with that hash).
     fn store_summaries(&self, d: &Digest, set: &Arc<DepSet>) {
         let (mut d, mut set) = (*d, set.clone());
         for _ in 0..MAX_CHAIN {
             if self.summaries_hold.lock().insert(d, true) == Some(true) {
                 return; // stored or found holding already in this revision
             }
-            let mut files: rustc_hash::FxHashMap<&str, Digest> = Default::default();
+            let mut files: HashMap<&str, Digest> = Default::default();
             let mut others = Vec::new();
             for (dep, hash) in &set.deps {
                 let content = match dep {
@@ -819,7 +833,8 @@ impl Selector {
                 files,
                 others,
             };
-            self.cache.put(TREE_DEPSET_SUMMARIES, &d, &summary);
+            self.cache
+                .put(TREE_DEPSET_SUMMARIES, &summary_key(&d), &summary);
             let Some(parent) = set.parent else { return };
             let Some(parent_set) = self.depset(&parent) else {
                 return;
@@ -1390,6 +1405,52 @@ mod tests {
         assert_eq!(
             verdict(1),
             Verdict::Changed(vec![block(MODULE_BLOCK), block("g")])
+        );
+    }
+
+    #[test]
+    fn a_summary_holds_only_while_its_parents_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("conftest.py"), "def fx():\n    return 1\n").unwrap();
+        std::fs::write(root.join("t.py"), "def a():\n    pass\n").unwrap();
+        let cache = Arc::new(Cache::temporary());
+        let process = || {
+            let graph = Arc::new(GraphDb::new(cache.clone()));
+            Selector::new(cache.clone(), graph, root, [7; 32])
+        };
+        let base = Arc::new(TestDeps {
+            blocks: vec!["conftest.py::fx".into()],
+            stats: vec!["marker".into()],
+            ..TestDeps::default()
+        });
+        let own = Arc::new(
+            TestDeps {
+                blocks: vec!["t.py::a".into()],
+                ..TestDeps::default()
+            }
+            .on_base(base),
+        );
+        process().record("t.py::a", &own, false, true, 0.1);
+        let cached = |v: &Verdict| matches!(v, Verdict::Cached { .. });
+        assert!(cached(&process().verdict("t.py::a")));
+        // The test's set and its base each have a summary.
+        assert_eq!(cache.len(TREE_DEPSET_SUMMARIES), 2);
+        let fx = Dep::Block {
+            file: "conftest.py".into(),
+            name: "fx".into(),
+        };
+        // A change in the base's file: the test's own summary still holds, its base's
+        // does not.
+        std::fs::write(root.join("conftest.py"), "def fx():\n    return 2\n").unwrap();
+        assert_eq!(process().verdict("t.py::a"), Verdict::Changed(vec![fx]));
+        std::fs::write(root.join("conftest.py"), "def fx():\n    return 1\n").unwrap();
+        assert!(cached(&process().verdict("t.py::a")));
+        // A path the base probed now exists.
+        std::fs::write(root.join("marker"), "").unwrap();
+        assert_eq!(
+            process().verdict("t.py::a"),
+            Verdict::Changed(vec![Dep::Stat("marker".into())])
         );
     }
 
