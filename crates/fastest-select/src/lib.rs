@@ -808,39 +808,60 @@ impl Selector {
             if self.summaries_hold.lock().insert(d, true) == Some(true) {
                 return; // stored or found holding already in this revision
             }
-            let mut files: HashMap<&str, Digest> = Default::default();
-            let mut others = Vec::new();
-            for (dep, hash) in &set.deps {
-                let content = match dep {
-                    Dep::Block { file, .. } | Dep::File(file) => self
-                        .graph
-                        .revision_hash(&self.rootdir.join(file))
-                        .map(|c| (file.as_str(), c)),
-                    _ => None,
-                };
-                match content {
-                    Some((file, c)) => {
-                        files.insert(file, c);
-                    }
-                    None => others.push((dep.clone(), *hash)),
-                }
+            if let Some(summary) = self.summary_of(&set) {
+                self.cache
+                    .put(TREE_DEPSET_SUMMARIES, &summary_key(&d), &summary);
             }
-            let mut files: Vec<(String, Digest)> =
-                files.into_iter().map(|(f, c)| (f.to_string(), c)).collect();
-            files.sort_unstable();
-            let summary = DepSetSummary {
-                parent: set.parent,
-                files,
-                others,
-            };
-            self.cache
-                .put(TREE_DEPSET_SUMMARIES, &summary_key(&d), &summary);
             let Some(parent) = set.parent else { return };
             let Some(parent_set) = self.depset(&parent) else {
                 return;
             };
             (d, set) = (parent, parent_set);
         }
+    }
+
+    /// The summary of a set whose hashes are this revision's (None when one is racy): its
+    /// files' content hashes as this revision read them, its other dependencies as they
+    /// are.
+    fn summary_of(&self, set: &DepSet) -> Option<DepSetSummary> {
+        let mut files: Vec<(String, Digest)> = Vec::new();
+        let mut others = Vec::new();
+        // A file's blocks are adjacent (sorted): its hash is asked once per run of them.
+        let mut last: Option<(&str, Option<Digest>)> = None;
+        for (dep, hash) in &set.deps {
+            if *hash == RACY {
+                return None;
+            }
+            let file = match dep {
+                Dep::Block { file, .. } | Dep::File(file) => file.as_str(),
+                _ => {
+                    others.push((dep.clone(), *hash));
+                    continue;
+                }
+            };
+            let content = match last {
+                Some((f, content)) if f == file => content,
+                _ => {
+                    let content = self.graph.revision_hash(&self.rootdir.join(file));
+                    if let Some(c) = content {
+                        files.push((file.to_string(), c));
+                    }
+                    last = Some((file, content));
+                    content
+                }
+            };
+            // Not a regular file (missing, a directory): checked as the dependency itself.
+            if content.is_none() {
+                others.push((dep.clone(), *hash));
+            }
+        }
+        files.sort_unstable();
+        files.dedup();
+        Some(DepSetSummary {
+            parent: set.parent,
+            files,
+            others,
+        })
     }
 
     /// The recorded dependency set of a test with its parents' dependencies merged in,
