@@ -127,6 +127,48 @@ fn function_body_edit_selects_its_callers_only() {
 }
 
 #[test]
+fn cache_gc_removes_unreachable_sets_and_keeps_the_cache_working() {
+    let dir = recorded_project();
+    // Another passing body: test_mul is recorded with a new set; its old one is garbage.
+    edit(
+        &dir.path().join("pkg/calc.py"),
+        "return a * b",
+        "return b * a",
+    );
+    let ran = executed(dir.path(), &["run", "--changed"], &[]);
+    assert_eq!(
+        ran.get("tests.test_things::test_mul").map(String::as_str),
+        Some("passed"),
+        "{ran:?}"
+    );
+    let gc = Command::new(env!("CARGO_BIN_EXE_fastest"))
+        .current_dir(dir.path())
+        .args(["cache", "gc"])
+        .output()
+        .expect("fastest starts");
+    let said = text(&gc);
+    assert_eq!(gc.status.code(), Some(0), "{said}");
+    let removed: usize = said
+        .split("removed ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {said:?}"));
+    assert!(removed >= 1, "{said}");
+    assert!(said.contains("database"), "{said}");
+    // Everything a verdict reads is still there: nothing to run, and a full run reuses
+    // every pass.
+    let again = fastest(dir.path(), &["run", "--changed"], &[]);
+    assert!(text(&again).contains("nothing to run"), "{}", text(&again));
+    let all = fastest(dir.path(), &[], &[]);
+    assert!(
+        !text(&all).contains(" passed") && text(&all).contains(" cached"),
+        "{}",
+        text(&all)
+    );
+}
+
+#[test]
 fn comment_text_edits_rerun_nothing() {
     // Comments added at line ends and a changed comment keep every line where it was:
     // no block changes, nothing runs. (A comment on a line of its own moves the code

@@ -1,5 +1,5 @@
 //! Incremental-run plumbing for the CLI: the environment digest (interpreter, installed
-//! distributions, config, options), `fastest explain NODEID` and `fastest cache stats|clear`.
+//! distributions, config, options), `fastest explain NODEID` and `fastest cache stats|clear|gc`.
 
 use fastest_cache::{digest, Cache, Digest};
 use fastest_select::{environment_digest, Selector, Verdict};

@@ -34,7 +34,7 @@ use std::time::Instant;
         fastest run --changed [ARGS]  only tests a change affects, new and failed ones\n  \
         fastest watch [ARGS]          `run --changed` now and after every change, a worker started ahead\n  \
         fastest explain [ARGS]        why each test would run or be reused\n  \
-        fastest cache stats|clear\n\n\
+        fastest cache stats|clear|gc\n\n\
         After a run, a background process per project (the preloader) keeps Python with\n\
         pytest imported, so the next run's workers start in milliseconds; it exits after\n\
         15 idle minutes or at `fastest cache clear`. FASTEST_PRELOAD=0 turns it off; it is\n\
@@ -551,7 +551,7 @@ enum Command {
     Explain,
 }
 
-/// `fastest cache stats|clear`.
+/// `fastest cache stats|clear|gc`.
 fn cache_command(sub: Option<&str>) -> anyhow::Result<ExitCode> {
     let invocation_dir = std::env::current_dir().context("reading the current directory")?;
     let config = determine_setup(&SetupRequest {
@@ -584,9 +584,28 @@ fn cache_command(sub: Option<&str>) -> anyhow::Result<ExitCode> {
             }
             println!("fastest: cleared {}", cache_dir.display());
         }
+        Some("gc") => {
+            if cache.mode != fastest_cache::CacheMode::Persistent {
+                return Err(anyhow::anyhow!(
+                    "fastest cache gc: {} is in use by another fastest process",
+                    cache_dir.display()
+                ));
+            }
+            let removed = fastest_select::collect_garbage(&cache);
+            cache.flush();
+            drop(cache);
+            let (before, after) = Cache::compact(&cache_dir)
+                .with_context(|| format!("compacting {}", cache_dir.join("db").display()))?;
+            let mb = |bytes: u64| bytes as f64 / 1e6;
+            println!(
+                "fastest: removed {removed} dependency sets no test record reaches; database {:.1} MB -> {:.1} MB",
+                mb(before),
+                mb(after)
+            );
+        }
         Some(other) => {
             return Err(UsageError(format!(
-                "fastest cache: unknown subcommand {other:?} (expected stats or clear)"
+                "fastest cache: unknown subcommand {other:?} (expected stats, clear or gc)"
             ))
             .into())
         }

@@ -741,6 +741,15 @@ pub fn execute(
     crate::timing::mark("summary printed");
     save_state(cache, &results, &durations);
     crate::timing::mark("state saved");
+    // After the summary and once nothing is recorded any more: an occasional collection
+    // of the dependency sets no record reaches (see `collect_garbage`).
+    if let Some(removed) = req
+        .selector
+        .as_ref()
+        .and_then(|s| s.collect_garbage_if_due())
+    {
+        crate::timing::mark(&format!("{removed} unreachable dependency sets removed"));
+    }
     if let Some(skip) = req.stepwise {
         save_stepwise(cache, &order, &results, skip, ending);
     }

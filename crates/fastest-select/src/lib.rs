@@ -38,6 +38,13 @@ pub const TREE_DEPSETS: &str = "depsets";
 /// large values (a test's set is kilobytes) from disk.
 pub const TREE_DEPSET_KEYS: &str = "depset_keys";
 pub const TREE_PASSES: &str = "passes";
+/// Garbage-collection bookkeeping: `SETS_SINCE_GC` → sets stored since the last one (u64).
+pub const TREE_GC: &str = "gc";
+const SETS_SINCE_GC: &[u8] = b"sets since gc";
+/// A run that brings the sets stored since the last collection to this many collects
+/// the sets no record reaches (`Selector::collect_garbage_if_due`).
+pub const GC_AFTER_SETS: u64 = 5_000;
+
 /// `summary_key(set digest)` → the set's `DepSetSummary`.
 pub const TREE_DEPSET_SUMMARIES: &str = "depset_summaries";
 
@@ -245,6 +252,8 @@ pub struct Selector {
     unmodified_until: Mutex<HashMap<String, std::time::Instant>>,
     /// Digests of the sets this process recorded (and stored, unless stored before).
     stored_sets: Mutex<rustc_hash::FxHashSet<Digest>>,
+    /// Sets this process stored (not stored before): counted towards the next collection.
+    sets_written: std::sync::atomic::AtomicU64,
     /// Set digest → whether its stored summary (and its parents') holds, this revision.
     summaries_hold: Mutex<HashMap<Digest, bool>>,
 }
@@ -296,6 +305,7 @@ impl Selector {
             unmodified_until: Mutex::new(HashMap::default()),
             stored_sets: Mutex::new(Default::default()),
             summaries_hold: Mutex::new(Default::default()),
+            sets_written: Default::default(),
         }
     }
 
@@ -594,6 +604,8 @@ impl Selector {
             // Stored by an earlier run: not serialised again.
             self.cache.put(TREE_DEPSETS, &d, &set);
             self.cache.put(TREE_DEPSET_KEYS, &d, &());
+            self.sets_written
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         self.interned.lock().insert(
             ptr,
@@ -884,6 +896,30 @@ impl Selector {
         None
     }
 
+    /// Adds this process's new sets to the count since the last collection and, once it
+    /// reaches `GC_AFTER_SETS`, collects (`collect_garbage`). Call when nothing is
+    /// recorded any more (the end of a run). The number of sets removed, if it ran.
+    pub fn collect_garbage_if_due(&self) -> Option<usize> {
+        let written = self
+            .sets_written
+            .swap(0, std::sync::atomic::Ordering::Relaxed);
+        if written == 0 {
+            return None;
+        }
+        let since = self
+            .cache
+            .get::<u64>(TREE_GC, SETS_SINCE_GC)
+            .unwrap_or(0)
+            .saturating_add(written);
+        if since < GC_AFTER_SETS {
+            self.cache.put(TREE_GC, SETS_SINCE_GC, &since);
+            return None;
+        }
+        let removed = collect_garbage(&self.cache);
+        self.cache.put(TREE_GC, SETS_SINCE_GC, &0u64);
+        Some(removed)
+    }
+
     /// Number of records, dependency sets and stored passes (`fastest cache stats`).
     pub fn stats(cache: &Cache) -> [(String, usize); 4] {
         [
@@ -1032,6 +1068,52 @@ pub fn environment_digest(
         h.update(b"\0");
     }
     *h.finalize().as_bytes()
+}
+
+/// The part of a stored `DepSet` that `collect_garbage` reads (bincode decodes fields in
+/// order and ignores the rest).
+#[derive(Deserialize)]
+struct DepSetHead {
+    parent: Option<Digest>,
+}
+
+/// Removes the stored dependency sets (with their keys and summaries) that no test
+/// record reaches, directly or as a parent: a verdict only ever reads a record's set and
+/// its parents, so those sets are never read again (every edit leaves the previous sets
+/// of the tests it affected behind). Passes are kept: one under an older key is reused
+/// when the files return to that content (a branch switched back). Returns how many sets
+/// were removed. Sets stored before `depset_keys` existed are not listed there and stay.
+pub fn collect_garbage(cache: &Cache) -> usize {
+    let mut reachable: rustc_hash::FxHashSet<Digest> = Default::default();
+    let mut pending: Vec<Digest> = cache
+        .scan::<TestRecord>(TREE_RESULTS)
+        .into_iter()
+        .map(|(_, record)| record.depset)
+        .collect();
+    while let Some(d) = pending.pop() {
+        if !reachable.insert(d) {
+            continue;
+        }
+        if let Some(parent) = cache
+            .get::<DepSetHead>(TREE_DEPSETS, &d)
+            .and_then(|head| head.parent)
+        {
+            pending.push(parent);
+        }
+    }
+    let mut removed = 0;
+    for key in cache.keys(TREE_DEPSET_KEYS) {
+        let Ok(d) = Digest::try_from(key.as_slice()) else {
+            continue;
+        };
+        if !reachable.contains(&d) {
+            cache.remove(TREE_DEPSETS, &d);
+            cache.remove(TREE_DEPSET_SUMMARIES, &summary_key(&d));
+            cache.remove(TREE_DEPSET_KEYS, &d);
+            removed += 1;
+        }
+    }
+    removed
 }
 
 #[cfg(test)]
@@ -1473,6 +1555,58 @@ mod tests {
             process().verdict("t.py::a"),
             Verdict::Changed(vec![Dep::Stat("marker".into())])
         );
+    }
+
+    #[test]
+    fn garbage_collection_keeps_what_records_reach_and_passes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let a_py = |n: u8| {
+            std::fs::write(root.join("a.py"), format!("def f():\n    return {n}\n")).unwrap()
+        };
+        a_py(1);
+        std::fs::write(root.join("conftest.py"), "def fx():\n    pass\n").unwrap();
+        let cache = Arc::new(Cache::temporary());
+        let process = || {
+            let graph = Arc::new(GraphDb::new(cache.clone()));
+            Selector::new(cache.clone(), graph, root, [7; 32])
+        };
+        let base = Arc::new(TestDeps {
+            blocks: vec!["conftest.py::fx".into()],
+            ..TestDeps::default()
+        });
+        let deps = Arc::new(
+            TestDeps {
+                blocks: vec!["a.py::f".into()],
+                ..TestDeps::default()
+            }
+            .on_base(base),
+        );
+        let first = process().record("test_a", &deps, false, true, 0.1);
+        // Edited and run again: a new set for the test; the first one is unreachable.
+        a_py(2);
+        let selector = process();
+        let second = selector.record("test_a", &deps, false, true, 0.1);
+        assert_ne!(first, second);
+        assert_eq!(
+            cache.len(TREE_DEPSETS),
+            3,
+            "the base and two sets of the test"
+        );
+        assert!(
+            selector.collect_garbage_if_due().is_none(),
+            "too few sets to collect"
+        );
+        assert_eq!(collect_garbage(&cache), 1);
+        assert_eq!(cache.len(TREE_DEPSETS), 2);
+        assert!(!cache.contains(TREE_DEPSET_KEYS, &first));
+        let cached = |v: &Verdict| matches!(v, Verdict::Cached { .. });
+        // The record's set and its base are kept: the test is still cached...
+        assert!(cached(&process().verdict("test_a")));
+        // ...and back on the first content, the pass stored then is reused (passes stay).
+        a_py(1);
+        assert!(cached(&process().verdict("test_a")));
+        assert_eq!(collect_garbage(&cache), 0);
     }
 
     #[test]
