@@ -1120,6 +1120,30 @@ pub fn collect_garbage(cache: &Cache) -> usize {
 mod tests {
     use super::*;
 
+    /// A selector as a new process makes it: only what `cache` holds carries over.
+    fn new_process(cache: &Arc<Cache>, root: &Path) -> (Selector, Arc<GraphDb>) {
+        let graph = Arc::new(GraphDb::new(cache.clone()));
+        let selector = Selector::new(cache.clone(), graph.clone(), root, [7; 32]);
+        (selector, graph)
+    }
+
+    /// A test's own blocks on a base holding `base_blocks` and `base_stats`.
+    fn on_base(own: &[&str], base_blocks: &[&str], base_stats: &[&str]) -> Arc<TestDeps> {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let base = Arc::new(TestDeps {
+            blocks: strings(base_blocks),
+            stats: strings(base_stats),
+            ..TestDeps::default()
+        });
+        Arc::new(
+            TestDeps {
+                blocks: strings(own),
+                ..TestDeps::default()
+            }
+            .on_base(base),
+        )
+    }
+
     #[test]
     fn a_record_is_rewritten_when_its_set_or_outcome_changes_or_its_duration_moves() {
         let old = TestRecord {
@@ -1439,14 +1463,7 @@ mod tests {
         std::fs::write(root.join("data.txt"), "one").unwrap();
         std::fs::create_dir(root.join("sub")).unwrap();
         let cache = Arc::new(Cache::temporary());
-        // A new process each time: only what the cache holds carries over.
-        let process = || {
-            let graph = Arc::new(GraphDb::new(cache.clone()));
-            (
-                Selector::new(cache.clone(), graph.clone(), root, [7; 32]),
-                graph,
-            )
-        };
+        let process = || new_process(&cache, root);
         let (selector, _) = process();
         let deps = Arc::new(TestDeps {
             blocks: vec!["a.py::f".into(), "missing.py::g".into()],
@@ -1518,22 +1535,8 @@ mod tests {
         std::fs::write(root.join("conftest.py"), "def fx():\n    return 1\n").unwrap();
         std::fs::write(root.join("t.py"), "def a():\n    pass\n").unwrap();
         let cache = Arc::new(Cache::temporary());
-        let process = || {
-            let graph = Arc::new(GraphDb::new(cache.clone()));
-            Selector::new(cache.clone(), graph, root, [7; 32])
-        };
-        let base = Arc::new(TestDeps {
-            blocks: vec!["conftest.py::fx".into()],
-            stats: vec!["marker".into()],
-            ..TestDeps::default()
-        });
-        let own = Arc::new(
-            TestDeps {
-                blocks: vec!["t.py::a".into()],
-                ..TestDeps::default()
-            }
-            .on_base(base),
-        );
+        let process = || new_process(&cache, root).0;
+        let own = on_base(&["t.py::a"], &["conftest.py::fx"], &["marker"]);
         process().record("t.py::a", &own, false, true, 0.1);
         let cached = |v: &Verdict| matches!(v, Verdict::Cached { .. });
         assert!(cached(&process().verdict("t.py::a")));
@@ -1567,21 +1570,8 @@ mod tests {
         a_py(1);
         std::fs::write(root.join("conftest.py"), "def fx():\n    pass\n").unwrap();
         let cache = Arc::new(Cache::temporary());
-        let process = || {
-            let graph = Arc::new(GraphDb::new(cache.clone()));
-            Selector::new(cache.clone(), graph, root, [7; 32])
-        };
-        let base = Arc::new(TestDeps {
-            blocks: vec!["conftest.py::fx".into()],
-            ..TestDeps::default()
-        });
-        let deps = Arc::new(
-            TestDeps {
-                blocks: vec!["a.py::f".into()],
-                ..TestDeps::default()
-            }
-            .on_base(base),
-        );
+        let process = || new_process(&cache, root).0;
+        let deps = on_base(&["a.py::f"], &["conftest.py::fx"], &[]);
         let first = process().record("test_a", &deps, false, true, 0.1);
         // Edited and run again: a new set for the test; the first one is unreachable.
         a_py(2);
