@@ -169,6 +169,36 @@ fn cache_gc_removes_unreachable_sets_and_keeps_the_cache_working() {
 }
 
 #[test]
+fn an_edited_test_module_compiled_ahead_reports_as_compiled_in_the_worker() {
+    // A `run --changed` of a few modules compiles the edited test module in a forked
+    // child while the worker imports the conftests (`_precompile` in native.py); the
+    // report must be the one the worker's own compilation gives (FASTEST_PRECOMPILE=0).
+    let report = |precompile: &str| {
+        let dir = recorded_project();
+        edit(
+            &dir.path().join("tests/test_things.py"),
+            "assert mul(2, 3) == 6",
+            "assert mul(2, 3) == 7",
+        );
+        let out = fastest(
+            dir.path(),
+            &["run", "--changed"],
+            &[("FASTEST_PRECOMPILE", precompile)],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        // pytest's rewritten assertion: the compared values and where one came from.
+        assert!(said.contains("assert 6 == 7"), "{said}");
+        assert!(said.contains("where 6 = mul(2, 3)"), "{said}");
+        said.lines()
+            .filter(|l| !l.contains(" in ") && !l.contains("rootdir"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(report("1"), report("0"));
+}
+
+#[test]
 fn comment_text_edits_rerun_nothing() {
     // Comments added at line ends and a changed comment keep every line where it was:
     // no block changes, nothing runs. (A comment on a line of its own moves the code

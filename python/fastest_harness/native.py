@@ -165,28 +165,110 @@ class RewritingLoader:
         # As with the pytest engine: conftests' import-time effects reach every test, a
         # test module's reach its own tests (through the file's import frame).
         merge = relpath is not None and (self.merge if self.merge is not None else relpath.rsplit("/", 1)[-1] == "conftest.py")
-        cached = None
-        if CODE_CACHE_DIR:
-            key = _code_cache_key(source + (b"\0probes" + deps.PROBES_VERSION.encode() + b":" + relpath.encode() if relpath else b""), self.path)
-            cached = os.path.join(CODE_CACHE_DIR, key + ".code")
+        cached = _code_cache_path(source, self.path, relpath)
+        if cached:
             code = deps.load_code(cached)
+            if code is None and self.path in _PRECOMPILING["paths"]:
+                # The child started on it before this worker got here: its result is
+                # ready sooner than a compilation started now.
+                _reap_precompiling()
+                code = deps.load_code(cached)
             if code is not None:
                 # Outside any handler: the module's own import errors are its own.
                 deps.exec_recorded(code, module, relpath, merge)
                 return
-        tree = ast.parse(source, filename=self.path)
-        if HAVE_PYTEST:
-            from _pytest.assertion.rewrite import rewrite_asserts
-
-            rewrite_asserts(tree, source, self.path, None)
-        if relpath is not None:
-            # Probes carry full locations; fix_missing_locations would give pytest's
-            # inserted imports invalid end lines.
-            deps.add_probes(tree, relpath, source)
-        code = compile(tree, self.path, "exec", dont_inherit=True)
+        code = _compile_module(source, self.path, relpath)
         if cached:
             deps.store_code(cached, code)
         deps.exec_recorded(code, module, relpath, merge)
+
+
+def _code_cache_path(source, path, relpath):
+    """Where the code cache keeps `path`'s compiled code for this source (None without
+    a cache): keyed by the source, the path, the interpreter, pytest and the probes."""
+    if not CODE_CACHE_DIR:
+        return None
+    from fastest_harness import deps
+
+    probes = b"\0probes" + deps.PROBES_VERSION.encode() + b":" + relpath.encode() if relpath else b""
+    return os.path.join(CODE_CACHE_DIR, _code_cache_key(source + probes, path) + ".code")
+
+
+def _compile_module(source, path, relpath):
+    """A test module's or conftest's code as pytest's rewriting hook makes it, with the
+    recorder's probes when it is project code (`relpath`)."""
+    from fastest_harness import deps
+
+    tree = ast.parse(source, filename=path)
+    if HAVE_PYTEST:
+        from _pytest.assertion.rewrite import rewrite_asserts
+
+        rewrite_asserts(tree, source, path, None)
+    if relpath is not None:
+        # Probes carry full locations; fix_missing_locations would give pytest's
+        # inserted imports invalid end lines.
+        deps.add_probes(tree, relpath, source)
+    return compile(tree, path, "exec", dont_inherit=True)
+
+
+# The precompiling child (`_precompile`) while it may run, and the paths it compiles.
+_PRECOMPILING = {"pid": None, "paths": frozenset()}
+
+# Sessions of at most this many modules (a run `--changed` or the cache left small)
+# compile the ones missing from the code cache in a forked child while the worker
+# imports their conftests; a full run's modules are mostly cached.
+PRECOMPILE_AT_MOST = 8
+
+
+def _precompile(paths):
+    """Forks a child that compiles `paths` (absolute, rewritten modules) into the code
+    cache, as `RewritingLoader` would, so the worker finds them there once it has
+    imported the conftests: after an edit, the edited test module's rewrite (tens of
+    milliseconds) overlaps the conftests' imports on another core (`_PRECOMPILING`
+    holds its pid and paths until `_reap_precompiling`; a module it compiles is waited
+    for, not compiled twice). The child writes nothing but cache files (atomically) and
+    leaves with `os._exit`, running no handler of the worker's."""
+    if not CODE_CACHE_DIR or not paths or os.environ.get("FASTEST_PRECOMPILE") == "0":
+        return None
+    threading = sys.modules.get("threading")
+    if not hasattr(os, "fork") or (threading is not None and threading.active_count() > 1):
+        return None  # a lock another thread holds would stay held in the child
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # 3.12+ warns about fork in some processes
+            pid = os.fork()
+    except OSError:
+        return None
+    if pid:
+        _PRECOMPILING.update(pid=pid, paths=frozenset(paths))
+        return pid
+    status = 0
+    try:
+        from fastest_harness import deps
+
+        for path in paths:
+            with open(path, "rb") as f:
+                source = f.read()
+            relpath = deps.RECORDER.relpath(path) if deps.RECORDER else None
+            cached = _code_cache_path(source, path, relpath)
+            if cached and not os.path.exists(cached):
+                deps.store_code(cached, _compile_module(source, path, relpath))
+    except BaseException:  # noqa: B902  (a module the worker then compiles, and reports)
+        status = 1
+    os._exit(status)
+
+
+def _reap_precompiling():
+    """Waits for the precompiling child, if any: so no test ever sees a child it did not
+    start, and so a module it compiles is read from the cache."""
+    pid = _PRECOMPILING["pid"]
+    if pid is None:
+        return
+    _PRECOMPILING.update(pid=None, paths=frozenset())
+    try:
+        os.waitpid(pid, 0)
+    except (ChildProcessError, OSError):  # reaped by a SIGCHLD handler a conftest set
+        pass
 
 
 def _registered_rewrites():
@@ -985,6 +1067,10 @@ class NativeEngine:
         modules, self.session_modules = self.session_modules, []
         if not modules:
             return errors
+        if len(modules) <= PRECOMPILE_AT_MOST and os.environ.get("FASTEST_WORKER", "0") == "0":
+            rewritten = [os.path.abspath(os.path.join(self.rootdir, rel)) for rel in modules]
+            rewritten = [p for p in rewritten if p.endswith(".py") and self.is_test_module(p)]
+            _precompile([p for p in rewritten if os.path.basename(p) != "conftest.py"])
         if self._capture is None:
             from fastest_harness import capture as cap
 
@@ -1022,6 +1108,7 @@ class NativeEngine:
                         longrepr, message = self.import_error_report(path, sys.exc_info())
                         errors.append({"nodeid": rel, "longrepr": longrepr, "message": message})
         finally:
+            _reap_precompiling()
             self._capture.read_and_reset()  # pytest does not show collection output
         return errors
 
