@@ -1587,6 +1587,8 @@ mod tests {
             selector.collect_garbage_if_due().is_none(),
             "too few sets to collect"
         );
+        // Only the sets of the process that asked: the second run's own set.
+        assert_eq!(cache.get::<u64>(TREE_GC, SETS_SINCE_GC), Some(1));
         assert_eq!(collect_garbage(&cache), 1);
         assert_eq!(cache.len(TREE_DEPSETS), 2);
         assert!(!cache.contains(TREE_DEPSET_KEYS, &first));
@@ -1597,6 +1599,14 @@ mod tests {
         a_py(1);
         assert!(cached(&process().verdict("test_a")));
         assert_eq!(collect_garbage(&cache), 0);
+
+        // Due: the run whose new sets reach GC_AFTER_SETS collects, and the count restarts.
+        cache.put(TREE_GC, SETS_SINCE_GC, &(GC_AFTER_SETS - 1));
+        a_py(3);
+        let selector = process();
+        selector.record("test_a", &deps, false, true, 0.1);
+        assert_eq!(selector.collect_garbage_if_due(), Some(1), "the second set");
+        assert_eq!(cache.get::<u64>(TREE_GC, SETS_SINCE_GC), Some(0));
     }
 
     #[test]
