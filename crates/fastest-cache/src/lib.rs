@@ -376,7 +376,6 @@ impl Cache {
             let path = path.to_path_buf();
             move |source| CacheError::Sled { path, source }
         };
-        let io_error = |path: &Path| sled_error(path);
         let before = dir_size(&db_path);
         {
             // A handle dropped just before releases its lock a few milliseconds later.
@@ -397,9 +396,9 @@ impl Cache {
             fresh.flush().map_err(sled_error(&fresh_path))?;
         }
         // The handles are dropped; sled's threads release the files shortly after.
-        std::fs::rename(&db_path, &aside).map_err(|e| io_error(&db_path)(sled::Error::Io(e)))?;
+        std::fs::rename(&db_path, &aside).map_err(|e| sled_error(&db_path)(sled::Error::Io(e)))?;
         std::fs::rename(&fresh_path, &db_path)
-            .map_err(|e| io_error(&fresh_path)(sled::Error::Io(e)))?;
+            .map_err(|e| sled_error(&fresh_path)(sled::Error::Io(e)))?;
         let _ = std::fs::remove_dir_all(&aside);
         Ok((before, dir_size(&db_path)))
     }

@@ -74,19 +74,30 @@ pub fn file_summary(db: &dyn Db, file: SourceFile) -> Arc<ModuleSummary> {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return Arc::new(s);
     }
-    let (summary, hashed) = match read_as_hashed(file.path(db), file.content_hash(db)) {
+    Arc::new(summarize_and_store(
+        db.cache(),
+        db.stats(),
+        file.path(db),
+        file.content_hash(db),
+    ))
+}
+
+/// Parses `path` into its summary, stored under its content hash `hash` only when the
+/// bytes parsed are that content (`read_as_hashed`): a file changed since it was hashed
+/// is summarised as read and stores nothing.
+fn summarize_and_store(cache: &Cache, stats: &Stats, path: &Path, hash: &Digest) -> ModuleSummary {
+    let (summary, hashed) = match read_as_hashed(path, hash) {
         Ok(bytes) => (parse::summarize(&bytes), true),
-        // Changed since it was hashed: summarised as read, never stored under the hash.
         Err(Some(bytes)) => (parse::summarize(&bytes), false),
-        Err(None) => (fastest_discovery::summarize_path(file.path(db)), false),
+        Err(None) => (fastest_discovery::summarize_path(path), false),
     };
-    db.stats()
+    stats
         .parsed
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if hashed {
-        db.cache().put(TREE_SUMMARIES, &key, &summary);
+        cache.put(TREE_SUMMARIES, &summary_key(hash), &summary);
     }
-    Arc::new(summary)
+    summary
 }
 
 /// A file's code blocks (dependency keys): from the sled cache by content hash, else
@@ -335,20 +346,7 @@ impl SummarySource for GraphDb {
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         s
                     }
-                    None => {
-                        let (s, hashed) = match read_as_hashed(p, &hash) {
-                            Ok(b) => (parse::summarize(&b), true),
-                            Err(Some(b)) => (parse::summarize(&b), false),
-                            Err(None) => (fastest_discovery::summarize_path(p), false),
-                        };
-                        self.stats
-                            .parsed
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        if hashed {
-                            self.cache.put(TREE_SUMMARIES, &key, &s);
-                        }
-                        s
-                    }
+                    None => summarize_and_store(&self.cache, &self.stats, p, &hash),
                 };
                 (hash, Arc::new(summary))
             })

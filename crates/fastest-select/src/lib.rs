@@ -513,8 +513,7 @@ impl Selector {
         let rec = self
             .cache
             .get::<TestRecord>(TREE_RESULTS, nodeid.as_bytes())?;
-        let set = self.depset(&rec.depset)?;
-        let (now, _) = self.recheck(&rec.depset, &set)?;
+        let (now, _) = self.current_digest(&rec)?;
         let key = result_key(nodeid, &now);
         self.cache.get::<CachedPass>(TREE_PASSES, &key).map(|_| key)
     }
@@ -749,19 +748,8 @@ impl Selector {
         else {
             return Verdict::New;
         };
-        let (now, changed) = if self.summary_holds(&rec.depset, 0) {
-            (rec.depset, Vec::new())
-        } else {
-            let Some(set) = self.depset(&rec.depset) else {
-                return Verdict::New;
-            };
-            let Some((now, changed)) = self.recheck(&rec.depset, &set) else {
-                return Verdict::New;
-            };
-            if changed.is_empty() {
-                self.store_summaries(&rec.depset, &set);
-            }
-            (now, changed)
+        let Some((now, changed)) = self.current_digest(&rec) else {
+            return Verdict::New;
         };
         if rec.failed && changed.is_empty() {
             return Verdict::Failed;
@@ -784,6 +772,28 @@ impl Selector {
         }
     }
 
+    /// The digest a record's set has with the files as they are, and the dependencies
+    /// that changed: the set's own digest when its summary holds, else from rechecking the
+    /// set (whose summaries are then stored if nothing changed). None when the set or a
+    /// parent is not stored.
+    fn current_digest(&self, rec: &TestRecord) -> Option<(Digest, Vec<Dep>)> {
+        if self.summary_holds(&rec.depset, 0) {
+            return Some((rec.depset, Vec::new()));
+        }
+        let set = self.depset(&rec.depset)?;
+        let (now, changed) = self.recheck(&rec.depset, &set)?;
+        if changed.is_empty() {
+            self.store_summaries(&rec.depset, &set);
+        }
+        Some((now, changed))
+    }
+
+    /// The content hash of project file `file` (rootdir-relative) in this revision,
+    /// `None` when it is not a regular file.
+    fn file_hash(&self, file: &str) -> Option<Digest> {
+        self.graph.revision_hash(&self.rootdir.join(file))
+    }
+
     /// Whether the stored summary of set `d` and those of its parents hold in this
     /// revision: then its recheck would find nothing changed (`DepSetSummary`).
     fn summary_holds(&self, d: &Digest, depth: usize) -> bool {
@@ -798,9 +808,10 @@ impl Selector {
                     summary
                         .parent
                         .is_none_or(|p| self.summary_holds(&p, depth + 1))
-                        && summary.files.iter().all(|(file, content)| {
-                            self.graph.revision_hash(&self.rootdir.join(file)) == Some(*content)
-                        })
+                        && summary
+                            .files
+                            .iter()
+                            .all(|(file, content)| self.file_hash(file) == Some(*content))
                         && summary
                             .others
                             .iter()
@@ -854,7 +865,7 @@ impl Selector {
             let content = match last {
                 Some((f, content)) if f == file => content,
                 _ => {
-                    let content = self.graph.revision_hash(&self.rootdir.join(file));
+                    let content = self.file_hash(file);
                     if let Some(c) = content {
                         files.push((file.to_string(), c));
                     }
