@@ -16,6 +16,7 @@ It exits when its socket is removed (`fastest cache clear`) or replaced (a newer
 preloader of the project), when the project's cache dir is removed, when a module it imported has changed on disk, and
 after IDLE_SECONDS without a request.
 """
+import gc
 import json
 import os
 import signal
@@ -365,6 +366,11 @@ def _preload(harness_dir):
 
     from fastest_harness import builtins, capture, deps, doctests  # noqa: F401
 
+    # What exists now lives as long as a worker: frozen, a garbage collection in a
+    # worker neither walks it nor writes to its pages (which fork shares until then).
+    # tomlkit's one-shot edit: the exit's collection 11-15 -> 1-2 ms.
+    gc.collect()
+    gc.freeze()
     return facts
 
 

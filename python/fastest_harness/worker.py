@@ -188,6 +188,11 @@ def main(preloaded=None):
 
         channel.send("fatal", message="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
         return
+    # pytest, the harness and the plugins live as long as the worker: frozen (as the
+    # preloader's are), the collections the tests trigger do not walk them again.
+    import gc
+
+    gc.freeze()
     # The native engine imports the session's modules now (collection errors for the
     # runner's header); the pytest engine collects when it runs.
     start_session = getattr(engine, "start_session", None)
