@@ -194,6 +194,41 @@ fn crashing_and_hanging_tests_cost_only_themselves() {
     assert!(stdout.contains("3 failed, 3 passed"), "{stdout}");
 }
 
+/// Twelve modules on two workers: each worker holds its next module queued behind the
+/// one it runs (the runner sends it ahead). Crashes in the middle lose neither the queued
+/// modules nor any result.
+#[test]
+fn crashes_with_the_next_module_queued_lose_no_test() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in 0..12 {
+        let mut src = String::from("import ctypes\nimport os\n\n");
+        for test in 0..5 {
+            let body = match (file, test) {
+                (3, 2) => "ctypes.string_at(0)",
+                (8, 1) => "os._exit(3)",
+                _ => "assert True",
+            };
+            src.push_str(&format!("\ndef test_{test}():\n    {body}\n"));
+        }
+        std::fs::write(dir.path().join(format!("test_g{file:02}.py")), src).unwrap();
+    }
+    let out = fastest(
+        dir.path(),
+        &python(),
+        &["-n", "2", "--junitxml", "ours.xml"],
+    );
+    let stdout = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let outcomes = junit_outcomes(&dir.path().join("ours.xml"));
+    assert_eq!(outcomes.len(), 60, "{outcomes:?}\n{stdout}");
+    for (id, outcome) in &outcomes {
+        let crashed = id == "test_g03::test_2" || id == "test_g08::test_1";
+        let expected = if crashed { "failed" } else { "passed" };
+        assert_eq!(outcome, expected, "{id}\n{stdout}");
+    }
+    assert!(stdout.contains("2 failed, 58 passed"), "{stdout}");
+}
+
 #[test]
 fn ctrl_c_prints_what_finished_and_leaves_the_cache_usable() {
     let dir = project("slow");

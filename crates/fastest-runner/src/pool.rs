@@ -214,6 +214,9 @@ struct Worker {
     /// Configured and done importing the session's modules (`FromWorker::Imported`):
     /// only then does it get items.
     imported: bool,
+    /// `Run` commands sent and not yet answered by `Idle`: two while the next group
+    /// waits in its command pipe (see `prefetch`).
+    runs_queued: usize,
     capture_prefix: PathBuf,
     /// Respawns since this slot last finished a test.
     respawns: usize,
@@ -302,6 +305,14 @@ pub fn run_pool(
             }
         }
         if pending.is_empty() {
+            if all_busy(&workers) {
+                // Lets their messages gather in the pipes: a worker writing to a pipe
+                // this thread waits on wakes it, which costs the worker ~15-30 us a
+                // test (an interrupt to the other core), more than the test itself on
+                // suites of short tests. Not when a worker may be about to ask for
+                // work: it would wait.
+                std::thread::sleep(GATHER_FOR);
+            }
             read_events(&mut workers, &mut pending, &mut read_buffer, 50);
         }
         let Some((idx, gen, msg)) = pending.pop_front() else {
@@ -439,6 +450,7 @@ pub fn run_pool(
                         if !worker.assigned.is_empty() {
                             worker.busy_since = Some(Instant::now());
                             let items: Vec<RunItem> = worker.assigned.iter().cloned().collect();
+                            worker.runs_queued += 1;
                             send(worker, &ToWorker::Run { items });
                         } else if !dispatch(worker, idx, &mut queue, &mut preassigned) {
                             // Nothing left (the other workers took it all while this one
@@ -470,6 +482,9 @@ pub fn run_pool(
                         if finish_test(worker, nodeid, deps, received, &mut sink) == Control::Stop {
                             control = Control::Stop;
                         }
+                        let live = workers.iter().flatten().count();
+                        let worker = workers[idx].as_mut().expect("present");
+                        prefetch(worker, idx, live, &mut queue, &mut preassigned);
                     }
                     FromWorker::CollectError {
                         nodeid,
@@ -507,7 +522,10 @@ pub fn run_pool(
                         // The native engine holds back its last item until it knows the
                         // next one (to tear down only the scopes that end), so `assigned`
                         // may be non-empty here; leftovers are reported at a clean exit.
-                        if !dispatch(worker, idx, &mut queue, &mut preassigned) {
+                        worker.runs_queued = worker.runs_queued.saturating_sub(1);
+                        if worker.runs_queued == 0
+                            && !dispatch(worker, idx, &mut queue, &mut preassigned)
+                        {
                             send(worker, &ToWorker::Shutdown);
                         }
                     }
@@ -687,6 +705,24 @@ fn config_of<'a>(
     }
 }
 
+/// How long the runner lets workers' messages gather while none of them can run out of
+/// work (see `all_busy`).
+const GATHER_FOR: Duration = Duration::from_millis(1);
+
+/// Items a worker must have left, as last heard, to be sure it is still busy after
+/// `GATHER_FOR` (what it finished meanwhile is unread): no test takes under 30 us.
+const BUSY_FOR_SURE: usize = 32;
+
+/// Whether no live worker can be waiting for a command during `GATHER_FOR`: each has
+/// its next group queued, or many items left of the one it runs.
+fn all_busy(workers: &[Option<Worker>]) -> bool {
+    let mut live = workers.iter().flatten().peekable();
+    live.peek().is_some()
+        && live.all(|w| {
+            w.imported && !w.at_eof && (w.runs_queued >= 2 || w.assigned.len() > BUSY_FOR_SURE)
+        })
+}
+
 /// Sends the next group to `worker`; false when there is nothing left for it.
 fn dispatch(
     worker: &mut Worker,
@@ -702,10 +738,75 @@ fn dispatch(
         Some(items) if !items.is_empty() => {
             worker.busy_since = Some(Instant::now());
             worker.assigned.extend(items.iter().cloned());
+            worker.runs_queued += 1;
             send(worker, &ToWorker::Run { items });
             true
         }
         _ => false,
+    }
+}
+
+/// Queues `worker`'s next group behind the one it runs, so it never waits for the runner
+/// between groups (`all_busy` then lets messages gather), while the shared queue keeps a
+/// group for every other worker (the last groups go to whoever is idle first).
+fn prefetch(
+    worker: &mut Worker,
+    idx: usize,
+    live_workers: usize,
+    queue: &mut VecDeque<Vec<RunItem>>,
+    preassigned: &mut [VecDeque<Vec<RunItem>>],
+) {
+    if !worker.imported || worker.runs_queued != 1 || worker.at_eof {
+        return;
+    }
+    let next = match preassigned.get_mut(idx) {
+        Some(own) => own.pop_front(),
+        None if queue.len() >= live_workers => queue.pop_front(),
+        None => None,
+    };
+    let Some(items) = next.filter(|items| !items.is_empty()) else {
+        return;
+    };
+    let msg = ToWorker::Run { items };
+    let line = msg.to_line();
+    let ToWorker::Run { items } = msg else {
+        unreachable!("built as a Run just above");
+    };
+    // The worker reads commands only between groups: a write that did not fit in the
+    // pipe would wait for it while it waits for the runner to read its events.
+    if !fits_in_pipe(&worker.commands, line.len()) {
+        match preassigned.get_mut(idx) {
+            Some(own) => own.push_front(items),
+            None => queue.push_front(items),
+        }
+        return;
+    }
+    worker.assigned.extend(items);
+    worker.runs_queued += 1;
+    let _ = worker.commands.write_all(line.as_bytes());
+    let _ = worker.commands.flush();
+}
+
+/// Whether `len` more bytes fit in the pipe now (nothing but the worker reads it, so
+/// the room only grows): a write of them cannot block. Linux only; elsewhere never.
+fn fits_in_pipe(pipe: &std::io::PipeWriter, len: usize) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let fd = pipe.as_raw_fd();
+        let mut unread: libc::c_int = 0;
+        // SAFETY: fcntl and ioctl on an open pipe descriptor; `unread` outlives the call.
+        let (capacity, ok) = unsafe {
+            (
+                libc::fcntl(fd, libc::F_GETPIPE_SZ),
+                libc::ioctl(fd, libc::FIONREAD, &mut unread),
+            )
+        };
+        capacity > 0 && ok == 0 && unread >= 0 && len + (unread as usize) <= capacity as usize
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (pipe, len);
+        false
     }
 }
 
@@ -977,6 +1078,7 @@ fn attach(started: Started, generation: u64) -> Worker {
         timed_out: false,
         ready: false,
         imported: false,
+        runs_queued: 0,
         capture_prefix,
         respawns: 0,
     }
@@ -1055,5 +1157,24 @@ fn read_events(
             pending.push_back((*idx, worker.generation, Msg::Line(line, received)));
         }
         pending.push_back((*idx, worker.generation, Msg::Eof));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn fits_in_pipe_counts_what_is_unread() {
+        let (_reader, mut writer) = std::io::pipe().unwrap();
+        // SAFETY: fcntl on the pipe's open write end.
+        let capacity = unsafe { libc::fcntl(writer.as_raw_fd(), libc::F_GETPIPE_SZ) } as usize;
+        assert!(fits_in_pipe(&writer, capacity));
+        assert!(!fits_in_pipe(&writer, capacity + 1));
+        writer.write_all(&vec![b'x'; capacity - 100]).unwrap();
+        assert!(fits_in_pipe(&writer, 100));
+        assert!(!fits_in_pipe(&writer, 101));
     }
 }
