@@ -97,9 +97,19 @@ def run_project(name: str, proj: Path, fastest: str, opts) -> dict:
         if fastest_ok and not opts.cold:
             # Warm means warm for fastest too: a new build installs its harness, and a
             # first run with these options collects what Python collects and records it.
-            log("fastest --collect-only warm-up (untimed; fills the collection cache)")
-            run_timed([fastest, "--python", "../venv/bin/python"] + opts.fastest_args + args
-                      + ["--collect-only", "-q"], src, env, opts.timeout)
+            # pytest's warm-up imports the test modules, so its timed run reads their
+            # rewritten bytecode from __pycache__; fastest's compiled-code cache is filled
+            # only by running them. With --no-cache (every test runs anyway) the warm-up
+            # is therefore a whole untimed run; otherwise a stored pass would make the
+            # timed run report cached tests, so it only collects.
+            if "--no-cache" in opts.fastest_args or "--all" in opts.fastest_args:
+                log("fastest warm-up run (untimed; fills the collection and compiled-code caches)")
+                run_timed([fastest, "--python", "../venv/bin/python"] + opts.fastest_args + args
+                          + ["-q"], src, env, opts.timeout)
+            else:
+                log("fastest --collect-only warm-up (untimed; fills the collection cache)")
+                run_timed([fastest, "--python", "../venv/bin/python"] + opts.fastest_args + args
+                          + ["--collect-only", "-q"], src, env, opts.timeout)
 
     runs = {s: [] for s in sides}
     hard_error = {s: None for s in sides}
@@ -361,7 +371,7 @@ def main(argv=None):
     ap.add_argument("--xdist-n", type=int, default=2, help="pytest-xdist worker count (default 2)")
     ap.add_argument("--no-xdist", action="store_true", help="skip the pytest-xdist runs")
     ap.add_argument("--no-warmup", dest="warmup", action="store_false",
-                    help="skip the untimed `pytest --collect-only` (and fastest --collect-only) runs that prime __pycache__ and fastest's cache before timing")
+                    help="skip the untimed `pytest --collect-only` (and fastest: a whole run with --no-cache, else --collect-only) runs that prime __pycache__ and fastest's caches before timing")
     ap.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default {DEFAULT_OUT})")
     ap.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
     ap.add_argument("--fastest-arg", dest="fastest_args", action="append", default=[],
