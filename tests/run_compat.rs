@@ -571,6 +571,48 @@ fn warnings_summary_reads_like_pytest() {
     assert!(text(&quiet).contains("15 warnings"), "{}", text(&quiet));
 }
 
+/// A first run on two workers of ten modules: each worker compiles its share of them
+/// ahead, and the last module warns when compiled (pytest's rewrite warning and an
+/// invalid escape): those warnings are reported as pytest reports them, not lost in
+/// the compilation ahead.
+#[test]
+fn warnings_of_compiling_reach_the_summary_on_a_first_run_on_two_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..10 {
+        let src = if i == 9 {
+            "def test_a():\n    assert (1, \"always true\")\n\n\ndef test_b():\n    x = \"\\d\"\n    assert x\n"
+        } else {
+            "def test_a():\n    assert True\n\n\ndef test_b():\n    assert 1 + 1 == 2\n"
+        };
+        std::fs::write(dir.path().join(format!("test_m{i}.py")), src).unwrap();
+    }
+    let reference = run(Command::new(python()).current_dir(dir.path()).args([
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+    ]));
+    let summary = |s: &str| -> String {
+        let start = s.find("warnings summary").expect("a warnings summary");
+        let end = s.find("-- Docs").expect("the docs line");
+        s[start..end].to_string()
+    };
+    let expected = summary(&text(&reference));
+    assert!(
+        expected.contains("PytestAssertRewriteWarning"),
+        "{expected}"
+    );
+    assert!(expected.contains("invalid escape sequence"), "{expected}");
+    let out = fastest(dir.path(), &python(), &["-n", "2", "-q"]);
+    assert_eq!(summary(&text(&out)), expected, "{}", text(&out));
+    assert!(
+        text(&out).contains("20 passed, 2 warnings"),
+        "{}",
+        text(&out)
+    );
+}
+
 #[test]
 fn doctests_run_natively_with_pytests_outcomes_and_report() {
     // Module doctests (functions, a class, a property, the module docstring), a text

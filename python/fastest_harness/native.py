@@ -244,18 +244,53 @@ def _precompile(paths):
         return pid
     status = 0
     try:
-        from fastest_harness import deps
-
         for path in paths:
-            with open(path, "rb") as f:
-                source = f.read()
-            relpath = deps.RECORDER.relpath(path) if deps.RECORDER else None
-            cached = _code_cache_path(source, path, relpath)
-            if cached and not os.path.exists(cached):
-                deps.store_code(cached, _compile_module(source, path, relpath))
+            _compile_ahead(path)
     except BaseException:  # noqa: B902  (a module the worker then compiles, and reports)
         status = 1
     os._exit(status)
+
+
+def _compile_ahead(path):
+    """Compiles `path` (a rewritten module) into the code cache as `RewritingLoader`
+    would, unless it is there already or compiling it warns: the import then compiles it
+    again, and its warnings (pytest's rewrite warnings, a `SyntaxWarning`) are reported
+    where pytest reports them, or raised under `-W error`."""
+    from fastest_harness import deps
+
+    with open(path, "rb") as f:
+        source = f.read()
+    relpath = deps.RECORDER.relpath(path) if deps.RECORDER else None
+    cached = _code_cache_path(source, path, relpath)
+    if not cached or os.path.exists(cached):
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = _compile_module(source, path, relpath)
+    if not caught:
+        deps.store_code(cached, code)
+
+
+def _compile_share(paths):
+    """A run on several workers where the code cache lacks modules (a first run): every
+    worker imports every session module, so each would compile every one of them. Worker
+    k of n compiles its share first (every n-th, from the k-th); the others' shares are
+    then mostly in the cache when its imports reach them, and a module still missing is
+    compiled at its import, as before (nothing waits for another worker)."""
+    if not CODE_CACHE_DIR or os.environ.get("FASTEST_PRECOMPILE") == "0":
+        return
+    try:
+        count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+        index = int(os.environ.get("FASTEST_WORKER") or 0)
+    except ValueError:
+        return
+    if count < 2 or not 0 <= index < count:
+        return
+    for path in paths[index::count]:
+        try:
+            _compile_ahead(path)
+        except Exception:  # noqa: BLE001  (its import compiles it again, and reports)
+            continue
 
 
 def _reap_precompiling():
@@ -1067,10 +1102,13 @@ class NativeEngine:
         modules, self.session_modules = self.session_modules, []
         if not modules:
             return errors
-        if len(modules) <= PRECOMPILE_AT_MOST and os.environ.get("FASTEST_WORKER", "0") == "0":
-            rewritten = [os.path.abspath(os.path.join(self.rootdir, rel)) for rel in modules]
-            rewritten = [p for p in rewritten if p.endswith(".py") and self.is_test_module(p)]
-            _precompile([p for p in rewritten if os.path.basename(p) != "conftest.py"])
+        rewritten = [os.path.abspath(os.path.join(self.rootdir, rel)) for rel in modules]
+        rewritten = [p for p in rewritten if p.endswith(".py") and self.is_test_module(p) and os.path.basename(p) != "conftest.py"]
+        if len(modules) <= PRECOMPILE_AT_MOST:
+            if os.environ.get("FASTEST_WORKER", "0") == "0":
+                _precompile(rewritten)
+        else:
+            _compile_share(rewritten)
         if self._capture is None:
             from fastest_harness import capture as cap
 
