@@ -42,6 +42,17 @@ fn fastest(dir: &Path, python: &Path, args: &[&str]) -> Output {
         .args(args))
 }
 
+/// `pytest -p no:cacheprovider -q` in `dir` with the reference interpreter.
+fn pytest_quiet(dir: &Path) -> Output {
+    run(Command::new(python()).current_dir(dir).args([
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+    ]))
+}
+
 fn pytest_junit(dir: &Path, xml: &str) -> Output {
     pytest_junit_with(dir, xml, &[])
 }
@@ -537,13 +548,7 @@ fn warnings_summary_reads_like_pytest() {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    let reference = run(Command::new(python()).current_dir(dir.path()).args([
-        "-m",
-        "pytest",
-        "-p",
-        "no:cacheprovider",
-        "-q",
-    ]));
+    let reference = pytest_quiet(dir.path());
     let expected = strip_time(&text(&reference));
     assert!(expected.contains("warnings summary"), "{expected}");
     for engine in ["native", "pytest"] {
@@ -586,13 +591,7 @@ fn warnings_of_compiling_reach_the_summary_on_a_first_run_on_two_workers() {
         };
         std::fs::write(dir.path().join(format!("test_m{i}.py")), src).unwrap();
     }
-    let reference = run(Command::new(python()).current_dir(dir.path()).args([
-        "-m",
-        "pytest",
-        "-p",
-        "no:cacheprovider",
-        "-q",
-    ]));
+    let reference = pytest_quiet(dir.path());
     let summary = |s: &str| -> String {
         let start = s.find("warnings summary").expect("a warnings summary");
         let end = s.find("-- Docs").expect("the docs line");
