@@ -846,20 +846,28 @@ fn partition_by_verdict(
     let mut to_run = Vec::new();
     let mut cached = Vec::new();
     let mut unaffected = Vec::new();
-    // Each verdict reads three cache entries: on every core (sled and the selector's
-    // memos are shared safely), then partitioned in collection order.
+    // Each verdict reads up to three cache entries: on every core (sled and the
+    // selector's memos are shared safely), then partitioned in collection order.
+    if changed_only {
+        let affected: Vec<bool> = items
+            .par_iter()
+            .map(|item| selector.affected(&item.nodeid))
+            .collect();
+        for (item, affected) in items.iter().zip(affected) {
+            if !affected && may_skip(&item.nodeid) {
+                unaffected.push(item.nodeid.clone());
+            } else {
+                to_run.push(item.clone());
+            }
+        }
+        return (to_run, cached, unaffected);
+    }
     let verdicts: Vec<Verdict> = items
         .par_iter()
         .map(|item| selector.verdict(&item.nodeid))
         .collect();
     for (item, verdict) in items.iter().zip(verdicts) {
-        if changed_only {
-            if !verdict.affected() && may_skip(&item.nodeid) {
-                unaffected.push(item.nodeid.clone());
-            } else {
-                to_run.push(item.clone());
-            }
-        } else if let Verdict::Cached { duration } = verdict {
+        if let Verdict::Cached { duration } = verdict {
             if may_skip(&item.nodeid) {
                 cached.push((item.nodeid.clone(), duration));
             } else {
