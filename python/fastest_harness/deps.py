@@ -39,6 +39,16 @@ class Frame:
     def size(self):
         return len(self.hits) + len(self.files) + len(self.dirs) + len(self.stats) + len(self.env) + len(self.names)
 
+    def same_as(self, other):
+        return (
+            self.hits == other.hits
+            and self.files == other.files
+            and self.dirs == other.dirs
+            and self.stats == other.stats
+            and self.env == other.env
+            and self.names == other.names
+        )
+
     def merge(self, other):
         self.hits |= other.hits
         self.files |= other.files
@@ -441,7 +451,7 @@ class Recorder:
         # repeat the previous test's, and comparing is cheaper than computing.
         inputs = (base, self._import_version, len(sys.modules))
         last, self._last_delta = self._last_delta, (inputs, test)
-        if last is not None and base.sent and last[0] == inputs and _same_frame(last[1], test):
+        if last is not None and base.sent and last[0] == inputs and last[1].same_as(test):
             return {"same": True}
         ctx = base.context
         # What the import frames of the files the test's blocks are in add (to a fixed
@@ -723,10 +733,6 @@ class _FileOf(dict):
     def __missing__(self, hit):
         file = self[hit] = hit.rsplit("::", 1)[0]
         return file
-
-
-def _same_frame(a, b):
-    return a.hits == b.hits and a.files == b.files and a.dirs == b.dirs and a.stats == b.stats and a.env == b.env and a.names == b.names
 
 
 def _shadow_stats(names, paths):

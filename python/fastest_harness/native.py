@@ -228,7 +228,7 @@ def _precompile(paths):
     holds its pid and paths until `_reap_precompiling`; a module it compiles is waited
     for, not compiled twice). The child writes nothing but cache files (atomically) and
     leaves with `os._exit`, running no handler of the worker's."""
-    if not CODE_CACHE_DIR or not paths or os.environ.get("FASTEST_PRECOMPILE") == "0":
+    if not paths or not _may_compile_ahead():
         return None
     threading = sys.modules.get("threading")
     if not hasattr(os, "fork") or (threading is not None and threading.active_count() > 1):
@@ -271,21 +271,31 @@ def _compile_ahead(path):
         deps.store_code(cached, code)
 
 
-def _compile_share(paths):
-    """A run on several workers where the code cache lacks modules (a first run): every
-    worker imports every session module, so each would compile every one of them. Worker
-    k of n compiles its share first (every n-th, from the k-th); the others' shares are
-    then mostly in the cache when its imports reach them, and a module still missing is
-    compiled at its import, as before (nothing waits for another worker)."""
-    if not CODE_CACHE_DIR or os.environ.get("FASTEST_PRECOMPILE") == "0":
-        return
+def _may_compile_ahead():
+    """Whether modules may be compiled before their import (a code cache to put them in,
+    and not turned off with `FASTEST_PRECOMPILE=0`)."""
+    return bool(CODE_CACHE_DIR) and os.environ.get("FASTEST_PRECOMPILE") != "0"
+
+
+def _worker_share():
+    """(index, count) of this worker among several that compile ahead, else None."""
+    if not _may_compile_ahead():
+        return None
     try:
         count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
         index = int(os.environ.get("FASTEST_WORKER") or 0)
     except ValueError:
-        return
-    if count < 2 or not 0 <= index < count:
-        return
+        return None
+    return (index, count) if count >= 2 and 0 <= index < count else None
+
+
+def _compile_share(paths, share):
+    """A run on several workers where the code cache lacks modules (a first run): every
+    worker imports every session module, so each would compile every one of them. Worker
+    k of n (`share`) compiles its share first (every n-th, from the k-th); the others'
+    shares are then mostly in the cache when its imports reach them, and a module still
+    missing is compiled at its import, as before (nothing waits for another worker)."""
+    index, count = share
     for path in paths[index::count]:
         try:
             _compile_ahead(path)
@@ -1102,13 +1112,13 @@ class NativeEngine:
         modules, self.session_modules = self.session_modules, []
         if not modules:
             return errors
-        rewritten = [os.path.abspath(os.path.join(self.rootdir, rel)) for rel in modules]
-        rewritten = [p for p in rewritten if p.endswith(".py") and self.is_test_module(p) and os.path.basename(p) != "conftest.py"]
         if len(modules) <= PRECOMPILE_AT_MOST:
             if os.environ.get("FASTEST_WORKER", "0") == "0":
-                _precompile(rewritten)
+                _precompile(self._rewritten_modules(modules))
         else:
-            _compile_share(rewritten)
+            share = _worker_share()
+            if share is not None:
+                _compile_share(self._rewritten_modules(modules), share)
         if self._capture is None:
             from fastest_harness import capture as cap
 
@@ -1149,6 +1159,12 @@ class NativeEngine:
             _reap_precompiling()
             self._capture.read_and_reset()  # pytest does not show collection output
         return errors
+
+    def _rewritten_modules(self, modules):
+        """The absolute paths of the test modules (not conftests) among `modules`: what
+        is compiled with assertion rewriting and may be compiled ahead."""
+        paths = [os.path.abspath(os.path.join(self.rootdir, rel)) for rel in modules]
+        return [p for p in paths if p.endswith(".py") and self.is_test_module(p) and os.path.basename(p) != "conftest.py"]
 
     def _warn_uncollectable_classes(self, namespace, parent_nodeid, errors, seen=None):
         """pytest's `Class.collect` warning for each test class it cannot instantiate (an

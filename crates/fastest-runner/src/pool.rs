@@ -783,8 +783,7 @@ fn prefetch(
     }
     worker.assigned.extend(items);
     worker.runs_queued += 1;
-    let _ = worker.commands.write_all(line.as_bytes());
-    let _ = worker.commands.flush();
+    send_line(worker, &line);
 }
 
 /// Whether `len` more bytes fit in the pipe now (nothing but the worker reads it, so
@@ -811,8 +810,12 @@ fn fits_in_pipe(pipe: &std::io::PipeWriter, len: usize) -> bool {
 }
 
 fn send(worker: &mut Worker, msg: &ToWorker) {
+    send_line(worker, &msg.to_line());
+}
+
+fn send_line(worker: &mut Worker, line: &str) {
     // A write error means the worker is gone; its EOF reports what was lost.
-    let _ = worker.commands.write_all(msg.to_line().as_bytes());
+    let _ = worker.commands.write_all(line.as_bytes());
     let _ = worker.commands.flush();
 }
 
